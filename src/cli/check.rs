@@ -1,0 +1,235 @@
+//! `postdesk check [--connect]`: configuration, templates, rules folder,
+//! storage; with --connect, logs in to every IMAP mailbox and the relay.
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use postdesk::config::{Config, TlsMode};
+use postdesk::notify::Templates;
+
+use super::Cli;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Also log in to each IMAP mailbox and to the SMTP relay.
+    #[arg(long)]
+    pub connect: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Item {
+    check: String,
+    ok: bool,
+    detail: String,
+}
+
+#[derive(Serialize)]
+struct Report {
+    ok: bool,
+    checks: Vec<Item>,
+}
+
+fn loopback(host: &str) -> bool {
+    host == "localhost" || host.starts_with("127.") || host == "::1"
+}
+
+/// Every rule file must be readable TOML; the folder may be empty.
+fn check_rules(config: &Config, items: &mut Vec<Item>) {
+    let dir = &config.rules_dir;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            items.push(Item {
+                check: "rules".into(),
+                ok: false,
+                detail: format!(
+                    "{}: {e} (create the folder, it may stay empty)",
+                    dir.display()
+                ),
+            });
+            return;
+        }
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut ok = true;
+    let mut detail = Vec::new();
+    for f in &files {
+        match std::fs::read_to_string(f) {
+            Ok(text) => {
+                if let Err(e) = text.parse::<toml::Table>() {
+                    ok = false;
+                    detail.push(format!("{}: {e}", f.display()));
+                }
+            }
+            Err(e) => {
+                ok = false;
+                detail.push(format!("{}: unreadable: {e}", f.display()));
+            }
+        }
+    }
+    items.push(Item {
+        check: "rules".into(),
+        ok,
+        detail: if detail.is_empty() {
+            format!("{}: {} rule file(s) readable", dir.display(), files.len())
+        } else {
+            detail.join("; ")
+        },
+    });
+}
+
+pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
+    let mut items = Vec::new();
+    let config = match super::load_config(&cli.config) {
+        Ok(c) => {
+            items.push(Item {
+                check: "config".into(),
+                ok: true,
+                detail: format!(
+                    "{}: {} mailbox(es), {} queue(s)",
+                    cli.config.display(),
+                    c.mailboxes.len(),
+                    c.queues.len()
+                ),
+            });
+            Some(c)
+        }
+        Err(e) => {
+            items.push(Item {
+                check: "config".into(),
+                ok: false,
+                detail: format!("{e:#}"),
+            });
+            None
+        }
+    };
+    if let Some(config) = &config {
+        match Templates::load(&config.templates_dir, &config.system.default_language) {
+            Ok(t) => items.push(Item {
+                check: "templates".into(),
+                ok: true,
+                detail: format!(
+                    "{}: languages {}",
+                    config.templates_dir.display(),
+                    t.languages().join(", ")
+                ),
+            }),
+            Err(e) => items.push(Item {
+                check: "templates".into(),
+                ok: false,
+                detail: e.to_string(),
+            }),
+        }
+        check_rules(config, &mut items);
+        let db = &config.storage.database;
+        let db_dir = db.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        items.push(Item {
+            check: "database".into(),
+            ok: db.exists() || db_dir.exists(),
+            detail: if db.exists() {
+                format!("{} exists", db.display())
+            } else if db_dir.exists() {
+                format!("{} will be created at first start", db.display())
+            } else {
+                format!(
+                    "folder {} does not exist: create it, owned by the postdesk user",
+                    db_dir.display()
+                )
+            },
+        });
+        for m in &config.mailboxes {
+            if let Some(imap) = &m.imap {
+                if imap.tls == TlsMode::None && !loopback(&imap.host) {
+                    items.push(Item {
+                        check: format!("mailbox {}", m.name),
+                        ok: false,
+                        detail: format!("tls = \"none\" to {}: the password would travel in clear; use implicit or starttls", imap.host),
+                    });
+                }
+            }
+        }
+        if config.smtp.tls == TlsMode::None
+            && !loopback(&config.smtp.host)
+            && config.smtp.credentials.is_some()
+        {
+            items.push(Item {
+                check: "smtp".into(),
+                ok: false,
+                detail:
+                    "tls = \"none\" with credentials to a remote relay: use starttls or implicit"
+                        .into(),
+            });
+        }
+        if args.connect {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                for m in &config.mailboxes {
+                    let Some(imap) = &m.imap else { continue };
+                    let r = async {
+                        let mut s = postdesk::intake::connect(imap).await?;
+                        let mb = s
+                            .select(&m.folder)
+                            .await
+                            .map_err(|e| anyhow::anyhow!("selecting {:?}: {e}", m.folder))?;
+                        s.logout().await.ok();
+                        anyhow::Ok(mb.exists)
+                    }
+                    .await;
+                    items.push(match r {
+                        Ok(n) => Item {
+                            check: format!("imap {}", m.name),
+                            ok: true,
+                            detail: format!(
+                                "logged in to {}:{}, {} holds {n} message(s)",
+                                imap.host, imap.port, m.folder
+                            ),
+                        },
+                        Err(e) => Item {
+                            check: format!("imap {}", m.name),
+                            ok: false,
+                            detail: format!("{e:#}"),
+                        },
+                    });
+                }
+                let r = postdesk::outbox::test_connection(config).await;
+                items.push(Item {
+                    check: "smtp".into(),
+                    ok: r.is_ok(),
+                    detail: match r {
+                        Ok(()) => format!("{}:{} answers", config.smtp.host, config.smtp.port),
+                        Err(e) => format!("{e:#}"),
+                    },
+                });
+            });
+        }
+    }
+    let ok = items.iter().all(|i| i.ok);
+    if args.json {
+        super::print_json(&Report { ok, checks: items })?;
+    } else {
+        for i in &items {
+            println!(
+                "{} {:<16} {}",
+                if i.ok { "ok  " } else { "FAIL" },
+                i.check,
+                i.detail
+            );
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

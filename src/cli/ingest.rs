@@ -1,0 +1,124 @@
+//! `postdesk ingest`: one raw message from a file or stdin, through the
+//! same pipeline as IMAP, with sysexits exit codes for MTA pipe delivery.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use postdesk::notify::Templates;
+use postdesk::process::{Incoming, Origin, Outcome, Processor};
+
+use super::Cli;
+
+const EX_OK: u8 = 0;
+const EX_DATAERR: u8 = 65;
+const EX_TEMPFAIL: u8 = 75;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The [[mailbox]] (support address, queue) the mail is for. Default:
+    /// the mailbox whose address appears in Delivered-To/To/Cc, else the first.
+    #[arg(long, short)]
+    pub mailbox: Option<String>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Raw message file; standard input when absent or "-".
+    pub file: Option<PathBuf>,
+}
+
+fn fail(code: u8, what: &str) -> ExitCode {
+    eprintln!("postdesk ingest: {what}");
+    ExitCode::from(code)
+}
+
+pub fn run(cli: &Cli, args: &Args) -> ExitCode {
+    let config = match super::load_config(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(
+                EX_TEMPFAIL,
+                &format!("{e:#}\n(the MTA will try again later)"),
+            )
+        }
+    };
+    super::init_logging(cli, Some(&config));
+    if let Some(name) = &args.mailbox {
+        if config.mailbox(name).is_none() {
+            return fail(
+                EX_TEMPFAIL,
+                &format!(
+                    "no [[mailbox]] named {name:?} in {}",
+                    config.source.display()
+                ),
+            );
+        }
+    }
+    let limit = config.system.max_message_bytes;
+    let mut raw = Vec::new();
+    let read = match args.file.as_deref() {
+        None => std::io::stdin()
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut raw),
+        Some(p) if p.as_os_str() == "-" => std::io::stdin()
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut raw),
+        Some(p) => std::fs::File::open(p).and_then(|f| f.take(limit + 1).read_to_end(&mut raw)),
+    };
+    if let Err(e) = read {
+        return fail(EX_TEMPFAIL, &format!("reading the message: {e}"));
+    }
+    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        return fail(EX_DATAERR, "empty input: not a mail");
+    }
+    if raw.len() as u64 > limit {
+        return fail(
+            EX_DATAERR,
+            &format!("message larger than system.max_message_bytes ({limit} bytes)"),
+        );
+    }
+    let templates = match Templates::load(&config.templates_dir, &config.system.default_language) {
+        Ok(t) => Arc::new(t),
+        Err(e) => return fail(EX_TEMPFAIL, &format!("loading mail templates: {e}")),
+    };
+    let mut store = match super::open_store(&config) {
+        Ok(s) => s,
+        Err(e) => return fail(EX_TEMPFAIL, &format!("{e:#}")),
+    };
+    let processor = Processor::new(config.clone(), templates);
+    let item = Incoming {
+        origin: Origin::Pipe {
+            mailbox: args.mailbox.clone(),
+        },
+        size: raw.len() as u64,
+        raw,
+    };
+    let outcome = match processor.process_batch(&mut store, std::slice::from_ref(&item)) {
+        Ok(mut o) => match o.pop() {
+            Some(o) => o,
+            None => return fail(EX_TEMPFAIL, "internal: no outcome"),
+        },
+        Err(e) => return fail(EX_TEMPFAIL, &format!("{e} (the MTA will try again later)")),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&outcome).unwrap_or_default());
+    } else {
+        match &outcome {
+            Outcome::Created { ticket } => println!("created ticket {ticket}"),
+            Outcome::FollowUp { ticket } => println!("follow-up on ticket {ticket}"),
+            Outcome::Duplicate { ticket } => println!(
+                "duplicate of a message already taken in (ticket {})",
+                ticket.as_deref().unwrap_or("-")
+            ),
+            Outcome::AlreadyHandled => println!("already handled"),
+            Outcome::Quarantined { id, error, .. } => {
+                println!("quarantined as {id}: {error} (see `postdesk quarantine show {id}`)")
+            }
+            Outcome::Ignored { reason } => println!("ignored: {reason}"),
+        }
+    }
+    ExitCode::from(EX_OK)
+}

@@ -1,0 +1,89 @@
+//! The daemon: the one place that knows every part and wires them.
+//!
+//! Tasks: one intake task per IMAP mailbox, the store worker thread (all
+//! processing and its transactions), and the outbox sender. Intake hands
+//! batches to the worker over a bounded channel; the worker wakes the
+//! sender when it queued mail. One `watch` channel carries shutdown to all:
+//! on SIGTERM/SIGINT intake finishes the batch in hand (commit, then
+//! acknowledge) and stops, the sender finishes the mail in flight, and the
+//! worker thread ends when the last intake handle is gone.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::sync::{watch, Notify};
+
+use crate::config::Config;
+use crate::notify::Templates;
+use crate::process::{self, Processor};
+use crate::worker::Worker;
+use crate::{intake, outbox};
+
+/// Run until SIGTERM or SIGINT.
+pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
+    let templates = Arc::new(
+        Templates::load(&config.templates_dir, &config.system.default_language)
+            .context("loading mail templates")?,
+    );
+    // Validate SMTP settings now rather than in the sender's first round.
+    outbox::transport(&config.smtp, &config.system.fqdn).context("SMTP settings")?;
+    let store = process::open_store(&config).context("opening the database")?;
+    std::fs::create_dir_all(config.storage.data_dir.join("attachments")).with_context(|| {
+        format!(
+            "creating {} (storage.data_dir)",
+            config.storage.data_dir.join("attachments").display()
+        )
+    })?;
+    let processor = Processor::new(config.clone(), templates);
+    let wake = Arc::new(Notify::new());
+    let (worker, worker_thread) =
+        Worker::spawn(store, processor, wake.clone()).context("starting the store worker")?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let sender = tokio::spawn(outbox::run(config.clone(), wake, shutdown_rx.clone()));
+    let mut intakes = tokio::task::JoinSet::new();
+    for mb in config.mailboxes.iter().filter(|m| m.imap.is_some()) {
+        intakes.spawn(intake::mailbox::run(
+            mb.clone(),
+            config.system.max_message_bytes,
+            worker.clone(),
+            shutdown_rx.clone(),
+        ));
+    }
+    drop(worker);
+    tracing::info!(
+        mailboxes = intakes.len(),
+        database = %config.storage.database.display(),
+        "postdesk running"
+    );
+
+    wait_for_signal().await?;
+    tracing::info!("shutting down: finishing the work in hand");
+    let _ = shutdown_tx.send(true);
+    while let Some(r) = intakes.join_next().await {
+        if let Err(e) = r {
+            tracing::error!("intake task failed: {e}");
+        }
+    }
+    match sender.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!("outbox sender stopped with an error: {e:#}"),
+        Err(e) => tracing::error!("outbox sender task failed: {e}"),
+    }
+    tokio::task::spawn_blocking(move || worker_thread.join())
+        .await
+        .ok();
+    tracing::info!("postdesk stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! Intake: IMAP sessions (this module and [`mailbox`]) and the pipe entry
+//! (`postdesk ingest`, in the binary). Intake yields raw messages and
+//! acknowledges them in IMAP once the worker reports them committed; it
+//! knows no tickets.
+
+pub mod mailbox;
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+
+use crate::config::{Imap, TlsMode};
+
+/// Plain TCP or TLS, so one session type serves every mode.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl fmt::Debug for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stream::Plain(_) => f.write_str("Stream::Plain"),
+            Stream::Tls(_) => f.write_str("Stream::Tls"),
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+pub type Session = async_imap::Session<Stream>;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn tls_wrap(imap: &Imap, tcp: TcpStream) -> anyhow::Result<Stream> {
+    let config = crate::tls::client_config(imap.ca_file.as_deref())?;
+    let name = ServerName::try_from(imap.host.clone())
+        .with_context(|| format!("{:?} is not a valid TLS server name", imap.host))?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .with_context(|| {
+            format!(
+                "TLS handshake with {}:{} failed (wrong port for tls mode, or untrusted certificate: set ca_file)",
+                imap.host, imap.port
+            )
+        })?;
+    Ok(Stream::Tls(Box::new(tls)))
+}
+
+async fn greeting(client: &mut async_imap::Client<Stream>) -> anyhow::Result<()> {
+    let g = client
+        .read_response()
+        .await
+        .context("reading the server greeting")?
+        .context("server closed the connection before greeting")?;
+    if let async_imap::imap_proto::Response::Data {
+        status: async_imap::imap_proto::Status::Bye,
+        ..
+    } = g.parsed()
+    {
+        bail!("server said BYE in its greeting");
+    }
+    Ok(())
+}
+
+/// Connect, secure as configured, and log in.
+pub async fn connect(imap: &Imap) -> anyhow::Result<Session> {
+    let addr = format!("{}:{}", imap.host, imap.port);
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
+        .await
+        .with_context(|| format!("connecting to IMAP {addr}: timed out"))?
+        .with_context(|| format!("connecting to IMAP {addr}"))?;
+    tcp.set_nodelay(true).ok();
+    let client = match imap.tls {
+        TlsMode::None => {
+            let mut c = async_imap::Client::new(Stream::Plain(tcp));
+            greeting(&mut c).await?;
+            c
+        }
+        TlsMode::Implicit => {
+            let mut c = async_imap::Client::new(tls_wrap(imap, tcp).await?);
+            greeting(&mut c).await?;
+            c
+        }
+        TlsMode::Starttls => {
+            let mut c = async_imap::Client::new(Stream::Plain(tcp));
+            greeting(&mut c).await?;
+            c.run_command_and_check_ok("STARTTLS", None)
+                .await
+                .with_context(|| format!("STARTTLS refused by {addr}"))?;
+            let Stream::Plain(tcp) = c.into_inner() else {
+                bail!("internal: STARTTLS on a TLS stream");
+            };
+            // No greeting after STARTTLS.
+            async_imap::Client::new(tls_wrap(imap, tcp).await?)
+        }
+    };
+    let session = client
+        .login(&imap.username, &imap.password)
+        .await
+        .map_err(|(e, _)| e)
+        .with_context(|| {
+            format!(
+                "IMAP login as {:?} at {addr} failed: check the mailbox's username and password",
+                imap.username
+            )
+        })?;
+    Ok(session)
+}

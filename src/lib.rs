@@ -1,0 +1,25 @@
+//! postdesk: an email-driven ticketing daemon.
+//!
+//! Mail moves one way:
+//!
+//! ```text
+//! intake (IMAP, pipe) → worker → process: parse → classify → thread → authorise
+//!        → apply → store (one transaction per batch) → notify → outbox → SMTP
+//! ```
+//!
+//! Modules are listed in that order. [`daemon`] is the one place that knows
+//! them all and wires tasks together; the CLI lives in the binary.
+
+pub mod config;
+pub mod daemon;
+pub mod intake;
+pub mod logging;
+pub mod mail;
+pub mod notify;
+pub mod outbox;
+pub mod process;
+pub mod store;
+pub mod threading;
+pub mod tickets;
+pub mod tls;
+pub mod worker;

@@ -1,0 +1,317 @@
+//! Raw bytes → [`InboundMail`]: decoded subject and addresses, a text body
+//! (derived from HTML when the mail has no text part), attachments with safe
+//! names, and the header facts later stages decide on. Pure and panic-free:
+//! malformed mail is data, and parsing keeps what it can. Only mail with
+//! nothing usable (no header block, no sender) is refused, with a
+//! [`MailError`] that says why, so the caller can quarantine it.
+//!
+//! Charsets are decoded by mail-parser (it carries the WHATWG/legacy
+//! tables); a part in an unknown charset is kept as lossy UTF-8 and noted
+//! in [`InboundMail::warnings`].
+
+mod classify;
+mod safe_name;
+
+pub use classify::{automatic_reason, Automatic};
+pub use safe_name::safe_filename;
+
+use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders, PartType};
+
+/// Why a mail cannot become a ticket or an article.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailError {
+    #[error("empty message")]
+    Empty,
+    #[error("not a mail: no header block could be parsed")]
+    Unparseable,
+    #[error("no sender: the From header is missing or holds no valid address")]
+    NoSender,
+    #[error("message of {size} bytes exceeds system.max_message_bytes ({limit})")]
+    TooLarge { size: u64, limit: u64 },
+}
+
+/// An address with its display name, both decoded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    /// Lower-cased address.
+    pub address: String,
+}
+
+/// A decoded attachment.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// Safe to use as a file name: see [`safe_filename`].
+    pub filename: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
+/// Everything later stages need from one inbound mail.
+#[derive(Debug, Clone)]
+pub struct InboundMail {
+    pub message_id: Option<String>,
+    pub subject: String,
+    pub from: Mailbox,
+    pub reply_to: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    /// Envelope-ish recipients from `Delivered-To`/`X-Original-To`, for
+    /// picking the support address of a piped mail.
+    pub delivered_to: Vec<String>,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub text: String,
+    pub html: Option<String>,
+    pub attachments: Vec<Attachment>,
+    /// `Content-Language`, first tag, lower-case (`pt`, `fr`, …).
+    pub language: Option<String>,
+    /// Set when the mail is machine-made (auto-reply, bounce, list, …).
+    pub automatic: Option<Automatic>,
+    /// Our own loop header was present: this is our mail coming back.
+    pub our_loop_marker: bool,
+    /// Things parsing had to paper over (unknown charset, …).
+    pub warnings: Vec<String>,
+}
+
+/// Header carrying our FQDN on every mail we send.
+pub const LOOP_HEADER: &str = "X-Postdesk-Loop";
+
+/// Parse `raw`. `own_fqdn` recognises our own loop header.
+pub fn parse(raw: &[u8], own_fqdn: &str) -> Result<InboundMail, MailError> {
+    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(MailError::Empty);
+    }
+    let msg = MessageParser::default()
+        .parse(raw)
+        .ok_or(MailError::Unparseable)?;
+    if msg.headers().is_empty() {
+        return Err(MailError::Unparseable);
+    }
+
+    let from = first_mailbox(msg.from())
+        .or_else(|| first_mailbox(msg.sender()))
+        .ok_or(MailError::NoSender)?;
+
+    let mut warnings = Vec::new();
+    let text = match msg.body_text(0) {
+        Some(t) => t.into_owned(),
+        None => String::new(),
+    };
+    // mail-parser converts between text and HTML when one is missing; keep
+    // `html` only when the mail really had an HTML part.
+    let html = if msg
+        .html_bodies()
+        .any(|p| matches!(p.body, PartType::Html(_)))
+    {
+        msg.body_html(0).map(|h| h.into_owned())
+    } else {
+        None
+    };
+
+    let mut attachments = Vec::new();
+    for (i, part) in msg.attachments().enumerate() {
+        if part.is_encoding_problem {
+            warnings.push(format!(
+                "attachment {i}: content could not be fully decoded"
+            ));
+        }
+        let content_type = part
+            .content_type()
+            .map(|ct| match ct.subtype() {
+                Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                None => ct.ctype().to_string(),
+            })
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let content = match &part.body {
+            PartType::Text(t) | PartType::Html(t) => t.as_bytes().to_vec(),
+            PartType::Binary(b) | PartType::InlineBinary(b) => b.to_vec(),
+            PartType::Message(m) => m.raw_message().to_vec(),
+            PartType::Multipart(_) => continue,
+        };
+        let fallback = format!("attachment-{}", i + 1);
+        attachments.push(Attachment {
+            filename: safe_filename(part.attachment_name().unwrap_or(""), &fallback),
+            content_type: sanitize_line(&content_type),
+            content,
+        });
+    }
+    for p in msg.text_bodies().chain(msg.html_bodies()) {
+        if p.is_encoding_problem {
+            warnings.push("a body part has an unknown or broken charset; decoded lossily".into());
+            break;
+        }
+    }
+
+    let language = msg
+        .header_raw("Content-Language")
+        .and_then(|v| v.split([',', ' ']).map(str::trim).find(|s| !s.is_empty()))
+        .and_then(|tag| tag.split('-').next())
+        .map(|s| s.to_ascii_lowercase())
+        .filter(|s| s.len() <= 8 && s.chars().all(|c| c.is_ascii_alphabetic()));
+
+    let our_loop_marker = msg.header_values(LOOP_HEADER).any(|v| {
+        v.as_text()
+            .map(|t| t.trim().eq_ignore_ascii_case(own_fqdn))
+            .unwrap_or(false)
+    });
+
+    let mut delivered_to = Vec::new();
+    for h in ["Delivered-To", "X-Original-To", "Envelope-To"] {
+        for v in msg.header_values(h) {
+            if let Some(t) = v.as_text() {
+                delivered_to.push(t.trim().trim_matches(['<', '>']).to_lowercase());
+            }
+        }
+    }
+
+    Ok(InboundMail {
+        message_id: msg
+            .message_id()
+            .map(crate::threading::normalize_message_id)
+            .filter(|s| !s.is_empty()),
+        subject: sanitize_line(msg.subject().unwrap_or("")),
+        reply_to: first_mailbox(msg.reply_to()),
+        to: mailboxes(msg.to()),
+        cc: mailboxes(msg.cc()),
+        delivered_to,
+        in_reply_to: text_list(msg.in_reply_to()),
+        references: text_list(msg.references()),
+        automatic: automatic_reason(&msg),
+        from,
+        text,
+        html,
+        attachments,
+        language,
+        our_loop_marker,
+        warnings,
+    })
+}
+
+/// Replace control characters (CR, LF, NUL, TAB …) with spaces and trim:
+/// what comes out is safe to place in a header of a mail we send.
+pub fn sanitize_line(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn to_mailbox(name: Option<&str>, address: Option<&str>) -> Option<Mailbox> {
+    let address = sanitize_line(address?).to_lowercase();
+    if !crate::config::valid_address(&address) || address.contains(['<', '>', ',', ';']) {
+        return None;
+    }
+    Some(Mailbox {
+        name: name.map(sanitize_line).filter(|n| !n.is_empty()),
+        address,
+    })
+}
+
+fn first_mailbox(a: Option<&Address>) -> Option<Mailbox> {
+    a?.iter().find_map(|a| to_mailbox(a.name(), a.address()))
+}
+
+fn mailboxes(a: Option<&Address>) -> Vec<Mailbox> {
+    match a {
+        Some(a) => a
+            .iter()
+            .filter_map(|a| to_mailbox(a.name(), a.address()))
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+fn text_list(v: &HeaderValue) -> Vec<String> {
+    match v {
+        HeaderValue::Text(t) => vec![t.to_string()],
+        HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(raw: &str) -> InboundMail {
+        parse(raw.as_bytes(), "desk.example.com").unwrap()
+    }
+
+    #[test]
+    fn plain_mail() {
+        let m = p("From: Ana <Ana@Example.PT>\r\nTo: support@desk.example.com\r\nSubject: Olá\r\nMessage-ID: <a1@example.pt>\r\n\r\nBom dia\r\n");
+        assert_eq!(m.from.address, "ana@example.pt");
+        assert_eq!(m.from.name.as_deref(), Some("Ana"));
+        assert_eq!(m.subject, "Olá");
+        assert_eq!(m.message_id.as_deref(), Some("a1@example.pt"));
+        assert_eq!(m.text.trim(), "Bom dia");
+        assert!(m.automatic.is_none());
+    }
+
+    #[test]
+    fn encoded_words_and_latin1_body() {
+        let raw = b"From: =?ISO-8859-1?Q?Fran=E7ois?= <f@example.fr>\r\nSubject: =?iso-8859-1?q?Probl=E8me_d'imprimante?=\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\nL'imprimante ne r\xe9pond pas.\r\n";
+        let m = parse(raw, "x").unwrap();
+        assert_eq!(m.from.name.as_deref(), Some("François"));
+        assert_eq!(m.subject, "Problème d'imprimante");
+        assert!(m.text.contains("répond"), "{}", m.text);
+    }
+
+    #[test]
+    fn html_only_mail_gets_a_text_body() {
+        let m = p("From: a@b.co\r\nSubject: h\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Hello <b>there</b></p><script>x</script></body></html>\r\n");
+        assert!(m.text.contains("Hello"), "{}", m.text);
+        assert!(m.text.contains("there"));
+        assert!(!m.text.contains("<b>"));
+        assert!(m.html.is_some());
+    }
+
+    #[test]
+    fn hostile_headers_are_flattened() {
+        let m = p("From: \"Evil\r\n Bcc: x@y.z\" <e@evil.example>\r\nSubject: hi\r\n\tBcc: victim@example.com\r\n\r\nx");
+        assert!(!m.subject.contains(['\r', '\n', '\t']));
+        assert!(!m.from.name.unwrap_or_default().contains(['\r', '\n']));
+    }
+
+    #[test]
+    fn attachment_names_are_safe() {
+        let raw = "From: a@b.co\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--XX\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"../../etc/passwd\"\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--XX--\r\n";
+        let m = p(raw);
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!(m.attachments[0].filename, "passwd");
+        assert_eq!(m.attachments[0].content, b"hello");
+    }
+
+    #[test]
+    fn unknown_charset_is_kept() {
+        let m = p("From: a@b.co\r\nSubject: s\r\nContent-Type: text/plain; charset=x-klingon\r\n\r\nqapla\r\n");
+        assert!(m.text.contains("qapla"));
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(parse(b"", "x").unwrap_err(), MailError::Empty);
+        assert_eq!(parse(b"  \r\n", "x").unwrap_err(), MailError::Empty);
+        assert_eq!(
+            parse(b"Subject: no sender\r\n\r\nbody", "x").unwrap_err(),
+            MailError::NoSender
+        );
+        assert_eq!(
+            parse(b"From: not an address\r\n\r\nbody", "x").unwrap_err(),
+            MailError::NoSender
+        );
+        // Binary garbage has no header block at all.
+        assert!(parse(&[0xff, 0xfe, 0x00, 0x01, 0x02], "x").is_err());
+    }
+
+    #[test]
+    fn loop_marker_and_language() {
+        let m = p("From: a@b.co\r\nX-Postdesk-Loop: desk.example.com\r\nContent-Language: pt-BR\r\nSubject: s\r\n\r\nx");
+        assert!(m.our_loop_marker);
+        assert_eq!(m.language.as_deref(), Some("pt"));
+        let m = p("From: a@b.co\r\nX-Postdesk-Loop: other.example.com\r\nSubject: s\r\n\r\nx");
+        assert!(!m.our_loop_marker);
+    }
+}

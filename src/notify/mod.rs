@@ -1,0 +1,434 @@
+//! Events → rendered mail. Templates are Tera files in
+//! `mail-templates/<language>/<name>.txt`; each starts with a
+//! `Subject: …` line, a blank line, then the body. A language without a
+//! given template falls back to `system.default_language`, then to `en`.
+//!
+//! Rendering returns finished RFC 5322 bytes (built by lettre, which
+//! encodes and folds headers) plus the envelope, ready for the outbox.
+//! Every value taken from an inbound mail is flattened to one line before
+//! it reaches a header, so a hostile subject cannot inject headers.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::Mailbox;
+use lettre::Message;
+use serde::Serialize;
+
+use crate::mail::{sanitize_line, LOOP_HEADER};
+
+/// The notifications postdesk sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// To the customer: we got your mail, here is your ticket number.
+    AutoReply,
+    /// To the queue's agents: a new ticket arrived.
+    AgentNewTicket,
+    /// To the queue's agents: a customer wrote again.
+    AgentFollowUp,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::AutoReply, Kind::AgentNewTicket, Kind::AgentFollowUp];
+
+    /// Template file stem, also the outbox `kind`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::AutoReply => "auto_reply",
+            Kind::AgentNewTicket => "agent_new_ticket",
+            Kind::AgentFollowUp => "agent_follow_up",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("templates folder {0}: {1}")]
+    Folder(PathBuf, std::io::Error),
+    #[error("template {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("template {path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("template {0}: must start with a 'Subject: …' line followed by a blank line")]
+    NoSubject(PathBuf),
+    #[error("no template {name} for language {lang:?} nor the fallbacks (looked in {dir})")]
+    Missing {
+        name: &'static str,
+        lang: String,
+        dir: PathBuf,
+    },
+    #[error("rendering {name} ({lang}): {message}")]
+    Render {
+        name: &'static str,
+        lang: String,
+        message: String,
+    },
+    #[error("building mail: {0}")]
+    Build(String),
+}
+
+/// Full error chain of a tera error on one line (tera hides the cause).
+fn tera_message(e: &tera::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+/// Loaded templates for every language found.
+pub struct Templates {
+    tera: tera::Tera,
+    /// language → names available
+    available: BTreeMap<String, Vec<&'static str>>,
+    default_language: String,
+    dir: PathBuf,
+}
+
+impl Templates {
+    /// Load every `<lang>/<name>.txt` under `dir`. Fails when a file is
+    /// unreadable or malformed, or when the default language (or `en`)
+    /// lacks one of the templates.
+    pub fn load(dir: &Path, default_language: &str) -> Result<Templates, NotifyError> {
+        let mut tera = tera::Tera::default();
+        tera.autoescape_on(vec![]);
+        let mut available: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+        let entries = std::fs::read_dir(dir).map_err(|e| NotifyError::Folder(dir.into(), e))?;
+        let mut langs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        langs.sort();
+        for lang_dir in langs {
+            let Some(lang) = lang_dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(String::from)
+            else {
+                continue;
+            };
+            for kind in Kind::ALL {
+                let path = lang_dir.join(format!("{}.txt", kind.name()));
+                if !path.exists() {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| NotifyError::Read(path.clone(), e))?;
+                let text = text.replace("\r\n", "\n");
+                if !text.starts_with("Subject:") || !text.contains("\n\n") {
+                    return Err(NotifyError::NoSubject(path));
+                }
+                tera.add_raw_template(&format!("{lang}/{}", kind.name()), &text)
+                    .map_err(|e| NotifyError::Syntax {
+                        path: path.clone(),
+                        message: tera_message(&e),
+                    })?;
+                available.entry(lang.clone()).or_default().push(kind.name());
+            }
+        }
+        let t = Templates {
+            tera,
+            available,
+            default_language: default_language.to_string(),
+            dir: dir.to_path_buf(),
+        };
+        for kind in Kind::ALL {
+            t.pick(kind, default_language)?;
+        }
+        Ok(t)
+    }
+
+    /// Languages with at least one template.
+    pub fn languages(&self) -> Vec<String> {
+        self.available.keys().cloned().collect()
+    }
+
+    /// The language whose template is used for `lang`.
+    fn pick(&self, kind: Kind, lang: &str) -> Result<String, NotifyError> {
+        for l in [lang, self.default_language.as_str(), "en"] {
+            if self
+                .available
+                .get(l)
+                .is_some_and(|names| names.contains(&kind.name()))
+            {
+                return Ok(l.to_string());
+            }
+        }
+        Err(NotifyError::Missing {
+            name: kind.name(),
+            lang: lang.to_string(),
+            dir: self.dir.clone(),
+        })
+    }
+
+    /// Whether there is any template in `lang` (to pick a ticket language).
+    pub fn has_language(&self, lang: &str) -> bool {
+        self.available.contains_key(lang)
+    }
+
+    /// Render `kind` in `lang` (with fallbacks) → (subject, body).
+    pub fn render(
+        &self,
+        kind: Kind,
+        lang: &str,
+        ctx: &Context,
+    ) -> Result<(String, String), NotifyError> {
+        let l = self.pick(kind, lang)?;
+        let err = |message: String| NotifyError::Render {
+            name: kind.name(),
+            lang: l.clone(),
+            message,
+        };
+        let tctx = tera::Context::from_serialize(ctx).map_err(|e| err(tera_message(&e)))?;
+        let out = self
+            .tera
+            .render(&format!("{l}/{}", kind.name()), &tctx)
+            .map_err(|e| err(tera_message(&e)))?;
+        let (head, body) = out
+            .split_once("\n\n")
+            .ok_or_else(|| err("rendered text lost its blank line after Subject".into()))?;
+        let subject = sanitize_line(head.trim_start_matches("Subject:"));
+        Ok((subject, body.trim_start_matches('\n').to_string()))
+    }
+}
+
+/// What templates can use. Every field is plain text.
+#[derive(Debug, Clone, Serialize)]
+pub struct Context {
+    pub ticket: TicketCtx,
+    pub article: ArticleCtx,
+    /// The support address and its display name.
+    pub support_address: String,
+    pub support_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketCtx {
+    pub number: String,
+    /// `[Ticket#2026112210000017]`
+    pub tag: String,
+    pub subject: String,
+    pub state: String,
+    pub queue: String,
+    pub customer: String,
+    pub customer_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArticleCtx {
+    pub from: String,
+    pub from_name: String,
+    pub subject: String,
+    pub text: String,
+    pub attachments: Vec<String>,
+    /// Set when the sender is not a participant of the ticket.
+    pub unverified_sender: bool,
+}
+
+/// A rendered mail ready for the outbox.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// Without angle brackets.
+    pub message_id: String,
+    pub subject: String,
+    pub body: String,
+    pub envelope_from: String,
+    pub recipients: Vec<String>,
+    pub raw: Vec<u8>,
+}
+
+/// Headers of one outgoing mail.
+pub struct Envelope<'a> {
+    pub from_address: &'a str,
+    pub from_name: Option<&'a str>,
+    pub to: &'a [String],
+    /// `None` sends with the null reverse-path (auto-replies, RFC 3834).
+    pub envelope_from: Option<&'a str>,
+    pub message_id: &'a str,
+    pub in_reply_to: Option<&'a str>,
+    pub references: &'a [String],
+    /// `Some("auto-replied")` / `Some("auto-generated")`.
+    pub auto_submitted: Option<&'a str>,
+    pub ticket_number: &'a str,
+    pub fqdn: &'a str,
+}
+
+fn mailbox(address: &str, name: Option<&str>) -> Result<Mailbox, NotifyError> {
+    let addr = address
+        .parse()
+        .map_err(|e| NotifyError::Build(format!("address {address:?}: {e}")))?;
+    Ok(Mailbox::new(
+        name.map(sanitize_line).filter(|n| !n.is_empty()),
+        addr,
+    ))
+}
+
+fn header(name: &'static str, value: String) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), sanitize_line(&value))
+}
+
+/// Build the RFC 5322 bytes of a mail.
+pub fn build(env: &Envelope, subject: &str, body: &str) -> Result<Rendered, NotifyError> {
+    let mut b = Message::builder()
+        .from(mailbox(env.from_address, env.from_name)?)
+        .subject(sanitize_line(subject))
+        .message_id(Some(format!("<{}>", env.message_id)))
+        .date_now()
+        .raw_header(header(LOOP_HEADER, env.fqdn.to_string()))
+        .raw_header(header("X-Postdesk-Ticket", env.ticket_number.to_string()));
+    for to in env.to {
+        b = b.to(mailbox(to, None)?);
+    }
+    if let Some(irt) = env.in_reply_to {
+        b = b.in_reply_to(format!("<{irt}>"));
+    }
+    if !env.references.is_empty() {
+        let refs: Vec<String> = env.references.iter().map(|r| format!("<{r}>")).collect();
+        b = b.references(refs.join(" "));
+    }
+    if let Some(a) = env.auto_submitted {
+        b = b
+            .raw_header(header("Auto-Submitted", a.to_string()))
+            .raw_header(header("X-Auto-Response-Suppress", "All".into()));
+    }
+    let envelope_from = env.envelope_from.unwrap_or("").to_string();
+    let lettre_env = lettre::address::Envelope::new(
+        match env.envelope_from {
+            Some(f) => Some(
+                f.parse()
+                    .map_err(|e| NotifyError::Build(format!("address {f:?}: {e}")))?,
+            ),
+            None => None,
+        },
+        env.to
+            .iter()
+            .map(|t| {
+                t.parse()
+                    .map_err(|e| NotifyError::Build(format!("address {t:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    )
+    .map_err(|e| NotifyError::Build(e.to_string()))?;
+    let msg = b
+        .envelope(lettre_env)
+        .header(ContentType::TEXT_PLAIN)
+        .body(body.to_string())
+        .map_err(|e| NotifyError::Build(e.to_string()))?;
+    Ok(Rendered {
+        message_id: env.message_id.to_string(),
+        subject: sanitize_line(subject),
+        body: body.to_string(),
+        envelope_from,
+        recipients: env.to.to_vec(),
+        raw: msg.formatted(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn templates() -> Templates {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-templates");
+        Templates::load(&dir, "en").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn ctx(subject: &str) -> Context {
+        Context {
+            ticket: TicketCtx {
+                number: "2026112210000017".into(),
+                tag: "[Ticket#2026112210000017]".into(),
+                subject: subject.into(),
+                state: "posted".into(),
+                queue: "support".into(),
+                customer: "ana@example.pt".into(),
+                customer_name: "Ana".into(),
+            },
+            article: ArticleCtx {
+                from: "ana@example.pt".into(),
+                from_name: "Ana".into(),
+                subject: subject.into(),
+                text: "Bom dia".into(),
+                attachments: vec![],
+                unverified_sender: false,
+            },
+            support_address: "support@desk.example.com".into(),
+            support_name: "Support".into(),
+        }
+    }
+
+    #[test]
+    fn shipped_templates_render_in_every_language() {
+        let t = templates();
+        for lang in ["en", "pt", "fr"] {
+            assert!(t.has_language(lang), "{lang}");
+            for kind in Kind::ALL {
+                let (subject, body) = t.render(kind, lang, &ctx("Impressora")).unwrap();
+                assert!(
+                    subject.contains("[Ticket#2026112210000017]"),
+                    "{lang} {subject}"
+                );
+                assert!(!body.is_empty());
+            }
+        }
+        // Unknown language falls back to the default.
+        let (s, _) = t.render(Kind::AutoReply, "xx", &ctx("x")).unwrap();
+        assert!(s.contains("Ticket#"));
+    }
+
+    #[test]
+    fn hostile_subject_cannot_add_headers() {
+        let t = templates();
+        let (subject, body) = t
+            .render(Kind::AutoReply, "en", &ctx("hi\r\nBcc: victim@example.com"))
+            .unwrap();
+        let env = Envelope {
+            from_address: "support@desk.example.com",
+            from_name: Some("Support\r\nX-Evil: 1"),
+            to: &["ana@example.pt".to_string()],
+            envelope_from: None,
+            message_id: "x.1@desk.example.com",
+            in_reply_to: Some("a1@example.pt"),
+            references: &["a0@example.pt".into(), "a1@example.pt".into()],
+            auto_submitted: Some("auto-replied"),
+            ticket_number: "2026112210000017",
+            fqdn: "desk.example.com",
+        };
+        let r = build(&env, &subject, &body).unwrap();
+        let text = String::from_utf8_lossy(&r.raw);
+        let head = text.split("\r\n\r\n").next().unwrap();
+        assert!(!head.lines().any(|l| l.starts_with("Bcc:")), "{head}");
+        assert!(!head.lines().any(|l| l.starts_with("X-Evil")), "{head}");
+        assert!(head.contains("Auto-Submitted: auto-replied"), "{head}");
+        assert!(head.contains("In-Reply-To: <a1@example.pt>"), "{head}");
+        assert!(
+            head.contains("Message-ID: <x.1@desk.example.com>"),
+            "{head}"
+        );
+        assert_eq!(r.envelope_from, "");
+    }
+
+    #[test]
+    fn malformed_templates_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("en")).unwrap();
+        std::fs::write(dir.path().join("en/auto_reply.txt"), "no subject line").unwrap();
+        let e = Templates::load(dir.path(), "en").err().unwrap().to_string();
+        assert!(e.contains("auto_reply.txt"), "{e}");
+        std::fs::write(
+            dir.path().join("en/auto_reply.txt"),
+            "Subject: {{ x\n\nbody",
+        )
+        .unwrap();
+        let e = Templates::load(dir.path(), "en").err().unwrap().to_string();
+        assert!(e.contains("auto_reply.txt"), "{e}");
+        std::fs::write(dir.path().join("en/auto_reply.txt"), "Subject: x\n\nbody").unwrap();
+        let e = Templates::load(dir.path(), "en").err().unwrap().to_string();
+        assert!(e.contains("agent_new_ticket"), "{e}");
+    }
+}

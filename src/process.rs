@@ -1,0 +1,911 @@
+//! Processing: one raw message in, its effects out, inside the caller's
+//! transaction. This is where parse → classify → thread → authorise →
+//! apply → notify meet; the stages themselves live in their modules.
+//!
+//! A batch commits in one transaction; each message runs in its own
+//! savepoint, so a message that fails is rolled back alone and quarantined
+//! (raw bytes kept) while the rest of the batch commits. Only trouble from
+//! the environment (database busy, disk full) aborts the whole batch, which
+//! is then retried later without anything having been acknowledged.
+//!
+//! Redelivery is harmless: the same IMAP UID, the same bytes, or the same
+//! Message-ID from the same sender with the same subject is recorded as a
+//! duplicate and makes neither a ticket nor a mail.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::config::{Config, Mailbox as MailboxConfig};
+use crate::mail::{self, InboundMail, MailError};
+use crate::notify::{self, Kind, Templates};
+use crate::store::{self, outbox, records, Db, Store, StoreError};
+use crate::threading::{self, Numbering};
+use crate::tickets::{State, DEFAULT_PRIORITY};
+
+/// Where a raw message came from.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    Imap {
+        mailbox: String,
+        uid_validity: u32,
+        uid: u32,
+    },
+    /// `postdesk ingest`; `mailbox` None = pick by recipient.
+    Pipe { mailbox: Option<String> },
+    /// `postdesk quarantine retry`.
+    Retry { quarantine_id: i64, mailbox: String },
+}
+
+impl Origin {
+    fn source(&self) -> &'static str {
+        match self {
+            Origin::Imap { .. } => "imap",
+            Origin::Pipe { .. } => "pipe",
+            Origin::Retry { .. } => "retry",
+        }
+    }
+}
+
+/// One message to process.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub origin: Origin,
+    /// Empty when the message was too large to fetch.
+    pub raw: Vec<u8>,
+    /// Size as reported by the server (or `raw.len()`).
+    pub size: u64,
+}
+
+/// What became of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Created {
+        ticket: String,
+    },
+    FollowUp {
+        ticket: String,
+    },
+    Duplicate {
+        ticket: Option<String>,
+    },
+    /// This IMAP UID was handled in an earlier run.
+    AlreadyHandled,
+    Quarantined {
+        id: i64,
+        error: String,
+        raw_kept: bool,
+    },
+    Ignored {
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// May intake move/flag/delete the message now? Everything committed
+    /// may be, except a message we could not keep a copy of.
+    pub fn may_remove_from_server(&self) -> bool {
+        !matches!(
+            self,
+            Outcome::Quarantined {
+                raw_kept: false,
+                ..
+            }
+        )
+    }
+}
+
+/// Why one message failed (it will be quarantined).
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Notify(#[from] notify::NotifyError),
+    #[error("attachment could not be saved: {0}")]
+    Attachment(std::io::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Failure::Store(StoreError::Sql(e))
+    }
+}
+
+/// Everything processing needs besides the database.
+pub struct Processor {
+    config: Arc<Config>,
+    templates: Arc<Templates>,
+    numbering: Numbering,
+    own: HashSet<String>,
+    attachments_dir: PathBuf,
+}
+
+impl Processor {
+    pub fn new(config: Arc<Config>, templates: Arc<Templates>) -> Processor {
+        Processor {
+            numbering: Numbering::new(&config.system.ticket_tag, config.system.system_id),
+            own: config.own_addresses(),
+            attachments_dir: config.storage.data_dir.join("attachments"),
+            config,
+            templates,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Process a batch in one transaction; outcomes in input order.
+    pub fn process_batch(
+        &self,
+        store: &mut Store,
+        batch: &[Incoming],
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let mut tx = store.conn().transaction()?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for item in batch {
+            let sp = tx.savepoint()?;
+            let result = catch_unwind(AssertUnwindSafe(|| self.process_one(&sp, item)));
+            let error = match result {
+                Ok(Ok(outcome)) => {
+                    sp.commit()?;
+                    outcomes.push(outcome);
+                    continue;
+                }
+                Ok(Err(Failure::Store(e))) if e.is_transient() => return Err(e),
+                Ok(Err(e)) => e.to_string(),
+                Err(panic) => format!(
+                    "internal error while processing (please report): {}",
+                    panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "panic".into())
+                ),
+            };
+            drop(sp); // rolls the savepoint back
+            outcomes.push(self.quarantine(&tx, item, &error)?);
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    /// The mailbox configuration a message belongs to.
+    fn mailbox_for(
+        &self,
+        origin: &Origin,
+        mail: Option<&InboundMail>,
+    ) -> Result<&MailboxConfig, Failure> {
+        let named = match origin {
+            Origin::Imap { mailbox, .. } | Origin::Retry { mailbox, .. } => Some(mailbox.as_str()),
+            Origin::Pipe { mailbox } => mailbox.as_deref(),
+        };
+        if let Some(name) = named {
+            return self.config.mailbox(name).ok_or_else(|| {
+                Failure::Other(format!(
+                    "no [[mailbox]] named {name:?} in {} (was it renamed?)",
+                    self.config.source.display()
+                ))
+            });
+        }
+        // A piped mail: the support address it was sent to.
+        if let Some(m) = mail {
+            let candidates = m
+                .delivered_to
+                .iter()
+                .chain(m.to.iter().map(|a| &a.address))
+                .chain(m.cc.iter().map(|a| &a.address));
+            for c in candidates {
+                if let Some(mb) = self.config.mailboxes.iter().find(|mb| &mb.address == c) {
+                    return Ok(mb);
+                }
+            }
+        }
+        self.config
+            .mailboxes
+            .first()
+            .ok_or_else(|| Failure::Other("no [[mailbox]] is configured".into()))
+    }
+
+    fn mailbox_name(&self, origin: &Origin) -> String {
+        match origin {
+            Origin::Imap { mailbox, .. } | Origin::Retry { mailbox, .. } => mailbox.clone(),
+            Origin::Pipe { mailbox } => mailbox.clone().unwrap_or_else(|| "pipe".into()),
+        }
+    }
+
+    fn process_one(&self, db: &Db, item: &Incoming) -> Result<Outcome, Failure> {
+        let (uid_validity, uid) = match &item.origin {
+            Origin::Imap {
+                mailbox,
+                uid_validity,
+                uid,
+            } => {
+                if records::receipt_for_uid(db, mailbox, *uid_validity, *uid)?.is_some() {
+                    return Ok(Outcome::AlreadyHandled);
+                }
+                (Some(*uid_validity), Some(*uid))
+            }
+            _ => (None, None),
+        };
+        let limit = self.config.system.max_message_bytes;
+        if item.raw.is_empty() && item.size > 0
+            || item.size > limit
+            || item.raw.len() as u64 > limit
+        {
+            return Err(MailError::TooLarge {
+                size: item.size.max(item.raw.len() as u64),
+                limit,
+            }
+            .into());
+        }
+        let sha = sha256_hex(&item.raw);
+        let raw_id = records::store_raw(db, &sha, &item.raw)?;
+        let mail = mail::parse(&item.raw, &self.config.system.fqdn)?;
+        let mailbox = self.mailbox_for(&item.origin, Some(&mail))?;
+
+        let receipt =
+            |status: &str, ticket_id: Option<i64>, article_id: Option<i64>, error: Option<&str>| {
+                records::insert_receipt(
+                    db,
+                    &records::NewReceipt {
+                        source: item.origin.source(),
+                        mailbox: &mailbox.name,
+                        uid_validity,
+                        uid,
+                        message_id: mail.message_id.as_deref(),
+                        sha256: &sha,
+                        raw_id: Some(raw_id),
+                        status,
+                        ticket_id,
+                        article_id,
+                        error,
+                    },
+                )
+            };
+
+        // Redelivery: same bytes, or same Message-ID, sender and subject
+        // (a copy that reached a second support address).
+        let mut duplicate_of = records::receipt_for_content(db, &sha)?
+            .and_then(|p| Some((p.ticket_id?, p.article_id?)));
+        if duplicate_of.is_none() {
+            if let Some(mid) = &mail.message_id {
+                if let Some((aid, tid, from, subject)) =
+                    records::inbound_article_by_message_id(db, mid)?
+                {
+                    if from == mail.from.address && subject == mail.subject {
+                        duplicate_of = Some((tid, aid));
+                    }
+                }
+            }
+        }
+        if let Some((ticket_id, article_id)) = duplicate_of {
+            receipt("duplicate", Some(ticket_id), Some(article_id), None)?;
+            let number: Option<String> = db
+                .prepare_cached("SELECT number FROM tickets WHERE id = ?1")?
+                .query_row([ticket_id], |r| r.get(0))
+                .ok();
+            tracing::info!(ticket = ?number, message_id = ?mail.message_id, "duplicate delivery recorded, nothing sent");
+            return Ok(Outcome::Duplicate { ticket: number });
+        }
+
+        if mail.our_loop_marker {
+            let reason =
+                "our own notification came back (X-Postdesk-Loop): not turned into a ticket";
+            receipt("ignored", None, None, Some(reason))?;
+            tracing::warn!(mailbox = %mailbox.name, message_id = ?mail.message_id, "{reason}");
+            return Ok(Outcome::Ignored {
+                reason: reason.into(),
+            });
+        }
+
+        // Threading: the tagged number first, then the Message-IDs.
+        let mut found = None;
+        for n in self.numbering.numbers_in_subject(&mail.subject) {
+            if let Some(t) = records::ticket_by_number(db, &n)? {
+                found = Some(t);
+                break;
+            }
+        }
+        let referenced = threading::referenced_ids(&mail.in_reply_to, &mail.references);
+        if found.is_none() {
+            found = records::ticket_by_message_ids(db, &referenced)?;
+        }
+
+        let outcome = match found {
+            Some(ticket) => {
+                let article_id = self.follow_up(db, &mail, &ticket, &referenced, raw_id, &sha)?;
+                receipt("follow_up", Some(ticket.id), Some(article_id), None)?;
+                Outcome::FollowUp {
+                    ticket: ticket.number,
+                }
+            }
+            None => {
+                let (ticket_id, number, article_id) =
+                    self.new_ticket(db, &mail, mailbox, raw_id, &sha)?;
+                receipt("created", Some(ticket_id), Some(article_id), None)?;
+                Outcome::Created { ticket: number }
+            }
+        };
+        for w in &mail.warnings {
+            tracing::warn!(mailbox = %mailbox.name, message_id = ?mail.message_id, "{w}");
+        }
+        Ok(outcome)
+    }
+
+    fn insert_inbound(
+        &self,
+        db: &Db,
+        ticket_id: i64,
+        mail: &InboundMail,
+        raw_id: i64,
+    ) -> Result<i64, Failure> {
+        let join = |v: &[mail::Mailbox]| {
+            v.iter()
+                .map(|a| a.address.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let article_id = records::insert_article(
+            db,
+            &records::NewArticle {
+                ticket_id,
+                direction: "in",
+                kind: "customer",
+                from_address: &mail.from.address,
+                from_name: mail.from.name.as_deref(),
+                to: &join(&mail.to),
+                cc: &join(&mail.cc),
+                subject: &mail.subject,
+                text: &mail.text,
+                html: mail.html.as_deref(),
+                message_id: mail.message_id.as_deref(),
+                in_reply_to: mail.in_reply_to.first().map(String::as_str),
+                automatic: mail.automatic.as_ref().map(|a| a.0.as_str()),
+                raw_id: Some(raw_id),
+            },
+        )?;
+        for a in &mail.attachments {
+            let (sha, rel) = self.save_attachment(&a.content)?;
+            records::insert_attachment(
+                db,
+                article_id,
+                &a.filename,
+                &a.content_type,
+                a.content.len(),
+                &sha,
+                &rel,
+            )?;
+        }
+        Ok(article_id)
+    }
+
+    /// Content-addressed: `attachments/ab/abcdef…`. The name on disk is a
+    /// hash, never the sender's file name, so no name can escape the folder;
+    /// the sanitised name is kept in the database. The file is synced before
+    /// the transaction that refers to it commits.
+    fn save_attachment(&self, content: &[u8]) -> Result<(String, String), Failure> {
+        let sha = sha256_hex(content);
+        let rel = format!("attachments/{}/{}", &sha[..2], sha);
+        let dir = self.attachments_dir.join(&sha[..2]);
+        let path = dir.join(&sha);
+        if !path.exists() {
+            write_synced(&dir, &path, content).map_err(Failure::Attachment)?;
+        }
+        Ok((sha, rel))
+    }
+
+    fn language_for(&self, mail: &InboundMail, mailbox: &MailboxConfig) -> String {
+        mail.language
+            .as_deref()
+            .filter(|l| self.templates.has_language(l))
+            .or(mailbox.language.as_deref())
+            .unwrap_or(&self.config.system.default_language)
+            .to_string()
+    }
+
+    fn new_ticket(
+        &self,
+        db: &Db,
+        mail: &InboundMail,
+        mailbox: &MailboxConfig,
+        raw_id: i64,
+        sha: &str,
+    ) -> Result<(i64, String, i64), Failure> {
+        let day = chrono::Utc::now().format("%Y%m%d").to_string();
+        let counter = records::next_ticket_counter(db, &day)?;
+        let number = self.numbering.number(&day, counter);
+        let mut subject = self.numbering.clean_subject(&mail.subject);
+        if subject.is_empty() {
+            subject = "(no subject)".into();
+        }
+        let language = self.language_for(mail, mailbox);
+        let ticket_id = records::insert_ticket(
+            db,
+            &records::NewTicket {
+                number: &number,
+                subject: &subject,
+                state: State::Posted.as_str(),
+                priority: DEFAULT_PRIORITY,
+                queue: &mailbox.queue,
+                customer_address: &mail.from.address,
+                customer_name: mail.from.name.as_deref(),
+                support_address: &mailbox.address,
+                language: &language,
+            },
+        )?;
+        records::add_participant(
+            db,
+            ticket_id,
+            &mail.from.address,
+            mail.from.name.as_deref(),
+            "requester",
+        )?;
+        self.add_cc_participants(db, ticket_id, mail)?;
+        let article_id = self.insert_inbound(db, ticket_id, mail, raw_id)?;
+        let ticket = records::ticket_by_number(db, &number)?
+            .ok_or_else(|| Failure::Other("ticket vanished inside its own transaction".into()))?;
+        tracing::info!(ticket = %number, from = %mail.from.address, queue = %mailbox.queue, "new ticket");
+
+        let ctx = self.context(&ticket, mail, mailbox, false);
+        // Auto-reply, unless the mail is machine-made, from one of our own
+        // addresses, or the sender already had too many this hour.
+        let from_own = self.own.contains(&mail.from.address);
+        let skip = if let Some(a) = &mail.automatic {
+            Some(format!("automatic mail ({})", a.0))
+        } else if from_own {
+            Some("sender is one of our own addresses".into())
+        } else if self.over_auto_reply_limit(db, &mail.from.address)? {
+            Some(format!(
+                "more than {} auto-replies to this address in the last hour",
+                self.config.system.auto_reply_limit_per_hour
+            ))
+        } else {
+            None
+        };
+        match skip {
+            Some(why) => tracing::info!(ticket = %number, "no auto-reply: {why}"),
+            None => {
+                self.send(
+                    db,
+                    Kind::AutoReply,
+                    &ticket,
+                    mailbox,
+                    mail,
+                    &ctx,
+                    std::slice::from_ref(&mail.from.address),
+                    sha,
+                )?;
+            }
+        }
+        if let Some(agents) = self.agents_for(&ticket.queue, mail, true) {
+            self.send(
+                db,
+                Kind::AgentNewTicket,
+                &ticket,
+                mailbox,
+                mail,
+                &ctx,
+                &[agents],
+                sha,
+            )?;
+        }
+        Ok((ticket_id, number, article_id))
+    }
+
+    fn follow_up(
+        &self,
+        db: &Db,
+        mail: &InboundMail,
+        ticket: &records::TicketRef,
+        referenced: &[String],
+        raw_id: i64,
+        sha: &str,
+    ) -> Result<i64, Failure> {
+        // Knowing a ticket number is not access to the ticket. A sender is
+        // trusted when already a participant, or when the mail answers a
+        // message of the ticket (its Message-ID is not public). Others are
+        // recorded, but neither added nor allowed to change the state, and
+        // agents are warned.
+        let mut verified = records::is_participant(db, ticket.id, &mail.from.address)?;
+        if !verified {
+            for id in referenced {
+                if records::ticket_has_message_id(db, ticket.id, id)? {
+                    verified = true;
+                    break;
+                }
+            }
+        }
+        let state: State = ticket.state.parse().map_err(Failure::Other)?;
+        let new_state = if verified && mail.automatic.is_none() {
+            state.after_customer_reply()
+        } else {
+            state
+        };
+        records::touch_ticket(db, ticket.id, new_state.as_str())?;
+        let article_id = self.insert_inbound(db, ticket.id, mail, raw_id)?;
+        if verified {
+            records::add_participant(
+                db,
+                ticket.id,
+                &mail.from.address,
+                mail.from.name.as_deref(),
+                "cc",
+            )?;
+            self.add_cc_participants(db, ticket.id, mail)?;
+        } else {
+            tracing::warn!(ticket = %ticket.number, from = %mail.from.address,
+                "follow-up from a sender who is not a participant: recorded, no access granted");
+        }
+        tracing::info!(ticket = %ticket.number, from = %mail.from.address, "follow-up");
+
+        let mailbox = self
+            .config
+            .mailboxes
+            .iter()
+            .find(|m| m.address == ticket.support_address)
+            .or_else(|| self.config.mailboxes.first())
+            .ok_or_else(|| Failure::Other("no [[mailbox]] is configured".into()))?;
+        let mut t = ticket.clone();
+        t.state = new_state.as_str().to_string();
+        if mail.automatic.is_none() {
+            if let Some(agents) = self.agents_for(&ticket.queue, mail, false) {
+                let ctx = self.context(&t, mail, mailbox, !verified);
+                self.send(
+                    db,
+                    Kind::AgentFollowUp,
+                    &t,
+                    mailbox,
+                    mail,
+                    &ctx,
+                    &[agents],
+                    sha,
+                )?;
+            }
+        }
+        Ok(article_id)
+    }
+
+    fn add_cc_participants(
+        &self,
+        db: &Db,
+        ticket_id: i64,
+        mail: &InboundMail,
+    ) -> Result<(), Failure> {
+        for a in &mail.cc {
+            if !self.own.contains(&a.address) {
+                records::add_participant(db, ticket_id, &a.address, a.name.as_deref(), "cc")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The agents' address to alert, unless the mail came from it.
+    fn agents_for(&self, queue: &str, mail: &InboundMail, new: bool) -> Option<String> {
+        let q = self.config.queue(queue)?;
+        let wanted = if new {
+            q.notify_agents_on_new
+        } else {
+            q.notify_agents_on_follow_up
+        };
+        let agents = q.agents_address.clone()?;
+        (wanted && !agents.eq_ignore_ascii_case(&mail.from.address)).then_some(agents)
+    }
+
+    fn over_auto_reply_limit(&self, db: &Db, address: &str) -> Result<bool, Failure> {
+        let since = (chrono::Utc::now() - chrono::Duration::hours(1))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let n = records::auto_replies_since(db, address, &since)?;
+        Ok(n >= self.config.system.auto_reply_limit_per_hour)
+    }
+
+    fn context(
+        &self,
+        ticket: &records::TicketRef,
+        mail: &InboundMail,
+        mailbox: &MailboxConfig,
+        unverified: bool,
+    ) -> notify::Context {
+        notify::Context {
+            ticket: notify::TicketCtx {
+                number: ticket.number.clone(),
+                tag: self.numbering.subject_tag(&ticket.number),
+                subject: ticket.subject.clone(),
+                state: ticket.state.clone(),
+                queue: ticket.queue.clone(),
+                customer: ticket.customer_address.clone(),
+                customer_name: if ticket.customer_address == mail.from.address {
+                    mail.from.name.clone().unwrap_or_default()
+                } else {
+                    String::new()
+                },
+            },
+            article: notify::ArticleCtx {
+                from: mail.from.address.clone(),
+                from_name: mail.from.name.clone().unwrap_or_default(),
+                subject: mail.subject.clone(),
+                text: truncate(&mail.text, 20_000),
+                attachments: mail
+                    .attachments
+                    .iter()
+                    .map(|a| a.filename.clone())
+                    .collect(),
+                unverified_sender: unverified,
+            },
+            support_address: mailbox.address.clone(),
+            support_name: mailbox
+                .display_name
+                .clone()
+                .unwrap_or_else(|| mailbox.address.clone()),
+        }
+    }
+
+    /// Render, record as an outbound article, and queue in the outbox, all
+    /// in the caller's transaction.
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &self,
+        db: &Db,
+        kind: Kind,
+        ticket: &records::TicketRef,
+        mailbox: &MailboxConfig,
+        mail: &InboundMail,
+        ctx: &notify::Context,
+        to: &[String],
+        sha: &str,
+    ) -> Result<(), Failure> {
+        let (mut subject, body) = self.templates.render(kind, &ticket.language, ctx)?;
+        let tag = self.numbering.subject_tag(&ticket.number);
+        if !subject.contains(&tag) {
+            subject = format!("{tag} {subject}");
+        }
+        // Deterministic per (inbound message, kind): unique, and the same
+        // on a re-run of a rolled-back attempt.
+        let message_id = format!(
+            "{}.{}.{}@{}",
+            ticket.number,
+            kind.name(),
+            &sha256_hex(format!("{sha}/{}", kind.name()).as_bytes())[..16],
+            self.config.system.fqdn
+        );
+        let mut references: Vec<String> = mail
+            .references
+            .iter()
+            .map(|r| threading::normalize_message_id(r))
+            .filter(|r| !r.is_empty())
+            .collect();
+        if let Some(mid) = &mail.message_id {
+            references.push(mid.clone());
+        }
+        let env = notify::Envelope {
+            from_address: &mailbox.address,
+            from_name: mailbox.display_name.as_deref(),
+            to,
+            envelope_from: None,
+            message_id: &message_id,
+            in_reply_to: mail.message_id.as_deref(),
+            references: &references,
+            auto_submitted: Some(match kind {
+                Kind::AutoReply => "auto-replied",
+                _ => "auto-generated",
+            }),
+            ticket_number: &ticket.number,
+            fqdn: &self.config.system.fqdn,
+        };
+        let rendered = notify::build(&env, &subject, &body)?;
+        let article_id = records::insert_article(
+            db,
+            &records::NewArticle {
+                ticket_id: ticket.id,
+                direction: "out",
+                kind: kind.name(),
+                from_address: &mailbox.address,
+                from_name: mailbox.display_name.as_deref(),
+                to: &to.join(","),
+                cc: "",
+                subject: &rendered.subject,
+                text: &rendered.body,
+                html: None,
+                message_id: Some(&message_id),
+                in_reply_to: mail.message_id.as_deref(),
+                automatic: None,
+                raw_id: None,
+            },
+        )?;
+        outbox::enqueue(
+            db,
+            &outbox::NewOutgoing {
+                ticket_id: ticket.id,
+                article_id: Some(article_id),
+                kind: kind.name(),
+                envelope_from: &rendered.envelope_from,
+                recipients: &rendered.recipients,
+                message_id: &message_id,
+                raw: &rendered.raw,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Record a message that could not be processed.
+    fn quarantine(&self, db: &Db, item: &Incoming, error: &str) -> Result<Outcome, StoreError> {
+        let mailbox = self.mailbox_name(&item.origin);
+        if let Origin::Retry { quarantine_id, .. } = &item.origin {
+            records::quarantine_retried(db, *quarantine_id, None, Some(error))?;
+            tracing::warn!(quarantine = quarantine_id, "retry failed again: {error}");
+            return Ok(Outcome::Quarantined {
+                id: *quarantine_id,
+                error: error.to_string(),
+                raw_kept: true,
+            });
+        }
+        let (uid_validity, uid) = match &item.origin {
+            Origin::Imap {
+                uid_validity, uid, ..
+            } => (Some(*uid_validity), Some(*uid)),
+            _ => (None, None),
+        };
+        let raw_kept = !item.raw.is_empty();
+        let sha = sha256_hex(&item.raw);
+        let raw_id = if raw_kept {
+            Some(records::store_raw(db, &sha, &item.raw)?)
+        } else {
+            None
+        };
+        // Best effort: whatever headers can be read, for the operator.
+        let parsed = mail_parser::MessageParser::default()
+            .parse_headers(&item.raw[..item.raw.len().min(64 * 1024)]);
+        let from = parsed
+            .as_ref()
+            .and_then(|m| m.from())
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .map(mail::sanitize_line);
+        let subject = parsed
+            .as_ref()
+            .and_then(|m| m.subject())
+            .map(mail::sanitize_line);
+        let message_id = parsed
+            .as_ref()
+            .and_then(|m| m.message_id())
+            .map(threading::normalize_message_id);
+        let receipt_id = records::insert_receipt(
+            db,
+            &records::NewReceipt {
+                source: item.origin.source(),
+                mailbox: &mailbox,
+                uid_validity,
+                uid,
+                message_id: message_id.as_deref(),
+                sha256: &sha,
+                raw_id,
+                status: "quarantined",
+                ticket_id: None,
+                article_id: None,
+                error: Some(error),
+            },
+        )?;
+        let id = records::insert_quarantine(
+            db,
+            &records::NewQuarantine {
+                receipt_id,
+                mailbox: &mailbox,
+                uid_validity,
+                uid,
+                raw_id,
+                size: item.size.max(item.raw.len() as u64),
+                message_id: message_id.as_deref(),
+                from_address: from.as_deref(),
+                subject: subject.as_deref(),
+                error,
+            },
+        )?;
+        tracing::warn!(%mailbox, ?uid, ?message_id, quarantine = id, "message quarantined: {error}");
+        Ok(Outcome::Quarantined {
+            id,
+            error: error.to_string(),
+            raw_kept,
+        })
+    }
+
+    /// Process a quarantined message again (`postdesk quarantine retry`).
+    pub fn retry(&self, store: &mut Store, id: i64) -> Result<Outcome, RetryError> {
+        let entry = records::quarantine_entry(store.conn(), id)?.ok_or(RetryError::NotFound(id))?;
+        if entry.status != "held" {
+            return Err(RetryError::NotHeld(id, entry.status));
+        }
+        let raw_id = entry.raw_id.ok_or(RetryError::NoRaw(id))?;
+        let raw = records::raw_message(store.conn(), raw_id)?.ok_or(RetryError::NoRaw(id))?;
+        let item = Incoming {
+            size: raw.len() as u64,
+            raw,
+            origin: Origin::Retry {
+                quarantine_id: id,
+                mailbox: entry.mailbox,
+            },
+        };
+        let outcome = self
+            .process_batch(store, std::slice::from_ref(&item))?
+            .pop()
+            .ok_or_else(|| {
+                RetryError::Store(StoreError::Sql(rusqlite::Error::QueryReturnedNoRows))
+            })?;
+        let ticket = match &outcome {
+            Outcome::Created { ticket } | Outcome::FollowUp { ticket } => Some(ticket.clone()),
+            Outcome::Duplicate { ticket } => ticket.clone(),
+            _ => None,
+        };
+        if !matches!(outcome, Outcome::Quarantined { .. }) {
+            let c = store.conn();
+            let ticket_id: Option<i64> = match &ticket {
+                Some(n) => records::ticket_by_number(c, n)?.map(|t| t.id),
+                None => None,
+            };
+            records::quarantine_retried(c, id, ticket_id, None)?;
+        }
+        Ok(outcome)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    #[error("no quarantine entry {0} (see `postdesk quarantine list --all`)")]
+    NotFound(i64),
+    #[error("quarantine entry {0} is {1}, not held: nothing to retry")]
+    NotHeld(i64, String),
+    #[error("quarantine entry {0} has no stored copy (it was too large to fetch and is still in its IMAP mailbox): raise system.max_message_bytes and feed it with `postdesk ingest`")]
+    NoRaw(i64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}\n[… truncated]", &s[..cut])
+}
+
+/// Write via a temporary file, fsync, rename, fsync the folder.
+fn write_synced(dir: &Path, path: &Path, content: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".tmp-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(content)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Open the store for processing (full durability) and sync queues.
+pub fn open_store(config: &Config) -> Result<Store, StoreError> {
+    let mut s = Store::open(&config.storage.database, store::Durability::Full)?;
+    s.sync_queues(&config.queues)?;
+    Ok(s)
+}

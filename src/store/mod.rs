@@ -1,0 +1,263 @@
+//! SQLite persistence: the only module that speaks SQL.
+//!
+//! One database file in WAL mode with foreign keys on. Versioned migrations
+//! run at open (`PRAGMA user_version` records the version reached). Queries
+//! are named in domain terms; callers hold a [`rusqlite::Transaction`] or
+//! savepoint and pass it in, so everything one message causes (ticket,
+//! article, receipt, outbox mail) commits together or not at all.
+//!
+//! Sub-modules: [`records`] writes and looks up what inbound mail creates,
+//! [`outbox`] is the durable send queue, [`views`] answers the CLI.
+
+pub mod outbox;
+pub mod records;
+pub mod views;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use rusqlite::{Connection as Db, Transaction};
+
+/// Ordered migrations; index + 1 is the schema version each one reaches.
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("database {path} has schema version {found}, newer than this postdesk knows ({known}); upgrade postdesk")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("migration to schema version {version} failed: {source}")]
+    Migration {
+        version: usize,
+        source: rusqlite::Error,
+    },
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+}
+
+impl StoreError {
+    /// Busy, locked, full disk, I/O: worth trying again later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Sql(e) | StoreError::Open { source: e, .. } => is_transient(e),
+            _ => false,
+        }
+    }
+}
+
+/// Busy, locked, full, I/O errors come from the environment, not the data.
+pub fn is_transient(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        e.sqlite_error_code(),
+        Some(DatabaseBusy | DatabaseLocked | DiskFull | SystemIoFailure | CannotOpen | OutOfMemory)
+    )
+}
+
+/// How hard a connection flushes commits to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync on every commit: required before anything is acknowledged
+    /// in IMAP, because an acknowledged message exists only here.
+    Full,
+    /// WAL's NORMAL: survives a process crash, may lose the last commits
+    /// on power loss. Used only for marking outbox mail sent, where the
+    /// worst case is one mail sent twice after a power cut.
+    Normal,
+}
+
+/// An open database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (creating if needed) and migrate.
+    pub fn open(path: &Path, durability: Durability) -> Result<Store, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() && !dir.exists() {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                    path: path.to_path_buf(),
+                    source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+                })?;
+            }
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_err)?;
+        let sync = match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA synchronous = {sync};"
+        ))
+        .map_err(open_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let found: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let version = i + 1;
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)
+                .and_then(|_| tx.execute_batch(&format!("PRAGMA user_version = {version}")))
+                .map_err(|source| StoreError::Migration { version, source })?;
+            tx.commit()?;
+            tracing::info!(version, "database migrated");
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for read-only views and for starting transactions.
+    pub fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Schema version in use.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Make sure every configured queue has a row.
+    pub fn sync_queues(&mut self, queues: &[crate::config::Queue]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for q in queues {
+            tx.execute(
+                "INSERT INTO queues (name, agents_address, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET agents_address = excluded.agents_address",
+                rusqlite::params![q.name, q.agents_address, now_text()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Where IMAP intake stands for `mailbox`: (UIDVALIDITY, last UID).
+    pub fn ledger(&self, mailbox: &str) -> Result<Option<(u32, u32)>, StoreError> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT uid_validity, last_uid FROM mailbox_state WHERE mailbox = ?1",
+                [mailbox],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    pub fn set_ledger(
+        &mut self,
+        mailbox: &str,
+        uid_validity: u32,
+        last_uid: u32,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO mailbox_state (mailbox, uid_validity, last_uid, updated_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(mailbox) DO UPDATE SET uid_validity = excluded.uid_validity,
+                 last_uid = excluded.last_uid, updated_at = excluded.updated_at",
+            rusqlite::params![mailbox, uid_validity, last_uid, now_text()],
+        )?;
+        Ok(())
+    }
+}
+
+/// Current time as stored: RFC 3339, UTC, seconds.
+pub fn now_text() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Current time in unix seconds.
+pub fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_migrates_once_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/t.db");
+        let s = Store::open(&p, Durability::Full).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        drop(s);
+        let s = Store::open(&p, Durability::Normal).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let mode: String = s
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.db");
+        drop(Store::open(&p, Durability::Full).unwrap());
+        let c = Connection::open(&p).unwrap();
+        c.execute_batch("PRAGMA user_version = 99").unwrap();
+        drop(c);
+        let e = Store::open(&p, Durability::Full).err().unwrap();
+        assert!(e.to_string().contains("upgrade postdesk"), "{e}");
+    }
+
+    #[test]
+    fn ledger_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
+        assert_eq!(s.ledger("m").unwrap(), None);
+        s.set_ledger("m", 7, 42).unwrap();
+        s.set_ledger("m", 7, 43).unwrap();
+        assert_eq!(s.ledger("m").unwrap(), Some((7, 43)));
+    }
+}

@@ -1,0 +1,347 @@
+//! Read-only views for the CLI (`ticket list/show`, `quarantine list/show`,
+//! `status`). Their serde shapes are the documented `--json` output.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::StoreError;
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Serialize)]
+pub struct TicketSummary {
+    pub number: String,
+    pub subject: String,
+    pub state: String,
+    pub priority: u8,
+    pub queue: String,
+    pub customer: String,
+    pub articles: u32,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Default)]
+pub struct TicketFilter {
+    pub state: Option<String>,
+    pub queue: Option<String>,
+    pub customer: Option<String>,
+    pub limit: u32,
+}
+
+pub fn tickets(c: &Connection, f: &TicketFilter) -> Result<Vec<TicketSummary>> {
+    let mut stmt = c.prepare(
+        "SELECT t.number, t.subject, t.state, t.priority, q.name, t.customer_address,
+                (SELECT COUNT(*) FROM articles a WHERE a.ticket_id = t.id), t.created_at, t.updated_at
+         FROM tickets t JOIN queues q ON q.id = t.queue_id
+         WHERE (?1 IS NULL OR t.state = ?1) AND (?2 IS NULL OR q.name = ?2)
+           AND (?3 IS NULL OR t.customer_address = ?3)
+         ORDER BY t.id DESC LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            f.state,
+            f.queue,
+            f.customer.as_ref().map(|s| s.to_lowercase()),
+            if f.limit == 0 { -1 } else { f.limit as i64 }
+        ],
+        |r| {
+            Ok(TicketSummary {
+                number: r.get(0)?,
+                subject: r.get(1)?,
+                state: r.get(2)?,
+                priority: r.get(3)?,
+                queue: r.get(4)?,
+                customer: r.get(5)?,
+                articles: r.get(6)?,
+                created_at: r.get(7)?,
+                updated_at: r.get(8)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[derive(Debug, Serialize)]
+pub struct TicketDetail {
+    pub number: String,
+    pub subject: String,
+    pub state: String,
+    pub priority: u8,
+    pub queue: String,
+    pub customer: String,
+    pub customer_name: Option<String>,
+    pub support_address: String,
+    pub language: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub participants: Vec<Participant>,
+    pub articles: Vec<ArticleView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Participant {
+    pub address: String,
+    pub name: Option<String>,
+    pub role: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ArticleView {
+    pub id: i64,
+    pub direction: String,
+    pub kind: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub message_id: Option<String>,
+    pub automatic: Option<String>,
+    pub created_at: String,
+    pub text: String,
+    pub attachments: Vec<AttachmentView>,
+    /// For outbound mail: pending | sent | failed.
+    pub delivery: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttachmentView {
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    /// Relative to `storage.data_dir`.
+    pub path: String,
+}
+
+fn split_list(s: String) -> Vec<String> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
+    let head = c
+        .query_row(
+            "SELECT t.id, t.number, t.subject, t.state, t.priority, q.name, t.customer_address,
+                    t.customer_name, t.support_address, t.language, t.created_at, t.updated_at
+             FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE t.number = ?1",
+            [number],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    TicketDetail {
+                        number: r.get(1)?,
+                        subject: r.get(2)?,
+                        state: r.get(3)?,
+                        priority: r.get(4)?,
+                        queue: r.get(5)?,
+                        customer: r.get(6)?,
+                        customer_name: r.get(7)?,
+                        support_address: r.get(8)?,
+                        language: r.get(9)?,
+                        created_at: r.get(10)?,
+                        updated_at: r.get(11)?,
+                        participants: Vec::new(),
+                        articles: Vec::new(),
+                    },
+                ))
+            },
+        )
+        .optional()?;
+    let Some((id, mut t)) = head else {
+        return Ok(None);
+    };
+    let mut stmt = c.prepare(
+        "SELECT address, name, role FROM ticket_participants WHERE ticket_id = ?1 ORDER BY role DESC, address",
+    )?;
+    t.participants = stmt
+        .query_map([id], |r| {
+            Ok(Participant {
+                address: r.get(0)?,
+                name: r.get(1)?,
+                role: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt = c.prepare(
+        "SELECT a.id, a.direction, a.kind, a.from_address, a.to_addresses, a.cc_addresses, a.subject,
+                a.message_id, a.automatic, a.created_at, a.body_text,
+                (SELECT o.status FROM outbox o WHERE o.article_id = a.id)
+         FROM articles a WHERE a.ticket_id = ?1 ORDER BY a.id",
+    )?;
+    let mut articles: Vec<ArticleView> = stmt
+        .query_map([id], |r| {
+            Ok(ArticleView {
+                id: r.get(0)?,
+                direction: r.get(1)?,
+                kind: r.get(2)?,
+                from: r.get(3)?,
+                to: split_list(r.get(4)?),
+                cc: split_list(r.get(5)?),
+                subject: r.get(6)?,
+                message_id: r.get(7)?,
+                automatic: r.get(8)?,
+                created_at: r.get(9)?,
+                text: r.get(10)?,
+                attachments: Vec::new(),
+                delivery: r.get(11)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt = c.prepare(
+        "SELECT filename, content_type, size, path FROM attachments WHERE article_id = ?1 ORDER BY id",
+    )?;
+    for a in &mut articles {
+        a.attachments = stmt
+            .query_map([a.id], |r| {
+                Ok(AttachmentView {
+                    filename: r.get(0)?,
+                    content_type: r.get(1)?,
+                    size: r.get::<_, i64>(2)? as u64,
+                    path: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    t.articles = articles;
+    Ok(Some(t))
+}
+
+#[derive(Debug, Serialize)]
+pub struct QuarantineEntry {
+    pub id: i64,
+    pub status: String,
+    pub mailbox: String,
+    pub uid_validity: Option<u32>,
+    pub uid: Option<u32>,
+    pub size: u64,
+    pub message_id: Option<String>,
+    pub from: Option<String>,
+    pub subject: Option<String>,
+    pub error: String,
+    pub attempts: u32,
+    /// Set once a retry turned it into a ticket or follow-up.
+    pub ticket: Option<String>,
+    /// False when the message was too large to fetch: it is still in IMAP.
+    pub raw_kept: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub fn quarantine(c: &Connection, all: bool) -> Result<Vec<QuarantineEntry>> {
+    quarantine_query(c, if all { None } else { Some("held") }, None)
+}
+
+pub fn quarantine_one(c: &Connection, id: i64) -> Result<Option<QuarantineEntry>> {
+    Ok(quarantine_query(c, None, Some(id))?.into_iter().next())
+}
+
+fn quarantine_query(
+    c: &Connection,
+    status: Option<&str>,
+    id: Option<i64>,
+) -> Result<Vec<QuarantineEntry>> {
+    let mut stmt = c.prepare(
+        "SELECT q.id, q.status, q.mailbox, q.uid_validity, q.uid, q.size, q.message_id,
+                q.from_address, q.subject, q.error, q.attempts, t.number, q.raw_id IS NOT NULL,
+                q.created_at, q.updated_at
+         FROM quarantine q LEFT JOIN tickets t ON t.id = q.ticket_id
+         WHERE (?1 IS NULL OR q.status = ?1) AND (?2 IS NULL OR q.id = ?2)
+         ORDER BY q.id",
+    )?;
+    let rows = stmt.query_map(params![status, id], |r| {
+        Ok(QuarantineEntry {
+            id: r.get(0)?,
+            status: r.get(1)?,
+            mailbox: r.get(2)?,
+            uid_validity: r.get(3)?,
+            uid: r.get(4)?,
+            size: r.get::<_, i64>(5)? as u64,
+            message_id: r.get(6)?,
+            from: r.get(7)?,
+            subject: r.get(8)?,
+            error: r.get(9)?,
+            attempts: r.get(10)?,
+            ticket: r.get(11)?,
+            raw_kept: r.get(12)?,
+            created_at: r.get(13)?,
+            updated_at: r.get(14)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Raw bytes of a quarantined message.
+pub fn quarantine_raw(c: &Connection, id: i64) -> Result<Option<Vec<u8>>> {
+    Ok(c.query_row(
+        "SELECT r.content FROM quarantine q JOIN raw_messages r ON r.id = q.raw_id WHERE q.id = ?1",
+        [id],
+        |r| r.get(0),
+    )
+    .optional()?)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub schema_version: i64,
+    pub tickets: u64,
+    pub articles: u64,
+    pub receipts: u64,
+    pub receipts_by_status: std::collections::BTreeMap<String, u64>,
+    pub quarantine_held: u64,
+    pub outbox_pending: u64,
+    pub outbox_sent: u64,
+    pub outbox_failed: u64,
+    pub mailboxes: Vec<MailboxLedger>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MailboxLedger {
+    pub mailbox: String,
+    pub uid_validity: u32,
+    pub last_uid: u32,
+    pub updated_at: String,
+}
+
+pub fn status(c: &Connection) -> Result<Status> {
+    let count =
+        |sql: &str| -> Result<u64> { Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64) };
+    let mut by_status = std::collections::BTreeMap::new();
+    let mut stmt = c.prepare("SELECT status, COUNT(*) FROM receipts GROUP BY status")?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        let (s, n) = row?;
+        by_status.insert(s, n as u64);
+    }
+    let mut outbox = std::collections::HashMap::new();
+    let mut stmt = c.prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        let (s, n) = row?;
+        outbox.insert(s, n as u64);
+    }
+    let mut stmt = c.prepare(
+        "SELECT mailbox, uid_validity, last_uid, updated_at FROM mailbox_state ORDER BY mailbox",
+    )?;
+    let mailboxes = stmt
+        .query_map([], |r| {
+            Ok(MailboxLedger {
+                mailbox: r.get(0)?,
+                uid_validity: r.get(1)?,
+                last_uid: r.get(2)?,
+                updated_at: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Status {
+        schema_version: c.query_row("PRAGMA user_version", [], |r| r.get(0))?,
+        tickets: count("SELECT COUNT(*) FROM tickets")?,
+        articles: count("SELECT COUNT(*) FROM articles")?,
+        receipts: count("SELECT COUNT(*) FROM receipts")?,
+        receipts_by_status: by_status,
+        quarantine_held: count("SELECT COUNT(*) FROM quarantine WHERE status = 'held'")?,
+        outbox_pending: *outbox.get("pending").unwrap_or(&0),
+        outbox_sent: *outbox.get("sent").unwrap_or(&0),
+        outbox_failed: *outbox.get("failed").unwrap_or(&0),
+        mailboxes,
+    })
+}

@@ -1,0 +1,245 @@
+//! Ticket numbers and finding the ticket a mail belongs to.
+//!
+//! A number is `YYYYMMDD` + two-digit system id + a daily counter of at
+//! least five digits + one check digit, e.g. `2026112210000017`, in the
+//! spirit of OTRS's DateChecksum generator. The check digit is the sum of the
+//! digits weighted 1, 2, 1, 2, … from the left, modulo 10. A number whose
+//! check digit is wrong matches nothing, so a typo never files a mail on a
+//! stranger's ticket.
+//!
+//! Matching order (see [`Candidates`]): the bracketed tag in the subject,
+//! wherever it stands among `Re:`/`AW:`/`Fwd:`/other bracket tags, then the
+//! Message-IDs in `In-Reply-To` and `References`. Looking the candidates up
+//! is the store's job; this module only extracts them.
+
+use regex::Regex;
+
+/// Builds and recognises ticket numbers and subject tags.
+#[derive(Debug, Clone)]
+pub struct Numbering {
+    tag: String,
+    system_id: u32,
+    subject_re: Regex,
+}
+
+impl Numbering {
+    pub fn new(tag: &str, system_id: u32) -> Numbering {
+        // `(?i)` so `[ticket#…]` typed by hand still matches. The tag is
+        // escaped: an operator's tag is text, not a pattern.
+        let pattern = format!(r"(?i)\[\s*{}\s*(\d{{15,24}})\s*\]", regex::escape(tag));
+        Numbering {
+            tag: tag.to_string(),
+            system_id,
+            // The pattern is built from an escaped literal and a fixed
+            // suffix, so it always compiles.
+            subject_re: Regex::new(&pattern).expect("escaped tag makes a valid regex"),
+        }
+    }
+
+    /// The number for the `counter`-th ticket of `date` (`YYYYMMDD`).
+    pub fn number(&self, date: &str, counter: u64) -> String {
+        let body = format!("{date}{:02}{counter:05}", self.system_id);
+        let check = check_digit(&body);
+        format!("{body}{check}")
+    }
+
+    /// `[Ticket#2026112210000017]`
+    pub fn subject_tag(&self, number: &str) -> String {
+        format!("[{}{}]", self.tag, number)
+    }
+
+    /// Every well-formed number (correct check digit) tagged in `subject`,
+    /// in order of appearance.
+    pub fn numbers_in_subject(&self, subject: &str) -> Vec<String> {
+        self.subject_re
+            .captures_iter(subject)
+            .filter_map(|c| c.get(1))
+            .map(|m| m.as_str().to_string())
+            .filter(|n| is_valid(n))
+            .collect()
+    }
+
+    /// The subject with our tag(s) removed and reply/forward prefixes
+    /// stripped, for a new ticket's title.
+    pub fn clean_subject(&self, subject: &str) -> String {
+        let without = self.subject_re.replace_all(subject, " ");
+        let mut s = without.split_whitespace().collect::<Vec<_>>().join(" ");
+        loop {
+            let lower = s.to_lowercase();
+            let prefix = REPLY_PREFIXES
+                .iter()
+                .find(|p| lower.starts_with(*p))
+                .map(|p| p.len());
+            match prefix {
+                Some(n) => s = s[n..].trim_start().to_string(),
+                None => break,
+            }
+        }
+        s
+    }
+}
+
+/// Prefixes that mail clients put in front of a subject, in many languages.
+const REPLY_PREFIXES: &[&str] = &[
+    "re:", "aw:", "sv:", "vs:", "antw:", "res:", "r:", "ref:", "fwd:", "fw:", "tr:", "wg:", "enc:",
+    "rv:", "odp:", "réf.:", "réf:", "rif:",
+];
+
+/// Weighted 1, 2, 1, 2, … from the left, sum modulo 10.
+pub fn check_digit(digits: &str) -> u32 {
+    digits
+        .chars()
+        .filter_map(|c| c.to_digit(10))
+        .enumerate()
+        .map(|(i, d)| d * if i % 2 == 0 { 1 } else { 2 })
+        .sum::<u32>()
+        % 10
+}
+
+/// A number is valid when all digits and its last digit checks the rest.
+pub fn is_valid(number: &str) -> bool {
+    if number.len() < 16 || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let (body, last) = number.split_at(number.len() - 1);
+    last.parse::<u32>().ok() == Some(check_digit(body))
+}
+
+/// Message-IDs named in `In-Reply-To` and `References`, normalised
+/// (without angle brackets), most specific first, without repeats.
+pub fn referenced_ids(in_reply_to: &[String], references: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    // In-Reply-To names the parent; References lists ancestors oldest
+    // first, so the newest ancestor comes next.
+    for id in in_reply_to.iter().chain(references.iter().rev()) {
+        let id = normalize_message_id(id);
+        if !id.is_empty() && !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// `<abc@x>` → `abc@x`; whitespace removed. IDs are compared exactly
+/// (RFC 5322 says they are case-sensitive).
+/// Angle brackets inside, whitespace and control characters are removed so
+/// the ID is safe to echo in our own `In-Reply-To`/`References`; an ID over
+/// 250 bytes (no real one is) becomes empty and is ignored.
+pub fn normalize_message_id(id: &str) -> String {
+    let id: String = id
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control() && *c != '<' && *c != '>')
+        .collect();
+    if id.len() > 250 {
+        String::new()
+    } else {
+        id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n() -> Numbering {
+        Numbering::new("Ticket#", 10)
+    }
+
+    #[test]
+    fn brief_example_number() {
+        assert_eq!(n().number("20261122", 1), "2026112210000017");
+        assert!(is_valid("2026112210000017"));
+        assert_eq!(
+            n().subject_tag("2026112210000017"),
+            "[Ticket#2026112210000017]"
+        );
+    }
+
+    #[test]
+    fn wrong_check_digit_matches_nothing() {
+        assert!(!is_valid("2026112210000018"));
+        assert!(n()
+            .numbers_in_subject("Re: [Ticket#2026112210000018] x")
+            .is_empty());
+    }
+
+    #[test]
+    fn every_single_digit_change_of_the_body_is_caught_or_changes_number() {
+        let good = n().number("20261122", 42);
+        assert!(is_valid(&good));
+        // Changing the last digit alone must always break validity.
+        for d in 0..10u32 {
+            let last = good.chars().last().unwrap().to_digit(10).unwrap();
+            if d != last {
+                let bad = format!("{}{}", &good[..good.len() - 1], d);
+                assert!(!is_valid(&bad), "{bad}");
+            }
+        }
+    }
+
+    #[test]
+    fn counter_beyond_five_digits_widens() {
+        let big = n().number("20261122", 123_456);
+        assert_eq!(big.len(), 17);
+        assert!(is_valid(&big));
+        assert_eq!(
+            n().numbers_in_subject(&format!("[Ticket#{big}]")),
+            vec![big]
+        );
+    }
+
+    fn check(subject: &str, expected: &[&str]) {
+        assert_eq!(n().numbers_in_subject(subject), expected, "{subject}");
+    }
+
+    #[test]
+    fn tag_found_among_prefixes() {
+        let t = "2026112210000017";
+        check(&format!("[Ticket#{t}] Printer"), &[t]);
+        check(&format!("Re: [Ticket#{t}] Printer"), &[t]);
+        check(&format!("RE: AW: Fwd: [Ticket#{t}] Printer"), &[t]);
+        check(&format!("TR: [EXT] RES: Enc: [Ticket#{t}] x"), &[t]);
+        check(&format!("[SPAM] [ticket# {t} ] x"), &[t]);
+        check(&format!("x [Ticket#{t}]"), &[t]);
+        check("Re: Printer", &[]);
+        check(&format!("Ticket#{t} without brackets"), &[]);
+    }
+
+    #[test]
+    fn tag_with_regex_characters_is_literal() {
+        let n = Numbering::new("Req.*+", 10);
+        let t = n.number("20261122", 3);
+        assert_eq!(
+            n.numbers_in_subject(&format!("[Req.*+{t}]")),
+            vec![t.clone()]
+        );
+        assert!(n.numbers_in_subject(&format!("[ReqXX{t}]")).is_empty());
+    }
+
+    #[test]
+    fn clean_subject_strips_prefixes_and_tag() {
+        let n = n();
+        assert_eq!(
+            n.clean_subject("Re: RE: Fwd: Printer broken"),
+            "Printer broken"
+        );
+        assert_eq!(
+            n.clean_subject("Re: [Ticket#2026112210000017] Impressora avariada"),
+            "Impressora avariada"
+        );
+        assert_eq!(n.clean_subject("TR: Réf.: Imprimante"), "Imprimante");
+        assert_eq!(n.clean_subject("Reunion"), "Reunion");
+    }
+
+    #[test]
+    fn references_most_specific_first() {
+        let ids = referenced_ids(
+            &["<c@x>".into()],
+            &["<a@x>".into(), "<b@x>".into(), "<c@x>".into()],
+        );
+        assert_eq!(ids, vec!["c@x", "b@x", "a@x"]);
+        assert_eq!(normalize_message_id(" <a b@x>\r\n"), "ab@x");
+        assert_eq!(normalize_message_id("<a>\r\nBcc: <x@y>"), "aBcc:x@y");
+        assert_eq!(normalize_message_id(&"x".repeat(300)), "");
+    }
+}

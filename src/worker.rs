@@ -1,0 +1,123 @@
+//! The store worker: one OS thread owns the processing connection to
+//! SQLite and runs batches through [`Processor`], so blocking database work
+//! never runs on the async workers. Intake tasks talk to it over a bounded
+//! channel: when it is busy, they wait, instead of fetching more mail into
+//! memory. After each commit that queued mail it wakes the outbox sender.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::process::{Incoming, Outcome, Processor};
+use crate::store::{Store, StoreError};
+
+enum Request {
+    Process {
+        items: Vec<Incoming>,
+        reply: oneshot::Sender<Result<Vec<Outcome>, StoreError>>,
+    },
+    Ledger {
+        mailbox: String,
+        reply: oneshot::Sender<Result<Option<(u32, u32)>, StoreError>>,
+    },
+    SetLedger {
+        mailbox: String,
+        uid_validity: u32,
+        last_uid: u32,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("the store worker has stopped")]
+    Gone,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A handle to the store worker; clone one per intake task.
+#[derive(Clone)]
+pub struct Worker {
+    tx: mpsc::Sender<Request>,
+}
+
+impl Worker {
+    /// Start the worker thread. It ends when every handle is dropped.
+    pub fn spawn(
+        mut store: Store,
+        processor: Processor,
+        mail_queued: Arc<Notify>,
+    ) -> std::io::Result<(Worker, std::thread::JoinHandle<()>)> {
+        let (tx, mut rx) = mpsc::channel::<Request>(2);
+        let handle = std::thread::Builder::new()
+            .name("postdesk-store".into())
+            .spawn(move || {
+                while let Some(req) = rx.blocking_recv() {
+                    match req {
+                        Request::Process { items, reply } => {
+                            let result = processor.process_batch(&mut store, &items);
+                            if let Ok(outcomes) = &result {
+                                if outcomes.iter().any(|o| {
+                                    matches!(o, Outcome::Created { .. } | Outcome::FollowUp { .. })
+                                }) {
+                                    mail_queued.notify_one();
+                                }
+                            }
+                            let _ = reply.send(result);
+                        }
+                        Request::Ledger { mailbox, reply } => {
+                            let _ = reply.send(store.ledger(&mailbox));
+                        }
+                        Request::SetLedger {
+                            mailbox,
+                            uid_validity,
+                            last_uid,
+                            reply,
+                        } => {
+                            let _ = reply.send(store.set_ledger(&mailbox, uid_validity, last_uid));
+                        }
+                    }
+                }
+            })?;
+        Ok((Worker { tx }, handle))
+    }
+
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Request,
+    ) -> Result<T, WorkerError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| WorkerError::Gone)?;
+        Ok(rx.await.map_err(|_| WorkerError::Gone)??)
+    }
+
+    /// Process a batch; outcomes come back only after the commit.
+    pub async fn process(&self, items: Vec<Incoming>) -> Result<Vec<Outcome>, WorkerError> {
+        self.call(|reply| Request::Process { items, reply }).await
+    }
+
+    pub async fn ledger(&self, mailbox: &str) -> Result<Option<(u32, u32)>, WorkerError> {
+        let mailbox = mailbox.to_string();
+        self.call(|reply| Request::Ledger { mailbox, reply }).await
+    }
+
+    pub async fn set_ledger(
+        &self,
+        mailbox: &str,
+        uid_validity: u32,
+        last_uid: u32,
+    ) -> Result<(), WorkerError> {
+        let mailbox = mailbox.to_string();
+        self.call(|reply| Request::SetLedger {
+            mailbox,
+            uid_validity,
+            last_uid,
+            reply,
+        })
+        .await
+    }
+}
