@@ -3,7 +3,7 @@
 # integration tests and benchmark: Postfix 3.7 (SMTP) -> Dovecot 2.3 LMTP
 # (unix socket) -> Maildir <- Dovecot 2.3 IMAP / IMAPS.
 #
-# Usage (as root; Debian 12):
+# Usage (as root; Debian 12; install needs the Debian package mirrors):
 #   mailstack.sh install                       install dovecot-imapd dovecot-lmtpd
 #                                              postfix openssl if any is missing
 #   mailstack.sh start DIR                     start (or reuse) the stack in DIR,
@@ -19,6 +19,15 @@
 # DIR/env (KEY=VALUE, shell-sourceable, values never need quoting):
 #   MAILSTACK_DIR  IMAP_PORT  IMAPS_PORT  SMTP_PORT  LMTP_SOCKET  PASSWORD
 #   CA_CERT  MAIL_HOST  DOVECOT_CONF  POSTFIX_CONFIG
+# e.g.  tests/mailstack/mailstack.sh start /tmp/stack >/dev/null && . /tmp/stack/env
+#
+# DIR must be an absolute or relative path of at most 70 characters made of
+# A-Z a-z 0-9 . _ / + - whose parents the users mail/postfix can traverse.
+# Ports are free ports picked at start; a later start of the same DIR
+# reuses the previous ports when they are still free. start waits up to
+# $MAILSTACK_WAIT_SECS (default 20) seconds for IMAP and SMTP to answer.
+# Clients connect to 127.0.0.1 (MAIL_HOST); the IMAPS certificate is valid
+# for both 127.0.0.1 and localhost.
 #
 # Behaviour of the stack:
 #   * any user name logs in to IMAP with password "secret"; use the full
@@ -59,12 +68,13 @@ need_root() { [[ $(id -u) == 0 ]] || die "must run as root"; }
 
 # ---------------------------------------------------------------- install
 
+installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]; }
+
 cmd_install() {
     need_root
     local missing=() p
     for p in "${PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
-            || missing+=("$p")
+        installed "$p" || missing+=("$p")
     done
     if ((${#missing[@]} == 0)); then
         note "packages already installed: ${PACKAGES[*]}"
@@ -84,8 +94,7 @@ cmd_install() {
         die "apt-get install ${missing[*]} failed (full log: $log)"
     fi
     for p in "${missing[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
-            || die "$p still not installed after apt-get (log: $log)"
+        installed "$p" || die "$p still not installed after apt-get (log: $log)"
     done
     rm -f "$log"
     note "installed ${missing[*]}"
@@ -110,8 +119,8 @@ resolve_dir() {
         || die "DIR may only contain A-Z a-z 0-9 . _ / + - (got: $d)"
     [[ $d != / ]] || die "DIR must not be /"
     # Unix socket paths are limited to 107 bytes; the longest one Dovecot
-    # creates under DIR/dovecot/run is ~35 bytes longer than DIR.
-    ((${#d} <= 64)) || die "DIR path too long for unix sockets (max 64 chars): $d"
+    # creates (DIR/dovecot/run/token-login/imap-urlauth) is DIR + 37.
+    ((${#d} <= 70)) || die "DIR path too long for unix sockets (max 70 chars): $d"
     printf '%s\n' "$d"
 }
 
@@ -120,40 +129,51 @@ check_name() {
 }
 
 check_port() {
-    [[ ${1:-} =~ ^[0-9]+$ ]] && (($1 >= 1 && $1 <= 65535)) || die "bad port: '${1:-}'"
+    if ! [[ ${1:-} =~ ^[0-9]+$ ]] || (($1 < 1 || $1 > 65535)); then
+        die "bad port: '${1:-}'"
+    fi
 }
 
 PYTHON=$(command -v /usr/bin/python3 || command -v python3 || true)
 
-# Print N distinct ports that are currently free on 127.0.0.1. Picked at
-# random below the kernel's ephemeral range, so outgoing connections never
-# take them.
+# Print N distinct ports that are free on 127.0.0.1. Optional further
+# arguments are preferred ports (e.g. the ones DIR used last time): each is
+# kept if still free. Others are picked at random below the kernel's
+# ephemeral range, so outgoing connections do not take them.
 pick_ports() {
-    local n=$1
+    local n=$1; shift
     if [[ -n $PYTHON ]]; then
-        "$PYTHON" - "$n" <<'EOF'
+        "$PYTHON" - "$n" "$@" <<'EOF'
 import random, socket, sys
-n = int(sys.argv[1]); out = []
-while len(out) < n:
-    p = random.randint(20000, 32000)
-    if p in out:
-        continue
+n = int(sys.argv[1]); preferred = [int(p) if p.isdigit() else 0 for p in sys.argv[2:]]
+def free(p):
     s = socket.socket()
+    # SO_REUSEADDR like Dovecot and Postfix: TIME_WAIT leftovers don't count
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        s.bind(("127.0.0.1", p))   # no SO_REUSEADDR: TIME_WAIT counts as busy
+        s.bind(("127.0.0.1", p))
+        return True
     except OSError:
-        continue
+        return False
     finally:
         s.close()
+out = []
+for i in range(n):
+    p = preferred[i] if i < len(preferred) else 0
+    while not (0 < p < 65536) or p in out or not free(p):
+        p = random.randint(20000, 32000)
     out.append(p)
 print(" ".join(map(str, out)))
 EOF
     else
         local out=() p
         while ((${#out[@]} < n)); do
-            p=$((20000 + RANDOM % 12000))
-            [[ " ${out[*]} " == *" $p "* ]] && continue
-            [[ -z $(ss -Htan "sport = :$p") ]] && out+=("$p")
+            p=${1:-}; shift || true
+            [[ $p =~ ^[0-9]+$ ]] || p=$((20000 + RANDOM % 12000))
+            while [[ " ${out[*]} " == *" $p "* || -n $(ss -Htan "sport = :$p") ]]; do
+                p=$((20000 + RANDOM % 12000))
+            done
+            out+=("$p")
         done
         echo "${out[*]}"
     fi
@@ -161,21 +181,32 @@ EOF
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# True if PID exists and is not a zombie. (Zombies count as gone: PID 1
+# of a container does not always reap orphans promptly.)
+alive() {
+    local stat rest state
+    read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+    rest=${stat##*) }
+    state=${rest%% *}
+    [[ $state != Z && $state != X ]]
+}
+
 # Read a pid file; print the PID if that process is alive.
 live_pid() {
     local f=$1 pid
     [[ -r $f ]] || return 1
-    pid=$(tr -dc '0-9' <"$f" 2>/dev/null || true)
-    [[ -n $pid && -d /proc/$pid ]] || return 1
+    pid=$(tr -dc '0-9' 2>/dev/null <"$f" || true)
+    [[ -n $pid ]] && alive "$pid" || return 1
     echo "$pid"
 }
 
 # PID of DIR's Dovecot master, if running (checked against its command line).
 dovecot_pid() {
     local dir=$1 pid
+    local cmdline
     pid=$(live_pid "$dir/dovecot/run/master.pid") || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null \
-        | grep -qF -- "-c $dir/dovecot/dovecot.conf" || return 1
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+    [[ $cmdline == *"-c $dir/dovecot/dovecot.conf "* ]] || return 1
     echo "$pid"
 }
 
@@ -184,8 +215,10 @@ dovecot_pid() {
 postfix_pid() {
     local conf=$1 pid
     pid=$(live_pid "$(postfix_spool "$conf")/queue/pid/master.pid") || return 1
-    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == master ]] || return 1
-    tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "MAIL_CONFIG=$conf" || return 1
+    local environ
+    [[ $(cat 2>/dev/null "/proc/$pid/comm") == master ]] || return 1
+    environ=$(tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ") || return 1
+    grep -qxF "MAIL_CONFIG=$conf" <<<"$environ" || return 1
     echo "$pid"
 }
 
@@ -195,31 +228,32 @@ stop_pid() {
     local pid=$1 what=$2 i
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 150; i++)); do
-        [[ -d /proc/$pid ]] || break
+        alive "$pid" || break
         sleep 0.1
     done
-    if [[ -d /proc/$pid ]]; then
+    if alive "$pid"; then
         note "$what (pid $pid) did not exit after SIGTERM; sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
     fi
     # leftover children in the master's session
-    local left
+    local left=()
     for ((i = 0; i < 50; i++)); do
-        left=$(session_pids "$pid")
-        [[ -z $left ]] && return 0
+        read -r -a left <<<"$(session_pids "$pid")"
+        ((${#left[@]} == 0)) && return 0
         sleep 0.1
     done
-    note "$what: killing leftover processes $left"
-    kill -KILL $left 2>/dev/null || true
+    note "$what: killing leftover processes ${left[*]}"
+    kill -KILL "${left[@]}" 2>/dev/null || true
 }
 
+# PIDs of all processes in session SID.
 session_pids() {
-    local sid=$1 f out=()
+    local sid=$1 f stat rest state s out=()
     for f in /proc/[0-9]*/stat; do
-        # field 6 is the session id; comm (field 2) may contain spaces
-        local s
-        s=$(sed -E 's/^[0-9]+ \(.*\) //' "$f" 2>/dev/null | cut -d' ' -f4) || continue
-        [[ $s == "$sid" ]] && out+=("$(basename "$(dirname "$f")")")
+        read -r stat 2>/dev/null <"$f" || continue
+        rest=${stat##*) }                 # drop "pid (comm) "; comm may contain spaces
+        read -r state _ _ s _ <<<"$rest"  # state ppid pgrp session
+        [[ $s == "$sid" && $state != Z && $state != X ]] && { f=${f#/proc/}; out+=("${f%/stat}"); }
     done
     echo "${out[*]:-}"
 }
@@ -284,7 +318,7 @@ keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
 [server_ext]
 basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
+keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:localhost, IP:127.0.0.1
 subjectKeyIdentifier = hash
@@ -399,21 +433,26 @@ EOF
 }
 
 start_dovecot() {
-    local dir=$1 attempt imap_port imaps_port
-    local out=$dir/dovecot/start.out
-    for attempt in 1 2 3; do
-        read -r imap_port imaps_port <<<"$(pick_ports 2)"
+    local dir=$1 imap_port imaps_port
+    local startlog=$dir/dovecot/start.out
+    local prev=("$(port_of "$dir/dovecot/ports" IMAP_PORT)" "$(port_of "$dir/dovecot/ports" IMAPS_PORT)")
+    for _ in 1 2 3; do
+        read -r imap_port imaps_port <<<"$(pick_ports 2 "${prev[@]}")"
+        prev=()
         write_dovecot_config "$dir" "$imap_port" "$imaps_port"
-        if dovecot -c "$dir/dovecot/dovecot.conf" </dev/null >"$out" 2>&1 9>&-; then
+        # A master.pid left by a killed instance whose zombie is not yet
+        # reaped would make Dovecot refuse to start ("already running").
+        rm -f "$dir/dovecot/run/master.pid"
+        if dovecot -c "$dir/dovecot/dovecot.conf" </dev/null >"$startlog" 2>&1 9>&-; then
             return 0
         fi
-        if grep -qs 'Address already in use' "$out" "$dir/dovecot/dovecot.log"; then
+        if grep -qs 'Address already in use' "$startlog"; then
             note "dovecot: port clash, retrying with other ports"
             continue
         fi
         break
     done
-    cat "$out" >&2
+    cat "$startlog" >&2
     tail -n 20 "$dir/dovecot/dovecot.log" >&2 2>/dev/null || true
     die "dovecot failed to start (config: $dir/dovecot/dovecot.conf)"
 }
@@ -524,31 +563,45 @@ scache             unix  -       -      n      -      1       scache
 postlog            unix-dgram n  -      n      -      1       postlogd
 EOF
     echo "SMTP_PORT=$port" >"$conf/port"
+    # "postfix start" sleeps until main.cf/master.cf are older than "now"
+    # (up to ~2 s after a rewrite); back-date them to skip that wait.
+    touch -d "@$(($(date +%s) - 5))" "$conf/main.cf" "$conf/master.cf" "$conf"/*.regexp
 }
 
 # Start the Postfix instance in CONF on PORT ("" = pick a free port).
 start_postfix() {
-    local conf=$1 port=$2 lmtp=$3 logname=$4 attempt p
-    local out=$conf/start.out
-    for attempt in 1 2 3; do
+    local conf=$1 port=$2 lmtp=$3 logname=$4 p logsize
+    local startlog=$conf/start.out
+    local prev
+    prev=$(port_of "$conf/port" SMTP_PORT)
+    for _ in 1 2 3; do
         p=$port
-        [[ -n $p ]] || p=$(pick_ports 1)
+        [[ -n $p ]] || p=$(pick_ports 1 ${prev:+"$prev"})
+        prev=
         write_postfix_config "$conf" "$p" "$lmtp" "$logname"
-        if postfix -c "$conf" start </dev/null >"$out" 2>&1 9>&-; then
+        rm -f "$(postfix_spool "$conf")/queue/pid/"inet.*   # stale per-port lock files
+        logsize=$(stat -c %s "$conf/maillog" 2>/dev/null || echo 0)
+        if postfix -c "$conf" start </dev/null >"$startlog" 2>&1 9>&-; then
             return 0
         fi
-        if [[ -z $port ]] && grep -qs 'Address already in use' "$out" "$conf/maillog"; then
+        # only this attempt's part of the maillog
+        if [[ -z $port ]] && { cat "$startlog"; tail -c +$((logsize + 1)) "$conf/maillog" 2>/dev/null; } \
+                | grep 'Address already in use' >/dev/null; then
             note "postfix: port clash, retrying with another port"
             continue
         fi
         break
     done
-    cat "$out" >&2
+    cat "$startlog" >&2
     tail -n 20 "$conf/maillog" >&2 2>/dev/null || true
     die "postfix failed to start (config: $conf)"
 }
 
-port_of() { sed -n "s/.*$2=\([0-9]*\).*/\1/p" "$1" 2>/dev/null | head -n1; }
+# port_of FILE KEY: the number after KEY= in FILE (empty if none).
+port_of() {
+    [[ -r $1 ]] || return 0
+    sed -nE "/^(.*[^A-Z_])?$2=[0-9]/{s/^(.*[^A-Z_])?$2=([0-9]+).*/\2/p;q}" "$1"
+}
 
 # ---------------------------------------------------------------- commands
 

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine, as root:
+# installs the mail stack (Dovecot, Postfix), starts a private instance on
+# loopback high ports, runs unit and integration tests, stops the stack.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash tests/mailstack/mailstack.sh install
+export POSTDESK_TEST_MAILSTACK="$PWD/target/test-mailstack"
+# A fresh stack every run: nothing left over from an earlier one.
+bash tests/mailstack/mailstack.sh stop "$POSTDESK_TEST_MAILSTACK" >/dev/null 2>&1 || true
+rm -rf "$POSTDESK_TEST_MAILSTACK"
+bash tests/mailstack/mailstack.sh start "$POSTDESK_TEST_MAILSTACK" >/dev/null
+trap 'bash tests/mailstack/mailstack.sh stop "$POSTDESK_TEST_MAILSTACK" >/dev/null 2>&1 || true' EXIT
+
+# Integration tests start daemons and wait on real mail: cap parallelism
+# so a 2-core machine is not starved.
+cargo test --all-targets -- --test-threads="${POSTDESK_TEST_THREADS:-4}"

@@ -1,0 +1,126 @@
+//! The command line: `ingest` (MTA pipe) exit codes and outcomes, JSON
+//! shapes of `ticket list/show`, `check` on bad configuration.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn ingest_pipe_exit_codes_and_outcomes() {
+    let desk = Desk::new(DeskOptions::default());
+    let customer = desk.customer("pipe");
+    let mail = customer_mail(&customer, &desk.support, "Via pipe", &format!("pipe-{}@customer.test", desk.id), "piped");
+
+    let out = desk.cli_stdin(&["ingest", "--json"], &mail);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "created");
+    let number = v["ticket"].as_str().unwrap().to_string();
+    assert!(postdesk::threading::is_valid(&number));
+
+    // The same bytes again: a duplicate, still exit 0, no second ticket.
+    let file = desk.path().join("mail.eml");
+    std::fs::write(&file, &mail).unwrap();
+    let out = desk.cli(&["ingest", "--json", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "duplicate");
+    assert_eq!(v["ticket"], number.as_str());
+
+    // Empty input is not a mail: 65.
+    assert_eq!(desk.cli_stdin(&["ingest"], b"").status.code(), Some(65));
+    // A mailbox that does not exist: configuration trouble, try later: 75.
+    assert_eq!(desk.cli_stdin(&["ingest", "--mailbox", "nope"], &mail).status.code(), Some(75));
+    // Unreadable configuration: 75, and the message names the file.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_postdesk"))
+        .args(["--config", "/nonexistent/postdesk.toml", "ingest"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(75));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/postdesk.toml"));
+
+    // Malformed mail is accepted into quarantine (exit 0): nothing lost.
+    let out = desk.cli_stdin(&["ingest", "--json"], b"Subject: no sender at all\r\n\r\nbody\r\n");
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "quarantined");
+
+    // The auto-reply and agents alert wait in the outbox for the daemon.
+    let status = desk.status();
+    assert_eq!(status["tickets"], 1);
+    assert_eq!(status["outbox_pending"], 2);
+    assert_eq!(status["quarantine_held"], 1);
+}
+
+#[test]
+fn ticket_json_shapes() {
+    let desk = Desk::new(DeskOptions::default());
+    let customer = desk.customer("json");
+    let mail = format!(
+        "From: =?utf-8?q?Jos=C3=A9?= <{customer}>\r\nTo: {}\r\nSubject: =?iso-8859-1?q?Probl=E8me?=\r\nMessage-ID: <j-{}@customer.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nL'=E9cran est noir.\r\n--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"../../../etc/cron.d/evil.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n",
+        desk.support, desk.id
+    );
+    let out = desk.cli_stdin(&["ingest"], mail.as_bytes());
+    assert!(out.status.success());
+    let list = desk.tickets();
+    assert_eq!(list.len(), 1);
+    let t = &list[0];
+    for key in ["number", "subject", "state", "priority", "queue", "customer", "articles", "created_at", "updated_at"] {
+        assert!(t.get(key).is_some(), "ticket list lacks {key}: {t}");
+    }
+    assert_eq!(t["subject"], "Problème");
+    assert_eq!(t["state"], "posted");
+    let number = t["number"].as_str().unwrap();
+    let show = desk.json(&["ticket", "show", number, "--json"]);
+    assert_eq!(show["customer_name"], "José");
+    let first = &show["articles"][0];
+    assert_eq!(first["direction"], "in");
+    assert!(first["text"].as_str().unwrap().contains("L'écran est noir."));
+    let att = &first["attachments"][0];
+    assert_eq!(att["filename"], "evil.pdf");
+    let path = att["path"].as_str().unwrap();
+    assert!(path.starts_with("attachments/") && !path.contains(".."), "{path}");
+    let stored = desk.path().join("state").join(path);
+    assert_eq!(std::fs::read(stored).unwrap(), b"%PDF-1.4\n");
+    let out_article = &show["articles"][1];
+    assert_eq!(out_article["kind"], "auto_reply");
+    assert_eq!(out_article["delivery"], "pending");
+    // French mail gets the French auto-reply when the mail says so; this one
+    // did not, so the default (English) was used.
+    assert!(out_article["text"].as_str().unwrap().contains("Thank you"));
+
+    // Unknown ticket: a clear error.
+    let out = desk.cli(&["ticket", "show", "2026112210000099"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no ticket"));
+}
+
+#[test]
+fn check_reports_bad_configuration_with_file_and_key() {
+    let desk = Desk::new(DeskOptions::default());
+    let text = std::fs::read_to_string(&desk.config).unwrap();
+    std::fs::write(&desk.config, text.replace("tls = \"none\"\ntimeout_secs", "tls = \"sometimes\"\ntimeout_secs")).unwrap();
+    let out = desk.cli(&["check", "--json"]);
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    let detail = report["checks"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("postdesk.toml"), "{detail}");
+    assert!(detail.contains("sometimes"), "{detail}");
+
+    // A broken template is named too.
+    let desk = Desk::new(DeskOptions::default());
+    let tdir = desk.path().join("tpl");
+    std::fs::create_dir_all(tdir.join("en")).unwrap();
+    for f in ["auto_reply", "agent_new_ticket", "agent_follow_up"] {
+        std::fs::write(tdir.join(format!("en/{f}.txt")), "Subject: x\n\nbody {{ ticket.number }}\n").unwrap();
+    }
+    std::fs::write(tdir.join("en/agent_follow_up.txt"), "Subject: {% if %}\n\nx").unwrap();
+    let text = std::fs::read_to_string(&desk.config).unwrap();
+    let re = regex::Regex::new(r#"templates = "[^"]*""#).unwrap();
+    std::fs::write(&desk.config, re.replace(&text, format!("templates = {:?}", tdir.display().to_string()).as_str()).as_ref()).unwrap();
+    let out = desk.cli(&["check"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("agent_follow_up.txt"), "{text}");
+}

@@ -1,0 +1,477 @@
+//! Test harness: a real mail stack (Dovecot IMAP + Postfix delivering over
+//! LMTP) on loopback high ports, and the real `postdesk` binary run
+//! against it with a fresh configuration, database and set of mailboxes
+//! per test.
+//!
+//! The stack is started once per test process by
+//! `tests/mailstack/mailstack.sh start DIR` (DIR = `$POSTDESK_TEST_MAILSTACK`
+//! when the test script set it, else `target/test-mailstack`), and is left
+//! running for the next test binary; `mailstack.sh stop DIR` stops it.
+//! Every test uses its own addresses, so tests run in parallel.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use serde_json::Value;
+
+pub const PASSWORD: &str = "secret";
+
+pub struct Stack {
+    pub dir: PathBuf,
+    pub imap_port: u16,
+    pub imaps_port: u16,
+    pub smtp_port: u16,
+    pub ca_cert: PathBuf,
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn parse_env(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        .collect()
+}
+
+/// The shared mail stack, started on first use.
+pub fn stack() -> &'static Stack {
+    static STACK: OnceLock<Stack> = OnceLock::new();
+    STACK.get_or_init(|| {
+        let dir = std::env::var_os("POSTDESK_TEST_MAILSTACK")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo().join("target/test-mailstack"));
+        let out = Command::new("bash")
+            .arg(repo().join("tests/mailstack/mailstack.sh"))
+            .arg("start")
+            .arg(&dir)
+            .output()
+            .expect("running tests/mailstack/mailstack.sh");
+        assert!(
+            out.status.success(),
+            "mail stack failed to start (install it with `tests/mailstack/mailstack.sh install`):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env = parse_env(&std::fs::read_to_string(dir.join("env")).expect("reading stack env"));
+        let port = |k: &str| -> u16 {
+            env.get(k)
+                .unwrap_or_else(|| panic!("{k} missing in stack env"))
+                .parse()
+                .unwrap()
+        };
+        Stack {
+            imap_port: port("IMAP_PORT"),
+            imaps_port: port("IMAPS_PORT"),
+            smtp_port: port("SMTP_PORT"),
+            ca_cert: PathBuf::from(env.get("CA_CERT").cloned().unwrap_or_default()),
+            dir,
+        }
+    })
+}
+
+/// A name unique across tests and runs.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}{}x{}x{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        nanos % 100_000
+    )
+}
+
+/// A free loopback port (nothing listens on it when this returns).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Send a raw message over SMTP to the stack's Postfix.
+pub fn smtp_send_port(port: u16, from: &str, to: &[&str], raw: &[u8]) {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+    rt().block_on(async {
+        let t = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+            .port(port)
+            .build();
+        let env = lettre::address::Envelope::new(
+            Some(from.parse().unwrap()),
+            to.iter().map(|t| t.parse().unwrap()).collect(),
+        )
+        .unwrap();
+        t.send_raw(&env, raw).await.expect("SMTP send to the test stack");
+    });
+}
+
+pub fn smtp_send(from: &str, to: &[&str], raw: &[u8]) {
+    smtp_send_port(stack().smtp_port, from, to, raw)
+}
+
+/// Every message in `user`'s folder, read over IMAP as the user would.
+pub fn imap_messages(user: &str, folder: &str) -> Vec<Vec<u8>> {
+    let port = stack().imap_port;
+    rt().block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let mut client = async_imap::Client::new(postdesk::intake::Stream::Plain(tcp));
+        client.read_response().await.unwrap();
+        let mut s = client.login(user, PASSWORD).await.map_err(|(e, _)| e).unwrap();
+        if s.select(folder).await.is_err() {
+            return Vec::new();
+        }
+        let msgs: Vec<_> = s
+            .fetch("1:*", "BODY.PEEK[]")
+            .await
+            .map(|st| st.try_collect::<Vec<_>>())
+            .unwrap()
+            .await
+            .unwrap_or_default();
+        let out = msgs
+            .iter()
+            .filter_map(|m| m.body().map(|b| b.to_vec()))
+            .collect();
+        s.logout().await.ok();
+        out
+    })
+}
+
+/// Poll `f` until it returns Some, or panic with `what` after `secs`.
+pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Wait until `user`'s `folder` holds at least `n` messages; return them.
+pub fn wait_for_mail(user: &str, folder: &str, n: usize, secs: u64) -> Vec<Vec<u8>> {
+    wait_for(secs, &format!("{n} message(s) in {user}/{folder}"), || {
+        let m = imap_messages(user, folder);
+        (m.len() >= n).then_some(m)
+    })
+}
+
+pub fn header(raw: &[u8], name: &str) -> Option<String> {
+    let msg = mail_parser::MessageParser::default().parse(raw)?;
+    msg.header_raw(name).map(|v| v.trim().to_string())
+}
+
+pub fn subject(raw: &[u8]) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw)
+        .and_then(|m| m.subject().map(String::from))
+        .unwrap_or_default()
+}
+
+/// Options for a test desk.
+pub struct DeskOptions {
+    pub batch_size: u32,
+    pub smtp_port: Option<u16>,
+    pub auto_reply_limit: u32,
+    pub second_mailbox: bool,
+    pub imaps: bool,
+    pub after: &'static str,
+}
+
+impl Default for DeskOptions {
+    fn default() -> Self {
+        DeskOptions {
+            batch_size: 50,
+            smtp_port: None,
+            auto_reply_limit: 10,
+            second_mailbox: false,
+            imaps: false,
+            after: "move",
+        }
+    }
+}
+
+/// One postdesk installation: config, database, mailboxes, process.
+pub struct Desk {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub id: String,
+    /// Support address (also its IMAP login).
+    pub support: String,
+    pub support2: String,
+    pub agents: String,
+    child: Option<Child>,
+    runs: u32,
+}
+
+impl Desk {
+    pub fn new(opts: DeskOptions) -> Desk {
+        let st = stack();
+        let id = unique("d");
+        let dir = tempfile::tempdir().unwrap();
+        let support = format!("support-{id}@support.test");
+        let support2 = format!("sales-{id}@support.test");
+        let agents = format!("agents-{id}@support.test");
+        let (imap_port, tls, ca) = if opts.imaps {
+            (
+                st.imaps_port,
+                "implicit",
+                format!("ca_file = {:?}\n", st.ca_cert.display().to_string()),
+            )
+        } else {
+            (st.imap_port, "none", String::new())
+        };
+        let mailbox = |name: &str, address: &str, queue: &str| {
+            format!(
+                r#"
+[[mailbox]]
+name = "{name}"
+address = "{address}"
+display_name = "Test Support"
+queue = "{queue}"
+host = "localhost"
+port = {imap_port}
+tls = "{tls}"
+{ca}username = "{address}"
+password_file = "imap-password"
+after = "{after}"
+move_to = "Processed"
+poll_interval_secs = 2
+batch_size = {batch}
+"#,
+                after = opts.after,
+                batch = opts.batch_size
+            )
+        };
+        let mut text = format!(
+            r#"
+[system]
+fqdn = "desk-{id}.support.test"
+auto_reply_limit_per_hour = {limit}
+
+[storage]
+database = "state/postdesk.db"
+data_dir = "state"
+
+[paths]
+templates = {templates:?}
+rules = {rules:?}
+
+[log]
+format = "plain"
+level = "info,postdesk=debug"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp}
+tls = "none"
+timeout_secs = 5
+retry_max_secs = 2
+
+[[queue]]
+name = "support"
+agents_address = "{agents}"
+
+[[queue]]
+name = "sales"
+agents_address = "{agents}"
+"#,
+            limit = opts.auto_reply_limit,
+            templates = repo().join("mail-templates").display().to_string(),
+            rules = repo().join("rules").display().to_string(),
+            smtp = opts.smtp_port.unwrap_or(st.smtp_port),
+        );
+        text.push_str(&mailbox("support", &support, "support"));
+        if opts.second_mailbox {
+            text.push_str(&mailbox("sales", &support2, "sales"));
+        }
+        let config = dir.path().join("postdesk.toml");
+        std::fs::write(&config, text).unwrap();
+        std::fs::write(dir.path().join("imap-password"), format!("{PASSWORD}\n")).unwrap();
+        Desk {
+            dir,
+            config,
+            id,
+            support,
+            support2,
+            agents,
+            child: None,
+            runs: 0,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A customer address unique to this desk.
+    pub fn customer(&self, name: &str) -> String {
+        format!("{name}-{}@customer.test", self.id)
+    }
+
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        self.runs += 1;
+        let log = std::fs::File::create(self.path().join(format!("run{}.log", self.runs))).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_postdesk"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("run")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    pub fn log(&self) -> String {
+        (1..=self.runs)
+            .map(|i| std::fs::read_to_string(self.path().join(format!("run{i}.log"))).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// SIGTERM and wait; returns the exit status code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        unsafe_kill(child.id(), "TERM");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                return st.code();
+            }
+            if Instant::now() > deadline {
+                child.kill().ok();
+                panic!("postdesk did not stop within 30 s of SIGTERM\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+        }
+    }
+
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_postdesk"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn cli_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_postdesk"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "postdesk {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("postdesk {args:?}: bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        })
+    }
+
+    pub fn tickets(&self) -> Vec<Value> {
+        self.json(&["ticket", "list", "--json", "--limit", "0"])
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    pub fn status(&self) -> Value {
+        self.json(&["status", "--json"])
+    }
+
+    pub fn wait_tickets(&self, n: usize, secs: u64) -> Vec<Value> {
+        wait_for(secs, &format!("{n} ticket(s)"), || {
+            let t = self.tickets();
+            (t.len() >= n).then_some(t)
+        })
+    }
+
+    /// Wait until nothing is pending in the outbox and `sent` mails went out.
+    pub fn wait_sent(&self, sent: u64, secs: u64) {
+        wait_for(secs, &format!("{sent} mail(s) sent"), || {
+            let s = self.status();
+            (s["outbox_sent"].as_u64() >= Some(sent) && s["outbox_pending"] == 0).then_some(())
+        });
+    }
+}
+
+impl Drop for Desk {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().ok();
+            c.wait().ok();
+        }
+        if std::thread::panicking() {
+            eprintln!("---- postdesk log ({}) ----\n{}", self.id, self.log());
+            // Keep the folder for a post-mortem.
+            let path = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap()).keep();
+            eprintln!("---- kept {} ----", path.display());
+        }
+    }
+}
+
+fn unsafe_kill(pid: u32, sig: &str) {
+    Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+}
+
+/// A plain customer mail.
+pub fn customer_mail(from: &str, to: &str, subject: &str, message_id: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Customer <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Sun, 22 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// The ticket number in `[Ticket#…]` of a subject.
+pub fn number_in(subject: &str) -> Option<String> {
+    let start = subject.find("[Ticket#")? + "[Ticket#".len();
+    let end = subject[start..].find(']')? + start;
+    Some(subject[start..end].to_string())
+}
