@@ -9,10 +9,21 @@ use common::*;
 fn ingest_pipe_exit_codes_and_outcomes() {
     let desk = Desk::new(DeskOptions::default());
     let customer = desk.customer("pipe");
-    let mail = customer_mail(&customer, &desk.support, "Via pipe", &format!("pipe-{}@customer.test", desk.id), "piped");
+    let mail = customer_mail(
+        &customer,
+        &desk.support,
+        "Via pipe",
+        &format!("pipe-{}@customer.test", desk.id),
+        "piped",
+    );
 
     let out = desk.cli_stdin(&["ingest", "--json"], &mail);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["outcome"], "created");
     let number = v["ticket"].as_str().unwrap().to_string();
@@ -30,7 +41,12 @@ fn ingest_pipe_exit_codes_and_outcomes() {
     // Empty input is not a mail: 65.
     assert_eq!(desk.cli_stdin(&["ingest"], b"").status.code(), Some(65));
     // A mailbox that does not exist: configuration trouble, try later: 75.
-    assert_eq!(desk.cli_stdin(&["ingest", "--mailbox", "nope"], &mail).status.code(), Some(75));
+    assert_eq!(
+        desk.cli_stdin(&["ingest", "--mailbox", "nope"], &mail)
+            .status
+            .code(),
+        Some(75)
+    );
     // Unreadable configuration: 75, and the message names the file.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_postdesk"))
         .args(["--config", "/nonexistent/postdesk.toml", "ingest"])
@@ -40,7 +56,10 @@ fn ingest_pipe_exit_codes_and_outcomes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/postdesk.toml"));
 
     // Malformed mail is accepted into quarantine (exit 0): nothing lost.
-    let out = desk.cli_stdin(&["ingest", "--json"], b"Subject: no sender at all\r\n\r\nbody\r\n");
+    let out = desk.cli_stdin(
+        &["ingest", "--json"],
+        b"Subject: no sender at all\r\n\r\nbody\r\n",
+    );
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["outcome"], "quarantined");
@@ -65,7 +84,17 @@ fn ticket_json_shapes() {
     let list = desk.tickets();
     assert_eq!(list.len(), 1);
     let t = &list[0];
-    for key in ["number", "subject", "state", "priority", "queue", "customer", "articles", "created_at", "updated_at"] {
+    for key in [
+        "number",
+        "subject",
+        "state",
+        "priority",
+        "queue",
+        "customer",
+        "articles",
+        "created_at",
+        "updated_at",
+    ] {
         assert!(t.get(key).is_some(), "ticket list lacks {key}: {t}");
     }
     assert_eq!(t["subject"], "Problème");
@@ -75,11 +104,17 @@ fn ticket_json_shapes() {
     assert_eq!(show["customer_name"], "José");
     let first = &show["articles"][0];
     assert_eq!(first["direction"], "in");
-    assert!(first["text"].as_str().unwrap().contains("L'écran est noir."));
+    assert!(first["text"]
+        .as_str()
+        .unwrap()
+        .contains("L'écran est noir."));
     let att = &first["attachments"][0];
     assert_eq!(att["filename"], "evil.pdf");
     let path = att["path"].as_str().unwrap();
-    assert!(path.starts_with("attachments/") && !path.contains(".."), "{path}");
+    assert!(
+        path.starts_with("attachments/") && !path.contains(".."),
+        "{path}"
+    );
     let stored = desk.path().join("state").join(path);
     assert_eq!(std::fs::read(stored).unwrap(), b"%PDF-1.4\n");
     let out_article = &show["articles"][1];
@@ -99,7 +134,14 @@ fn ticket_json_shapes() {
 fn check_reports_bad_configuration_with_file_and_key() {
     let desk = Desk::new(DeskOptions::default());
     let text = std::fs::read_to_string(&desk.config).unwrap();
-    std::fs::write(&desk.config, text.replace("tls = \"none\"\ntimeout_secs", "tls = \"sometimes\"\ntimeout_secs")).unwrap();
+    std::fs::write(
+        &desk.config,
+        text.replace(
+            "tls = \"none\"\ntimeout_secs",
+            "tls = \"sometimes\"\ntimeout_secs",
+        ),
+    )
+    .unwrap();
     let out = desk.cli(&["check", "--json"]);
     assert!(!out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -113,12 +155,28 @@ fn check_reports_bad_configuration_with_file_and_key() {
     let tdir = desk.path().join("tpl");
     std::fs::create_dir_all(tdir.join("en")).unwrap();
     for f in ["auto_reply", "agent_new_ticket", "agent_follow_up"] {
-        std::fs::write(tdir.join(format!("en/{f}.txt")), "Subject: x\n\nbody {{ ticket.number }}\n").unwrap();
+        std::fs::write(
+            tdir.join(format!("en/{f}.txt")),
+            "Subject: x\n\nbody {{ ticket.number }}\n",
+        )
+        .unwrap();
     }
-    std::fs::write(tdir.join("en/agent_follow_up.txt"), "Subject: {% if %}\n\nx").unwrap();
+    std::fs::write(
+        tdir.join("en/agent_follow_up.txt"),
+        "Subject: {% if %}\n\nx",
+    )
+    .unwrap();
     let text = std::fs::read_to_string(&desk.config).unwrap();
     let re = regex::Regex::new(r#"templates = "[^"]*""#).unwrap();
-    std::fs::write(&desk.config, re.replace(&text, format!("templates = {:?}", tdir.display().to_string()).as_str()).as_ref()).unwrap();
+    std::fs::write(
+        &desk.config,
+        re.replace(
+            &text,
+            format!("templates = {:?}", tdir.display().to_string()).as_str(),
+        )
+        .as_ref(),
+    )
+    .unwrap();
     let out = desk.cli(&["check"]);
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);

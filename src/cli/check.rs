@@ -33,6 +33,15 @@ struct Report {
     checks: Vec<Item>,
 }
 
+fn writable(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `c` is a valid NUL-terminated path; access() only reads it.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
 fn loopback(host: &str) -> bool {
     host == "localhost" || host.starts_with("127.") || host == "::1"
 }
@@ -131,20 +140,40 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         }
         check_rules(config, &mut items);
         let db = &config.storage.database;
-        let db_dir = db.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        let (ok, detail) = if db.exists() {
+            (true, format!("{} exists", db.display()))
+        } else {
+            // Created at first start, with any missing folders.
+            let mut anc = db.parent();
+            while let Some(a) = anc {
+                if a.exists() {
+                    break;
+                }
+                anc = a.parent();
+            }
+            match anc {
+                Some(a) if writable(a) => (
+                    true,
+                    format!("{} will be created at first start", db.display()),
+                ),
+                Some(a) => (
+                    false,
+                    format!(
+                        "{} cannot be created: {} is not writable by this user",
+                        db.display(),
+                        a.display()
+                    ),
+                ),
+                None => (
+                    false,
+                    format!("{}: no existing parent folder", db.display()),
+                ),
+            }
+        };
         items.push(Item {
             check: "database".into(),
-            ok: db.exists() || db_dir.exists(),
-            detail: if db.exists() {
-                format!("{} exists", db.display())
-            } else if db_dir.exists() {
-                format!("{} will be created at first start", db.display())
-            } else {
-                format!(
-                    "folder {} does not exist: create it, owned by the postdesk user",
-                    db_dir.display()
-                )
-            },
+            ok,
+            detail,
         });
         for m in &config.mailboxes {
             if let Some(imap) = &m.imap {

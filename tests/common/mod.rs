@@ -93,6 +93,21 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// Run `tests/mailstack/mailstack.sh ARGS`, panicking with its output on failure.
+pub fn mailstack(args: &[&str]) {
+    let out = Command::new("bash")
+        .arg(repo().join("tests/mailstack/mailstack.sh"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mailstack.sh {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A free loopback port (nothing listens on it when this returns).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -121,7 +136,9 @@ pub fn smtp_send_port(port: u16, from: &str, to: &[&str], raw: &[u8]) {
             to.iter().map(|t| t.parse().unwrap()).collect(),
         )
         .unwrap();
-        t.send_raw(&env, raw).await.expect("SMTP send to the test stack");
+        t.send_raw(&env, raw)
+            .await
+            .expect("SMTP send to the test stack");
     });
 }
 
@@ -133,10 +150,16 @@ pub fn smtp_send(from: &str, to: &[&str], raw: &[u8]) {
 pub fn imap_messages(user: &str, folder: &str) -> Vec<Vec<u8>> {
     let port = stack().imap_port;
     rt().block_on(async {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
         let mut client = async_imap::Client::new(postdesk::intake::Stream::Plain(tcp));
         client.read_response().await.unwrap();
-        let mut s = client.login(user, PASSWORD).await.map_err(|(e, _)| e).unwrap();
+        let mut s = client
+            .login(user, PASSWORD)
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
         if s.select(folder).await.is_err() {
             return Vec::new();
         }
@@ -163,7 +186,10 @@ pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs}s waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -346,7 +372,9 @@ agents_address = "{agents}"
 
     pub fn log(&self) -> String {
         (1..=self.runs)
-            .map(|i| std::fs::read_to_string(self.path().join(format!("run{i}.log"))).unwrap_or_default())
+            .map(|i| {
+                std::fs::read_to_string(self.path().join(format!("run{i}.log"))).unwrap_or_default()
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -362,7 +390,10 @@ agents_address = "{agents}"
             }
             if Instant::now() > deadline {
                 child.kill().ok();
-                panic!("postdesk did not stop within 30 s of SIGTERM\n{}", self.log());
+                panic!(
+                    "postdesk did not stop within 30 s of SIGTERM\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -407,7 +438,10 @@ agents_address = "{agents}"
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("postdesk {args:?}: bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+            panic!(
+                "postdesk {args:?}: bad JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
         })
     }
 

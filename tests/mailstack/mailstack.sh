@@ -498,6 +498,10 @@ alias_database =
 relay_domains =
 biff = no
 append_dot_mydomain = no
+# Behave like a real MX for our loopback clients: no header rewriting, no
+# added Message-ID/Date/From, so tests see exactly what they sent.
+local_header_rewrite_clients =
+always_add_missing_headers = no
 
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
