@@ -125,10 +125,14 @@ impl Store {
         Ok(store)
     }
 
+    /// Apply pending migrations. The version is read inside an IMMEDIATE
+    /// transaction, so two processes opening a new database at once (the
+    /// daemon and a CLI command) never both migrate.
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let found: i64 = self
+        let tx = self
             .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let known = MIGRATIONS.len() as i64;
         if found > known {
             return Err(StoreError::TooNew {
@@ -139,13 +143,12 @@ impl Store {
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
             let version = i + 1;
-            let tx = self.conn.transaction()?;
             tx.execute_batch(sql)
                 .and_then(|_| tx.execute_batch(&format!("PRAGMA user_version = {version}")))
                 .map_err(|source| StoreError::Migration { version, source })?;
-            tx.commit()?;
             tracing::info!(version, "database migrated");
         }
+        tx.commit()?;
         Ok(())
     }
 
@@ -249,6 +252,21 @@ mod tests {
         drop(c);
         let e = Store::open(&p, Durability::Full).err().unwrap();
         assert!(e.to_string().contains("upgrade postdesk"), "{e}");
+    }
+
+    #[test]
+    fn concurrent_first_opens_migrate_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.db");
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let p = p.clone();
+                std::thread::spawn(move || Store::open(&p, Durability::Full).map(|_| ()))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
     }
 
     #[test]

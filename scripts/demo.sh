@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Local demo on a fresh Debian 12 machine, as root: builds postdesk, brings
+# up a private mail stack on loopback (Dovecot + Postfix), starts the
+# daemon on it, sends a customer's mail over SMTP and shows the ticket and
+# the auto-reply the customer received.
+#
+#   scripts/demo.sh          start (or reuse) the demo, send one more sample mail
+#   scripts/demo.sh stop     stop the daemon and the mail stack
+#
+# Everything lives in ./demo: demo/postdesk.toml, demo/state/postdesk.db,
+# demo/postdesk.log. Afterwards try:
+#   target/release/postdesk --config demo/postdesk.toml ticket list
+#   target/release/postdesk --config demo/postdesk.toml ticket show NUMBER
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEMO=$PWD/demo
+STACK=$DEMO/mailstack
+BIN=$PWD/target/release/postdesk
+
+if [[ ${1:-} == stop ]]; then
+    [[ -f $DEMO/postdesk.pid ]] && kill "$(cat "$DEMO/postdesk.pid")" 2>/dev/null || true
+    rm -f "$DEMO/postdesk.pid"
+    bash tests/mailstack/mailstack.sh stop "$STACK" || true
+    exit 0
+fi
+
+bash tests/mailstack/mailstack.sh install
+echo "== building postdesk (release)"
+cargo build --release --quiet
+mkdir -p "$DEMO"
+# shellcheck disable=SC1091
+bash tests/mailstack/mailstack.sh start "$STACK" >/dev/null
+# shellcheck source=/dev/null
+source "$STACK/env"
+
+printf '%s\n' "$PASSWORD" > "$DEMO/imap-password"
+cat > "$DEMO/postdesk.toml" <<TOML
+[system]
+fqdn = "helpdesk.demo.test"
+
+[storage]
+database = "state/postdesk.db"
+data_dir = "state"
+
+[paths]
+templates = "$PWD/mail-templates"
+rules = "$PWD/rules"
+
+[log]
+format = "plain"
+
+[smtp]
+host = "127.0.0.1"
+port = $SMTP_PORT
+tls = "none"
+
+[[queue]]
+name = "support"
+agents_address = "agents@helpdesk.demo.test"
+
+[[mailbox]]
+name = "support"
+address = "support@helpdesk.demo.test"
+display_name = "Demo Support"
+queue = "support"
+host = "127.0.0.1"
+port = $IMAP_PORT
+tls = "none"
+username = "support@helpdesk.demo.test"
+password_file = "imap-password"
+after = "move"
+move_to = "Processed"
+poll_interval_secs = 5
+TOML
+
+"$BIN" --config "$DEMO/postdesk.toml" check
+if ! { [[ -f $DEMO/postdesk.pid ]] && kill -0 "$(cat "$DEMO/postdesk.pid")" 2>/dev/null; }; then
+    echo "== starting the daemon (log: demo/postdesk.log)"
+    nohup "$BIN" --config "$DEMO/postdesk.toml" run >>"$DEMO/postdesk.log" 2>&1 &
+    echo $! > "$DEMO/postdesk.pid"
+    sleep 1
+fi
+
+n=$(date +%s)
+echo "== a customer writes to support@helpdesk.demo.test"
+python3 - "$SMTP_PORT" "$n" <<'PY'
+import smtplib, sys
+from email.message import EmailMessage
+port, n = int(sys.argv[1]), sys.argv[2]
+m = EmailMessage()
+m["From"] = "Ana Silva <ana@customer.test>"
+m["To"] = "support@helpdesk.demo.test"
+m["Subject"] = "A impressora não imprime"
+m["Message-ID"] = f"<demo-{n}@customer.test>"
+m["Content-Language"] = "pt"
+m.set_content("Bom dia,\n\na impressora do 2.º andar não imprime desde ontem.\n\nAna\n")
+with smtplib.SMTP("127.0.0.1", port) as s:
+    s.send_message(m)
+PY
+
+for _ in $(seq 1 50); do
+    if "$BIN" --config "$DEMO/postdesk.toml" status --json | grep -q '"outbox_pending": 0' &&
+       [[ -n $(ls -A "$STACK/mail/customer.test/ana/Maildir/new" 2>/dev/null) ]]; then
+        break
+    fi
+    sleep 0.2
+done
+echo "== tickets"
+"$BIN" --config "$DEMO/postdesk.toml" ticket list
+echo
+echo "== the auto-reply in ana@customer.test's mailbox"
+f=$(ls -t "$STACK"/mail/customer.test/ana/Maildir/new/* 2>/dev/null | head -1 || true)
+if [[ -n $f ]]; then grep -E '^(Subject|From|To|Auto-Submitted):' "$f"; else echo "(not yet delivered; see demo/postdesk.log)"; fi
+echo
+echo "Daemon running (pid $(cat "$DEMO/postdesk.pid")). Stop everything with: scripts/demo.sh stop"
