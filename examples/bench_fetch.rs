@@ -41,7 +41,11 @@ async fn main() -> anyhow::Result<()> {
         .try_collect()
         .await?;
     let t2 = Instant::now();
-    let bytes: usize = fetched.iter().filter_map(|f| f.body()).map(<[u8]>::len).sum();
+    let bytes: usize = fetched
+        .iter()
+        .filter_map(|f| f.body())
+        .map(<[u8]>::len)
+        .sum();
     println!(
         "messages={} bytes={} connect_s={:.4} fetch_s={:.4} total_s={:.4}",
         fetched.len(),

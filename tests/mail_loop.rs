@@ -392,7 +392,7 @@ fn sigkill_in_the_middle_of_200_messages_relay_up_no_second_ticket() {
 #[test]
 fn implicit_tls_imap_with_a_private_ca() {
     let mut desk = Desk::new(DeskOptions {
-        imaps: true,
+        imap_tls: "implicit",
         after: "flag",
         ..Default::default()
     });
@@ -421,5 +421,114 @@ fn implicit_tls_imap_with_a_private_ca() {
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert_eq!(desk.tickets().len(), 1);
     assert_eq!(imap_messages(&desk.support, "INBOX").len(), 1);
+    assert_eq!(desk.stop(), Some(0));
+}
+
+#[test]
+fn starttls_imap_login_is_checked() {
+    let desk = Desk::new(DeskOptions {
+        imap_tls: "starttls",
+        ..Default::default()
+    });
+    let check = desk.cli(&["check", "--connect"]);
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+#[test]
+fn a_broken_mailbox_does_not_stop_the_others() {
+    let mut desk = Desk::new(DeskOptions {
+        second_mailbox_broken: true,
+        ..Default::default()
+    });
+    let customer = desk.customer("fred");
+    // `check --connect` names the broken mailbox and what to fix.
+    let check = desk.cli(&["check", "--connect"]);
+    assert!(!check.status.success());
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.contains("imap sales") && text.contains("password"),
+        "{text}"
+    );
+    desk.start();
+    let m = customer_mail(
+        &customer,
+        &desk.support,
+        "Still served",
+        &format!("served-{}@customer.test", desk.id),
+        "hi",
+    );
+    smtp_send(&customer, &[&desk.support], &m);
+    desk.wait_tickets(1, 30);
+    wait_for_mail(&customer, "INBOX", 1, 30);
+    // The broken one keeps retrying with backoff.
+    wait_for(30, "a second login attempt", || {
+        (desk.log().matches("IMAP login as").count() >= 2).then_some(())
+    });
+    assert!(desk.log().contains("reconnecting in 2s"), "{}", desk.log());
+    assert_eq!(desk.stop(), Some(0));
+}
+
+#[test]
+fn oversized_message_stays_in_imap_and_is_listed_in_quarantine() {
+    let mut desk = Desk::new(DeskOptions {
+        max_message_bytes: 4096,
+        ..Default::default()
+    });
+    let customer = desk.customer("big");
+    let big = customer_mail(
+        &customer,
+        &desk.support,
+        "Huge",
+        &format!("huge-{}@customer.test", desk.id),
+        &"x".repeat(10_000),
+    );
+    smtp_send(&customer, &[&desk.support], &big);
+    let small = customer_mail(
+        &customer,
+        &desk.support,
+        "Small",
+        &format!("small-{}@customer.test", desk.id),
+        "ok",
+    );
+    smtp_send(&customer, &[&desk.support], &small);
+    wait_for_mail(&desk.support, "INBOX", 2, 30);
+    desk.start();
+    desk.wait_tickets(1, 30);
+    let q = wait_for(30, "a quarantine entry", || {
+        let q = desk.json(&["quarantine", "list", "--json"]);
+        (!q.as_array().unwrap().is_empty()).then_some(q)
+    });
+    assert_eq!(q[0]["raw_kept"], false);
+    assert!(
+        q[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("max_message_bytes"),
+        "{}",
+        q[0]
+    );
+    // Never lost: it is still in the mailbox (only the small one moved),
+    // and it is not fetched again on the next scan.
+    wait_for(30, "small message moved", || {
+        (imap_messages(&desk.support, "Processed").len() == 1).then_some(())
+    });
+    let left = imap_messages(&desk.support, "INBOX");
+    assert_eq!(left.len(), 1);
+    assert!(subject(&left[0]).contains("Huge"));
+    assert_eq!(desk.stop(), Some(0));
+    desk.start();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(
+        desk.json(&["quarantine", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(desk.stop(), Some(0));
 }

@@ -220,8 +220,12 @@ pub struct DeskOptions {
     pub smtp_port: Option<u16>,
     pub auto_reply_limit: u32,
     pub second_mailbox: bool,
-    pub imaps: bool,
+    /// Second mailbox logs in with a wrong password.
+    pub second_mailbox_broken: bool,
+    /// "none", "implicit" (IMAPS port) or "starttls" (IMAP port).
+    pub imap_tls: &'static str,
     pub after: &'static str,
+    pub max_message_bytes: u64,
 }
 
 impl Default for DeskOptions {
@@ -231,8 +235,10 @@ impl Default for DeskOptions {
             smtp_port: None,
             auto_reply_limit: 10,
             second_mailbox: false,
-            imaps: false,
+            second_mailbox_broken: false,
+            imap_tls: "none",
             after: "move",
+            max_message_bytes: 26214400,
         }
     }
 }
@@ -258,16 +264,13 @@ impl Desk {
         let support = format!("support-{id}@support.test");
         let support2 = format!("sales-{id}@support.test");
         let agents = format!("agents-{id}@support.test");
-        let (imap_port, tls, ca) = if opts.imaps {
-            (
-                st.imaps_port,
-                "implicit",
-                format!("ca_file = {:?}\n", st.ca_cert.display().to_string()),
-            )
-        } else {
-            (st.imap_port, "none", String::new())
+        let ca = format!("ca_file = {:?}\n", st.ca_cert.display().to_string());
+        let (imap_port, tls, ca) = match opts.imap_tls {
+            "implicit" => (st.imaps_port, "implicit", ca),
+            "starttls" => (st.imap_port, "starttls", ca),
+            _ => (st.imap_port, "none", String::new()),
         };
-        let mailbox = |name: &str, address: &str, queue: &str| {
+        let mailbox = |name: &str, address: &str, queue: &str, password_file: &str| {
             format!(
                 r#"
 [[mailbox]]
@@ -279,7 +282,7 @@ host = "localhost"
 port = {imap_port}
 tls = "{tls}"
 {ca}username = "{address}"
-password_file = "imap-password"
+password_file = "{password_file}"
 after = "{after}"
 move_to = "Processed"
 poll_interval_secs = 2
@@ -294,6 +297,7 @@ batch_size = {batch}
 [system]
 fqdn = "desk-{id}.support.test"
 auto_reply_limit_per_hour = {limit}
+max_message_bytes = {max_bytes}
 
 [storage]
 database = "state/postdesk.db"
@@ -323,17 +327,24 @@ name = "sales"
 agents_address = "{agents}"
 "#,
             limit = opts.auto_reply_limit,
+            max_bytes = opts.max_message_bytes,
             templates = repo().join("mail-templates").display().to_string(),
             rules = repo().join("rules").display().to_string(),
             smtp = opts.smtp_port.unwrap_or(st.smtp_port),
         );
-        text.push_str(&mailbox("support", &support, "support"));
-        if opts.second_mailbox {
-            text.push_str(&mailbox("sales", &support2, "sales"));
+        text.push_str(&mailbox("support", &support, "support", "imap-password"));
+        if opts.second_mailbox || opts.second_mailbox_broken {
+            let pw = if opts.second_mailbox_broken {
+                "wrong-password"
+            } else {
+                "imap-password"
+            };
+            text.push_str(&mailbox("sales", &support2, "sales", pw));
         }
         let config = dir.path().join("postdesk.toml");
         std::fs::write(&config, text).unwrap();
         std::fs::write(dir.path().join("imap-password"), format!("{PASSWORD}\n")).unwrap();
+        std::fs::write(dir.path().join("wrong-password"), "not-the-password\n").unwrap();
         Desk {
             dir,
             config,
