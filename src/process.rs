@@ -38,8 +38,12 @@ pub enum Origin {
     },
     /// `postdesk ingest`; `mailbox` None = pick by recipient.
     Pipe { mailbox: Option<String> },
-    /// `postdesk quarantine retry`.
-    Retry { quarantine_id: i64, mailbox: String },
+    /// `postdesk quarantine retry`; `mailbox` None = pick by recipient
+    /// (a piped mail without --mailbox, or a mailbox since renamed).
+    Retry {
+        quarantine_id: i64,
+        mailbox: Option<String>,
+    },
 }
 
 impl Origin {
@@ -188,8 +192,8 @@ impl Processor {
         mail: Option<&InboundMail>,
     ) -> Result<&MailboxConfig, Failure> {
         let named = match origin {
-            Origin::Imap { mailbox, .. } | Origin::Retry { mailbox, .. } => Some(mailbox.as_str()),
-            Origin::Pipe { mailbox } => mailbox.as_deref(),
+            Origin::Imap { mailbox, .. } => Some(mailbox.as_str()),
+            Origin::Pipe { mailbox } | Origin::Retry { mailbox, .. } => mailbox.as_deref(),
         };
         if let Some(name) = named {
             return self.config.mailbox(name).ok_or_else(|| {
@@ -220,8 +224,10 @@ impl Processor {
 
     fn mailbox_name(&self, origin: &Origin) -> String {
         match origin {
-            Origin::Imap { mailbox, .. } | Origin::Retry { mailbox, .. } => mailbox.clone(),
-            Origin::Pipe { mailbox } => mailbox.clone().unwrap_or_else(|| "pipe".into()),
+            Origin::Imap { mailbox, .. } => mailbox.clone(),
+            Origin::Pipe { mailbox } | Origin::Retry { mailbox, .. } => {
+                mailbox.clone().unwrap_or_else(|| "pipe".into())
+            }
         }
     }
 
@@ -833,7 +839,7 @@ impl Processor {
             raw,
             origin: Origin::Retry {
                 quarantine_id: id,
-                mailbox: entry.mailbox,
+                mailbox: self.config.mailbox(&entry.mailbox).map(|m| m.name.clone()),
             },
         };
         let outcome = self

@@ -182,3 +182,80 @@ fn check_reports_bad_configuration_with_file_and_key() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("agent_follow_up.txt"), "{text}");
 }
+
+#[test]
+fn quarantine_retry_after_fixing_a_template() {
+    let desk = Desk::new(DeskOptions::default());
+    let customer = desk.customer("retry");
+    // Templates that fail to render (unknown variable) for the auto-reply.
+    let tdir = desk.path().join("tpl");
+    for lang in ["en"] {
+        std::fs::create_dir_all(tdir.join(lang)).unwrap();
+        for f in ["agent_new_ticket", "agent_follow_up"] {
+            std::fs::copy(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/mail-templates/en/").to_string() + f + ".txt",
+                tdir.join(format!("{lang}/{f}.txt")),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            tdir.join(format!("{lang}/auto_reply.txt")),
+            "Subject: {{ ticket.tag }}\n\n{{ ticket.no_such_field }}\n",
+        )
+        .unwrap();
+    }
+    let text = std::fs::read_to_string(&desk.config).unwrap();
+    let re = regex::Regex::new(r#"templates = "[^"]*""#).unwrap();
+    std::fs::write(
+        &desk.config,
+        re.replace(
+            &text,
+            format!("templates = {:?}", tdir.display().to_string()).as_str(),
+        )
+        .as_ref(),
+    )
+    .unwrap();
+
+    let mail = customer_mail(
+        &customer,
+        &desk.support,
+        "Retry me",
+        &format!("retry-{}@customer.test", desk.id),
+        "hello",
+    );
+    let out = desk.cli_stdin(&["ingest", "--json"], &mail);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "quarantined", "{v}");
+    assert!(v["error"].as_str().unwrap().contains("auto_reply"), "{v}");
+    // Nothing half-done: the failed message left no ticket behind.
+    assert_eq!(desk.tickets().len(), 0);
+    let id = v["id"].as_i64().unwrap().to_string();
+
+    // Fix the template, retry: the ticket appears and the entry is released.
+    std::fs::write(
+        tdir.join("en/auto_reply.txt"),
+        "Subject: {{ ticket.tag }} {{ ticket.subject }}\n\nThanks.\n",
+    )
+    .unwrap();
+    let out = desk.cli(&["quarantine", "retry", &id, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let tickets = desk.tickets();
+    assert_eq!(tickets.len(), 1);
+    let all = desk.json(&["quarantine", "list", "--all", "--json"]);
+    assert_eq!(all[0]["status"], "retried");
+    assert_eq!(all[0]["ticket"], tickets[0]["number"]);
+    assert!(desk
+        .json(&["quarantine", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // A second retry is refused clearly.
+    let out = desk.cli(&["quarantine", "retry", &id]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not held"));
+}
