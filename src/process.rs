@@ -483,7 +483,7 @@ impl Processor {
         match skip {
             Some(why) => tracing::info!(ticket = %number, "no auto-reply: {why}"),
             None => {
-                self.send(
+                let sent = self.send(
                     db,
                     Kind::AutoReply,
                     &ticket,
@@ -492,7 +492,15 @@ impl Processor {
                     &ctx,
                     std::slice::from_ref(&mail.from.address),
                     sha,
-                )?;
+                );
+                match sent {
+                    // The sender's address is one lettre cannot write into
+                    // a mail: the ticket stands, without an auto-reply.
+                    Err(Failure::Notify(notify::NotifyError::Address(e))) => {
+                        tracing::warn!(ticket = %number, "no auto-reply: {e}")
+                    }
+                    other => other?,
+                }
             }
         }
         if let Some(agents) = self.agents_for(&ticket.queue, mail, true) {
@@ -519,20 +527,24 @@ impl Processor {
         raw_id: i64,
         sha: &str,
     ) -> Result<i64, Failure> {
-        // Knowing a ticket number is not access to the ticket. A sender is
-        // trusted when already a participant, or when the mail answers a
-        // message of the ticket (its Message-ID is not public). Others are
-        // recorded, but neither added nor allowed to change the state, and
-        // agents are warned.
-        let mut verified = records::is_participant(db, ticket.id, &mail.from.address)?;
-        if !verified {
-            for id in referenced {
-                if records::ticket_has_message_id(db, ticket.id, id)? {
-                    verified = true;
-                    break;
-                }
+        // Knowing a ticket number is not access to the ticket, and a From:
+        // header proves nothing. Two facts are weighed:
+        // - `answers`: the mail references a Message-ID of this ticket (ours
+        //   or the customer's original), which only its recipients know;
+        // - `from_participant`: the From address is already a participant.
+        // Either lets a customer's reply reopen the ticket. Only `answers`
+        // adds people (the sender, the Cc's) as participants, so a forged
+        // From cannot copy a stranger onto the ticket. A mail with
+        // neither is recorded, changes nothing, and agents are warned.
+        let mut answers = false;
+        for id in referenced {
+            if records::ticket_has_message_id(db, ticket.id, id)? {
+                answers = true;
+                break;
             }
         }
+        let from_participant = records::is_participant(db, ticket.id, &mail.from.address)?;
+        let verified = answers || from_participant;
         let state: State = ticket.state.parse().map_err(Failure::Other)?;
         let new_state = if verified && mail.automatic.is_none() {
             state.after_customer_reply()
@@ -541,7 +553,7 @@ impl Processor {
         };
         records::touch_ticket(db, ticket.id, new_state.as_str())?;
         let article_id = self.insert_inbound(db, ticket.id, mail, raw_id)?;
-        if verified {
+        if answers && mail.automatic.is_none() && !self.own.contains(&mail.from.address) {
             records::add_participant(
                 db,
                 ticket.id,
@@ -550,7 +562,8 @@ impl Processor {
                 "cc",
             )?;
             self.add_cc_participants(db, ticket.id, mail)?;
-        } else {
+        }
+        if !verified {
             tracing::warn!(ticket = %ticket.number, from = %mail.from.address,
                 "follow-up from a sender who is not a participant: recorded, no access granted");
         }
@@ -771,8 +784,10 @@ impl Processor {
             None
         };
         // Best effort: whatever headers can be read, for the operator.
-        let parsed = mail_parser::MessageParser::default()
-            .parse_headers(&item.raw[..item.raw.len().min(64 * 1024)]);
+        let head = &item.raw[..item.raw.len().min(64 * 1024)];
+        let parsed = catch_unwind(|| mail_parser::MessageParser::default().parse_headers(head))
+            .ok()
+            .flatten();
         let from = parsed
             .as_ref()
             .and_then(|m| m.from())

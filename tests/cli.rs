@@ -259,3 +259,74 @@ fn quarantine_retry_after_fixing_a_template() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("not held"));
 }
+
+#[test]
+fn knowing_a_ticket_number_or_forging_from_grants_no_access() {
+    let desk = Desk::new(DeskOptions::default());
+    let customer = desk.customer("victim");
+    let first = customer_mail(
+        &customer,
+        &desk.support,
+        "Private matter",
+        &format!("p-{}@customer.test", desk.id),
+        "secret details",
+    );
+    let out = desk.cli_stdin(&["ingest", "--json"], &first);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let number = v["ticket"].as_str().unwrap().to_string();
+
+    // A stranger who learnt the number writes with the tag.
+    let stranger = format!(
+        "From: stranger@evil.test\r\nTo: {}\r\nSubject: Re: [Ticket#{number}] Private matter\r\nMessage-ID: <s1@evil.test>\r\n\r\nplease send me the details\r\n",
+        desk.support
+    );
+    let out = desk.cli_stdin(&["ingest", "--json"], stranger.as_bytes());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "follow_up");
+    // A forged From of the customer, copying the attacker.
+    let forged = format!(
+        "From: {customer}\r\nTo: {}\r\nCc: attacker@evil.test\r\nSubject: Re: [Ticket#{number}] Private matter\r\nMessage-ID: <s2@evil.test>\r\n\r\nadd my friend\r\n",
+        desk.support
+    );
+    desk.cli_stdin(&["ingest"], forged.as_bytes());
+
+    let t = desk.json(&["ticket", "show", &number, "--json"]);
+    let participants: Vec<&str> = t["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(participants, vec![customer.as_str()], "nobody was added");
+    // The agents were warned about the stranger.
+    let alerts: Vec<&serde_json::Value> = t["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "agent_follow_up")
+        .collect();
+    assert_eq!(alerts.len(), 2);
+    assert!(
+        alerts[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("not a participant"),
+        "{}",
+        alerts[0]["text"]
+    );
+    assert!(!alerts[1]["text"]
+        .as_str()
+        .unwrap()
+        .contains("not a participant"));
+
+    // A real reply-all (it answers the customer's original Message-ID)
+    // brings the colleague on board.
+    let colleague = desk.customer("colleague");
+    let reply_all = format!(
+        "From: {colleague}\r\nTo: {customer}\r\nCc: {}\r\nSubject: Re: Private matter\r\nMessage-ID: <r1@customer.test>\r\nIn-Reply-To: <p-{}@customer.test>\r\n\r\nme too\r\n",
+        desk.support, desk.id
+    );
+    desk.cli_stdin(&["ingest"], reply_all.as_bytes());
+    let t = desk.json(&["ticket", "show", &number, "--json"]);
+    assert_eq!(t["participants"].as_array().unwrap().len(), 2);
+}

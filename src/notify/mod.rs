@@ -66,6 +66,8 @@ pub enum NotifyError {
     },
     #[error("building mail: {0}")]
     Build(String),
+    #[error("address {0}")]
+    Address(String),
 }
 
 /// Full error chain of a tera error on one line (tera hides the cause).
@@ -261,7 +263,7 @@ pub struct Envelope<'a> {
 fn mailbox(address: &str, name: Option<&str>) -> Result<Mailbox, NotifyError> {
     let addr = address
         .parse()
-        .map_err(|e| NotifyError::Build(format!("address {address:?}: {e}")))?;
+        .map_err(|e| NotifyError::Address(format!("{address:?}: {e}")))?;
     Ok(Mailbox::new(
         name.map(sanitize_line).filter(|n| !n.is_empty()),
         addr,
@@ -309,7 +311,7 @@ pub fn build(env: &Envelope, subject: &str, body: &str) -> Result<Rendered, Noti
             .iter()
             .map(|t| {
                 t.parse()
-                    .map_err(|e| NotifyError::Build(format!("address {t:?}: {e}")))
+                    .map_err(|e| NotifyError::Address(format!("{t:?}: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?,
     )

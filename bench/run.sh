@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# bench/run.sh - postdesk throughput benchmark on a private Dovecot+Postfix
+# stack on 127.0.0.1. A measurement, not a test: it never fails on time.
+#
+# Usage (as root, Debian 12, from anywhere):
+#   bash bench/run.sh [N]            N messages per run (default 5000)
+#
+# Environment:
+#   BENCH_RUNS="200:4 500:4 200:8"   runs as batch_size:smtp.max_connections
+#   BENCH_LOG=info                   postdesk log level (e.g. info,postdesk=debug
+#                                    to time "batch committed and acknowledged")
+#   BENCH_TIMEOUT=SECS               give up waiting after this (default
+#                                    120 + N/20); the run is reported as incomplete
+#   BENCH_KEEP_STACK=1               leave the bench mail stack running at the end
+#   BENCH_SEED=1                     seed of the generated mail
+#
+# Each run:
+#   1. a fresh support mailbox bench-<tag>@support.test is filled with N
+#      generated mails (bench/gen.py: ~70 % new, ~30 % replies, several
+#      charsets, ~10 % attachments, some HTML-only) written as Maildir
+#      files straight into Dovecot's Maildir; the count is checked over IMAP.
+#   2. floor: a plain `UID FETCH 1:* BODY.PEEK[]` of the whole mailbox
+#      (examples/bench_fetch.rs), median of 3, connect + login included.
+#   3. `postdesk run` with a fresh database (tls none, after = "move",
+#      one [[queue]] without agents, auto_reply_limit_per_hour 1000000, so
+#      each new ticket queues exactly one auto-reply, to
+#      cust<k>-<tag>@customer.test, which Postfix delivers into Dovecot).
+#      sqlite3 polls the database every 25 ms from process start for
+#      (a) receipts = N and outbox rows = tickets created (everything
+#          stored, every auto-reply queued), and
+#      (b) every outbox row sent (every auto-reply accepted by Postfix).
+#      Peak RSS is VmHWM of the daemon read just before SIGTERM.
+#   4. sanity: Processed holds N and INBOX 0 messages, the auto-replies
+#      arrived in the customers' Maildirs, `postdesk status --json` shows
+#      nothing quarantined or failed.
+# A summary table (Markdown) is printed at the end and saved in
+# target/bench-runs/summary-<time>.md. Timings are wall-clock from
+# process start, with up to ~30 ms of polling granularity.
+set -euo pipefail
+
+N=${1:-5000}
+RUNS=${BENCH_RUNS:-"200:4 500:4 200:8"}
+LOG_LEVEL=${BENCH_LOG:-info}
+TIMEOUT=${BENCH_TIMEOUT:-$((120 + N / 20))}
+SEED=${BENCH_SEED:-1}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+STACK=$REPO/target/bench-mailstack
+OUT=$REPO/target/bench-runs
+cd "$REPO"
+[[ $N =~ ^[0-9]+$ ]] && ((N > 0)) || { echo "usage: $0 [N]" >&2; exit 2; }
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+# ------------------------------------------------------------- set-up
+say "building (release)"
+cargo build --release --quiet --bin postdesk --example bench_fetch
+BIN=$REPO/target/release/postdesk
+FETCH=$REPO/target/release/examples/bench_fetch
+
+say "starting the bench mail stack in $STACK"
+bash tests/mailstack/mailstack.sh install
+bash tests/mailstack/mailstack.sh start "$STACK" >/dev/null
+# shellcheck disable=SC1091
+. "$STACK/env"
+DOVEADM=(doveadm -c "$DOVECOT_CONF")
+
+DAEMON_PID=
+cleanup() {
+    if [[ -n $DAEMON_PID ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+        kill -TERM "$DAEMON_PID" 2>/dev/null || true
+        wait "$DAEMON_PID" 2>/dev/null || true
+    fi
+    if [[ ${BENCH_KEEP_STACK:-0} != 1 ]]; then
+        bash "$REPO/tests/mailstack/mailstack.sh" stop "$STACK" || true
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$OUT"
+SUMMARY=$OUT/summary-$(date +%Y%m%d-%H%M%S).md
+{
+    echo "| N | batch | smtp conns | floor s | (a) s | (a) msgs/s | (a)/floor | (b) s | (b) msgs/s | auto-replies | delivered | peak RSS MiB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+} >"$SUMMARY"
+
+# ------------------------------------------------------------- helpers
+imap_count() { "$FETCH" "$IMAP_PORT" "$1" "$2" count | sed -n 's/^exists=//p'; }
+
+# Auto-replies delivered to this run's customers (Maildir files).
+delivered() {
+    local tag=$1
+    find "$STACK/mail/customer.test" -mindepth 4 -maxdepth 4 -type f \
+        -path "*-$tag/Maildir/new/*" 2>/dev/null | wc -l
+}
+
+fmt() { awk -v x="$1" 'BEGIN { printf "%.3f", x }'; }
+secs() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000000 }'; }
+rate() { awk -v n="$1" -v t="$2" 'BEGIN { if (t > 0) printf "%.0f", n / t; else print "-" }'; }
+
+run_one() {
+    local batch=$1 conns=$2
+    local tag user home maildir dir db
+    tag=$(date +%s%N | cut -c6-14)
+    user=bench-$tag@support.test
+    dir=$OUT/run-$tag-b$batch-c$conns
+    mkdir -p "$dir"
+    say "run $tag: N=$N batch_size=$batch smtp.max_connections=$conns ($dir)"
+
+    # 1. load the mailbox. Dovecot creates the user's home and Maildir
+    # (owned by mail) on first access; the files are then written by root
+    # and handed to mail, and the next SELECT indexes them.
+    "${DOVEADM[@]}" mailbox status -u "$user" messages INBOX >/dev/null
+    home=$STACK/mail/support.test/bench-$tag
+    maildir=$home/Maildir
+    [[ -d $maildir ]] || { echo "no Maildir at $maildir" >&2; return 1; }
+    local t0 gen
+    t0=$EPOCHREALTIME
+    gen=$(python3 bench/gen.py --maildir "$maildir" --n "$N" --to "$user" --tag "$tag" --seed "$SEED")
+    chown -R mail:mail "$maildir"
+    local count
+    count=$(imap_count "$user" INBOX)
+    echo "generated: $gen" >&2
+    echo "loaded and indexed in $(fmt "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')") s; IMAP sees $count messages" >&2
+    if [[ $count != "$N" ]]; then
+        echo "IMAP shows $count messages, expected $N: skipping this run" >&2
+        return 1
+    fi
+    local expect_new
+    expect_new=$(sed -n 's/.*\bnew=\([0-9]*\).*/\1/p' <<<"$gen")
+
+    # 2. floor: plain fetch of the whole mailbox, median of three.
+    local floors=() i
+    for i in 1 2 3; do
+        floors+=("$("$FETCH" "$IMAP_PORT" "$user" INBOX | tee -a "$dir/floor.txt" | sed -n 's/.*total_s=\([0-9.]*\).*/\1/p')")
+    done
+    local floor
+    floor=$(printf '%s\n' "${floors[@]}" | sort -g | sed -n 2p)
+    echo "floor (UID FETCH 1:* BODY.PEEK[]): ${floors[*]} s -> median $floor s" >&2
+
+    # 3. postdesk
+    cat >"$dir/postdesk.toml" <<EOF
+[system]
+fqdn = "desk-$tag.support.test"
+auto_reply_limit_per_hour = 1000000
+
+[storage]
+database = "state/postdesk.db"
+data_dir = "state"
+
+[paths]
+templates = "$REPO/mail-templates"
+rules = "$REPO/rules"
+
+[log]
+format = "plain"
+level = "$LOG_LEVEL"
+
+[smtp]
+host = "127.0.0.1"
+port = $SMTP_PORT
+tls = "none"
+max_connections = $conns
+
+[[queue]]
+name = "support"
+
+[[mailbox]]
+name = "support"
+address = "$user"
+display_name = "Bench Support"
+queue = "support"
+host = "127.0.0.1"
+port = $IMAP_PORT
+tls = "none"
+username = "$user"
+password = "$PASSWORD"
+after = "move"
+move_to = "Processed"
+batch_size = $batch
+EOF
+    db=$dir/state/postdesk.db
+    local q="SELECT (SELECT COUNT(*) FROM receipts), (SELECT COUNT(*) FROM receipts WHERE status = 'created'), (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM outbox WHERE status = 'sent'), (SELECT COUNT(*) FROM outbox WHERE status = 'failed')"
+    # times in microseconds since the daemon was started
+    local rec=0 created=0 out=0 sent=0 failed=0 ta= tb= now start limit=$((TIMEOUT * 1000000))
+    start=${EPOCHREALTIME/./}
+    "$BIN" --config "$dir/postdesk.toml" run >"$dir/postdesk.log" 2>&1 &
+    DAEMON_PID=$!
+    while :; do
+        if [[ -s $db ]]; then
+            IFS='|' read -r rec created out sent failed < <(
+                sqlite3 -cmd '.timeout 2000' "$db" "$q" 2>/dev/null || echo "0|0|0|0|0")
+        fi
+        now=$((${EPOCHREALTIME/./} - start))
+        if [[ -z $ta ]] && ((rec >= N && out >= created)); then
+            ta=$now
+            echo "(a) all $rec stored, $out auto-replies queued after $(secs "$ta") s" >&2
+        fi
+        if [[ -n $ta ]] && ((sent + failed >= out)); then
+            tb=$now
+            echo "(b) all $sent auto-replies accepted by the MTA ($failed failed) after $(secs "$tb") s" >&2
+            break
+        fi
+        if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+            echo "postdesk exited early; see $dir/postdesk.log" >&2
+            break
+        fi
+        if ((now > limit)); then
+            echo "timed out after ${TIMEOUT}s: receipts=$rec outbox=$out sent=$sent" >&2
+            break
+        fi
+        sleep 0.025
+    done
+    local hwm
+    hwm=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$DAEMON_PID/status" 2>/dev/null || echo "?")
+    kill -TERM "$DAEMON_PID" 2>/dev/null || true
+    wait "$DAEMON_PID" 2>/dev/null || true
+    DAEMON_PID=
+
+    # 4. sanity checks (not timed)
+    local got=0 i
+    for ((i = 0; i < 600; i++)); do
+        got=$(delivered "$tag")
+        ((got >= sent)) && break
+        sleep 0.1
+    done
+    local inbox processed status
+    inbox=$(imap_count "$user" INBOX)
+    processed=$(imap_count "$user" Processed)
+    status=$("$BIN" --config "$dir/postdesk.toml" status --json 2>&1 | tr -d '\n' | tr -s ' ')
+    echo "$status" >"$dir/status.json"
+    echo "IMAP after: INBOX=$inbox Processed=$processed; created=$created (generator: new=$expect_new) follow-ups/other=$((rec - created))" >&2
+    echo "auto-replies: queued=$out sent=$sent failed=$failed delivered to customer Maildirs=$got" >&2
+    echo "status: $status" >&2
+    grep -E ' (WARN|ERROR) ' "$dir/postdesk.log" | head -5 >&2 || true
+    [[ $out == "$expect_new" ]] || echo "NOTE: outbox rows ($out) differ from generated new mails ($expect_new)" >&2
+
+    local a_s="-" a_r="-" ratio="-" b_s="-" b_r="-"
+    if [[ -n $ta ]]; then
+        a_s=$(secs "$ta"); a_r=$(rate "$N" "$a_s")
+        ratio=$(awk -v a="$a_s" -v f="$floor" 'BEGIN { printf "%.1f", a / f }')
+    fi
+    if [[ -n $tb ]]; then b_s=$(secs "$tb"); b_r=$(rate "$N" "$b_s"); fi
+    echo "RESULT N=$N batch=$batch conns=$conns floor=${floor}s a=${a_s}s (${a_r} msgs/s, ${ratio}x floor) b=${b_s}s (${b_r} msgs/s) rss=${hwm}MiB" >&2
+    echo "| $N | $batch | $conns | $(fmt "$floor") | $a_s | $a_r | $ratio | $b_s | $b_r | $sent/$out | $got | $hwm |" >>"$SUMMARY"
+}
+
+for r in $RUNS; do
+    run_one "${r%%:*}" "${r##*:}" || echo "run $r skipped" >&2
+done
+
+say "summary ($SUMMARY)"
+cat "$SUMMARY"
