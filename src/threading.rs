@@ -7,7 +7,7 @@
 //! check digit is wrong matches nothing, so a typo never files a mail on a
 //! stranger's ticket.
 //!
-//! Matching order (see [`Candidates`]): the bracketed tag in the subject,
+//! Matching order: the bracketed tag in the subject,
 //! wherever it stands among `Re:`/`AW:`/`Fwd:`/other bracket tags, then the
 //! Message-IDs in `In-Reply-To` and `References`. Looking the candidates up
 //! is the store's job; this module only extracts them.
