@@ -14,7 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEMO=$PWD/demo
-STACK=$DEMO/mailstack
+# Under /tmp: the mail servers drop privileges and must reach the folder.
+STACK=/tmp/postdesk-demo-mailstack
 BIN=$PWD/target/release/postdesk
 
 if [[ ${1:-} == stop ]]; then

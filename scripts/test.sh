@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tests/mailstack/mailstack.sh install
-export POSTDESK_TEST_MAILSTACK="$PWD/target/test-mailstack"
+# Under /tmp: Dovecot and Postfix drop privileges and must be able to reach
+# the folder, which a checkout under a private home folder would not allow.
+export POSTDESK_TEST_MAILSTACK="/tmp/postdesk-test-mailstack-$(id -u)"
 # A fresh stack every run: nothing left over from an earlier one.
 bash tests/mailstack/mailstack.sh stop "$POSTDESK_TEST_MAILSTACK" >/dev/null 2>&1 || true
 rm -rf "$POSTDESK_TEST_MAILSTACK"

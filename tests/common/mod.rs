@@ -5,7 +5,7 @@
 //!
 //! The stack is started once per test process by
 //! `tests/mailstack/mailstack.sh start DIR` (DIR = `$POSTDESK_TEST_MAILSTACK`
-//! when the test script set it, else `target/test-mailstack`), and is left
+//! when the test script set it, else `/tmp/postdesk-test-mailstack`), and is left
 //! running for the next test binary; `mailstack.sh stop DIR` stops it.
 //! Every test uses its own addresses, so tests run in parallel.
 
@@ -48,7 +48,7 @@ pub fn stack() -> &'static Stack {
     STACK.get_or_init(|| {
         let dir = std::env::var_os("POSTDESK_TEST_MAILSTACK")
             .map(PathBuf::from)
-            .unwrap_or_else(|| repo().join("target/test-mailstack"));
+            .unwrap_or_else(|| PathBuf::from("/tmp/postdesk-test-mailstack"));
         let out = Command::new("bash")
             .arg(repo().join("tests/mailstack/mailstack.sh"))
             .arg("start")
