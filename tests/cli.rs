@@ -330,3 +330,29 @@ fn knowing_a_ticket_number_or_forging_from_grants_no_access() {
     let t = desk.json(&["ticket", "show", &number, "--json"]);
     assert_eq!(t["participants"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn json_logs_for_services() {
+    let desk = Desk::new(DeskOptions::default());
+    let customer = desk.customer("log");
+    let mail = customer_mail(
+        &customer,
+        &desk.support,
+        "Log me",
+        &format!("log-{}@customer.test", desk.id),
+        "x",
+    );
+    let out = desk.cli_stdin(&["--log-format", "json", "ingest"], &mail);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "new ticket" && l["level"] == "INFO"),
+        "{stderr}"
+    );
+}

@@ -532,3 +532,44 @@ fn oversized_message_stays_in_imap_and_is_listed_in_quarantine() {
     );
     assert_eq!(desk.stop(), Some(0));
 }
+
+#[test]
+fn imap_connection_dropped_by_the_server_is_reestablished() {
+    let mut desk = Desk::new(DeskOptions::default());
+    let customer = desk.customer("kick");
+    desk.start();
+    let m = customer_mail(
+        &customer,
+        &desk.support,
+        "Before",
+        &format!("before-{}@customer.test", desk.id),
+        "1",
+    );
+    smtp_send(&customer, &[&desk.support], &m);
+    desk.wait_tickets(1, 30);
+    // The server throws the daemon's session out.
+    let out = std::process::Command::new("doveadm")
+        .arg("-c")
+        .arg(&stack().dovecot_conf)
+        .args(["kick", &desk.support])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for(30, "a reconnect", || {
+        (desk.log().matches("IMAP session ready").count() >= 2).then_some(())
+    });
+    let m = customer_mail(
+        &customer,
+        &desk.support,
+        "After",
+        &format!("after-{}@customer.test", desk.id),
+        "2",
+    );
+    smtp_send(&customer, &[&desk.support], &m);
+    desk.wait_tickets(2, 30);
+    assert_eq!(desk.stop(), Some(0));
+}

@@ -29,6 +29,7 @@ pub struct Stack {
     pub imaps_port: u16,
     pub smtp_port: u16,
     pub ca_cert: PathBuf,
+    pub dovecot_conf: PathBuf,
 }
 
 fn repo() -> PathBuf {
@@ -73,6 +74,7 @@ pub fn stack() -> &'static Stack {
             imaps_port: port("IMAPS_PORT"),
             smtp_port: port("SMTP_PORT"),
             ca_cert: PathBuf::from(env.get("CA_CERT").cloned().unwrap_or_default()),
+            dovecot_conf: PathBuf::from(env.get("DOVECOT_CONF").cloned().unwrap_or_default()),
             dir,
         }
     })
