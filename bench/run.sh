@@ -13,6 +13,10 @@
 #                                    120 + N/20); the run is reported as incomplete
 #   BENCH_KEEP_STACK=1               leave the bench mail stack running at the end
 #   BENCH_SEED=1                     seed of the generated mail
+#   BENCH_QUIET_WAIT=300             before each run, wait up to this many
+#                                    seconds for the machine to be idle (other
+#                                    processes < 10 % of all CPUs over 2 s); the
+#                                    busy share seen is reported ("other CPU %")
 #
 # Each run:
 #   1. a fresh support mailbox bench-<tag>@support.test is filled with N
@@ -43,6 +47,7 @@ RUNS=${BENCH_RUNS:-"200:4 500:4 200:8"}
 LOG_LEVEL=${BENCH_LOG:-info}
 TIMEOUT=${BENCH_TIMEOUT:-$((120 + N / 20))}
 SEED=${BENCH_SEED:-1}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-300}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 STACK=$REPO/target/bench-mailstack
 OUT=$REPO/target/bench-runs
@@ -80,8 +85,8 @@ trap 'exit 130' INT TERM
 mkdir -p "$OUT"
 SUMMARY=$OUT/summary-$(date +%Y%m%d-%H%M%S).md
 {
-    echo "| N | batch | smtp conns | floor s | (a) s | (a) msgs/s | (a)/floor | (b) s | (b) msgs/s | auto-replies | delivered | peak RSS MiB |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| N | batch | smtp conns | other CPU % | floor s | (a) s | (a) msgs/s | (a)/floor | (b) s | (b) msgs/s | auto-replies sent/queued | delivered | postdesk CPU s | peak RSS MiB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$SUMMARY"
 
 # ------------------------------------------------------------- helpers
@@ -96,6 +101,35 @@ delivered() {
 
 fmt() { awk -v x="$1" 'BEGIN { printf "%.3f", x }'; }
 secs() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000000 }'; }
+# Share (%) of all CPUs busy over the next 2 seconds, from /proc/stat.
+cpu_busy() {
+    local a b
+    a=($(head -1 /proc/stat)); sleep 2; b=($(head -1 /proc/stat))
+    awk -v u="$((b[1] + b[2] + b[3] + b[6] + b[7] - a[1] - a[2] - a[3] - a[6] - a[7]))" \
+        -v i="$((b[4] + b[5] - a[4] - a[5]))" 'BEGIN { printf "%.0f", 100 * u / (u + i) }'
+}
+
+# Wait (up to QUIET_WAIT s) until other processes leave the CPUs alone:
+# the benchmark shares the machine with whatever else runs on it.
+wait_quiet() {
+    local busy deadline=$((SECONDS + QUIET_WAIT))
+    while :; do
+        busy=$(cpu_busy)
+        ((busy < 10 || SECONDS >= deadline)) && break
+        echo "machine busy ($busy % CPU used by others); waiting" >&2
+        sleep 5
+    done
+    ((busy < 10)) || echo "WARNING: machine still busy ($busy %); figures will be low" >&2
+    echo "$busy"
+}
+
+# User + system CPU seconds of a live process.
+cpu_secs() {
+    local f
+    read -r -a f <<<"$(sed 's/^.*) //' "/proc/$1/stat")"
+    awk -v t="$((f[11] + f[12]))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
+
 rate() { awk -v n="$1" -v t="$2" 'BEGIN { if (t > 0) printf "%.0f", n / t; else print "-" }'; }
 
 run_one() {
@@ -128,6 +162,9 @@ run_one() {
     fi
     local expect_new
     expect_new=$(sed -n 's/.*\bnew=\([0-9]*\).*/\1/p' <<<"$gen")
+
+    local busy
+    busy=$(wait_quiet)
 
     # 2. floor: plain fetch of the whole mailbox, median of three.
     local floors=() i
@@ -211,8 +248,9 @@ EOF
         fi
         sleep 0.025
     done
-    local hwm
+    local hwm cpu
     hwm=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$DAEMON_PID/status" 2>/dev/null || echo "?")
+    cpu=$(cpu_secs "$DAEMON_PID" 2>/dev/null || echo "?")
     kill -TERM "$DAEMON_PID" 2>/dev/null || true
     wait "$DAEMON_PID" 2>/dev/null || true
     DAEMON_PID=
@@ -241,8 +279,8 @@ EOF
         ratio=$(awk -v a="$a_s" -v f="$floor" 'BEGIN { printf "%.1f", a / f }')
     fi
     if [[ -n $tb ]]; then b_s=$(secs "$tb"); b_r=$(rate "$N" "$b_s"); fi
-    echo "RESULT N=$N batch=$batch conns=$conns floor=${floor}s a=${a_s}s (${a_r} msgs/s, ${ratio}x floor) b=${b_s}s (${b_r} msgs/s) rss=${hwm}MiB" >&2
-    echo "| $N | $batch | $conns | $(fmt "$floor") | $a_s | $a_r | $ratio | $b_s | $b_r | $sent/$out | $got | $hwm |" >>"$SUMMARY"
+    echo "RESULT N=$N batch=$batch conns=$conns floor=${floor}s a=${a_s}s (${a_r} msgs/s, ${ratio}x floor) b=${b_s}s (${b_r} msgs/s) cpu=${cpu}s rss=${hwm}MiB other-cpu=${busy}%" >&2
+    echo "| $N | $batch | $conns | $busy | $(fmt "$floor") | $a_s | $a_r | $ratio | $b_s | $b_r | $sent/$out | $got | $cpu | $hwm |" >>"$SUMMARY"
 }
 
 for r in $RUNS; do

@@ -14,6 +14,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// Upper bound for `system.max_message_bytes` (SQLite keeps each message
+/// as one value; its limit is 1 GB).
+pub const MAX_MESSAGE_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Default location of the configuration file.
 pub const DEFAULT_PATH: &str = "/etc/postdesk/postdesk.toml";
 
@@ -413,7 +417,9 @@ impl Config {
                 config::Environment::with_prefix("POSTDESK")
                     .prefix_separator("_")
                     .separator("__")
-                    .try_parsing(true)
+                    // Values stay strings until serde asks for a number:
+                    // a password "007" must not become 7.
+                    .try_parsing(false)
                     .source(Some(overrides)),
             )
             .build()
@@ -461,17 +467,12 @@ fn absolute(base: &Path, p: &Path) -> PathBuf {
     }
 }
 
-/// Loose but useful address check: one `@`, non-empty local part and a
-/// dotted or `localhost` domain, no spaces or control characters.
+/// An address lettre can write into a mail (one address, no display name,
+/// no list), without control characters or whitespace.
 pub fn valid_address(a: &str) -> bool {
-    let Some((local, domain)) = a.rsplit_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.is_empty()
-        && !a.chars().any(|c| c.is_whitespace() || c.is_control())
-        && !domain.contains('@')
-        && (domain.contains('.') || domain == "localhost")
+    !a.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == ',')
+        && a.parse::<lettre::Address>().is_ok()
 }
 
 fn secret(
@@ -556,8 +557,11 @@ fn check(
             s.system_id
         ));
     }
-    if s.max_message_bytes < 1024 {
-        problems.push("system.max_message_bytes: must be at least 1024".into());
+    if !(1024..=MAX_MESSAGE_BYTES).contains(&s.max_message_bytes) {
+        problems.push(format!(
+            "system.max_message_bytes: {} must be between 1024 and {MAX_MESSAGE_BYTES}",
+            s.max_message_bytes
+        ));
     }
     for (i, a) in s.own_addresses.iter().enumerate() {
         if !valid_address(a) {
@@ -567,6 +571,13 @@ fn check(
         }
     }
 
+    if let Some(level) = &raw.log.level {
+        if tracing_subscriber::EnvFilter::try_new(level).is_err() {
+            problems.push(format!(
+                "log.level: {level:?} is not a tracing filter (e.g. \"info\" or \"info,postdesk=debug\")"
+            ));
+        }
+    }
     let templates_dir = absolute(
         base,
         &raw.paths
@@ -653,6 +664,7 @@ fn check(
 
     let mut mailboxes = Vec::new();
     let mut mnames = HashSet::new();
+    let mut addresses: Vec<String> = Vec::new();
     for (i, m) in raw.mailbox.into_iter().enumerate() {
         let key = format!("mailbox[{i}]");
         if m.name.trim().is_empty() || m.name.chars().any(|c| c.is_control()) {
@@ -691,9 +703,24 @@ fn check(
                 problems.push(format!("{key}.flags[{j}]: {f:?} is not an IMAP flag"));
             }
         }
-        if m.batch_size == 0 {
-            problems.push(format!("{key}.batch_size: must be at least 1"));
+        if m.batch_size == 0 || m.batch_size > 10_000 {
+            problems.push(format!("{key}.batch_size: must be between 1 and 10000"));
         }
+        if m.poll_interval_secs == 0 || m.poll_interval_secs > 3600 {
+            problems.push(format!(
+                "{key}.poll_interval_secs: must be between 1 and 3600"
+            ));
+        }
+        if let Some(j) = addresses
+            .iter()
+            .position(|a: &String| a.eq_ignore_ascii_case(&m.address))
+        {
+            problems.push(format!(
+                "{key}.address: {:?} is already the address of mailbox[{j}]",
+                m.address
+            ));
+        }
+        addresses.push(m.address.clone());
         let before = problems.len();
         let password = secret(
             &key,
@@ -851,11 +878,14 @@ after = "flag"
             &env(&[
                 ("PW", "s3cret"),
                 ("POSTDESK_SMTP__PORT", "2525"),
+                ("POSTDESK_SMTP__USERNAME", "007"),
+                ("POSTDESK_SMTP__PASSWORD", "007"),
                 ("POSTDESK_CONFIG", "/ignored"),
             ]),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.smtp.port, 2525);
+        assert_eq!(c.smtp.credentials, Some(("007".into(), "007".into())));
         let imap = c.mailboxes[0].imap.as_ref().unwrap();
         assert_eq!(imap.password, "s3cret");
         assert_eq!(imap.port, 993);
@@ -896,5 +926,7 @@ after = "flag"
         assert!(!valid_address("a b@c.d"));
         assert!(!valid_address("@c.d"));
         assert!(!valid_address("a@b\r\n.c"));
+        assert!(!valid_address("a@b.c,d@e.f"));
+        assert!(!valid_address("a@b@c.d"));
     }
 }

@@ -40,7 +40,7 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         Worker::spawn(store, processor, wake.clone()).context("starting the store worker")?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
-    let sender = tokio::spawn(outbox::run(config.clone(), wake, shutdown_rx.clone()));
+    let mut sender = tokio::spawn(outbox::run(config.clone(), wake, shutdown_rx.clone()));
     let mut intakes = tokio::task::JoinSet::new();
     for mb in config.mailboxes.iter().filter(|m| m.imap.is_some()) {
         intakes.spawn(intake::mailbox::run(
@@ -57,24 +57,53 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         "postdesk running"
     );
 
-    wait_for_signal().await?;
-    tracing::info!("shutting down: finishing the work in hand");
+    // Run until a signal, or until a part stops that should not: then stop
+    // the rest and exit non-zero, so systemd restarts us whole.
+    let failure = tokio::select! {
+        r = wait_for_signal() => { r?; None }
+        r = &mut sender => Some(format!("the outbox sender stopped: {}", match r {
+            Ok(Ok(())) => "without error".to_string(),
+            Ok(Err(e)) => format!("{e:#}"),
+            Err(e) => e.to_string(),
+        })),
+        Some(r) = intakes.join_next() => Some(format!("an intake task stopped: {}", match r {
+            Ok(()) => "without error".to_string(),
+            Err(e) => e.to_string(),
+        })),
+        _ = thread_finished(&worker_thread) => Some("the store worker stopped".to_string()),
+    };
+    match &failure {
+        None => tracing::info!("shutting down: finishing the work in hand"),
+        Some(f) => tracing::error!("{f}; shutting down"),
+    }
     let _ = shutdown_tx.send(true);
     while let Some(r) = intakes.join_next().await {
         if let Err(e) = r {
             tracing::error!("intake task failed: {e}");
         }
     }
-    match sender.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!("outbox sender stopped with an error: {e:#}"),
-        Err(e) => tracing::error!("outbox sender task failed: {e}"),
+    if !sender.is_finished() || failure.is_none() {
+        match sender.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("outbox sender stopped with an error: {e:#}"),
+            Err(e) => tracing::error!("outbox sender task failed: {e}"),
+        }
     }
     tokio::task::spawn_blocking(move || worker_thread.join())
         .await
         .ok();
+    if let Some(f) = failure {
+        anyhow::bail!("{f}");
+    }
     tracing::info!("postdesk stopped");
     Ok(())
+}
+
+/// Resolves when `t` has finished.
+async fn thread_finished(t: &std::thread::JoinHandle<()>) {
+    while !t.is_finished() {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

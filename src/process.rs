@@ -33,6 +33,8 @@ use crate::tickets::{State, DEFAULT_PRIORITY};
 pub enum Origin {
     Imap {
         mailbox: String,
+        /// `host:port/user/folder`: what the UID is relative to.
+        source: String,
         uid_validity: u32,
         uid: u32,
     },
@@ -64,6 +66,9 @@ pub struct Incoming {
     pub raw: Vec<u8>,
     /// Size as reported by the server (or `raw.len()`).
     pub size: u64,
+    /// Set when the server would not hand the message over; it is then
+    /// quarantined without a copy and left where it is.
+    pub fetch_error: Option<String>,
 }
 
 /// What became of a message.
@@ -156,7 +161,11 @@ impl Processor {
         store: &mut Store,
         batch: &[Incoming],
     ) -> Result<Vec<Outcome>, StoreError> {
-        let mut tx = store.conn().transaction()?;
+        // IMMEDIATE: take the write lock up front, so a concurrent writer
+        // makes us wait (busy_timeout) instead of failing the upgrade.
+        let mut tx = store
+            .conn()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for item in batch {
             let sp = tx.savepoint()?;
@@ -232,19 +241,32 @@ impl Processor {
     }
 
     fn process_one(&self, db: &Db, item: &Incoming) -> Result<Outcome, Failure> {
-        let (uid_validity, uid) = match &item.origin {
+        let (imap_source, uid_validity, uid) = match &item.origin {
             Origin::Imap {
-                mailbox,
+                source,
                 uid_validity,
                 uid,
+                ..
             } => {
-                if records::receipt_for_uid(db, mailbox, *uid_validity, *uid)?.is_some() {
+                if let Some(prior) = records::receipt_for_uid(db, source, *uid_validity, *uid)? {
+                    // Handled in an earlier run; only the acknowledgement
+                    // is missing. A message we could not keep must stay.
+                    if prior.status == "quarantined" && prior.raw_id.is_none() {
+                        return Ok(Outcome::Quarantined {
+                            id: 0,
+                            error: "quarantined earlier without a copy: left in the mailbox".into(),
+                            raw_kept: false,
+                        });
+                    }
                     return Ok(Outcome::AlreadyHandled);
                 }
-                (Some(*uid_validity), Some(*uid))
+                (Some(source.as_str()), Some(*uid_validity), Some(*uid))
             }
-            _ => (None, None),
+            _ => (None, None, None),
         };
+        if let Some(e) = &item.fetch_error {
+            return Err(Failure::Other(e.clone()));
+        }
         let limit = self.config.system.max_message_bytes;
         if item.raw.is_empty() && item.size > 0
             || item.size > limit
@@ -268,6 +290,7 @@ impl Processor {
                     &records::NewReceipt {
                         source: item.origin.source(),
                         mailbox: &mailbox.name,
+                        imap_source,
                         uid_validity,
                         uid,
                         message_id: mail.message_id.as_deref(),
@@ -287,12 +310,14 @@ impl Processor {
             .and_then(|p| Some((p.ticket_id?, p.article_id?)));
         if duplicate_of.is_none() {
             if let Some(mid) = &mail.message_id {
-                if let Some((aid, tid, from, subject)) =
-                    records::inbound_article_by_message_id(db, mid)?
-                {
-                    if from == mail.from.address && subject == mail.subject {
-                        duplicate_of = Some((tid, aid));
-                    }
+                if let Some((aid, tid)) = records::same_inbound_article(
+                    db,
+                    mid,
+                    &mail.from.address,
+                    &mail.subject,
+                    &mail.text,
+                )? {
+                    duplicate_of = Some((tid, aid));
                 }
             }
         }
@@ -356,7 +381,14 @@ impl Processor {
         ticket_id: i64,
         mail: &InboundMail,
         raw_id: i64,
+        trusted: bool,
     ) -> Result<i64, Failure> {
+        if mail.attachments.len() > MAX_ATTACHMENTS {
+            return Err(Failure::Other(format!(
+                "{} attachments: more than the {MAX_ATTACHMENTS} postdesk accepts in one mail",
+                mail.attachments.len()
+            )));
+        }
         let join = |v: &[mail::Mailbox]| {
             v.iter()
                 .map(|a| a.address.as_str())
@@ -367,6 +399,7 @@ impl Processor {
             db,
             &records::NewArticle {
                 ticket_id,
+                trusted,
                 direction: "in",
                 kind: "customer",
                 from_address: &mail.from.address,
@@ -459,7 +492,7 @@ impl Processor {
             "requester",
         )?;
         self.add_cc_participants(db, ticket_id, mail)?;
-        let article_id = self.insert_inbound(db, ticket_id, mail, raw_id)?;
+        let article_id = self.insert_inbound(db, ticket_id, mail, raw_id, true)?;
         let ticket = records::ticket_by_number(db, &number)?
             .ok_or_else(|| Failure::Other("ticket vanished inside its own transaction".into()))?;
         tracing::info!(ticket = %number, from = %mail.from.address, queue = %mailbox.queue, "new ticket");
@@ -538,7 +571,7 @@ impl Processor {
         // neither is recorded, changes nothing, and agents are warned.
         let mut answers = false;
         for id in referenced {
-            if records::ticket_has_message_id(db, ticket.id, id)? {
+            if records::ticket_has_trusted_id(db, ticket.id, id)? {
                 answers = true;
                 break;
             }
@@ -552,7 +585,8 @@ impl Processor {
             state
         };
         records::touch_ticket(db, ticket.id, new_state.as_str())?;
-        let article_id = self.insert_inbound(db, ticket.id, mail, raw_id)?;
+        // Its own Message-ID is trusted only if the mail itself was.
+        let article_id = self.insert_inbound(db, ticket.id, mail, raw_id, answers)?;
         if answers && mail.automatic.is_none() && !self.own.contains(&mail.from.address) {
             records::add_participant(
                 db,
@@ -699,9 +733,15 @@ impl Processor {
             &sha256_hex(format!("{sha}/{}", kind.name()).as_bytes())[..16],
             self.config.system.fqdn
         );
+        // The tail of the customer's References (bounded) plus their mail.
+        let skip = mail
+            .references
+            .len()
+            .saturating_sub(threading::MAX_REFERENCES);
         let mut references: Vec<String> = mail
             .references
             .iter()
+            .skip(skip)
             .map(|r| threading::normalize_message_id(r))
             .filter(|r| !r.is_empty())
             .collect();
@@ -728,6 +768,7 @@ impl Processor {
             db,
             &records::NewArticle {
                 ticket_id: ticket.id,
+                trusted: true,
                 direction: "out",
                 kind: kind.name(),
                 from_address: &mailbox.address,
@@ -770,11 +811,14 @@ impl Processor {
                 raw_kept: true,
             });
         }
-        let (uid_validity, uid) = match &item.origin {
+        let (imap_source, uid_validity, uid) = match &item.origin {
             Origin::Imap {
-                uid_validity, uid, ..
-            } => (Some(*uid_validity), Some(*uid)),
-            _ => (None, None),
+                source,
+                uid_validity,
+                uid,
+                ..
+            } => (Some(source.as_str()), Some(*uid_validity), Some(*uid)),
+            _ => (None, None, None),
         };
         let raw_kept = !item.raw.is_empty();
         let sha = sha256_hex(&item.raw);
@@ -807,6 +851,7 @@ impl Processor {
             &records::NewReceipt {
                 source: item.origin.source(),
                 mailbox: &mailbox,
+                imap_source,
                 uid_validity,
                 uid,
                 message_id: message_id.as_deref(),
@@ -851,6 +896,7 @@ impl Processor {
         let raw = records::raw_message(store.conn(), raw_id)?.ok_or(RetryError::NoRaw(id))?;
         let item = Incoming {
             size: raw.len() as u64,
+            fetch_error: None,
             raw,
             origin: Origin::Retry {
                 quarantine_id: id,
@@ -891,6 +937,10 @@ pub enum RetryError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// More attachments than this in one mail is abuse, not correspondence:
+/// the mail is quarantined (each attachment costs a synced file write).
+pub const MAX_ATTACHMENTS: usize = 500;
 
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))

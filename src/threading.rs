@@ -105,15 +105,26 @@ pub fn is_valid(number: &str) -> bool {
     last.parse::<u32>().ok() == Some(check_digit(body))
 }
 
+/// At most this many Message-IDs are taken from `References` (the newest):
+/// enough for any real thread, and a hostile header cannot make threading
+/// slow.
+pub const MAX_REFERENCES: usize = 50;
+
 /// Message-IDs named in `In-Reply-To` and `References`, normalised
-/// (without angle brackets), most specific first, without repeats.
+/// (without angle brackets), most specific first, without repeats, at most
+/// `MAX_REFERENCES + 1`.
 pub fn referenced_ids(in_reply_to: &[String], references: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<String> = Vec::new();
     // In-Reply-To names the parent; References lists ancestors oldest
     // first, so the newest ancestor comes next.
-    for id in in_reply_to.iter().chain(references.iter().rev()) {
+    for id in in_reply_to
+        .iter()
+        .take(1)
+        .chain(references.iter().rev().take(MAX_REFERENCES))
+    {
         let id = normalize_message_id(id);
-        if !id.is_empty() && !out.contains(&id) {
+        if !id.is_empty() && seen.insert(id.clone()) {
             out.push(id);
         }
     }
@@ -239,6 +250,11 @@ mod tests {
         );
         assert_eq!(ids, vec!["c@x", "b@x", "a@x"]);
         assert_eq!(normalize_message_id(" <a b@x>\r\n"), "ab@x");
+        // A hostile References header is bounded.
+        let many: Vec<String> = (0..100_000).map(|i| format!("<{i}@x>")).collect();
+        let ids = referenced_ids(&[], &many);
+        assert_eq!(ids.len(), MAX_REFERENCES);
+        assert_eq!(ids[0], "99999@x");
         assert_eq!(normalize_message_id("<a>\r\nBcc: <x@y>"), "aBcc:x@y");
         assert_eq!(normalize_message_id(&"x".repeat(300)), "");
     }

@@ -11,6 +11,9 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use crate::process::{Incoming, Outcome, Processor};
 use crate::store::{Store, StoreError};
 
+/// Where IMAP intake stands for a mailbox: (source, UIDVALIDITY, last UID).
+pub type LedgerEntry = (String, u32, u32);
+
 enum Request {
     Process {
         items: Vec<Incoming>,
@@ -18,10 +21,11 @@ enum Request {
     },
     Ledger {
         mailbox: String,
-        reply: oneshot::Sender<Result<Option<(u32, u32)>, StoreError>>,
+        reply: oneshot::Sender<Result<Option<LedgerEntry>, StoreError>>,
     },
     SetLedger {
         mailbox: String,
+        source: String,
         uid_validity: u32,
         last_uid: u32,
         reply: oneshot::Sender<Result<(), StoreError>>,
@@ -71,11 +75,17 @@ impl Worker {
                         }
                         Request::SetLedger {
                             mailbox,
+                            source,
                             uid_validity,
                             last_uid,
                             reply,
                         } => {
-                            let _ = reply.send(store.set_ledger(&mailbox, uid_validity, last_uid));
+                            let _ = reply.send(store.set_ledger(
+                                &mailbox,
+                                &source,
+                                uid_validity,
+                                last_uid,
+                            ));
                         }
                     }
                 }
@@ -100,7 +110,7 @@ impl Worker {
         self.call(|reply| Request::Process { items, reply }).await
     }
 
-    pub async fn ledger(&self, mailbox: &str) -> Result<Option<(u32, u32)>, WorkerError> {
+    pub async fn ledger(&self, mailbox: &str) -> Result<Option<LedgerEntry>, WorkerError> {
         let mailbox = mailbox.to_string();
         self.call(|reply| Request::Ledger { mailbox, reply }).await
     }
@@ -108,12 +118,15 @@ impl Worker {
     pub async fn set_ledger(
         &self,
         mailbox: &str,
+        source: &str,
         uid_validity: u32,
         last_uid: u32,
     ) -> Result<(), WorkerError> {
         let mailbox = mailbox.to_string();
+        let source = source.to_string();
         self.call(|reply| Request::SetLedger {
             mailbox,
+            source,
             uid_validity,
             last_uid,
             reply,

@@ -187,7 +187,9 @@ fn check_reports_bad_configuration_with_file_and_key() {
 fn quarantine_retry_after_fixing_a_template() {
     let desk = Desk::new(DeskOptions::default());
     let customer = desk.customer("retry");
-    // Templates that fail to render (unknown variable) for the auto-reply.
+    // A template that passes the start-up check (rendered with sample
+    // values, which have an attachment) but fails on a real mail without
+    // attachments (there is no first attachment to name).
     let tdir = desk.path().join("tpl");
     for lang in ["en"] {
         std::fs::create_dir_all(tdir.join(lang)).unwrap();
@@ -200,7 +202,7 @@ fn quarantine_retry_after_fixing_a_template() {
         }
         std::fs::write(
             tdir.join(format!("{lang}/auto_reply.txt")),
-            "Subject: {{ ticket.tag }}\n\n{{ ticket.no_such_field }}\n",
+            "Subject: {{ ticket.tag }}\n\nYour file: {{ article.attachments.0 }}\n",
         )
         .unwrap();
     }

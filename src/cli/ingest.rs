@@ -95,6 +95,7 @@ pub fn run(cli: &Cli, args: &Args) -> ExitCode {
         },
         size: raw.len() as u64,
         raw,
+        fetch_error: None,
     };
     let outcome = match processor.process_batch(&mut store, std::slice::from_ref(&item)) {
         Ok(mut o) => match o.pop() {

@@ -23,6 +23,28 @@ pub const QUARANTINE_FLAG: &str = "$PostdeskQuarantined";
 /// Upper bound of message bytes fetched into memory per batch.
 const BATCH_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Longest any single IMAP command may take before the session is
+/// considered dead (half-open connections never answer).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+/// IDLE is re-issued at least this often (RFC 2177 asks for < 29 min).
+const MAX_IDLE: Duration = Duration::from_secs(25 * 60);
+
+/// Run an IMAP command with [`COMMAND_TIMEOUT`].
+async fn timed<T, E>(
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> anyhow::Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
+        Ok(r) => r.with_context(|| what.to_string()),
+        Err(_) => anyhow::bail!(
+            "{what}: no answer from the server in {}s",
+            COMMAND_TIMEOUT.as_secs()
+        ),
+    }
+}
 
 /// Run until `shutdown` turns true. Never returns an error: failures are
 /// logged and retried.
@@ -70,32 +92,38 @@ async fn session(
         .as_ref()
         .context("mailbox has no IMAP server (pipe-only)")?;
     let mut s = connect(imap).await?;
-    let c = s.capabilities().await.context("CAPABILITY")?;
+    let c = timed("CAPABILITY", s.capabilities()).await?;
     let caps = Caps {
         idle: c.has_str("IDLE"),
         mv: c.has_str("MOVE"),
         uidplus: c.has_str("UIDPLUS"),
     };
-    let selected = s
-        .select(&cfg.folder)
-        .await
-        .with_context(|| format!("selecting folder {:?}", cfg.folder))?;
+    let selected = timed(
+        &format!("selecting folder {:?}", cfg.folder),
+        s.select(&cfg.folder),
+    )
+    .await?;
     let uid_validity = selected
         .uid_validity
         .context("server reported no UIDVALIDITY for the folder")?;
     if cfg.after == AfterAction::Move {
         if let Some(target) = &cfg.move_to {
             // Fails harmlessly when the folder exists already.
-            if s.create(target).await.is_ok() {
+            if timed("CREATE", s.create(target)).await.is_ok() {
                 tracing::info!(mailbox = %cfg.name, folder = %target, "created folder for processed mail");
             }
         }
     }
+    // UIDs mean something only for one server, user and folder.
+    let source = format!(
+        "{}:{}/{}/{}",
+        imap.host, imap.port, imap.username, cfg.folder
+    );
     let mut last_uid = match worker.ledger(&cfg.name).await? {
-        Some((uv, last)) if uv == uid_validity => last,
-        Some((uv, _)) => {
-            tracing::warn!(mailbox = %cfg.name, old = uv, new = uid_validity,
-                "UIDVALIDITY changed: rescanning the folder; mail already taken in is recognised and not processed twice");
+        Some((src, uv, last)) if src == source && uv == uid_validity => last,
+        Some((src, uv, _)) => {
+            tracing::warn!(mailbox = %cfg.name, old_source = %src, new_source = %source, old = uv, new = uid_validity,
+                "mailbox changed (server, user, folder or UIDVALIDITY): rescanning the folder; mail already taken in is recognised and not processed twice");
             0
         }
         None => 0,
@@ -103,34 +131,46 @@ async fn session(
     *backoff = Duration::from_secs(1);
     tracing::info!(mailbox = %cfg.name, folder = %cfg.folder, uid_validity, last_uid,
         idle = caps.idle && cfg.idle, "IMAP session ready");
+    let at = Ledger {
+        source: &source,
+        uid_validity,
+    };
 
     loop {
         loop {
-            let n = fetch_batch(
-                &mut s,
-                cfg,
-                max_bytes,
-                &caps,
-                worker,
-                uid_validity,
-                &mut last_uid,
-            )
-            .await?;
+            let n = fetch_batch(&mut s, cfg, max_bytes, &caps, worker, &at, &mut last_uid).await?;
             if *shutdown.borrow() {
-                s.logout().await.ok();
+                timed("LOGOUT", s.logout()).await.ok();
                 return Ok(());
             }
             if n == 0 {
                 break;
             }
         }
+        // Mail that arrived while we searched is announced by an EXISTS we
+        // have not read yet: look again instead of idling past it.
+        let mut news = false;
+        while let Ok(r) = s.unsolicited_responses.try_recv() {
+            news |= matches!(
+                r,
+                async_imap::types::UnsolicitedResponse::Exists(_)
+                    | async_imap::types::UnsolicitedResponse::Recent(_)
+            );
+        }
+        if news {
+            continue;
+        }
         if caps.idle && cfg.idle {
             let mut idle = s.idle();
-            idle.init().await.context("IDLE")?;
+            timed("IDLE", idle.init()).await?;
+            let wait_for = cfg.poll_interval.min(MAX_IDLE);
             let stop_now = {
-                let (wait, stop) = idle.wait_with_timeout(cfg.poll_interval);
+                let (wait, stop) = idle.wait_with_timeout(wait_for);
+                // wait_with_timeout counts from the last server line (Dovecot
+                // sends keep-alives), so bound the whole wait as well.
                 let r = tokio::select! {
                     r = wait => { r.context("IDLE wait")?; false }
+                    _ = tokio::time::sleep(wait_for) => false,
                     _ = shutdown.changed() => true,
                 };
                 drop(stop);
@@ -140,12 +180,12 @@ async fn session(
                 // Nothing is in flight; dropping the connection is safe.
                 return Ok(());
             }
-            s = idle.done().await.context("ending IDLE")?;
+            s = timed("ending IDLE", idle.done()).await?;
         } else {
             tokio::select! {
                 _ = tokio::time::sleep(cfg.poll_interval) => {}
                 _ = shutdown.changed() => {
-                    s.logout().await.ok();
+                    timed("LOGOUT", s.logout()).await.ok();
                     return Ok(());
                 }
             }
@@ -153,27 +193,98 @@ async fn session(
     }
 }
 
+/// Where the UIDs of this session belong.
+struct Ledger<'a> {
+    source: &'a str,
+    uid_validity: u32,
+}
+
+/// Bodies of `uids`; a UID whose body the server will not give is mapped
+/// to an error text (after trying it alone), so one bad message cannot
+/// block the mailbox.
+async fn fetch_bodies(
+    s: &mut Session,
+    uids: &[u32],
+) -> anyhow::Result<HashMap<u32, Result<Vec<u8>, String>>> {
+    let mut out = HashMap::new();
+    if uids.is_empty() {
+        return Ok(out);
+    }
+    let all = timed("UID FETCH bodies", async {
+        s.uid_fetch(uid_set(uids), "(UID BODY.PEEK[])")
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await;
+    match all {
+        Ok(fetched) => {
+            for f in fetched {
+                if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+                    out.insert(uid, Ok(body.to_vec()));
+                }
+            }
+        }
+        Err(e) if uids.len() > 1 => {
+            tracing::warn!("{e:#}; fetching one message at a time");
+            for &uid in uids {
+                let one = timed("UID FETCH body", async {
+                    s.uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                })
+                .await;
+                match one {
+                    Ok(fetched) => {
+                        if let Some(body) = fetched
+                            .iter()
+                            .find(|f| f.uid == Some(uid))
+                            .and_then(|f| f.body())
+                        {
+                            out.insert(uid, Ok(body.to_vec()));
+                        }
+                    }
+                    Err(e) => {
+                        out.insert(
+                            uid,
+                            Err(format!("the server would not hand the message over: {e:#}")),
+                        );
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            out.insert(
+                uids[0],
+                Err(format!("the server would not hand the message over: {e:#}")),
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// Fetch, process and acknowledge one batch. Returns how many UIDs it
 /// covered (0 = nothing new).
-#[allow(clippy::too_many_arguments)]
 async fn fetch_batch(
     s: &mut Session,
     cfg: &Mailbox,
     max_bytes: u64,
     caps: &Caps,
     worker: &Worker,
-    uid_validity: u32,
+    at: &Ledger<'_>,
     last_uid: &mut u32,
 ) -> anyhow::Result<usize> {
-    let mut query = format!("UID {}:*", *last_uid + 1);
+    let Some(first) = last_uid.checked_add(1) else {
+        return Ok(0); // UID space exhausted: the server must change UIDVALIDITY.
+    };
+    let mut query = format!("UID {first}:*");
     if cfg.after == AfterAction::Delete {
         query.push_str(" UNDELETED");
     }
     // `n:*` always matches the highest UID, even below n: filter.
-    let mut uids: Vec<u32> = s
-        .uid_search(&query)
-        .await
-        .context("UID SEARCH")?
+    let mut uids: Vec<u32> = timed("UID SEARCH", s.uid_search(&query))
+        .await?
         .into_iter()
         .filter(|u| *u > *last_uid)
         .collect();
@@ -183,14 +294,14 @@ async fn fetch_batch(
     uids.sort_unstable();
     uids.truncate(cfg.batch_size as usize);
 
-    let sizes: HashMap<u32, u64> = s
-        .uid_fetch(uid_set(&uids), "(UID RFC822.SIZE)")
-        .await
-        .context("UID FETCH sizes")?
-        .try_filter_map(|f| async move { Ok(f.uid.map(|u| (u, f.size.unwrap_or(0) as u64))) })
-        .try_collect()
-        .await
-        .context("UID FETCH sizes")?;
+    let sizes: HashMap<u32, u64> = timed("UID FETCH sizes", async {
+        s.uid_fetch(uid_set(&uids), "(UID RFC822.SIZE)")
+            .await?
+            .try_filter_map(|f| async move { Ok(f.uid.map(|u| (u, f.size.unwrap_or(0) as u64))) })
+            .try_collect()
+            .await
+    })
+    .await?;
     // Keep the batch within BATCH_BYTES (at least one message).
     let mut total = 0u64;
     let mut keep = 0;
@@ -207,42 +318,35 @@ async fn fetch_batch(
     let wanted: Vec<u32> = uids
         .iter()
         .copied()
-        .filter(|u| sizes.get(u).copied().unwrap_or(0) <= max_bytes)
+        .filter(|u| sizes.get(u).is_some_and(|sz| *sz <= max_bytes))
         .collect();
-    let mut bodies: HashMap<u32, Vec<u8>> = HashMap::new();
-    if !wanted.is_empty() {
-        let fetched: Vec<_> = s
-            .uid_fetch(uid_set(&wanted), "(UID BODY.PEEK[])")
-            .await
-            .context("UID FETCH bodies")?
-            .try_collect()
-            .await
-            .context("UID FETCH bodies")?;
-        for f in fetched {
-            if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                bodies.insert(uid, body.to_vec());
-            }
-        }
-    }
+    let mut bodies = fetch_bodies(s, &wanted).await?;
     let mut items = Vec::with_capacity(uids.len());
     let mut covered = Vec::with_capacity(uids.len());
     for &uid in &uids {
-        let size = sizes.get(&uid).copied().unwrap_or(0);
-        let raw = match bodies.remove(&uid) {
-            Some(b) => b,
-            None if size > max_bytes => Vec::new(),
-            // Expunged by someone else between SEARCH and FETCH.
-            None => continue,
+        let Some(&size) = sizes.get(&uid) else {
+            continue; // expunged by someone else since the SEARCH
+        };
+        let (raw, fetch_error) = match bodies.remove(&uid) {
+            Some(Ok(b)) => (b, None),
+            Some(Err(e)) => (Vec::new(), Some(e)),
+            None if size > max_bytes => (Vec::new(), None),
+            None => (
+                Vec::new(),
+                Some("the server listed the message but returned no body".to_string()),
+            ),
         };
         covered.push(uid);
         items.push(Incoming {
             origin: Origin::Imap {
                 mailbox: cfg.name.clone(),
-                uid_validity,
+                source: at.source.to_string(),
+                uid_validity: at.uid_validity,
                 uid,
             },
             size: size.max(raw.len() as u64),
             raw,
+            fetch_error,
         });
     }
     let outcomes = worker.process(items).await?;
@@ -265,40 +369,28 @@ async fn fetch_batch(
     let max = *uids.iter().max().unwrap_or(last_uid);
     *last_uid = max.max(*last_uid);
     worker
-        .set_ledger(&cfg.name, uid_validity, *last_uid)
+        .set_ledger(&cfg.name, at.source, at.uid_validity, *last_uid)
         .await?;
     tracing::debug!(mailbox = %cfg.name, count = uids.len(), last_uid = *last_uid, "batch committed and acknowledged");
     Ok(uids.len())
 }
 
 async fn store_flags(s: &mut Session, uids: &[u32], what: &str) -> anyhow::Result<()> {
-    let _: Vec<_> = s
-        .uid_store(uid_set(uids), what)
-        .await
-        .with_context(|| format!("UID STORE {what}"))?
-        .try_collect()
-        .await
-        .with_context(|| format!("UID STORE {what}"))?;
+    let _: Vec<_> = timed(&format!("UID STORE {what}"), async {
+        s.uid_store(uid_set(uids), what).await?.try_collect().await
+    })
+    .await?;
     Ok(())
 }
 
 async fn expunge(s: &mut Session, caps: &Caps, uids: &[u32]) -> anyhow::Result<()> {
     if caps.uidplus {
-        let _: Vec<_> = s
-            .uid_expunge(uid_set(uids))
-            .await
-            .context("UID EXPUNGE")?
-            .try_collect()
-            .await
-            .context("UID EXPUNGE")?;
+        let _: Vec<_> = timed("UID EXPUNGE", async {
+            s.uid_expunge(uid_set(uids)).await?.try_collect().await
+        })
+        .await?;
     } else {
-        let _: Vec<_> = s
-            .expunge()
-            .await
-            .context("EXPUNGE")?
-            .try_collect()
-            .await
-            .context("EXPUNGE")?;
+        let _: Vec<_> = timed("EXPUNGE", async { s.expunge().await?.try_collect().await }).await?;
     }
     Ok(())
 }
@@ -322,13 +414,17 @@ async fn acknowledge(
             // Checked at config load: move_to is set for "move".
             let target = cfg.move_to.as_deref().unwrap_or("Processed");
             if caps.mv {
-                s.uid_mv(uid_set(uids), target)
-                    .await
-                    .with_context(|| format!("UID MOVE to {target:?}"))
+                timed(
+                    &format!("UID MOVE to {target:?}"),
+                    s.uid_mv(uid_set(uids), target),
+                )
+                .await
             } else {
-                s.uid_copy(uid_set(uids), target)
-                    .await
-                    .with_context(|| format!("UID COPY to {target:?}"))?;
+                timed(
+                    &format!("UID COPY to {target:?}"),
+                    s.uid_copy(uid_set(uids), target),
+                )
+                .await?;
                 store_flags(s, uids, "+FLAGS.SILENT (\\Deleted)").await?;
                 expunge(s, caps, uids).await
             }

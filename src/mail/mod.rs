@@ -170,7 +170,10 @@ pub fn parse(raw: &[u8], own_fqdn: &str) -> Result<InboundMail, MailError> {
             .message_id()
             .map(crate::threading::normalize_message_id)
             .filter(|s| !s.is_empty()),
-        subject: sanitize_line(msg.subject().unwrap_or("")),
+        subject: truncate_chars(
+            &sanitize_line(msg.subject().unwrap_or("")),
+            MAX_SUBJECT_CHARS,
+        ),
         reply_to: first_mailbox(msg.reply_to()),
         to: mailboxes(msg.to()),
         cc: mailboxes(msg.cc()),
@@ -188,6 +191,32 @@ pub fn parse(raw: &[u8], own_fqdn: &str) -> Result<InboundMail, MailError> {
     })
 }
 
+/// Loose check for an inbound address: one `@` with something on both
+/// sides, no whitespace, control or list characters. Looser than what we
+/// accept in configuration: a sender lettre cannot write to still gets a
+/// ticket (without an auto-reply).
+pub fn plausible_address(a: &str) -> bool {
+    let Some((local, domain)) = a.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && !a
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;".contains(c))
+}
+
+/// Longer subjects are cut (RFC 5322 lines stop at 998 characters anyway).
+pub const MAX_SUBJECT_CHARS: usize = 500;
+
+fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}
+
 /// Replace control characters (CR, LF, NUL, TAB …) with spaces and trim:
 /// what comes out is safe to place in a header of a mail we send.
 pub fn sanitize_line(s: &str) -> String {
@@ -200,7 +229,7 @@ pub fn sanitize_line(s: &str) -> String {
 
 fn to_mailbox(name: Option<&str>, address: Option<&str>) -> Option<Mailbox> {
     let address = sanitize_line(address?).to_lowercase();
-    if !crate::config::valid_address(&address) || address.contains(['<', '>', ',', ';']) {
+    if !plausible_address(&address) {
         return None;
     }
     Some(Mailbox {
@@ -304,6 +333,13 @@ mod tests {
         );
         // Binary garbage has no header block at all.
         assert!(parse(&[0xff, 0xfe, 0x00, 0x01, 0x02], "x").is_err());
+    }
+
+    #[test]
+    fn huge_subject_is_cut() {
+        let raw = format!("From: a@b.co\r\nSubject: {}\r\n\r\nx", "é".repeat(5000));
+        let m = parse(raw.as_bytes(), "x").unwrap();
+        assert_eq!(m.subject.chars().count(), MAX_SUBJECT_CHARS);
     }
 
     #[test]

@@ -142,6 +142,26 @@ impl Templates {
         for kind in Kind::ALL {
             t.pick(kind, default_language)?;
         }
+        // Render every template once with sample values, so a mistake
+        // (an unknown variable, a bad filter) shows at start or in
+        // `postdesk check`, not on the first customer's mail.
+        let sample = Context::sample();
+        for (lang, names) in &t.available {
+            for kind in Kind::ALL.into_iter().filter(|k| names.contains(&k.name())) {
+                let ctx =
+                    tera::Context::from_serialize(&sample).map_err(|e| NotifyError::Render {
+                        name: kind.name(),
+                        lang: lang.clone(),
+                        message: tera_message(&e),
+                    })?;
+                t.tera
+                    .render(&format!("{lang}/{}", kind.name()), &ctx)
+                    .map_err(|e| NotifyError::Syntax {
+                        path: dir.join(lang).join(format!("{}.txt", kind.name())),
+                        message: tera_message(&e),
+                    })?;
+            }
+        }
         Ok(t)
     }
 
@@ -207,6 +227,33 @@ pub struct Context {
     /// The support address and its display name.
     pub support_address: String,
     pub support_name: String,
+}
+
+impl Context {
+    /// Plausible values, for checking templates.
+    pub fn sample() -> Context {
+        Context {
+            ticket: TicketCtx {
+                number: "2026112210000017".into(),
+                tag: "[Ticket#2026112210000017]".into(),
+                subject: "Printer broken".into(),
+                state: "posted".into(),
+                queue: "support".into(),
+                customer: "ana@example.com".into(),
+                customer_name: "Ana".into(),
+            },
+            article: ArticleCtx {
+                from: "ana@example.com".into(),
+                from_name: "Ana".into(),
+                subject: "Printer broken".into(),
+                text: "It does not print.".into(),
+                attachments: vec!["photo.jpg".into()],
+                unverified_sender: true,
+            },
+            support_address: "support@example.com".into(),
+            support_name: "Support".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -432,5 +479,16 @@ mod tests {
         std::fs::write(dir.path().join("en/auto_reply.txt"), "Subject: x\n\nbody").unwrap();
         let e = Templates::load(dir.path(), "en").err().unwrap().to_string();
         assert!(e.contains("agent_new_ticket"), "{e}");
+        // An unknown variable is caught at load, naming the file.
+        for f in ["agent_new_ticket", "agent_follow_up"] {
+            std::fs::write(dir.path().join(format!("en/{f}.txt")), "Subject: x\n\nbody").unwrap();
+        }
+        std::fs::write(
+            dir.path().join("en/auto_reply.txt"),
+            "Subject: x\n\n{{ ticket.nope }}",
+        )
+        .unwrap();
+        let e = Templates::load(dir.path(), "en").err().unwrap().to_string();
+        assert!(e.contains("auto_reply.txt"), "{e}");
     }
 }

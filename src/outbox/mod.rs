@@ -81,15 +81,23 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let transport = transport(&config.smtp, &config.system.fqdn)?;
-    let db = Mutex::new(
-        Store::open(&config.storage.database, store::Durability::Normal)
-            .context("opening the database for the outbox")?,
-    );
+    let db = loop {
+        match Store::open(&config.storage.database, store::Durability::Normal) {
+            Ok(s) => break Mutex::new(s),
+            Err(e) => {
+                tracing::error!("outbox: opening the database: {e}; trying again in 5 s");
+                tokio::select! {
+                    _ = tokio::time::sleep(IDLE_SCAN) => {}
+                    _ = shutdown.changed() => return Ok(()),
+                }
+            }
+        }
+    };
     loop {
         if *shutdown.borrow() {
             break;
         }
-        let pause = match round(&config, &transport, &db).await {
+        let pause = match round(&config, &transport, &db, &shutdown).await {
             Ok(Round::Sent { failures: 0 }) => continue,
             // Relay trouble: don't spin; due times decide the next try.
             Ok(Round::Sent { .. }) => Duration::from_millis(500),
@@ -129,7 +137,12 @@ fn lock(db: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
 /// mail is marked as soon as the relay answers, so the window in which a
 /// crash could make a mail go out twice is only the time between the
 /// relay's "250" and this UPDATE.
-async fn round(config: &Config, transport: &Transport, db: &Mutex<Store>) -> anyhow::Result<Round> {
+async fn round(
+    config: &Config,
+    transport: &Transport,
+    db: &Mutex<Store>,
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<Round> {
     let batch = outbox::due(lock(db).conn(), CHUNK, &[])?;
     if batch.is_empty() {
         let next = outbox::next_due_in(lock(db).conn())?;
@@ -142,7 +155,10 @@ async fn round(config: &Config, transport: &Transport, db: &Mutex<Store>) -> any
     let give_up = config.smtp.give_up_after;
     let retry_max = config.smtp.retry_max;
     let concurrency = config.smtp.max_connections.max(1) as usize;
+    // On shutdown, mail not yet started stays pending for the next run;
+    // mail in flight is finished and marked.
     let mut results = futures::stream::iter(batch)
+        .take_while(|_| std::future::ready(!*shutdown.borrow()))
         .map(|m| async move {
             let r = match send_one(transport, &m).await {
                 Ok(()) => Delivery::Sent,
@@ -188,7 +204,11 @@ async fn round(config: &Config, transport: &Transport, db: &Mutex<Store>) -> any
                 tracing::error!(outbox = id, "SMTP delivery failed for good: {e}")
             }
         }
-        mark.context("recording a delivery result in the outbox")?;
+        if let Err(e) = mark {
+            // Keep going: the other mails in flight must be marked too. This
+            // one stays pending and may go out again (at-least-once).
+            tracing::error!(outbox = id, "recording the delivery result failed: {e}");
+        }
     }
     Ok(Round::Sent { failures })
 }

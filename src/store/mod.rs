@@ -182,15 +182,15 @@ impl Store {
         Ok(())
     }
 
-    /// Where IMAP intake stands for `mailbox`: (UIDVALIDITY, last UID).
-    pub fn ledger(&self, mailbox: &str) -> Result<Option<(u32, u32)>, StoreError> {
+    /// Where IMAP intake stands for `mailbox`: (source, UIDVALIDITY, last UID).
+    pub fn ledger(&self, mailbox: &str) -> Result<Option<(String, u32, u32)>, StoreError> {
         use rusqlite::OptionalExtension;
         Ok(self
             .conn
             .query_row(
-                "SELECT uid_validity, last_uid FROM mailbox_state WHERE mailbox = ?1",
+                "SELECT source, uid_validity, last_uid FROM mailbox_state WHERE mailbox = ?1",
                 [mailbox],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?)
     }
@@ -198,15 +198,17 @@ impl Store {
     pub fn set_ledger(
         &mut self,
         mailbox: &str,
+        source: &str,
         uid_validity: u32,
         last_uid: u32,
     ) -> Result<(), StoreError> {
         self.conn.execute(
-            "INSERT INTO mailbox_state (mailbox, uid_validity, last_uid, updated_at)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(mailbox) DO UPDATE SET uid_validity = excluded.uid_validity,
+            "INSERT INTO mailbox_state (mailbox, source, uid_validity, last_uid, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(mailbox) DO UPDATE SET source = excluded.source,
+                 uid_validity = excluded.uid_validity,
                  last_uid = excluded.last_uid, updated_at = excluded.updated_at",
-            rusqlite::params![mailbox, uid_validity, last_uid, now_text()],
+            rusqlite::params![mailbox, source, uid_validity, last_uid, now_text()],
         )?;
         Ok(())
     }
@@ -274,8 +276,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
         assert_eq!(s.ledger("m").unwrap(), None);
-        s.set_ledger("m", 7, 42).unwrap();
-        s.set_ledger("m", 7, 43).unwrap();
-        assert_eq!(s.ledger("m").unwrap(), Some((7, 43)));
+        s.set_ledger("m", "h/u/INBOX", 7, 42).unwrap();
+        s.set_ledger("m", "h/u/INBOX", 7, 43).unwrap();
+        assert_eq!(s.ledger("m").unwrap(), Some(("h/u/INBOX".into(), 7, 43)));
     }
 }

@@ -114,6 +114,8 @@ pub fn touch_ticket(c: &Connection, ticket_id: i64, state: &str) -> Result<()> {
 
 pub struct NewArticle<'a> {
     pub ticket_id: i64,
+    /// Whether its Message-ID may later prove a reply's right to the ticket.
+    pub trusted: bool,
     pub direction: &'a str,
     pub kind: &'a str,
     pub from_address: &'a str,
@@ -156,7 +158,7 @@ pub fn insert_article(c: &Connection, a: &NewArticle) -> Result<i64> {
     ])?;
     let id = c.last_insert_rowid();
     if let Some(mid) = a.message_id {
-        add_message_id(c, mid, a.ticket_id, Some(id))?;
+        add_message_id(c, mid, a.ticket_id, Some(id), a.trusted)?;
     }
     Ok(id)
 }
@@ -167,11 +169,13 @@ pub fn add_message_id(
     message_id: &str,
     ticket_id: i64,
     article_id: Option<i64>,
+    trusted: bool,
 ) -> Result<()> {
     c.prepare_cached(
-        "INSERT OR IGNORE INTO message_ids (message_id, ticket_id, article_id) VALUES (?1, ?2, ?3)",
+        "INSERT OR IGNORE INTO message_ids (message_id, ticket_id, article_id, trusted)
+         VALUES (?1, ?2, ?3, ?4)",
     )?
-    .execute(params![message_id, ticket_id, article_id])?;
+    .execute(params![message_id, ticket_id, article_id, trusted])?;
     Ok(())
 }
 
@@ -200,11 +204,13 @@ pub fn is_participant(c: &Connection, ticket_id: i64, address: &str) -> Result<b
 }
 
 /// Whether `message_id` is among the IDs already recorded on `ticket_id`.
-pub fn ticket_has_message_id(c: &Connection, ticket_id: i64, message_id: &str) -> Result<bool> {
-    Ok(
-        c.prepare_cached("SELECT 1 FROM message_ids WHERE ticket_id = ?1 AND message_id = ?2")?
-            .exists(params![ticket_id, message_id])?,
-    )
+/// Whether `message_id` is a *trusted* ID of `ticket_id` (ours, or of an
+/// authorised mail).
+pub fn ticket_has_trusted_id(c: &Connection, ticket_id: i64, message_id: &str) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "SELECT 1 FROM message_ids WHERE ticket_id = ?1 AND message_id = ?2 AND trusted = 1",
+    )?
+    .exists(params![ticket_id, message_id])?)
 }
 
 pub fn insert_attachment(
@@ -261,6 +267,8 @@ pub struct PriorReceipt {
     pub status: String,
     pub ticket_id: Option<i64>,
     pub article_id: Option<i64>,
+    /// None when no copy could be kept (quarantined as too large).
+    pub raw_id: Option<i64>,
 }
 
 fn prior(r: &rusqlite::Row) -> rusqlite::Result<PriorReceipt> {
@@ -268,46 +276,54 @@ fn prior(r: &rusqlite::Row) -> rusqlite::Result<PriorReceipt> {
         status: r.get(0)?,
         ticket_id: r.get(1)?,
         article_id: r.get(2)?,
+        raw_id: r.get(3)?,
     })
 }
 
-/// The receipt for this exact IMAP message, if it was handled before.
+/// The receipt for this exact IMAP message (server/user/folder, UIDVALIDITY,
+/// UID), if it was handled before.
 pub fn receipt_for_uid(
     c: &Connection,
-    mailbox: &str,
+    imap_source: &str,
     uid_validity: u32,
     uid: u32,
 ) -> Result<Option<PriorReceipt>> {
     Ok(c.prepare_cached(
-        "SELECT status, ticket_id, article_id FROM receipts
-         WHERE mailbox = ?1 AND uid_validity = ?2 AND uid = ?3",
+        "SELECT status, ticket_id, article_id, raw_id FROM receipts
+         WHERE imap_source = ?1 AND uid_validity = ?2 AND uid = ?3",
     )?
-    .query_row(params![mailbox, uid_validity, uid], prior)
+    .query_row(params![imap_source, uid_validity, uid], prior)
     .optional()?)
 }
 
 /// An earlier receipt for the same bytes that produced an article.
 pub fn receipt_for_content(c: &Connection, sha256: &str) -> Result<Option<PriorReceipt>> {
     Ok(c.prepare_cached(
-        "SELECT status, ticket_id, article_id FROM receipts
+        "SELECT status, ticket_id, article_id, raw_id FROM receipts
          WHERE sha256 = ?1 AND article_id IS NOT NULL ORDER BY id LIMIT 1",
     )?
     .query_row([sha256], prior)
     .optional()?)
 }
 
-/// An inbound article with this Message-ID: (article id, ticket id,
-/// from address, subject).
-pub fn inbound_article_by_message_id(
+/// An earlier inbound article that is the same mail: same Message-ID,
+/// sender, subject and text (a copy delivered to another support address).
+/// Returns (article id, ticket id).
+pub fn same_inbound_article(
     c: &Connection,
     message_id: &str,
-) -> Result<Option<(i64, i64, String, String)>> {
+    from: &str,
+    subject: &str,
+    text: &str,
+) -> Result<Option<(i64, i64)>> {
     Ok(c.prepare_cached(
-        "SELECT id, ticket_id, from_address, subject FROM articles
-         WHERE message_id = ?1 AND direction = 'in' ORDER BY id LIMIT 1",
+        "SELECT id, ticket_id FROM articles
+         WHERE message_id = ?1 AND direction = 'in' AND from_address = ?2 AND subject = ?3
+           AND body_text = ?4
+         ORDER BY id LIMIT 1",
     )?
-    .query_row([message_id], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    .query_row(params![message_id, from, subject, text], |r| {
+        Ok((r.get(0)?, r.get(1)?))
     })
     .optional()?)
 }
@@ -315,6 +331,7 @@ pub fn inbound_article_by_message_id(
 pub struct NewReceipt<'a> {
     pub source: &'a str,
     pub mailbox: &'a str,
+    pub imap_source: Option<&'a str>,
     pub uid_validity: Option<u32>,
     pub uid: Option<u32>,
     pub message_id: Option<&'a str>,
@@ -329,8 +346,8 @@ pub struct NewReceipt<'a> {
 pub fn insert_receipt(c: &Connection, r: &NewReceipt) -> Result<i64> {
     c.prepare_cached(
         "INSERT INTO receipts (source, mailbox, uid_validity, uid, message_id, sha256, raw_id,
-             status, ticket_id, article_id, error, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             status, ticket_id, article_id, error, received_at, imap_source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         r.source,
@@ -344,7 +361,8 @@ pub fn insert_receipt(c: &Connection, r: &NewReceipt) -> Result<i64> {
         r.ticket_id,
         r.article_id,
         r.error,
-        now_text()
+        now_text(),
+        r.imap_source
     ])?;
     Ok(c.last_insert_rowid())
 }

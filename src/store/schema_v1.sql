@@ -69,10 +69,13 @@ CREATE INDEX articles_ticket ON articles(ticket_id);
 CREATE INDEX articles_message_id ON articles(message_id);
 
 -- Every Message-ID seen on a ticket, ours and the customers', for threading.
+-- `trusted`: ours, or from mail that was itself authorised; only trusted IDs
+-- prove that a later reply comes from someone who received the ticket's mail.
 CREATE TABLE message_ids (
     message_id  TEXT PRIMARY KEY,
     ticket_id   INTEGER NOT NULL REFERENCES tickets(id),
-    article_id  INTEGER REFERENCES articles(id)
+    article_id  INTEGER REFERENCES articles(id),
+    trusted     INTEGER NOT NULL
 );
 
 CREATE TABLE attachments (
@@ -89,6 +92,8 @@ CREATE INDEX attachments_article ON attachments(article_id);
 -- Per IMAP mailbox: which UIDs are behind us.
 CREATE TABLE mailbox_state (
     mailbox       TEXT PRIMARY KEY,
+    -- host/user/folder the ledger belongs to; a change resets the ledger
+    source        TEXT NOT NULL,
     uid_validity  INTEGER NOT NULL,
     last_uid      INTEGER NOT NULL,
     updated_at    TEXT NOT NULL
@@ -99,6 +104,7 @@ CREATE TABLE receipts (
     id            INTEGER PRIMARY KEY,
     source        TEXT NOT NULL,       -- imap | pipe | retry
     mailbox       TEXT NOT NULL,
+    imap_source   TEXT,                -- host/user/folder of an IMAP message
     uid_validity  INTEGER,
     uid           INTEGER,
     message_id    TEXT,
@@ -110,7 +116,7 @@ CREATE TABLE receipts (
     error         TEXT,
     received_at   TEXT NOT NULL
 );
-CREATE UNIQUE INDEX receipts_uid ON receipts(mailbox, uid_validity, uid) WHERE uid IS NOT NULL;
+CREATE UNIQUE INDEX receipts_uid ON receipts(imap_source, uid_validity, uid) WHERE uid IS NOT NULL;
 CREATE INDEX receipts_sha ON receipts(sha256);
 
 CREATE TABLE quarantine (
