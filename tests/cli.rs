@@ -285,6 +285,13 @@ fn knowing_a_ticket_number_or_forging_from_grants_no_access() {
     let out = desk.cli_stdin(&["ingest", "--json"], stranger.as_bytes());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["outcome"], "follow_up");
+    // Regression (review): answering the stranger's own earlier mail is
+    // not answering the ticket.
+    let chained = format!(
+        "From: stranger@evil.test\r\nTo: {}\r\nCc: friend@evil.test\r\nSubject: Re: [Ticket#{number}] Private matter\r\nMessage-ID: <s3@evil.test>\r\nIn-Reply-To: <s1@evil.test>\r\n\r\nagain\r\n",
+        desk.support
+    );
+    desk.cli_stdin(&["ingest"], chained.as_bytes());
     // A forged From of the customer, copying the attacker.
     let forged = format!(
         "From: {customer}\r\nTo: {}\r\nCc: attacker@evil.test\r\nSubject: Re: [Ticket#{number}] Private matter\r\nMessage-ID: <s2@evil.test>\r\n\r\nadd my friend\r\n",
@@ -307,19 +314,16 @@ fn knowing_a_ticket_number_or_forging_from_grants_no_access() {
         .iter()
         .filter(|a| a["kind"] == "agent_follow_up")
         .collect();
-    assert_eq!(alerts.len(), 2);
-    assert!(
-        alerts[0]["text"]
-            .as_str()
-            .unwrap()
-            .contains("not a participant"),
-        "{}",
-        alerts[0]["text"]
+    assert_eq!(alerts.len(), 3);
+    let warned: Vec<bool> = alerts
+        .iter()
+        .map(|a| a["text"].as_str().unwrap().contains("not a participant"))
+        .collect();
+    assert_eq!(
+        warned,
+        vec![true, true, false],
+        "stranger twice, then the forged From"
     );
-    assert!(!alerts[1]["text"]
-        .as_str()
-        .unwrap()
-        .contains("not a participant"));
 
     // A real reply-all (it answers the customer's original Message-ID)
     // brings the colleague on board.
@@ -330,7 +334,12 @@ fn knowing_a_ticket_number_or_forging_from_grants_no_access() {
     );
     desk.cli_stdin(&["ingest"], reply_all.as_bytes());
     let t = desk.json(&["ticket", "show", &number, "--json"]);
-    assert_eq!(t["participants"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        t["participants"].as_array().unwrap().len(),
+        2,
+        "{}",
+        t["participants"]
+    );
 }
 
 #[test]
