@@ -211,6 +211,26 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                             .select(&m.folder)
                             .await
                             .map_err(|e| anyhow::anyhow!("selecting {:?}: {e}", m.folder))?;
+                        // Keywords we set must be storable for good.
+                        use async_imap::types::Flag;
+                        let any_keyword = mb.permanent_flags.iter().any(|f| matches!(f, Flag::MayCreate));
+                        let mut wanted: Vec<String> =
+                            vec![postdesk::intake::mailbox::QUARANTINE_FLAG.to_string()];
+                        if m.after == postdesk::config::AfterAction::Flag {
+                            wanted.extend(m.flags.iter().filter(|f| !f.starts_with('\\')).cloned());
+                        }
+                        for k in &wanted {
+                            let listed = mb
+                                .permanent_flags
+                                .iter()
+                                .any(|f| matches!(f, Flag::Custom(c) if c.as_ref() == k.as_str()));
+                            if !any_keyword && !listed {
+                                anyhow::bail!(
+                                    "the server does not keep the keyword {k} in {:?} (PERMANENTFLAGS): choose another after action or flags",
+                                    m.folder
+                                );
+                            }
+                        }
                         s.logout().await.ok();
                         anyhow::Ok(mb.exists)
                     }
