@@ -13,6 +13,8 @@
 #                                    120 + N/20); the run is reported as incomplete
 #   BENCH_KEEP_STACK=1               leave the bench mail stack running at the end
 #   BENCH_SEED=1                     seed of the generated mail
+#   BENCH_STACK=DIR                  mail stack folder (default
+#                                    target/bench-mailstack; at most 70 chars)
 #   BENCH_QUIET_WAIT=300             before each run, wait up to this many
 #                                    seconds for the machine to be idle (other
 #                                    processes < 10 % of all CPUs over 2 s); the
@@ -49,7 +51,7 @@ TIMEOUT=${BENCH_TIMEOUT:-$((120 + N / 20))}
 SEED=${BENCH_SEED:-1}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-300}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-STACK=$REPO/target/bench-mailstack
+STACK=${BENCH_STACK:-$REPO/target/bench-mailstack}
 OUT=$REPO/target/bench-runs
 cd "$REPO"
 [[ $N =~ ^[0-9]+$ ]] && ((N > 0)) || { echo "usage: $0 [N]" >&2; exit 2; }

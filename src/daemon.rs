@@ -26,7 +26,7 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
             .context("loading mail templates")?,
     );
     // Validate SMTP settings now rather than in the sender's first round.
-    outbox::transport(&config.smtp, &config.system.fqdn).context("SMTP settings")?;
+    outbox::check_settings(&config).context("SMTP settings")?;
     let store = process::open_store(&config).context("opening the database")?;
     std::fs::create_dir_all(config.storage.data_dir.join("attachments")).with_context(|| {
         format!(

@@ -138,6 +138,9 @@ pub struct Processor {
     numbering: Numbering,
     own: HashSet<String>,
     attachments_dir: PathBuf,
+    /// Set when the batch in progress wrote attachment files: they are
+    /// flushed with one `syncfs` before the batch commits.
+    files_written: std::cell::Cell<bool>,
 }
 
 impl Processor {
@@ -146,6 +149,7 @@ impl Processor {
             numbering: Numbering::new(&config.system.ticket_tag, config.system.system_id),
             own: config.own_addresses(),
             attachments_dir: config.storage.data_dir.join("attachments"),
+            files_written: std::cell::Cell::new(false),
             config,
             templates,
         }
@@ -189,6 +193,9 @@ impl Processor {
             };
             drop(sp); // rolls the savepoint back
             outcomes.push(self.quarantine(&tx, item, &error)?);
+        }
+        if self.files_written.replace(false) {
+            sync_filesystem(&self.attachments_dir).map_err(StoreError::Sync)?;
         }
         tx.commit()?;
         Ok(outcomes)
@@ -432,15 +439,17 @@ impl Processor {
 
     /// Content-addressed: `attachments/ab/abcdef…`. The name on disk is a
     /// hash, never the sender's file name, so no name can escape the folder;
-    /// the sanitised name is kept in the database. The file is synced before
-    /// the transaction that refers to it commits.
+    /// the sanitised name is kept in the database. Files are flushed (one
+    /// `syncfs` per batch) before the transaction that refers to them
+    /// commits; the raw message in the database holds the bytes as well.
     fn save_attachment(&self, content: &[u8]) -> Result<(String, String), Failure> {
         let sha = sha256_hex(content);
         let rel = format!("attachments/{}/{}", &sha[..2], sha);
         let dir = self.attachments_dir.join(&sha[..2]);
         let path = dir.join(&sha);
         if !path.exists() {
-            write_synced(&dir, &path, content).map_err(Failure::Attachment)?;
+            write_file(&dir, &path, content).map_err(Failure::Attachment)?;
+            self.files_written.set(true);
         }
         Ok((sha, rel))
     }
@@ -957,21 +966,31 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}\n[… truncated]", &s[..cut])
 }
 
-/// Write via a temporary file, fsync, rename, fsync the folder.
-fn write_synced(dir: &Path, path: &Path, content: &[u8]) -> std::io::Result<()> {
+/// Write via a temporary file and rename (never a half-written file under
+/// the final name). Durability comes from [`sync_filesystem`].
+fn write_file(dir: &Path, path: &Path, content: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
         ".tmp-{}-{:?}",
         std::process::id(),
         std::thread::current().id()
     ));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(content)?;
-        f.sync_all()?;
+    std::fs::File::create(&tmp)?.write_all(content)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Flush everything written to the file system holding `dir` (files and
+/// renames): one call per batch instead of an fsync per file and folder.
+fn sync_filesystem(dir: &Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(dir)?;
+    // SAFETY: `f` is an open file descriptor for the whole call; syncfs
+    // only reads it.
+    if unsafe { libc::syncfs(f.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Open the store for processing (full durability) and sync queues.

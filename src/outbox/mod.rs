@@ -9,56 +9,26 @@
 //! is found by polling the outbox every few seconds; mail queued by this
 //! daemon's own worker wakes the sender at once.
 
+pub mod smtp;
+
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context as _;
-use futures::StreamExt;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::{watch, Notify};
 
-use crate::config::{Config, Smtp, TlsMode};
+use crate::config::Config;
 use crate::store::{self, outbox, Store};
+use smtp::{Lane, Relay};
 
 /// Longest sleep between outbox scans when nothing wakes the sender.
 const IDLE_SCAN: Duration = Duration::from_secs(5);
 /// Mails taken per round.
 const CHUNK: usize = 256;
 
-pub type Transport = AsyncSmtpTransport<Tokio1Executor>;
-
-/// Build the SMTP transport from configuration.
-pub fn transport(smtp: &Smtp, helo: &str) -> anyhow::Result<Transport> {
-    let tls_params = || -> anyhow::Result<TlsParameters> {
-        let mut b = TlsParameters::builder(smtp.host.clone());
-        if let Some(ca) = &smtp.ca_file {
-            let pem = std::fs::read(ca)
-                .with_context(|| format!("reading smtp.ca_file {}", ca.display()))?;
-            let cert = Certificate::from_pem(&pem)
-                .with_context(|| format!("parsing smtp.ca_file {} (PEM expected)", ca.display()))?;
-            b = b.add_root_certificate(cert);
-        }
-        b.build_rustls().context("building SMTP TLS parameters")
-    };
-    let tls = match smtp.tls {
-        TlsMode::None => Tls::None,
-        TlsMode::Starttls => Tls::Required(tls_params()?),
-        TlsMode::Implicit => Tls::Wrapper(tls_params()?),
-    };
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-        .port(smtp.port)
-        .tls(tls)
-        .timeout(Some(smtp.timeout))
-        .hello_name(ClientId::Domain(helo.to_string()))
-        .pool_config(PoolConfig::new().max_size(smtp.max_connections));
-    if let Some((user, pass)) = &smtp.credentials {
-        b = b.credentials(Credentials::new(user.clone(), pass.clone()));
-    }
-    Ok(b.build())
+/// Check the SMTP settings without connecting.
+pub fn check_settings(config: &Config) -> anyhow::Result<()> {
+    Relay::new(&config.smtp, &config.system.fqdn).map(|_| ())
 }
 
 /// Seconds to wait before attempt number `attempts + 1`.
@@ -80,7 +50,10 @@ pub async fn run(
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let transport = transport(&config.smtp, &config.system.fqdn)?;
+    let relay = Relay::new(&config.smtp, &config.system.fqdn)?;
+    let mut lanes: Vec<Lane> = (0..config.smtp.max_connections.max(1))
+        .map(|_| Lane::default())
+        .collect();
     let db = loop {
         match Store::open(&config.storage.database, store::Durability::Normal) {
             Ok(s) => break Mutex::new(s),
@@ -97,7 +70,7 @@ pub async fn run(
         if *shutdown.borrow() {
             break;
         }
-        let pause = match round(&config, &transport, &db, &shutdown).await {
+        let pause = match round(&config, &relay, &mut lanes, &db, &shutdown).await {
             Ok(Round::Sent { failures: 0 }) => continue,
             // Relay trouble: don't spin; due times decide the next try.
             Ok(Round::Sent { .. }) => Duration::from_millis(500),
@@ -112,6 +85,9 @@ pub async fn run(
             _ = tokio::time::sleep(pause) => {}
             _ = shutdown.changed() => {}
         }
+    }
+    for lane in &mut lanes {
+        lane.close().await;
     }
     tracing::info!("outbox sender stopped");
     Ok(())
@@ -130,16 +106,18 @@ fn lock(db: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
     db.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// One round: send every due mail (up to CHUNK).
+/// One round: send every due mail (up to CHUNK), one queue shared by the
+/// lanes (one connection each).
 ///
 /// Database calls here are short single-row statements on a WAL
 /// connection without fsync (tens of microseconds), made inline: each
 /// mail is marked as soon as the relay answers, so the window in which a
 /// crash could make a mail go out twice is only the time between the
-/// relay's "250" and this UPDATE.
+/// relay's acceptance and this UPDATE.
 async fn round(
     config: &Config,
-    transport: &Transport,
+    relay: &Relay,
+    lanes: &mut [Lane],
     db: &Mutex<Store>,
     shutdown: &watch::Receiver<bool>,
 ) -> anyhow::Result<Round> {
@@ -154,67 +132,88 @@ async fn round(
     }
     let give_up = config.smtp.give_up_after;
     let retry_max = config.smtp.retry_max;
-    let concurrency = config.smtp.max_connections.max(1) as usize;
-    // On shutdown, mail not yet started stays pending for the next run;
-    // mail in flight is finished and marked.
-    let mut results = futures::stream::iter(batch)
-        .take_while(|_| std::future::ready(!*shutdown.borrow()))
-        .map(|m| async move {
-            let r = match send_one(transport, &m).await {
-                Ok(()) => Delivery::Sent,
-                Err((msg, true)) => Delivery::Failed(msg),
-                Err((msg, false)) => {
-                    let age = store::now_unix() - m.created_unix;
-                    if age > give_up.as_secs() as i64 {
-                        Delivery::Failed(format!("giving up after {}h: {msg}", age / 3600))
-                    } else {
-                        Delivery::Retry(msg)
-                    }
+    let queue = Mutex::new(VecDeque::from(batch));
+    let failures = std::sync::atomic::AtomicUsize::new(0);
+    let lane_work = lanes.iter_mut().map(|lane| {
+        let (queue, failures) = (&queue, &failures);
+        async move {
+            loop {
+                // On shutdown, mail not yet started stays pending for the
+                // next run; mail in flight is finished and marked.
+                if *shutdown.borrow() {
+                    break;
                 }
-            };
-            let mark = {
-                let mut s = lock(db);
-                let c = s.conn();
+                let Some(m) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else {
+                    break;
+                };
+                let r = match send_one(relay, lane, &m).await {
+                    Ok(()) => Delivery::Sent,
+                    Err((msg, true)) => Delivery::Failed(msg),
+                    Err((msg, false)) => {
+                        let age = store::now_unix() - m.created_unix;
+                        if age > give_up.as_secs() as i64 {
+                            Delivery::Failed(format!("giving up after {}h: {msg}", age / 3600))
+                        } else {
+                            Delivery::Retry(msg)
+                        }
+                    }
+                };
+                let mark = {
+                    let mut s = lock(db);
+                    let c = s.conn();
+                    match &r {
+                        Delivery::Sent => outbox::mark_sent(c, m.id),
+                        Delivery::Retry(e) => {
+                            let next =
+                                store::now_unix() + backoff(m.attempts, retry_max).as_secs() as i64;
+                            outbox::mark_retry(c, m.id, e, next)
+                        }
+                        Delivery::Failed(e) => outbox::mark_failed(c, m.id, e),
+                    }
+                };
                 match &r {
-                    Delivery::Sent => outbox::mark_sent(c, m.id),
+                    Delivery::Sent => tracing::debug!(outbox = m.id, "sent"),
                     Delivery::Retry(e) => {
-                        let next =
-                            store::now_unix() + backoff(m.attempts, retry_max).as_secs() as i64;
-                        outbox::mark_retry(c, m.id, e, next)
+                        failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::warn!(
+                            outbox = m.id,
+                            attempts = m.attempts + 1,
+                            "SMTP delivery deferred: {e}"
+                        );
                     }
-                    Delivery::Failed(e) => outbox::mark_failed(c, m.id, e),
+                    Delivery::Failed(e) => {
+                        tracing::error!(outbox = m.id, "SMTP delivery failed for good: {e}")
+                    }
                 }
-            };
-            (m.id, m.attempts, r, mark)
-        })
-        .buffer_unordered(concurrency);
-    let mut failures = 0;
-    while let Some((id, attempts, r, mark)) = results.next().await {
-        match &r {
-            Delivery::Sent => tracing::debug!(outbox = id, "sent"),
-            Delivery::Retry(e) => {
-                failures += 1;
-                tracing::warn!(
-                    outbox = id,
-                    attempts = attempts + 1,
-                    "SMTP delivery deferred: {e}"
-                );
-            }
-            Delivery::Failed(e) => {
-                tracing::error!(outbox = id, "SMTP delivery failed for good: {e}")
+                if let Err(e) = mark {
+                    // Keep going: the other mails must be marked too. This
+                    // one stays pending and may go out again (at-least-once).
+                    tracing::error!(outbox = m.id, "recording the delivery result failed: {e}");
+                }
+                // The relay is unreachable: leave the rest for later.
+                if matches!(r, Delivery::Retry(_)) && lane_is_down(lane) {
+                    break;
+                }
             }
         }
-        if let Err(e) = mark {
-            // Keep going: the other mails in flight must be marked too. This
-            // one stays pending and may go out again (at-least-once).
-            tracing::error!(outbox = id, "recording the delivery result failed: {e}");
-        }
-    }
-    Ok(Round::Sent { failures })
+    });
+    futures::future::join_all(lane_work).await;
+    Ok(Round::Sent {
+        failures: failures.into_inner(),
+    })
+}
+
+/// After a deferral, a lane without a connection could not even connect.
+fn lane_is_down(lane: &Lane) -> bool {
+    !lane.is_connected()
 }
 
 /// Send one mail: Err((message, permanent)).
-async fn send_one(transport: &Transport, m: &outbox::Outgoing) -> Result<(), (String, bool)> {
+async fn send_one(
+    relay: &Relay,
+    lane: &mut Lane,
+    m: &outbox::Outgoing,
+) -> Result<(), (String, bool)> {
     let from = if m.envelope_from.is_empty() {
         None
     } else {
@@ -234,26 +233,12 @@ async fn send_one(transport: &Transport, m: &outbox::Outgoing) -> Result<(), (St
         })
         .collect::<Result<Vec<_>, _>>()?;
     let envelope = lettre::address::Envelope::new(from, to).map_err(|e| (e.to_string(), true))?;
-    match transport.send_raw(&envelope, &m.raw).await {
-        Ok(_) => Ok(()),
-        Err(e) => Err((e.to_string(), e.is_permanent())),
-    }
+    lane.send(relay, &envelope, &m.raw).await
 }
 
 /// Log in to the relay (for `postdesk check --connect`).
 pub async fn test_connection(config: &Config) -> anyhow::Result<()> {
-    let t = transport(&config.smtp, &config.system.fqdn)?;
-    let ok = t
-        .test_connection()
-        .await
-        .with_context(|| format!("SMTP {}:{}", config.smtp.host, config.smtp.port))?;
-    anyhow::ensure!(
-        ok,
-        "SMTP {}:{} did not answer NOOP",
-        config.smtp.host,
-        config.smtp.port
-    );
-    Ok(())
+    Relay::new(&config.smtp, &config.system.fqdn)?.test().await
 }
 
 #[cfg(test)]

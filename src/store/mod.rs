@@ -43,6 +43,8 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Sql(#[from] rusqlite::Error),
+    #[error("flushing attachment files to disk: {0}")]
+    Sync(std::io::Error),
 }
 
 impl StoreError {
@@ -50,6 +52,7 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Sql(e) | StoreError::Open { source: e, .. } => is_transient(e),
+            StoreError::Sync(_) => true,
             _ => false,
         }
     }
