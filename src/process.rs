@@ -94,6 +94,36 @@ pub enum Outcome {
     Ignored {
         reason: String,
     },
+    /// `quarantine retry` of a message kept only in IMAP: the daemon will
+    /// fetch it again on its next scan of `mailbox`.
+    RefetchRequested {
+        id: i64,
+        mailbox: String,
+    },
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Created { ticket } => write!(f, "created ticket {ticket}"),
+            Outcome::FollowUp { ticket } => write!(f, "follow-up on ticket {ticket}"),
+            Outcome::Duplicate { ticket } => write!(
+                f,
+                "duplicate of a message already taken in (ticket {})",
+                ticket.as_deref().unwrap_or("-")
+            ),
+            Outcome::AlreadyHandled => write!(f, "already handled"),
+            Outcome::Quarantined { id, error, .. } => write!(
+                f,
+                "quarantined as {id}: {error} (see `postdesk quarantine show {id}`)"
+            ),
+            Outcome::Ignored { reason } => write!(f, "ignored: {reason}"),
+            Outcome::RefetchRequested { id, mailbox } => write!(
+                f,
+                "entry {id} will be fetched again from mailbox {mailbox} by the running daemon (with the size limit then in force)"
+            ),
+        }
+    }
 }
 
 impl Outcome {
@@ -176,6 +206,9 @@ impl Processor {
             let result = catch_unwind(AssertUnwindSafe(|| self.process_one(&sp, item)));
             let error = match result {
                 Ok(Ok(outcome)) => {
+                    if let Origin::Retry { quarantine_id, .. } = &item.origin {
+                        release(&sp, *quarantine_id, &outcome)?;
+                    }
                     sp.commit()?;
                     outcomes.push(outcome);
                     continue;
@@ -817,7 +850,7 @@ impl Processor {
             return Ok(Outcome::Quarantined {
                 id: *quarantine_id,
                 error: error.to_string(),
-                raw_kept: true,
+                raw_kept: !item.raw.is_empty(),
             });
         }
         let (imap_source, uid_validity, uid) = match &item.origin {
@@ -901,7 +934,17 @@ impl Processor {
         if entry.status != "held" {
             return Err(RetryError::NotHeld(id, entry.status));
         }
-        let raw_id = entry.raw_id.ok_or(RetryError::NoRaw(id))?;
+        let Some(raw_id) = entry.raw_id else {
+            // Too large to fetch before: the daemon fetches it again from
+            // its mailbox (with the limit in force then).
+            if !records::request_refetch(store.conn(), id)? {
+                return Err(RetryError::NoRaw(id));
+            }
+            return Ok(Outcome::RefetchRequested {
+                id,
+                mailbox: entry.mailbox,
+            });
+        };
         let raw = records::raw_message(store.conn(), raw_id)?.ok_or(RetryError::NoRaw(id))?;
         let item = Incoming {
             size: raw.len() as u64,
@@ -912,27 +955,25 @@ impl Processor {
                 mailbox: self.config.mailbox(&entry.mailbox).map(|m| m.name.clone()),
             },
         };
-        let outcome = self
-            .process_batch(store, std::slice::from_ref(&item))?
+        self.process_batch(store, std::slice::from_ref(&item))?
             .pop()
-            .ok_or_else(|| {
-                RetryError::Store(StoreError::Sql(rusqlite::Error::QueryReturnedNoRows))
-            })?;
-        let ticket = match &outcome {
-            Outcome::Created { ticket } | Outcome::FollowUp { ticket } => Some(ticket.clone()),
-            Outcome::Duplicate { ticket } => ticket.clone(),
-            _ => None,
-        };
-        if !matches!(outcome, Outcome::Quarantined { .. }) {
-            let c = store.conn();
-            let ticket_id: Option<i64> = match &ticket {
-                Some(n) => records::ticket_by_number(c, n)?.map(|t| t.id),
-                None => None,
-            };
-            records::quarantine_retried(c, id, ticket_id, None)?;
-        }
-        Ok(outcome)
+            .ok_or_else(|| RetryError::Store(StoreError::Sql(rusqlite::Error::QueryReturnedNoRows)))
     }
+}
+
+/// A retried message went through: the quarantine entry is released and
+/// points at its ticket.
+fn release(db: &Db, quarantine_id: i64, outcome: &Outcome) -> Result<(), StoreError> {
+    let ticket = match outcome {
+        Outcome::Created { ticket } | Outcome::FollowUp { ticket } => Some(ticket.as_str()),
+        Outcome::Duplicate { ticket } => ticket.as_deref(),
+        _ => None,
+    };
+    let ticket_id = match ticket {
+        Some(n) => records::ticket_by_number(db, n)?.map(|t| t.id),
+        None => None,
+    };
+    records::quarantine_retried(db, quarantine_id, ticket_id, None)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -941,7 +982,7 @@ pub enum RetryError {
     NotFound(i64),
     #[error("quarantine entry {0} is {1}, not held: nothing to retry")]
     NotHeld(i64, String),
-    #[error("quarantine entry {0} has no stored copy (it was too large to fetch and is still in its IMAP mailbox): raise system.max_message_bytes and feed it with `postdesk ingest`")]
+    #[error("quarantine entry {0} has no stored copy and no IMAP location to fetch it from again")]
     NoRaw(i64),
     #[error(transparent)]
     Store(#[from] StoreError),

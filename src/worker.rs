@@ -23,6 +23,11 @@ enum Request {
         mailbox: String,
         reply: oneshot::Sender<Result<Option<LedgerEntry>, StoreError>>,
     },
+    Refetches {
+        source: String,
+        uid_validity: u32,
+        reply: oneshot::Sender<Result<Vec<(i64, u32)>, StoreError>>,
+    },
     SetLedger {
         mailbox: String,
         source: String,
@@ -73,6 +78,17 @@ impl Worker {
                         Request::Ledger { mailbox, reply } => {
                             let _ = reply.send(store.ledger(&mailbox));
                         }
+                        Request::Refetches {
+                            source,
+                            uid_validity,
+                            reply,
+                        } => {
+                            let _ = reply.send(crate::store::records::refetch_requests(
+                                store.conn(),
+                                &source,
+                                uid_validity,
+                            ));
+                        }
                         Request::SetLedger {
                             mailbox,
                             source,
@@ -113,6 +129,22 @@ impl Worker {
     pub async fn ledger(&self, mailbox: &str) -> Result<Option<LedgerEntry>, WorkerError> {
         let mailbox = mailbox.to_string();
         self.call(|reply| Request::Ledger { mailbox, reply }).await
+    }
+
+    /// Quarantined messages of this folder the operator asked to fetch
+    /// again: (quarantine entry, UID).
+    pub async fn refetches(
+        &self,
+        source: &str,
+        uid_validity: u32,
+    ) -> Result<Vec<(i64, u32)>, WorkerError> {
+        let source = source.to_string();
+        self.call(|reply| Request::Refetches {
+            source,
+            uid_validity,
+            reply,
+        })
+        .await
     }
 
     pub async fn set_ledger(

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use postdesk::notify::Templates;
-use postdesk::process::{Incoming, Origin, Outcome, Processor};
+use postdesk::process::{Incoming, Origin, Processor};
 
 use super::Cli;
 
@@ -107,19 +107,7 @@ pub fn run(cli: &Cli, args: &Args) -> ExitCode {
     if args.json {
         println!("{}", serde_json::to_string(&outcome).unwrap_or_default());
     } else {
-        match &outcome {
-            Outcome::Created { ticket } => println!("created ticket {ticket}"),
-            Outcome::FollowUp { ticket } => println!("follow-up on ticket {ticket}"),
-            Outcome::Duplicate { ticket } => println!(
-                "duplicate of a message already taken in (ticket {})",
-                ticket.as_deref().unwrap_or("-")
-            ),
-            Outcome::AlreadyHandled => println!("already handled"),
-            Outcome::Quarantined { id, error, .. } => {
-                println!("quarantined as {id}: {error} (see `postdesk quarantine show {id}`)")
-            }
-            Outcome::Ignored { reason } => println!("ignored: {reason}"),
-        }
+        println!("{outcome}");
     }
     ExitCode::from(EX_OK)
 }

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use super::{connect, Session};
 use crate::config::{AfterAction, Mailbox};
-use crate::process::{Incoming, Origin};
+use crate::process::{Incoming, Origin, Outcome};
 use crate::worker::Worker;
 
 /// Keyword set on a message we could not keep a copy of (too large): it
@@ -137,6 +137,7 @@ async fn session(
     };
 
     loop {
+        refetch(&mut s, cfg, max_bytes, &caps, worker, &at).await?;
         loop {
             let n = fetch_batch(&mut s, cfg, max_bytes, &caps, worker, &at, &mut last_uid).await?;
             if *shutdown.borrow() {
@@ -373,6 +374,76 @@ async fn fetch_batch(
         .await?;
     tracing::debug!(mailbox = %cfg.name, count = uids.len(), last_uid = *last_uid, "batch committed and acknowledged");
     Ok(uids.len())
+}
+
+/// Fetch again the quarantined messages the operator asked for (`postdesk
+/// quarantine retry` of a message that had been too large to fetch), and
+/// acknowledge those that now went through.
+async fn refetch(
+    s: &mut Session,
+    cfg: &Mailbox,
+    max_bytes: u64,
+    caps: &Caps,
+    worker: &Worker,
+    at: &Ledger<'_>,
+) -> anyhow::Result<()> {
+    let wanted = worker.refetches(at.source, at.uid_validity).await?;
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut uids: Vec<u32> = wanted.iter().map(|(_, u)| *u).collect();
+    uids.sort_unstable();
+    uids.dedup();
+    let sizes: HashMap<u32, u64> = timed("UID FETCH sizes", async {
+        s.uid_fetch(uid_set(&uids), "(UID RFC822.SIZE)")
+            .await?
+            .try_filter_map(|f| async move { Ok(f.uid.map(|u| (u, f.size.unwrap_or(0) as u64))) })
+            .try_collect()
+            .await
+    })
+    .await?;
+    let fit: Vec<u32> = uids
+        .iter()
+        .copied()
+        .filter(|u| sizes.get(u).is_some_and(|sz| *sz <= max_bytes))
+        .collect();
+    let mut bodies = fetch_bodies(s, &fit).await?;
+    let mut items = Vec::new();
+    for (id, uid) in &wanted {
+        let size = sizes.get(uid).copied();
+        let (raw, fetch_error) = match (size, bodies.remove(uid)) {
+            (None, _) => (
+                Vec::new(),
+                Some(format!("UID {uid} is no longer in the mailbox")),
+            ),
+            (Some(_), Some(Ok(b))) => (b, None),
+            (Some(_), Some(Err(e))) => (Vec::new(), Some(e)),
+            (Some(sz), None) if sz > max_bytes => (Vec::new(), None),
+            (Some(_), None) => (Vec::new(), Some("the server returned no body".into())),
+        };
+        items.push(Incoming {
+            origin: Origin::Retry {
+                quarantine_id: *id,
+                mailbox: Some(cfg.name.clone()),
+            },
+            size: size.unwrap_or(0).max(raw.len() as u64),
+            raw,
+            fetch_error,
+        });
+    }
+    let outcomes = worker.process(items).await?;
+    let done: Vec<u32> = wanted
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| !matches!(o, Outcome::Quarantined { .. }))
+        .map(|((_, uid), _)| *uid)
+        .collect();
+    tracing::info!(mailbox = %cfg.name, requested = wanted.len(), released = done.len(), "quarantined messages fetched again");
+    if !done.is_empty() {
+        store_flags(s, &done, &format!("-FLAGS.SILENT ({QUARANTINE_FLAG})")).await?;
+        acknowledge(s, cfg, caps, &done).await?;
+    }
+    Ok(())
 }
 
 async fn store_flags(s: &mut Session, uids: &[u32], what: &str) -> anyhow::Result<()> {

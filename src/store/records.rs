@@ -436,6 +436,7 @@ pub fn quarantine_retried(
     error: Option<&str>,
 ) -> Result<()> {
     let status = if error.is_some() { "held" } else { "retried" };
+    // A retry that failed again is "held" again (also after a refetch).
     c.execute(
         "UPDATE quarantine SET status = ?2, ticket_id = ?3, error = COALESCE(?4, error),
              attempts = attempts + 1, updated_at = ?5 WHERE id = ?1",
@@ -451,4 +452,32 @@ pub fn auto_replies_since(c: &Connection, address: &str, since: &str) -> Result<
         "SELECT COUNT(*) FROM outbox WHERE recipients = ?1 AND kind = 'auto_reply' AND created_at >= ?2",
     )?
     .query_row(params![address, since], |r| r.get(0))?)
+}
+
+/// Ask the daemon to fetch a message again that was quarantined without a
+/// copy. False when the entry has no IMAP location.
+pub fn request_refetch(c: &Connection, id: i64) -> Result<bool> {
+    let n = c.execute(
+        "UPDATE quarantine SET status = 'refetch', updated_at = ?2
+         WHERE id = ?1 AND status = 'held' AND raw_id IS NULL AND uid IS NOT NULL",
+        params![id, now_text()],
+    )?;
+    Ok(n == 1)
+}
+
+/// Messages of this IMAP folder waiting to be fetched again: (entry, UID).
+pub fn refetch_requests(
+    c: &Connection,
+    imap_source: &str,
+    uid_validity: u32,
+) -> Result<Vec<(i64, u32)>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT q.id, q.uid FROM quarantine q JOIN receipts r ON r.id = q.receipt_id
+         WHERE q.status = 'refetch' AND r.imap_source = ?1 AND q.uid_validity = ?2
+         ORDER BY q.id",
+    )?;
+    let rows = stmt.query_map(params![imap_source, uid_validity], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
