@@ -395,7 +395,7 @@ agents_address = "{agents}"
     /// SIGTERM and wait; returns the exit status code.
     pub fn stop(&mut self) -> Option<i32> {
         let mut child = self.child.take()?;
-        unsafe_kill(child.id(), "TERM");
+        sigterm(child.id());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(st) = child.try_wait().unwrap() {
@@ -500,12 +500,10 @@ impl Drop for Desk {
     }
 }
 
-fn unsafe_kill(pid: u32, sig: &str) {
-    Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
+fn sigterm(pid: u32) {
+    // SAFETY: plain kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill -TERM {pid}: {}", std::io::Error::last_os_error());
 }
 
 /// A plain customer mail.
