@@ -25,8 +25,11 @@
 #      generated mails (bench/gen.py: ~70 % new, ~30 % replies, several
 #      charsets, ~10 % attachments, some HTML-only) written as Maildir
 #      files straight into Dovecot's Maildir; the count is checked over IMAP.
-#   2. floor: a plain `UID FETCH 1:* BODY.PEEK[]` of the whole mailbox
-#      (examples/bench_fetch.rs), median of 3, connect + login included.
+#   2. floors: a plain `UID FETCH 1:* BODY.PEEK[]` of the whole mailbox
+#      (examples/bench_fetch.rs), median of 3, connect + login included;
+#      and the MTA floor: as many ~1 KB mails as there will be auto-replies
+#      sent to Postfix over smtp.max_connections connections with
+#      TCP_NODELAY (examples/bench_smtp.rs), delivered before postdesk starts.
 #   3. `postdesk run` with a fresh database (tls none, after = "move",
 #      one [[queue]] without agents, auto_reply_limit_per_hour 1000000, so
 #      each new ticket queues exactly one auto-reply, to
@@ -60,9 +63,10 @@ say() { printf '\n== %s\n' "$*" >&2; }
 
 # ------------------------------------------------------------- set-up
 say "building (release)"
-cargo build --release --quiet --bin postdesk --example bench_fetch
+cargo build --release --quiet --bin postdesk --example bench_fetch --example bench_smtp
 BIN=$REPO/target/release/postdesk
 FETCH=$REPO/target/release/examples/bench_fetch
+SMTPFLOOR=$REPO/target/release/examples/bench_smtp
 
 say "starting the bench mail stack in $STACK"
 bash tests/mailstack/mailstack.sh install
@@ -87,8 +91,8 @@ trap 'exit 130' INT TERM
 mkdir -p "$OUT"
 SUMMARY=$OUT/summary-$(date +%Y%m%d-%H%M%S).md
 {
-    echo "| N | batch | smtp conns | other CPU % | floor s | (a) s | (a) msgs/s | (a)/floor | (b) s | (b) msgs/s | auto-replies sent/queued | delivered | postdesk CPU s | peak RSS MiB |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| N | batch | smtp conns | other CPU % | IMAP floor s | (a) s | (a) msgs/s | (a)/floor | MTA floor s | (b) s | (b) msgs/s | auto-replies sent/queued | delivered | postdesk CPU s | peak RSS MiB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$SUMMARY"
 
 # ------------------------------------------------------------- helpers
@@ -176,6 +180,20 @@ run_one() {
     local floor
     floor=$(printf '%s\n' "${floors[@]}" | sort -g | sed -n 2p)
     echo "floor (UID FETCH 1:* BODY.PEEK[]): ${floors[*]} s -> median $floor s" >&2
+
+    # MTA floor: as many ~1 KB mails as there will be auto-replies, over
+    # $conns connections with TCP_NODELAY, to other customer addresses.
+    local mta mta_s
+    mta=$("$SMTPFLOOR" "$SMTP_PORT" "$expect_new" "$conns" "$tag"f | tee -a "$dir/floor.txt")
+    mta_s=$(sed -n 's/.*secs=\([0-9.]*\).*/\1/p' <<<"$mta")
+    echo "MTA floor: $mta" >&2
+    # Let Postfix deliver those before postdesk starts.
+    for ((i = 0; i < 600; i++)); do
+        (($(find "$STACK/mail/customer.test" -mindepth 4 -maxdepth 4 -type f \
+            -path "*-${tag}f/Maildir/new/*" 2>/dev/null | wc -l) >= expect_new)) && break
+        sleep 0.1
+    done
+    busy=$(wait_quiet)
 
     # 3. postdesk
     cat >"$dir/postdesk.toml" <<EOF
@@ -272,7 +290,14 @@ EOF
     echo "IMAP after: INBOX=$inbox Processed=$processed; created=$created (generator: new=$expect_new) follow-ups/other=$((rec - created))" >&2
     echo "auto-replies: queued=$out sent=$sent failed=$failed delivered to customer Maildirs=$got" >&2
     echo "status: $status" >&2
-    grep -E ' (WARN|ERROR) ' "$dir/postdesk.log" | head -5 >&2 || true
+    local quarantined problems
+    quarantined=$(sed -n 's/.*"quarantine_held": *\([0-9]*\).*/\1/p' <<<"$status")
+    ((${quarantined:-1} == 0)) || echo "NOTE: quarantine_held=${quarantined:-?}" >&2
+    problems=$(sed 's/\x1b\[[0-9;]*m//g' "$dir/postdesk.log" | grep -E '^\S+ +(WARN|ERROR) ' || true)
+    if [[ -n $problems ]]; then
+        echo "NOTE: $(wc -l <<<"$problems") WARN/ERROR line(s) in $dir/postdesk.log, first ones:" >&2
+        head -5 <<<"$problems" >&2
+    fi
     [[ $out == "$expect_new" ]] || echo "NOTE: outbox rows ($out) differ from generated new mails ($expect_new)" >&2
 
     local a_s="-" a_r="-" ratio="-" b_s="-" b_r="-"
@@ -281,8 +306,8 @@ EOF
         ratio=$(awk -v a="$a_s" -v f="$floor" 'BEGIN { printf "%.1f", a / f }')
     fi
     if [[ -n $tb ]]; then b_s=$(secs "$tb"); b_r=$(rate "$N" "$b_s"); fi
-    echo "RESULT N=$N batch=$batch conns=$conns floor=${floor}s a=${a_s}s (${a_r} msgs/s, ${ratio}x floor) b=${b_s}s (${b_r} msgs/s) cpu=${cpu}s rss=${hwm}MiB other-cpu=${busy}%" >&2
-    echo "| $N | $batch | $conns | $busy | $(fmt "$floor") | $a_s | $a_r | $ratio | $b_s | $b_r | $sent/$out | $got | $cpu | $hwm |" >>"$SUMMARY"
+    echo "RESULT N=$N batch=$batch conns=$conns floor=${floor}s mta-floor=${mta_s}s a=${a_s}s (${a_r} msgs/s, ${ratio}x floor) b=${b_s}s (${b_r} msgs/s) cpu=${cpu}s rss=${hwm}MiB other-cpu=${busy}%" >&2
+    echo "| $N | $batch | $conns | $busy | $(fmt "$floor") | $a_s | $a_r | $ratio | $(fmt "${mta_s:-0}") | $b_s | $b_r | $sent/$out | $got | $cpu | $hwm |" >>"$SUMMARY"
 }
 
 for r in $RUNS; do

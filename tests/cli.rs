@@ -166,17 +166,7 @@ fn check_reports_bad_configuration_with_file_and_key() {
         "Subject: {% if %}\n\nx",
     )
     .unwrap();
-    let text = std::fs::read_to_string(&desk.config).unwrap();
-    let re = regex::Regex::new(r#"templates = "[^"]*""#).unwrap();
-    std::fs::write(
-        &desk.config,
-        re.replace(
-            &text,
-            format!("templates = {:?}", tdir.display().to_string()).as_str(),
-        )
-        .as_ref(),
-    )
-    .unwrap();
+    desk.use_templates(&tdir);
     let out = desk.cli(&["check"]);
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
@@ -206,17 +196,7 @@ fn quarantine_retry_after_fixing_a_template() {
         )
         .unwrap();
     }
-    let text = std::fs::read_to_string(&desk.config).unwrap();
-    let re = regex::Regex::new(r#"templates = "[^"]*""#).unwrap();
-    std::fs::write(
-        &desk.config,
-        re.replace(
-            &text,
-            format!("templates = {:?}", tdir.display().to_string()).as_str(),
-        )
-        .as_ref(),
-    )
-    .unwrap();
+    desk.use_templates(&tdir);
 
     let mail = customer_mail(
         &customer,

@@ -200,6 +200,18 @@ struct Ledger<'a> {
     uid_validity: u32,
 }
 
+/// RFC822.SIZE of each of `uids` still in the folder.
+async fn fetch_sizes(s: &mut Session, uids: &[u32]) -> anyhow::Result<HashMap<u32, u64>> {
+    timed("UID FETCH sizes", async {
+        s.uid_fetch(uid_set(uids), "(UID RFC822.SIZE)")
+            .await?
+            .try_filter_map(|f| async move { Ok(f.uid.map(|u| (u, f.size.unwrap_or(0) as u64))) })
+            .try_collect()
+            .await
+    })
+    .await
+}
+
 /// Bodies of `uids`; a UID whose body the server will not give is mapped
 /// to an error text (after trying it alone), so one bad message cannot
 /// block the mailbox.
@@ -295,14 +307,7 @@ async fn fetch_batch(
     uids.sort_unstable();
     uids.truncate(cfg.batch_size as usize);
 
-    let sizes: HashMap<u32, u64> = timed("UID FETCH sizes", async {
-        s.uid_fetch(uid_set(&uids), "(UID RFC822.SIZE)")
-            .await?
-            .try_filter_map(|f| async move { Ok(f.uid.map(|u| (u, f.size.unwrap_or(0) as u64))) })
-            .try_collect()
-            .await
-    })
-    .await?;
+    let sizes = fetch_sizes(s, &uids).await?;
     // Keep the batch within BATCH_BYTES (at least one message).
     let mut total = 0u64;
     let mut keep = 0;
@@ -394,14 +399,7 @@ async fn refetch(
     let mut uids: Vec<u32> = wanted.iter().map(|(_, u)| *u).collect();
     uids.sort_unstable();
     uids.dedup();
-    let sizes: HashMap<u32, u64> = timed("UID FETCH sizes", async {
-        s.uid_fetch(uid_set(&uids), "(UID RFC822.SIZE)")
-            .await?
-            .try_filter_map(|f| async move { Ok(f.uid.map(|u| (u, f.size.unwrap_or(0) as u64))) })
-            .try_collect()
-            .await
-    })
-    .await?;
+    let sizes = fetch_sizes(s, &uids).await?;
     let fit: Vec<u32> = uids
         .iter()
         .copied()

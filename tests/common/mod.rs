@@ -359,6 +359,14 @@ agents_address = "{agents}"
         }
     }
 
+    /// Point `[paths] templates` at `dir`.
+    pub fn use_templates(&self, dir: &Path) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let re = regex::Regex::new(r#"templates = "[^"]*""#).unwrap();
+        let line = format!("templates = {:?}", dir.display().to_string());
+        std::fs::write(&self.config, re.replace(&text, line.as_str()).as_ref()).unwrap();
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -503,7 +511,12 @@ impl Drop for Desk {
 fn sigterm(pid: u32) {
     // SAFETY: plain kill(2) on our own child's pid.
     let rc = unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(rc, 0, "kill -TERM {pid}: {}", std::io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "kill -TERM {pid}: {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// A plain customer mail.
