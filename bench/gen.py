@@ -11,7 +11,8 @@ Mix (fixed by --seed, so a run can be repeated):
     In-Reply-To is an earlier message of that thread and its References
     list the thread (the first Message-ID is the customer's original mail,
     which postdesk uses to find the ticket).
-  * a few hundred distinct customers cust<k>-<tag>@customer.test.
+  * a few hundred distinct customers cust<k>-<tag>@<domain> (--domain,
+    default customer.test).
   * bodies in utf-8 8bit, iso-8859-1 quoted-printable, windows-1252 8bit
     and utf-8 base64; RFC 2047 subjects (B and Q) in Portuguese and
     French; Content-Language pt / fr on some.
@@ -137,6 +138,7 @@ def main():
     ap.add_argument("--to", required=True, help="the support address")
     ap.add_argument("--tag", required=True, help="makes customer addresses unique to a run")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--domain", default="customer.test", help="the customers' domain")
     a = ap.parse_args()
     rng = random.Random(a.seed)
 
@@ -144,7 +146,7 @@ def main():
     customers = []
     for k in range(n_customers):
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-        customers.append((name, f"cust{k}-{a.tag}@customer.test"))
+        customers.append((name, f"cust{k}-{a.tag}@{a.domain}"))
 
     for sub in ("tmp", "new", "cur"):
         os.makedirs(os.path.join(a.maildir, sub), exist_ok=True)
@@ -158,7 +160,7 @@ def main():
                  customers=n_customers, bytes=0)
     for i in range(a.n):
         reply = bool(threads) and rng.random() < 0.30
-        mid = f"<{i}.{a.tag}.{rng.getrandbits(48):x}@mail.customer.test>"
+        mid = f"<{i}.{a.tag}.{rng.getrandbits(48):x}@mail.{a.domain}>"
         date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(base + i))
         lang = None
         if reply:
@@ -206,7 +208,7 @@ def main():
         head = (
             f"Return-Path: <{cust[1]}>\n"
             f"Delivered-To: {a.to}\n"
-            f"Received: from mail.customer.test (mail.customer.test [192.0.2.{i % 250 + 1}])\n"
+            f"Received: from mail.{a.domain} (mail.{a.domain} [192.0.2.{i % 250 + 1}])\n"
             f"\tby mx.support.test with ESMTPS id {i:08X}; {date}\n"
             f"From: {addr(cust[0], cust[1])}\n"
             f"To: Support <{a.to}>\n"

@@ -1,11 +1,12 @@
 //! MTA floor for `bench/run.sh`: how fast the bench stack's Postfix accepts
 //! auto-reply-sized mails, i.e. the most any SMTP sender can reach there.
 //!
-//!     cargo run --release --example bench_smtp -- PORT N CONNS TAG [nagle]
+//!     cargo run --release --example bench_smtp -- PORT N CONNS TAG [DOMAIN [nagle]]
 //!
 //! Sends N mails of about 1 KB (the size of postdesk's auto-replies) with a
-//! null envelope sender to cust<k>-TAG@customer.test (k < 333, delivered by
-//! Postfix into Dovecot like the real auto-replies) over CONNS reused
+//! null envelope sender to cust<k>-TAG@DOMAIN (k < 333; DOMAIN defaults to
+//! customer.test, which the stack's Postfix delivers into Dovecot like the
+//! real auto-replies; a non-.test domain is discarded) over CONNS reused
 //! connections on 127.0.0.1:PORT, with lettre's SMTP client over our own
 //! TCP socket with TCP_NODELAY. With `nagle` the socket keeps Nagle's
 //! algorithm, as lettre's own pooled transport (0.11.23) opens it.
@@ -26,7 +27,11 @@ async fn main() -> anyhow::Result<()> {
     let n: usize = args.get(1).expect("N").parse()?;
     let conns: usize = args.get(2).expect("CONNS").parse()?;
     let tag = args.get(3).expect("TAG").clone();
-    let nodelay = args.get(4).map(String::as_str) != Some("nagle");
+    let domain = args
+        .get(4)
+        .cloned()
+        .unwrap_or_else(|| "customer.test".into());
+    let nodelay = args.get(5).map(String::as_str) != Some("nagle");
 
     let body = "Hello,\r\n\r\nthank you for writing to us. Your request has been received and\r\n\
                 registered. An agent will answer as soon as possible.\r\n\r\n"
@@ -35,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..conns {
-        let (next, tag, body) = (next.clone(), tag.clone(), body.clone());
+        let (next, tag, body, domain) = (next.clone(), tag.clone(), body.clone(), domain.clone());
         tasks.push(tokio::spawn(async move {
             let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
             tcp.set_nodelay(nodelay)?;
@@ -46,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
                 if i >= n {
                     break;
                 }
-                let to = format!("cust{}-{tag}@customer.test", i % 333);
+                let to = format!("cust{}-{tag}@{domain}", i % 333);
                 let raw = format!(
                     "From: Support <support@support.test>\r\nTo: {to}\r\n\
                      Subject: [Ticket#2026112210{i:06}] Your request\r\n\

@@ -66,11 +66,16 @@ pub async fn run(
             }
         }
     };
+    let marks = spawn_marker(config.storage.database.clone())
+        .map_err(|e| anyhow::anyhow!("starting the outbox marker thread: {e}"))?;
     loop {
         if *shutdown.borrow() {
             break;
         }
-        let pause = match round(&config, &relay, &mut lanes, &db, &shutdown).await {
+        let result = round(&config, &relay, &mut lanes, &db, &marks, &shutdown).await;
+        // The next round must see this round's marks, or it would send again.
+        flush(&marks).await;
+        let pause = match result {
             Ok(Round::Sent { failures: 0 }) => continue,
             // Relay trouble: don't spin; due times decide the next try.
             Ok(Round::Sent { .. }) => Duration::from_millis(500),
@@ -107,18 +112,13 @@ fn lock(db: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
 }
 
 /// One round: send every due mail (up to CHUNK), one queue shared by the
-/// lanes (one connection each).
-///
-/// Database calls here are short single-row statements on a WAL
-/// connection without fsync (tens of microseconds), made inline: each
-/// mail is marked as soon as the relay answers, so the window in which a
-/// crash could make a mail go out twice is only the time between the
-/// relay's acceptance and this UPDATE.
+/// lanes (one connection each). Results go to the marker thread.
 async fn round(
     config: &Config,
     relay: &Relay,
     lanes: &mut [Lane],
     db: &Mutex<Store>,
+    marks: &std::sync::mpsc::Sender<Mark>,
     shutdown: &watch::Receiver<bool>,
 ) -> anyhow::Result<Round> {
     let batch = outbox::due(lock(db).conn(), CHUNK, &[])?;
@@ -158,19 +158,7 @@ async fn round(
                         }
                     }
                 };
-                let mark = {
-                    let mut s = lock(db);
-                    let c = s.conn();
-                    match &r {
-                        Delivery::Sent => outbox::mark_sent(c, m.id),
-                        Delivery::Retry(e) => {
-                            let next =
-                                store::now_unix() + backoff(m.attempts, retry_max).as_secs() as i64;
-                            outbox::mark_retry(c, m.id, e, next)
-                        }
-                        Delivery::Failed(e) => outbox::mark_failed(c, m.id, e),
-                    }
-                };
+                let next_unix = store::now_unix() + backoff(m.attempts, retry_max).as_secs() as i64;
                 match &r {
                     Delivery::Sent => tracing::debug!(outbox = m.id, "sent"),
                     Delivery::Retry(e) => {
@@ -185,13 +173,19 @@ async fn round(
                         tracing::error!(outbox = m.id, "SMTP delivery failed for good: {e}")
                     }
                 }
-                if let Err(e) = mark {
-                    // Keep going: the other mails must be marked too. This
-                    // one stays pending and may go out again (at-least-once).
-                    tracing::error!(outbox = m.id, "recording the delivery result failed: {e}");
+                let down = matches!(r, Delivery::Retry(_)) && lane_is_down(lane);
+                if marks
+                    .send(Mark::Result {
+                        id: m.id,
+                        result: r,
+                        next_unix,
+                    })
+                    .is_err()
+                {
+                    tracing::error!(outbox = m.id, "the outbox marker thread is gone");
                 }
                 // The relay is unreachable: leave the rest for later.
-                if matches!(r, Delivery::Retry(_)) && lane_is_down(lane) {
+                if down {
                     break;
                 }
             }
@@ -239,6 +233,94 @@ async fn send_one(
 /// Log in to the relay (for `postdesk check --connect`).
 pub async fn test_connection(config: &Config) -> anyhow::Result<()> {
     Relay::new(&config.smtp, &config.system.fqdn)?.test().await
+}
+
+/// A delivery result on its way to the database.
+enum Mark {
+    Result {
+        id: i64,
+        result: Delivery,
+        next_unix: i64,
+    },
+    /// Answered once every result sent before it is committed.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// The marker: a thread with its own connection that records delivery
+/// results, many per transaction. Lanes never wait on SQLite (the store
+/// worker holds the write lock for whole batches), and the database sees
+/// one short write transaction per burst of results instead of one per
+/// mail. A result waits here at most until the next commit: that, plus the
+/// relay's own acceptance time, is the window in which a crash can make a
+/// mail go out twice.
+fn spawn_marker(path: std::path::PathBuf) -> std::io::Result<std::sync::mpsc::Sender<Mark>> {
+    let (tx, rx) = std::sync::mpsc::channel::<Mark>();
+    std::thread::Builder::new()
+        .name("postdesk-outbox-marks".into())
+        .spawn(move || {
+            let mut store = loop {
+                match Store::open(&path, store::Durability::Normal) {
+                    Ok(s) => break s,
+                    Err(e) => {
+                        tracing::error!(
+                            "outbox marks: opening the database: {e}; trying again in 1 s"
+                        );
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                }
+            };
+            while let Ok(first) = rx.recv() {
+                let mut results = Vec::new();
+                let mut flushes = Vec::new();
+                let mut take = |m: Mark| match m {
+                    Mark::Result {
+                        id,
+                        result,
+                        next_unix,
+                    } => results.push((id, result, next_unix)),
+                    Mark::Flush(done) => flushes.push(done),
+                };
+                take(first);
+                while let Ok(m) = rx.try_recv() {
+                    take(m);
+                }
+                // Until it commits: a busy database only delays the marks.
+                while !results.is_empty() {
+                    match record(&mut store, &results) {
+                        Ok(()) => break,
+                        Err(e) => {
+                            tracing::error!("outbox marks: {e}; trying again");
+                            std::thread::sleep(Duration::from_millis(200));
+                        }
+                    }
+                }
+                for f in flushes {
+                    let _ = f.send(());
+                }
+            }
+        })?;
+    Ok(tx)
+}
+
+fn record(store: &mut Store, results: &[(i64, Delivery, i64)]) -> Result<(), store::StoreError> {
+    let tx = store.conn().transaction()?;
+    for (id, result, next_unix) in results {
+        match result {
+            Delivery::Sent => outbox::mark_sent(&tx, *id)?,
+            Delivery::Retry(e) => outbox::mark_retry(&tx, *id, e, *next_unix)?,
+            Delivery::Failed(e) => outbox::mark_failed(&tx, *id, e)?,
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Wait until the marker has committed everything sent to it so far.
+async fn flush(marks: &std::sync::mpsc::Sender<Mark>) {
+    let (done, wait) = tokio::sync::oneshot::channel();
+    if marks.send(Mark::Flush(done)).is_ok() {
+        let _ = wait.await;
+    }
 }
 
 #[cfg(test)]
