@@ -365,6 +365,7 @@ pub fn build(env: &Envelope, subject: &str, body: &str) -> Result<Rendered, Noti
     .map_err(|e| NotifyError::Build(e.to_string()))?;
     let msg = b
         .envelope(lettre_env)
+        .header(lettre::message::header::MIME_VERSION_1_0)
         .header(ContentType::TEXT_PLAIN)
         .body(body.to_string())
         .map_err(|e| NotifyError::Build(e.to_string()))?;
@@ -454,6 +455,7 @@ mod tests {
         assert!(!head.lines().any(|l| l.starts_with("Bcc:")), "{head}");
         assert!(!head.lines().any(|l| l.starts_with("X-Evil")), "{head}");
         assert!(head.contains("Auto-Submitted: auto-replied"), "{head}");
+        assert!(head.contains("MIME-Version: 1.0"), "{head}");
         assert!(head.contains("In-Reply-To: <a1@example.pt>"), "{head}");
         assert!(
             head.contains("Message-ID: <x.1@desk.example.com>"),

@@ -23,6 +23,8 @@ use smtp::{Lane, Relay};
 
 /// Longest sleep between outbox scans when nothing wakes the sender.
 const IDLE_SCAN: Duration = Duration::from_secs(5);
+/// How long mail in flight may take to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Mails taken per round.
 const CHUNK: usize = 256;
 
@@ -72,7 +74,19 @@ pub async fn run(
         if *shutdown.borrow() {
             break;
         }
-        let result = round(&config, &relay, &mut lanes, &db, &marks, &shutdown).await;
+        // On shutdown, mail in flight gets SHUTDOWN_GRACE to finish; a relay
+        // that hangs is then abandoned (the mail stays pending).
+        let mut stop = shutdown.clone();
+        let result = tokio::select! {
+            r = round(&config, &relay, &mut lanes, &db, &marks, &shutdown) => r,
+            _ = async {
+                let _ = stop.wait_for(|s| *s).await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                tracing::warn!("outbox: the relay did not finish within {}s of shutdown; unsent mail stays queued", SHUTDOWN_GRACE.as_secs());
+                Ok(Round::Idle(Duration::ZERO))
+            }
+        };
         // The next round must see this round's marks, or it would send again.
         flush(&marks).await;
         let pause = match result {
@@ -91,9 +105,7 @@ pub async fn run(
             _ = shutdown.changed() => {}
         }
     }
-    for lane in &mut lanes {
-        lane.close().await;
-    }
+    futures::future::join_all(lanes.iter_mut().map(|l| l.close())).await;
     tracing::info!("outbox sender stopped");
     Ok(())
 }

@@ -116,7 +116,8 @@ impl Store {
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL;
              PRAGMA foreign_keys = ON;
-             PRAGMA synchronous = {sync};"
+             PRAGMA synchronous = {sync};
+             PRAGMA temp_store = MEMORY;"
         ))
         .map_err(open_err)?;
         conn.set_prepared_statement_cache_capacity(64);
