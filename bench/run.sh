@@ -12,6 +12,9 @@
 #   BENCH_TIMEOUT=SECS               give up waiting after this (default
 #                                    120 + N/20); the run is reported as incomplete
 #   BENCH_KEEP_STACK=1               leave the bench mail stack running at the end
+#   BENCH_KEEP_MAIL=1                keep each run's mailboxes (support and
+#                                    customers); by default they are deleted
+#                                    after the run (results stay in target/bench-runs)
 #   BENCH_SEED=1                     seed of the generated mail
 #   BENCH_CUSTOMER_DOMAIN=customer.test  the customers' domain: a *.test domain
 #                                    is delivered into Dovecot (the real thing);
@@ -335,6 +338,10 @@ EOF
         head -5 <<<"$problems" >&2
     fi
     [[ $out == "$expect_new" ]] || echo "NOTE: outbox rows ($out) differ from generated new mails ($expect_new)" >&2
+
+    if [[ ${BENCH_KEEP_MAIL:-0} != 1 ]]; then
+        rm -rf "$home" "$STACK/mail/$DOMAIN/"cust*-"$tag" "$STACK/mail/$DOMAIN/"cust*-"${tag}f"
+    fi
 
     local a_s="-" a_r="-" ratio="-" b_s="-" b_r="-"
     if [[ -n $ta ]]; then
