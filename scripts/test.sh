@@ -17,4 +17,14 @@ trap 'bash tests/mailstack/mailstack.sh stop "$POSTDESK_TEST_MAILSTACK" >/dev/nu
 
 # Integration tests start daemons and wait on real mail: cap parallelism
 # so a 2-core machine is not starved.
-cargo test --all-targets -- --test-threads="${POSTDESK_TEST_THREADS:-4}"
+log=$(mktemp)
+set +e
+cargo test --all-targets -- --test-threads="${POSTDESK_TEST_THREADS:-4}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite (cargo prints one per test binary,
+# the last of which may be a target without tests).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"
