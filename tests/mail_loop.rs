@@ -7,6 +7,17 @@ mod common;
 
 use common::*;
 
+/// How many inbound articles ticket `number` holds.
+fn inbound_articles(desk: &Desk, number: &str) -> usize {
+    let t = desk.json(&["ticket", "show", number, "--json"]);
+    t["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["direction"] == "in")
+        .count()
+}
+
 #[test]
 fn conversation_threads_by_tag_and_by_in_reply_to() {
     let mut desk = Desk::new(DeskOptions::default());
@@ -55,14 +66,7 @@ fn conversation_threads_by_tag_and_by_in_reply_to() {
     );
     smtp_send(&customer, &[&desk.support], reply.as_bytes());
     wait_for(30, "follow-up article", || {
-        let t = desk.json(&["ticket", "show", &number, "--json"]);
-        let inbound = t["articles"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|a| a["direction"] == "in")
-            .count();
-        (inbound == 2).then_some(())
+        (inbound_articles(&desk, &number) == 2).then_some(())
     });
 
     // 4. A reply that lost the tag but kept In-Reply-To threads too.
@@ -80,14 +84,7 @@ fn conversation_threads_by_tag_and_by_in_reply_to() {
     );
     smtp_send(&colleague, &[&desk.support], reply_all.as_bytes());
     wait_for(30, "four inbound articles on one ticket", || {
-        let t = desk.json(&["ticket", "show", &number, "--json"]);
-        let inbound = t["articles"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|a| a["direction"] == "in")
-            .count();
-        (inbound == 4).then_some(())
+        (inbound_articles(&desk, &number) == 4).then_some(())
     });
     assert_eq!(desk.tickets().len(), 1, "follow-ups must not open tickets");
     // Agents got one alert for the new ticket and one per follow-up; the

@@ -212,6 +212,17 @@ async fn fetch_sizes(s: &mut Session, uids: &[u32]) -> anyhow::Result<HashMap<u3
     .await
 }
 
+/// `UID FETCH set (UID BODY.PEEK[])`, all responses collected.
+async fn fetch_raw(s: &mut Session, set: &str) -> anyhow::Result<Vec<async_imap::types::Fetch>> {
+    timed("UID FETCH bodies", async {
+        s.uid_fetch(set, "(UID BODY.PEEK[])")
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await
+}
+
 /// Bodies of `uids`; a UID whose body the server will not give is mapped
 /// to an error text (after trying it alone), so one bad message cannot
 /// block the mailbox.
@@ -223,13 +234,7 @@ async fn fetch_bodies(
     if uids.is_empty() {
         return Ok(out);
     }
-    let all = timed("UID FETCH bodies", async {
-        s.uid_fetch(uid_set(uids), "(UID BODY.PEEK[])")
-            .await?
-            .try_collect::<Vec<_>>()
-            .await
-    })
-    .await;
+    let all = fetch_raw(s, &uid_set(uids)).await;
     match all {
         Ok(fetched) => {
             for f in fetched {
@@ -241,13 +246,7 @@ async fn fetch_bodies(
         Err(e) if uids.len() > 1 => {
             tracing::warn!("{e:#}; fetching one message at a time");
             for &uid in uids {
-                let one = timed("UID FETCH body", async {
-                    s.uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
-                        .await?
-                        .try_collect::<Vec<_>>()
-                        .await
-                })
-                .await;
+                let one = fetch_raw(s, &uid.to_string()).await;
                 match one {
                     Ok(fetched) => {
                         if let Some(body) = fetched
