@@ -138,15 +138,20 @@ async fn session(
 
     loop {
         refetch(&mut s, cfg, max_bytes, &caps, worker, &at).await?;
-        loop {
-            let n = fetch_batch(&mut s, cfg, max_bytes, &caps, worker, &at, &mut last_uid).await?;
-            if *shutdown.borrow() {
-                timed("LOGOUT", s.logout()).await.ok();
-                return Ok(());
-            }
-            if n == 0 {
-                break;
-            }
+        drain(
+            &mut s,
+            cfg,
+            max_bytes,
+            &caps,
+            worker,
+            &at,
+            &mut last_uid,
+            shutdown,
+        )
+        .await?;
+        if *shutdown.borrow() {
+            timed("LOGOUT", s.logout()).await.ok();
+            return Ok(());
         }
         // Mail that arrived while we searched is announced by an EXISTS we
         // have not read yet: look again instead of idling past it.
@@ -276,19 +281,25 @@ async fn fetch_bodies(
     Ok(out)
 }
 
-/// Fetch, process and acknowledge one batch. Returns how many UIDs it
-/// covered (0 = nothing new).
-async fn fetch_batch(
+/// A batch fetched from IMAP, ready for the worker.
+struct Prepared {
+    /// UIDs that have an item (in order), for the acknowledgement.
+    covered: Vec<u32>,
+    /// Highest UID looked at (also those expunged meanwhile).
+    max_uid: u32,
+    items: Vec<Incoming>,
+}
+
+/// Search, size and fetch the next batch after `after_uid` (None: nothing new).
+async fn prepare(
     s: &mut Session,
     cfg: &Mailbox,
     max_bytes: u64,
-    caps: &Caps,
-    worker: &Worker,
     at: &Ledger<'_>,
-    last_uid: &mut u32,
-) -> anyhow::Result<usize> {
-    let Some(first) = last_uid.checked_add(1) else {
-        return Ok(0); // UID space exhausted: the server must change UIDVALIDITY.
+    after_uid: u32,
+) -> anyhow::Result<Option<Prepared>> {
+    let Some(first) = after_uid.checked_add(1) else {
+        return Ok(None); // UID space exhausted: the server must change UIDVALIDITY.
     };
     let mut query = format!("UID {first}:*");
     if cfg.after == AfterAction::Delete {
@@ -298,10 +309,10 @@ async fn fetch_batch(
     let mut uids: Vec<u32> = timed("UID SEARCH", s.uid_search(&query))
         .await?
         .into_iter()
-        .filter(|u| *u > *last_uid)
+        .filter(|u| *u > after_uid)
         .collect();
     if uids.is_empty() {
-        return Ok(0);
+        return Ok(None);
     }
     uids.sort_unstable();
     uids.truncate(cfg.batch_size as usize);
@@ -354,11 +365,29 @@ async fn fetch_batch(
             fetch_error,
         });
     }
-    let outcomes = worker.process(items).await?;
+    Ok(Some(Prepared {
+        covered,
+        max_uid: uids.iter().copied().max().unwrap_or(after_uid),
+        items,
+    }))
+}
 
-    // Committed: now acknowledge in IMAP.
+/// A batch's effects are committed: acknowledge it in IMAP, then advance
+/// the ledger.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    s: &mut Session,
+    cfg: &Mailbox,
+    caps: &Caps,
+    worker: &Worker,
+    at: &Ledger<'_>,
+    covered: &[u32],
+    max_uid: u32,
+    outcomes: &[Outcome],
+    last_uid: &mut u32,
+) -> anyhow::Result<()> {
     let (mut done, mut kept) = (Vec::new(), Vec::new());
-    for (uid, o) in covered.iter().zip(&outcomes) {
+    for (uid, o) in covered.iter().zip(outcomes) {
         if o.may_remove_from_server() {
             done.push(*uid);
         } else {
@@ -371,13 +400,64 @@ async fn fetch_batch(
     if !done.is_empty() {
         acknowledge(s, cfg, caps, &done).await?;
     }
-    let max = *uids.iter().max().unwrap_or(last_uid);
-    *last_uid = max.max(*last_uid);
+    *last_uid = max_uid.max(*last_uid);
     worker
         .set_ledger(&cfg.name, at.source, at.uid_validity, *last_uid)
         .await?;
-    tracing::debug!(mailbox = %cfg.name, count = uids.len(), last_uid = *last_uid, "batch committed and acknowledged");
-    Ok(uids.len())
+    tracing::debug!(mailbox = %cfg.name, count = covered.len(), last_uid = *last_uid, "batch committed and acknowledged");
+    Ok(())
+}
+
+/// Take in everything new, pipelined: while the worker processes batch k,
+/// batch k+1 is fetched; batch k is acknowledged once committed. Returns
+/// after the last batch is acknowledged (or, on shutdown, after the batches
+/// in hand are).
+#[allow(clippy::too_many_arguments)]
+async fn drain(
+    s: &mut Session,
+    cfg: &Mailbox,
+    max_bytes: u64,
+    caps: &Caps,
+    worker: &Worker,
+    at: &Ledger<'_>,
+    last_uid: &mut u32,
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    type InFlight = (
+        Vec<u32>,
+        u32,
+        tokio::task::JoinHandle<Result<Vec<Outcome>, crate::worker::WorkerError>>,
+    );
+    let mut fetched_upto = *last_uid;
+    let mut inflight: Option<InFlight> = None;
+    loop {
+        let next = if *shutdown.borrow() {
+            None
+        } else {
+            prepare(s, cfg, max_bytes, at, fetched_upto).await?
+        };
+        let next: Option<InFlight> = next.map(|p| {
+            fetched_upto = p.max_uid;
+            let w = worker.clone();
+            let items = p.items;
+            (
+                p.covered,
+                p.max_uid,
+                tokio::spawn(async move { w.process(items).await }),
+            )
+        });
+        if let Some((covered, max_uid, handle)) = inflight.take() {
+            let outcomes = handle.await.context("processing task")??;
+            finish(
+                s, cfg, caps, worker, at, &covered, max_uid, &outcomes, last_uid,
+            )
+            .await?;
+        }
+        inflight = next;
+        if inflight.is_none() {
+            return Ok(());
+        }
+    }
 }
 
 /// Fetch again the quarantined messages the operator asked for (`postdesk

@@ -196,6 +196,10 @@ async fn round(
                 {
                     tracing::error!(outbox = m.id, "the outbox marker thread is gone");
                 }
+                // No next mail on this lane before this one's mark is
+                // committed: a crash can then repeat at most one mail per
+                // lane. The wait is on a channel, never on SQLite.
+                flush(marks).await;
                 // The relay is unreachable: leave the rest for later.
                 if down {
                     break;
@@ -259,12 +263,11 @@ enum Mark {
 }
 
 /// The marker: a thread with its own connection that records delivery
-/// results, many per transaction. Lanes never wait on SQLite (the store
-/// worker holds the write lock for whole batches), and the database sees
-/// one short write transaction per burst of results instead of one per
-/// mail. A result waits here at most until the next commit: that, plus the
-/// relay's own acceptance time, is the window in which a crash can make a
-/// mail go out twice.
+/// results, those of all lanes together in one transaction. Lanes wait for
+/// their result's commit on a channel (never in SQLite's busy handler on a
+/// runtime thread) before sending their next mail, so at most one mail per
+/// lane is between the relay's acceptance and its committed mark: the
+/// window in which a crash can make a mail go out twice.
 fn spawn_marker(path: std::path::PathBuf) -> std::io::Result<std::sync::mpsc::Sender<Mark>> {
     let (tx, rx) = std::sync::mpsc::channel::<Mark>();
     std::thread::Builder::new()
