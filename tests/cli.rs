@@ -9,13 +9,7 @@ use common::*;
 fn ingest_pipe_exit_codes_and_outcomes() {
     let desk = Desk::new(DeskOptions::default());
     let customer = desk.customer("pipe");
-    let mail = customer_mail(
-        &customer,
-        &desk.support,
-        "Via pipe",
-        &format!("pipe-{}@customer.test", desk.id),
-        "piped",
-    );
+    let mail = desk.mail(&customer, "Via pipe", "pipe", "piped");
 
     let out = desk.cli_stdin(&["ingest", "--json"], &mail);
     assert_eq!(
@@ -198,13 +192,7 @@ fn quarantine_retry_after_fixing_a_template() {
     }
     desk.use_templates(&tdir);
 
-    let mail = customer_mail(
-        &customer,
-        &desk.support,
-        "Retry me",
-        &format!("retry-{}@customer.test", desk.id),
-        "hello",
-    );
+    let mail = desk.mail(&customer, "Retry me", "retry", "hello");
     let out = desk.cli_stdin(&["ingest", "--json"], &mail);
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -246,13 +234,7 @@ fn quarantine_retry_after_fixing_a_template() {
 fn knowing_a_ticket_number_or_forging_from_grants_no_access() {
     let desk = Desk::new(DeskOptions::default());
     let customer = desk.customer("victim");
-    let first = customer_mail(
-        &customer,
-        &desk.support,
-        "Private matter",
-        &format!("p-{}@customer.test", desk.id),
-        "secret details",
-    );
+    let first = desk.mail(&customer, "Private matter", "p", "secret details");
     let out = desk.cli_stdin(&["ingest", "--json"], &first);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let number = v["ticket"].as_str().unwrap().to_string();
@@ -326,13 +308,7 @@ fn knowing_a_ticket_number_or_forging_from_grants_no_access() {
 fn json_logs_for_services() {
     let desk = Desk::new(DeskOptions::default());
     let customer = desk.customer("log");
-    let mail = customer_mail(
-        &customer,
-        &desk.support,
-        "Log me",
-        &format!("log-{}@customer.test", desk.id),
-        "x",
-    );
+    let mail = desk.mail(&customer, "Log me", "log", "x");
     let out = desk.cli_stdin(&["--log-format", "json", "ingest"], &mail);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -25,11 +25,10 @@ fn conversation_threads_by_tag_and_by_in_reply_to() {
     desk.start();
 
     // 1. A new mail becomes a ticket.
-    let first = customer_mail(
+    let first = desk.mail(
         &customer,
-        &desk.support,
         "Impressora avariada",
-        &format!("first-{}@customer.test", desk.id),
+        "first",
         "A impressora não imprime.",
     );
     smtp_send(&customer, &[&desk.support], &first);
@@ -102,13 +101,7 @@ fn conversation_threads_by_tag_and_by_in_reply_to() {
 fn same_message_twice_makes_one_ticket_and_one_auto_reply() {
     let mut desk = Desk::new(DeskOptions::default());
     let customer = desk.customer("bob");
-    let mail = customer_mail(
-        &customer,
-        &desk.support,
-        "Twice",
-        &format!("twice-{}@customer.test", desk.id),
-        "Sent twice.",
-    );
+    let mail = desk.mail(&customer, "Twice", "twice", "Sent twice.");
     // Delivered twice by the MTA: two copies in IMAP, different headers.
     smtp_send(&customer, &[&desk.support], &mail);
     smtp_send(&customer, &[&desk.support], &mail);
@@ -172,13 +165,7 @@ fn automatic_mail_gets_no_auto_reply() {
     );
     smtp_send(&customer, &[&desk.support], list.as_bytes());
     // A normal mail afterwards proves the loop went on and mail flows.
-    let normal = customer_mail(
-        &human,
-        &desk.support,
-        "Real question",
-        &format!("real-{}@customer.test", desk.id),
-        "Hello?",
-    );
+    let normal = desk.mail(&human, "Real question", "real", "Hello?");
     smtp_send(&human, &[&desk.support], &normal);
     desk.start();
     desk.wait_tickets(3, 30);
@@ -203,13 +190,7 @@ fn malformed_message_is_quarantined_and_the_daemon_goes_on() {
         desk.support, desk.id
     );
     smtp_send(&customer, &[&desk.support], bad.as_bytes());
-    let good = customer_mail(
-        &customer,
-        &desk.support,
-        "Fine",
-        &format!("good-{}@customer.test", desk.id),
-        "ok",
-    );
+    let good = desk.mail(&customer, "Fine", "good", "ok");
     smtp_send(&customer, &[&desk.support], &good);
     desk.wait_tickets(1, 30);
     let q = wait_for(30, "a quarantine entry", || {
@@ -258,13 +239,7 @@ fn auto_replies_wait_for_the_mta_and_are_then_delivered() {
     });
     let customer = desk.customer("eva");
     desk.start();
-    let mail = customer_mail(
-        &customer,
-        &desk.support,
-        "While the MTA is down",
-        &format!("down-{}@customer.test", desk.id),
-        "hello",
-    );
+    let mail = desk.mail(&customer, "While the MTA is down", "down", "hello");
     smtp_send(&customer, &[&desk.support], &mail);
     desk.wait_tickets(1, 30);
     // Deferred, not lost: several attempts fail while the relay is down.
@@ -303,11 +278,10 @@ fn sigkill_in_the_middle_of_200_messages(relay_up: bool) {
     });
     let customer = desk.customer("many");
     for i in 0..N {
-        let m = customer_mail(
+        let m = desk.mail(
             &customer,
-            &desk.support,
             &format!("Question {i}"),
-            &format!("q{i}-{}@customer.test", desk.id),
+            &format!("q{i}"),
             "body",
         );
         smtp_send(&customer, &[&desk.support], &m);
@@ -402,13 +376,7 @@ fn implicit_tls_imap_with_a_private_ca() {
         String::from_utf8_lossy(&check.stderr)
     );
     desk.start();
-    let m = customer_mail(
-        &customer,
-        &desk.support,
-        "Over TLS",
-        &format!("tls-{}@customer.test", desk.id),
-        "secure",
-    );
+    let m = desk.mail(&customer, "Over TLS", "tls", "secure");
     smtp_send(&customer, &[&desk.support], &m);
     desk.wait_tickets(1, 30);
     wait_for_mail(&customer, "INBOX", 1, 30);
@@ -452,13 +420,7 @@ fn a_broken_mailbox_does_not_stop_the_others() {
         "{text}"
     );
     desk.start();
-    let m = customer_mail(
-        &customer,
-        &desk.support,
-        "Still served",
-        &format!("served-{}@customer.test", desk.id),
-        "hi",
-    );
+    let m = desk.mail(&customer, "Still served", "served", "hi");
     smtp_send(&customer, &[&desk.support], &m);
     desk.wait_tickets(1, 30);
     wait_for_mail(&customer, "INBOX", 1, 30);
@@ -477,21 +439,9 @@ fn oversized_message_stays_in_imap_and_is_listed_in_quarantine() {
         ..Default::default()
     });
     let customer = desk.customer("big");
-    let big = customer_mail(
-        &customer,
-        &desk.support,
-        "Huge",
-        &format!("huge-{}@customer.test", desk.id),
-        &"x".repeat(10_000),
-    );
+    let big = desk.mail(&customer, "Huge", "huge", &"x".repeat(10_000));
     smtp_send(&customer, &[&desk.support], &big);
-    let small = customer_mail(
-        &customer,
-        &desk.support,
-        "Small",
-        &format!("small-{}@customer.test", desk.id),
-        "ok",
-    );
+    let small = desk.mail(&customer, "Small", "small", "ok");
     smtp_send(&customer, &[&desk.support], &small);
     wait_for_mail(&desk.support, "INBOX", 2, 30);
     desk.start();
@@ -535,13 +485,7 @@ fn imap_connection_dropped_by_the_server_is_reestablished() {
     let mut desk = Desk::new(DeskOptions::default());
     let customer = desk.customer("kick");
     desk.start();
-    let m = customer_mail(
-        &customer,
-        &desk.support,
-        "Before",
-        &format!("before-{}@customer.test", desk.id),
-        "1",
-    );
+    let m = desk.mail(&customer, "Before", "before", "1");
     smtp_send(&customer, &[&desk.support], &m);
     desk.wait_tickets(1, 30);
     // The server throws the daemon's session out.
@@ -559,13 +503,7 @@ fn imap_connection_dropped_by_the_server_is_reestablished() {
     wait_for(30, "a reconnect", || {
         (desk.log().matches("IMAP session ready").count() >= 2).then_some(())
     });
-    let m = customer_mail(
-        &customer,
-        &desk.support,
-        "After",
-        &format!("after-{}@customer.test", desk.id),
-        "2",
-    );
+    let m = desk.mail(&customer, "After", "after", "2");
     smtp_send(&customer, &[&desk.support], &m);
     desk.wait_tickets(2, 30);
     assert_eq!(desk.stop(), Some(0));

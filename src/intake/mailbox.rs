@@ -131,24 +131,20 @@ async fn session(
     *backoff = Duration::from_secs(1);
     tracing::info!(mailbox = %cfg.name, folder = %cfg.folder, uid_validity, last_uid,
         idle = caps.idle && cfg.idle, "IMAP session ready");
-    let at = Ledger {
-        source: &source,
-        uid_validity,
+    let cx = Ctx {
+        cfg,
+        max_bytes,
+        caps: &caps,
+        worker,
+        at: Ledger {
+            source: &source,
+            uid_validity,
+        },
     };
 
     loop {
-        refetch(&mut s, cfg, max_bytes, &caps, worker, &at).await?;
-        drain(
-            &mut s,
-            cfg,
-            max_bytes,
-            &caps,
-            worker,
-            &at,
-            &mut last_uid,
-            shutdown,
-        )
-        .await?;
+        refetch(&mut s, &cx).await?;
+        drain(&mut s, &cx, &mut last_uid, shutdown).await?;
         if *shutdown.borrow() {
             timed("LOGOUT", s.logout()).await.ok();
             return Ok(());
@@ -197,6 +193,15 @@ async fn session(
             }
         }
     }
+}
+
+/// What every step of one IMAP session needs.
+struct Ctx<'a> {
+    cfg: &'a Mailbox,
+    max_bytes: u64,
+    caps: &'a Caps,
+    worker: &'a Worker,
+    at: Ledger<'a>,
 }
 
 /// Where the UIDs of this session belong.
@@ -293,11 +298,10 @@ struct Prepared {
 /// Search, size and fetch the next batch after `after_uid` (None: nothing new).
 async fn prepare(
     s: &mut Session,
-    cfg: &Mailbox,
-    max_bytes: u64,
-    at: &Ledger<'_>,
+    cx: &Ctx<'_>,
     after_uid: u32,
 ) -> anyhow::Result<Option<Prepared>> {
+    let (cfg, max_bytes, at) = (cx.cfg, cx.max_bytes, &cx.at);
     let Some(first) = after_uid.checked_add(1) else {
         return Ok(None); // UID space exhausted: the server must change UIDVALIDITY.
     };
@@ -374,18 +378,15 @@ async fn prepare(
 
 /// A batch's effects are committed: acknowledge it in IMAP, then advance
 /// the ledger.
-#[allow(clippy::too_many_arguments)]
 async fn finish(
     s: &mut Session,
-    cfg: &Mailbox,
-    caps: &Caps,
-    worker: &Worker,
-    at: &Ledger<'_>,
+    cx: &Ctx<'_>,
     covered: &[u32],
     max_uid: u32,
     outcomes: &[Outcome],
     last_uid: &mut u32,
 ) -> anyhow::Result<()> {
+    let (cfg, caps, worker, at) = (cx.cfg, cx.caps, cx.worker, &cx.at);
     let (mut done, mut kept) = (Vec::new(), Vec::new());
     for (uid, o) in covered.iter().zip(outcomes) {
         if o.may_remove_from_server() {
@@ -412,14 +413,9 @@ async fn finish(
 /// batch k+1 is fetched; batch k is acknowledged once committed. Returns
 /// after the last batch is acknowledged (or, on shutdown, after the batches
 /// in hand are).
-#[allow(clippy::too_many_arguments)]
 async fn drain(
     s: &mut Session,
-    cfg: &Mailbox,
-    max_bytes: u64,
-    caps: &Caps,
-    worker: &Worker,
-    at: &Ledger<'_>,
+    cx: &Ctx<'_>,
     last_uid: &mut u32,
     shutdown: &watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -434,11 +430,11 @@ async fn drain(
         let next = if *shutdown.borrow() {
             None
         } else {
-            prepare(s, cfg, max_bytes, at, fetched_upto).await?
+            prepare(s, cx, fetched_upto).await?
         };
         let next: Option<InFlight> = next.map(|p| {
             fetched_upto = p.max_uid;
-            let w = worker.clone();
+            let w = cx.worker.clone();
             let items = p.items;
             (
                 p.covered,
@@ -448,10 +444,7 @@ async fn drain(
         });
         if let Some((covered, max_uid, handle)) = inflight.take() {
             let outcomes = handle.await.context("processing task")??;
-            finish(
-                s, cfg, caps, worker, at, &covered, max_uid, &outcomes, last_uid,
-            )
-            .await?;
+            finish(s, cx, &covered, max_uid, &outcomes, last_uid).await?;
         }
         inflight = next;
         if inflight.is_none() {
@@ -463,14 +456,8 @@ async fn drain(
 /// Fetch again the quarantined messages the operator asked for (`postdesk
 /// quarantine retry` of a message that had been too large to fetch), and
 /// acknowledge those that now went through.
-async fn refetch(
-    s: &mut Session,
-    cfg: &Mailbox,
-    max_bytes: u64,
-    caps: &Caps,
-    worker: &Worker,
-    at: &Ledger<'_>,
-) -> anyhow::Result<()> {
+async fn refetch(s: &mut Session, cx: &Ctx<'_>) -> anyhow::Result<()> {
+    let (cfg, max_bytes, caps, worker, at) = (cx.cfg, cx.max_bytes, cx.caps, cx.worker, &cx.at);
     let wanted = worker.refetches(at.source, at.uid_validity).await?;
     if wanted.is_empty() {
         return Ok(());

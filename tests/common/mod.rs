@@ -371,6 +371,18 @@ agents_address = "{agents}"
         self.dir.path()
     }
 
+    /// A plain mail from `from` to the support address, with a Message-ID
+    /// made unique to this desk from `tag`.
+    pub fn mail(&self, from: &str, subject: &str, tag: &str, body: &str) -> Vec<u8> {
+        customer_mail(
+            from,
+            &self.support,
+            subject,
+            &format!("{tag}-{}@customer.test", self.id),
+            body,
+        )
+    }
+
     /// A customer address unique to this desk.
     pub fn customer(&self, name: &str) -> String {
         format!("{name}-{}@customer.test", self.id)
