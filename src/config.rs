@@ -45,6 +45,19 @@ pub enum AfterAction {
     Delete,
 }
 
+/// What becomes of mail that threads to a ticket (by its tagged number or
+/// a Message-ID) from a sender with no right to it: neither a participant
+/// nor answering the ticket's own mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrangerFollowUp {
+    /// A new ticket of its own; the agents' alert names the number quoted.
+    #[default]
+    NewTicket,
+    /// Recorded on the ticket, unverified, changing nothing (the old way).
+    Record,
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -92,6 +105,12 @@ struct RawSystem {
     auto_reply_limit_per_hour: u32,
     #[serde(default)]
     own_addresses: Vec<String>,
+    #[serde(default = "default_agent_alert_limit")]
+    agent_alert_limit_per_ticket_per_hour: u32,
+    #[serde(default = "default_agent_alert_limit")]
+    agent_alert_limit_per_sender_per_hour: u32,
+    #[serde(default)]
+    stranger_follow_up: StrangerFollowUp,
 }
 
 #[derive(Debug, Deserialize)]
@@ -197,6 +216,9 @@ fn default_max_message_bytes() -> u64 {
 fn default_auto_reply_limit() -> u32 {
     10
 }
+fn default_agent_alert_limit() -> u32 {
+    10
+}
 fn default_smtp_tls() -> TlsMode {
     TlsMode::Starttls
 }
@@ -268,6 +290,13 @@ pub struct System {
     pub auto_reply_limit_per_hour: u32,
     /// Addresses that are ours besides the mailboxes' and queues' addresses.
     pub own_addresses: Vec<String>,
+    /// At most this many agents' alerts per ticket per hour (a robot on
+    /// the agents' list answering every alert is stopped here).
+    pub agent_alert_limit_per_ticket_per_hour: u32,
+    /// At most this many agents' alerts per hour caused by one sender.
+    pub agent_alert_limit_per_sender_per_hour: u32,
+    /// Mail that threads to a ticket its sender has no right to.
+    pub stranger_follow_up: StrangerFollowUp,
 }
 
 #[derive(Debug, Clone)]
@@ -798,6 +827,9 @@ fn check(
             max_message_bytes: s.max_message_bytes,
             auto_reply_limit_per_hour: s.auto_reply_limit_per_hour,
             own_addresses: s.own_addresses,
+            agent_alert_limit_per_ticket_per_hour: s.agent_alert_limit_per_ticket_per_hour,
+            agent_alert_limit_per_sender_per_hour: s.agent_alert_limit_per_sender_per_hour,
+            stranger_follow_up: s.stranger_follow_up,
         },
         storage: Storage {
             database: absolute(base, &raw.storage.database),

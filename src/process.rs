@@ -21,12 +21,15 @@ use std::sync::Arc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::{Config, Mailbox as MailboxConfig};
+mod standing;
+
+use crate::config::{Config, Mailbox as MailboxConfig, StrangerFollowUp};
 use crate::mail::{self, InboundMail, MailError};
 use crate::notify::{self, Kind, Templates};
-use crate::store::{self, outbox, records, Db, Store, StoreError};
+use crate::store::{self, outbox, records, safeguards, Db, Store, StoreError};
 use crate::threading::{self, Numbering};
 use crate::tickets::{State, DEFAULT_PRIORITY};
+use standing::Standing;
 
 /// Where a raw message came from.
 #[derive(Debug, Clone)]
@@ -383,8 +386,11 @@ impl Processor {
 
         // Threading: the tagged number first, then the Message-IDs.
         let mut found = None;
+        // A number is found only under the check digit its ticket was
+        // issued with (the old digit only for tickets issued before Damm).
         for n in self.numbering.numbers_in_subject(&mail.subject) {
-            if let Some(t) = records::ticket_by_number(db, &n)? {
+            let (current, legacy) = (threading::is_valid(&n), threading::is_legacy_valid(&n));
+            if let Some(t) = safeguards::ticket_by_tagged_number(db, &n, current, legacy)? {
                 found = Some(t);
                 break;
             }
@@ -394,9 +400,30 @@ impl Processor {
             found = records::ticket_by_message_ids(db, &referenced)?;
         }
 
-        let outcome = match found {
+        // Mail from someone with no right to the ticket it threads to is
+        // never recorded on it: by default it opens a ticket of its own,
+        // and the agents' alert names the ticket it quoted.
+        let mut quoted = None;
+        let found = match found {
             Some(ticket) => {
-                let article_id = self.follow_up(db, &mail, &ticket, &referenced, raw_id, &sha)?;
+                let standing = self.standing(db, &mail, &ticket, &referenced)?;
+                if standing == Standing::Stranger
+                    && self.config.system.stranger_follow_up == StrangerFollowUp::NewTicket
+                {
+                    tracing::warn!(quoted = %ticket.number, from = %mail.from.address,
+                        "mail threads to a ticket its sender has no right to: filed as a new ticket");
+                    quoted = Some(ticket.number);
+                    None
+                } else {
+                    Some((ticket, standing))
+                }
+            }
+            None => None,
+        };
+
+        let outcome = match found {
+            Some((ticket, standing)) => {
+                let article_id = self.follow_up(db, &mail, &ticket, standing, raw_id, &sha)?;
                 receipt("follow_up", Some(ticket.id), Some(article_id), None)?;
                 Outcome::FollowUp {
                     ticket: ticket.number,
@@ -404,7 +431,7 @@ impl Processor {
             }
             None => {
                 let (ticket_id, number, article_id) =
-                    self.new_ticket(db, &mail, mailbox, raw_id, &sha)?;
+                    self.new_ticket(db, &mail, mailbox, raw_id, &sha, quoted.as_deref())?;
                 receipt("created", Some(ticket_id), Some(article_id), None)?;
                 Outcome::Created { ticket: number }
             }
@@ -422,6 +449,7 @@ impl Processor {
         mail: &InboundMail,
         raw_id: i64,
         trusted: bool,
+        kind: &str,
     ) -> Result<i64, Failure> {
         if mail.attachments.len() > MAX_ATTACHMENTS {
             return Err(Failure::Other(format!(
@@ -441,7 +469,7 @@ impl Processor {
                 ticket_id,
                 trusted,
                 direction: "in",
-                kind: "customer",
+                kind,
                 from_address: &mail.from.address,
                 from_name: mail.from.name.as_deref(),
                 to: &join(&mail.to),
@@ -503,10 +531,9 @@ impl Processor {
         mailbox: &MailboxConfig,
         raw_id: i64,
         sha: &str,
+        quoted: Option<&str>,
     ) -> Result<(i64, String, i64), Failure> {
-        let day = chrono::Utc::now().format("%Y%m%d").to_string();
-        let counter = records::next_ticket_counter(db, &day)?;
-        let number = self.numbering.number(&day, counter);
+        let number = self.next_number(db)?;
         let mut subject = self.numbering.clean_subject(&mail.subject);
         if subject.is_empty() {
             subject = "(no subject)".into();
@@ -526,23 +553,29 @@ impl Processor {
                 language: &language,
             },
         )?;
-        records::add_participant(
-            db,
-            ticket_id,
-            &mail.from.address,
-            mail.from.name.as_deref(),
-            "requester",
-        )?;
+        let from_own = self.own.contains(&mail.from.address);
+        // Our own addresses are never participants (From proves nothing).
+        if !from_own {
+            records::add_participant(
+                db,
+                ticket_id,
+                &mail.from.address,
+                mail.from.name.as_deref(),
+                "requester",
+            )?;
+        }
         self.add_cc_participants(db, ticket_id, mail)?;
-        let article_id = self.insert_inbound(db, ticket_id, mail, raw_id, true)?;
+        let article_id = self.insert_inbound(db, ticket_id, mail, raw_id, !from_own, "customer")?;
+        if from_own {
+            safeguards::mark_unverified(db, article_id, standing::FROM_OWN)?;
+        }
         let ticket = records::ticket_by_number(db, &number)?
             .ok_or_else(|| Failure::Other("ticket vanished inside its own transaction".into()))?;
         tracing::info!(ticket = %number, from = %mail.from.address, queue = %mailbox.queue, "new ticket");
 
-        let ctx = self.context(&ticket, mail, mailbox, false);
+        let ctx = self.context(&ticket, mail, mailbox, None, quoted);
         // Auto-reply, unless the mail is machine-made, from one of our own
         // addresses, or the sender already had too many this hour.
-        let from_own = self.own.contains(&mail.from.address);
         let skip = if let Some(a) = &mail.automatic {
             Some(format!("automatic mail ({})", a.0))
         } else if from_own {
@@ -578,15 +611,16 @@ impl Processor {
                 }
             }
         }
-        if let Some(agents) = self.agents_for(&ticket.queue, mail, true) {
-            self.send(
+        if let Some(agents) = self.agents_for(&ticket.queue, true) {
+            self.alert(
                 db,
                 Kind::AgentNewTicket,
                 &ticket,
                 mailbox,
                 mail,
                 &ctx,
-                &[agents],
+                agents,
+                article_id,
                 sha,
             )?;
         }
@@ -598,38 +632,37 @@ impl Processor {
         db: &Db,
         mail: &InboundMail,
         ticket: &records::TicketRef,
-        referenced: &[String],
+        standing: Standing,
         raw_id: i64,
         sha: &str,
     ) -> Result<i64, Failure> {
         // Knowing a ticket number is not access to the ticket, and a From:
-        // header proves nothing. Two facts are weighed:
-        // - `answers`: the mail references a Message-ID of this ticket (ours
-        //   or the customer's original), which only its recipients know;
-        // - `from_participant`: the From address is already a participant.
-        // Either lets a customer's reply reopen the ticket. Only `answers`
-        // adds people (the sender, the Cc's) as participants, so a forged
-        // From cannot copy a stranger onto the ticket. A mail with
-        // neither is recorded, changes nothing, and agents are warned.
-        let mut answers = false;
-        for id in referenced {
-            if records::ticket_has_trusted_id(db, ticket.id, id)? {
-                answers = true;
-                break;
-            }
-        }
-        let from_participant = records::is_participant(db, ticket.id, &mail.from.address)?;
-        let verified = answers || from_participant;
+        // header proves nothing (see `standing`). Only a mail answering
+        // the ticket's own mail adds people (the sender, the Cc's) as
+        // participants; a customer's reply may move the state; the agents'
+        // side, our own addresses and strangers (with `stranger_follow_up =
+        // "record"`) are recorded unverified and change nothing.
         let state: State = ticket.state.parse().map_err(Failure::Other)?;
-        let new_state = if verified && mail.automatic.is_none() {
+        let new_state = if standing.is_customer_reply() && mail.automatic.is_none() {
             state.after_customer_reply()
         } else {
             state
         };
         records::touch_ticket(db, ticket.id, new_state.as_str())?;
+        let kind = if standing == Standing::AgentsSide {
+            "agents_side"
+        } else {
+            "customer"
+        };
         // Its own Message-ID is trusted only if the mail itself was.
-        let article_id = self.insert_inbound(db, ticket.id, mail, raw_id, answers)?;
-        if answers && mail.automatic.is_none() && !self.own.contains(&mail.from.address) {
+        let answers = standing == Standing::Answers;
+        let article_id = self.insert_inbound(db, ticket.id, mail, raw_id, answers, kind)?;
+        if let Some(why) = standing.unverified() {
+            safeguards::mark_unverified(db, article_id, why)?;
+            tracing::warn!(ticket = %ticket.number, from = %mail.from.address,
+                "follow-up recorded as unverified: {why}");
+        }
+        if answers && mail.automatic.is_none() {
             records::add_participant(
                 db,
                 ticket.id,
@@ -639,11 +672,7 @@ impl Processor {
             )?;
             self.add_cc_participants(db, ticket.id, mail)?;
         }
-        if !verified {
-            tracing::warn!(ticket = %ticket.number, from = %mail.from.address,
-                "follow-up from a sender who is not a participant: recorded, no access granted");
-        }
-        tracing::info!(ticket = %ticket.number, from = %mail.from.address, "follow-up");
+        tracing::info!(ticket = %ticket.number, from = %mail.from.address, ?standing, "follow-up");
 
         let mailbox = self
             .config
@@ -655,21 +684,39 @@ impl Processor {
         let mut t = ticket.clone();
         t.state = new_state.as_str().to_string();
         if mail.automatic.is_none() {
-            if let Some(agents) = self.agents_for(&ticket.queue, mail, false) {
-                let ctx = self.context(&t, mail, mailbox, !verified);
-                self.send(
+            if let Some(agents) = self.agents_for(&ticket.queue, false) {
+                let ctx = self.context(&t, mail, mailbox, Some(standing), None);
+                self.alert(
                     db,
                     Kind::AgentFollowUp,
                     &t,
                     mailbox,
                     mail,
                     &ctx,
-                    &[agents],
+                    agents,
+                    article_id,
                     sha,
                 )?;
             }
         }
         Ok(article_id)
+    }
+
+    /// A fresh ticket number: today's date, our system id, the keyed
+    /// permutation of today's counter, Damm's check digit. A number of the
+    /// old scheme can share the format, so a taken one is skipped.
+    fn next_number(&self, db: &Db) -> Result<String, Failure> {
+        let day = chrono::Utc::now().format("%Y%m%d").to_string();
+        let key = safeguards::ticket_number_key(db)?;
+        loop {
+            let counter = records::next_ticket_counter(db, &day)?;
+            let number = self
+                .numbering
+                .number(&day, threading::serial(key.as_bytes(), &day, counter));
+            if !safeguards::number_taken(db, &number)? {
+                return Ok(number);
+            }
+        }
     }
 
     fn add_cc_participants(
@@ -686,16 +733,17 @@ impl Processor {
         Ok(())
     }
 
-    /// The agents' address to alert, unless the mail came from it.
-    fn agents_for(&self, queue: &str, mail: &InboundMail, new: bool) -> Option<String> {
+    /// The agents' address to alert, if the queue wants this alert. Mail
+    /// from the agents' address itself is alerted too (with a warning):
+    /// From proves nothing, and the alert caps stop any loop.
+    fn agents_for(&self, queue: &str, new: bool) -> Option<String> {
         let q = self.config.queue(queue)?;
         let wanted = if new {
             q.notify_agents_on_new
         } else {
             q.notify_agents_on_follow_up
         };
-        let agents = q.agents_address.clone()?;
-        (wanted && !agents.eq_ignore_ascii_case(&mail.from.address)).then_some(agents)
+        q.agents_address.clone().filter(|_| wanted)
     }
 
     fn over_auto_reply_limit(&self, db: &Db, address: &str) -> Result<bool, Failure> {
@@ -706,38 +754,47 @@ impl Processor {
         Ok(n >= self.config.system.auto_reply_limit_per_hour)
     }
 
+    /// What the templates see. Display names and subjects from the mail
+    /// are clipped here ([`notify::clip`]), the one place they enter
+    /// outgoing mail.
     fn context(
         &self,
         ticket: &records::TicketRef,
         mail: &InboundMail,
         mailbox: &MailboxConfig,
-        unverified: bool,
+        standing: Option<Standing>,
+        quoted: Option<&str>,
     ) -> notify::Context {
+        let from_own = self.own.contains(&mail.from.address);
+        let from_name = notify::clip(mail.from.name.as_deref().unwrap_or_default());
         notify::Context {
             ticket: notify::TicketCtx {
                 number: ticket.number.clone(),
                 tag: self.numbering.subject_tag(&ticket.number),
-                subject: ticket.subject.clone(),
+                subject: notify::clip(&ticket.subject),
                 state: ticket.state.clone(),
                 queue: ticket.queue.clone(),
                 customer: ticket.customer_address.clone(),
                 customer_name: if ticket.customer_address == mail.from.address {
-                    mail.from.name.clone().unwrap_or_default()
+                    from_name.clone()
                 } else {
                     String::new()
                 },
             },
             article: notify::ArticleCtx {
                 from: mail.from.address.clone(),
-                from_name: mail.from.name.clone().unwrap_or_default(),
-                subject: mail.subject.clone(),
+                from_name,
+                subject: notify::clip(&mail.subject),
                 text: truncate(&mail.text, 20_000),
                 attachments: mail
                     .attachments
                     .iter()
-                    .map(|a| a.filename.clone())
+                    .map(|a| notify::clip(&a.filename))
                     .collect(),
-                unverified_sender: unverified,
+                unverified_sender: from_own || standing.is_some_and(|s| s.unverified().is_some()),
+                from_our_address: from_own,
+                agents_side: standing == Some(Standing::AgentsSide),
+                quoted_ticket: quoted.unwrap_or_default().to_string(),
             },
             support_address: mailbox.address.clone(),
             support_name: mailbox

@@ -117,6 +117,12 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                             .map(|d| format!(" [{d}]"))
                             .unwrap_or_default()
                     );
+                    if let Some(why) = &a.unverified {
+                        println!("UNVERIFIED: {why}");
+                    }
+                    for note in a.note.iter().flat_map(|n| n.lines()) {
+                        println!("Note: {note}");
+                    }
                     println!("To: {}", a.to.join(", "));
                     println!("Subject: {}", a.subject);
                     for att in &a.attachments {

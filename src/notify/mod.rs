@@ -249,6 +249,9 @@ impl Context {
                 text: "It does not print.".into(),
                 attachments: vec!["photo.jpg".into()],
                 unverified_sender: true,
+                from_our_address: true,
+                agents_side: true,
+                quoted_ticket: "2026112010000023".into(),
             },
             support_address: "support@example.com".into(),
             support_name: "Support".into(),
@@ -275,8 +278,31 @@ pub struct ArticleCtx {
     pub subject: String,
     pub text: String,
     pub attachments: Vec<String>,
-    /// Set when the sender is not a participant of the ticket.
+    /// Set when the sender is not verified: not a participant of the
+    /// ticket, or writing from one of our own addresses, or answering an
+    /// agents' alert (see the two flags below).
     pub unverified_sender: bool,
+    /// The From is one of our own addresses (which proves nothing).
+    pub from_our_address: bool,
+    /// The mail answers one of our agents' alerts: the agents' side.
+    pub agents_side: bool,
+    /// A new ticket made from mail that quoted this ticket's number (or
+    /// answered its mail) without any right to it; empty otherwise.
+    pub quoted_ticket: String,
+}
+
+/// At most this many characters of a display name or a subject taken
+/// from inbound mail are copied into outgoing mail.
+pub const MAX_COPIED_CHARS: usize = 200;
+
+/// `text` cut to [`MAX_COPIED_CHARS`] characters (with `…` when cut): the
+/// one place display names and subjects from inbound mail are bounded
+/// before they reach a notification.
+pub fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_COPIED_CHARS) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+    }
 }
 
 /// A rendered mail ready for the outbox.
@@ -406,6 +432,9 @@ mod tests {
                 text: "Bom dia".into(),
                 attachments: vec![],
                 unverified_sender: false,
+                from_our_address: false,
+                agents_side: false,
+                quoted_ticket: String::new(),
             },
             support_address: "support@desk.example.com".into(),
             support_name: "Support".into(),
@@ -462,6 +491,16 @@ mod tests {
             "{head}"
         );
         assert_eq!(r.envelope_from, "");
+    }
+
+    #[test]
+    fn clip_bounds_names_and_subjects() {
+        assert_eq!(clip("short"), "short");
+        let long = "é".repeat(5000);
+        let c = clip(&long);
+        assert_eq!(c.chars().count(), MAX_COPIED_CHARS + 1);
+        assert!(c.ends_with('…'));
+        assert_eq!(clip(&"x".repeat(MAX_COPIED_CHARS)).len(), MAX_COPIED_CHARS);
     }
 
     #[test]

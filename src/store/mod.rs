@@ -7,10 +7,12 @@
 //! article, receipt, outbox mail) commits together or not at all.
 //!
 //! Sub-modules: [`records`] writes and looks up what inbound mail creates,
-//! [`outbox`] is the durable send queue, [`views`] answers the CLI.
+//! [`safeguards`] holds what keeps robots, typos and forged senders off
+//! tickets, [`outbox`] is the durable send queue, [`views`] answers the CLI.
 
 pub mod outbox;
 pub mod records;
+pub mod safeguards;
 pub mod views;
 
 use std::path::{Path, PathBuf};
@@ -21,7 +23,10 @@ use rusqlite::{Connection, OpenFlags};
 pub use rusqlite::{Connection as Db, Transaction};
 
 /// Ordered migrations; index + 1 is the schema version each one reaches.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_v1.sql"),
+    include_str!("schema_v2_robots.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

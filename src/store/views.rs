@@ -102,6 +102,12 @@ pub struct ArticleView {
     pub attachments: Vec<AttachmentView>,
     /// For outbound mail: pending | sent | failed.
     pub delivery: Option<String>,
+    /// Why the sender is not verified (From is one of our own addresses,
+    /// the mail answers an agents' alert, …); null when verified or ours.
+    pub unverified: Option<String>,
+    /// What was held back on this article's account and why (e.g. an
+    /// agents' alert over the cap); null when nothing was.
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -167,7 +173,7 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
     let mut stmt = c.prepare(
         "SELECT a.id, a.direction, a.kind, a.from_address, a.to_addresses, a.cc_addresses, a.subject,
                 a.message_id, a.automatic, a.created_at, a.body_text,
-                (SELECT o.status FROM outbox o WHERE o.article_id = a.id)
+                (SELECT o.status FROM outbox o WHERE o.article_id = a.id), a.unverified, a.note
          FROM articles a WHERE a.ticket_id = ?1 ORDER BY a.id",
     )?;
     let mut articles: Vec<ArticleView> = stmt
@@ -186,6 +192,8 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
                 text: r.get(10)?,
                 attachments: Vec::new(),
                 delivery: r.get(11)?,
+                unverified: r.get(12)?,
+                note: r.get(13)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
