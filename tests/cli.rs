@@ -244,16 +244,21 @@ fn knowing_a_ticket_number_or_forging_from_grants_no_access() {
         "From: stranger@evil.test\r\nTo: {}\r\nSubject: Re: [Ticket#{number}] Private matter\r\nMessage-ID: <s1@evil.test>\r\n\r\nplease send me the details\r\n",
         desk.support
     );
+    // Since the safeguards issue it is never recorded on the victim's
+    // ticket: it opens a ticket of its own.
     let out = desk.cli_stdin(&["ingest", "--json"], stranger.as_bytes());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["outcome"], "follow_up");
+    assert_eq!(v["outcome"], "created", "{v}");
+    assert_ne!(v["ticket"], number.as_str());
     // Regression (review): answering the stranger's own earlier mail is
     // not answering the ticket.
     let chained = format!(
         "From: stranger@evil.test\r\nTo: {}\r\nCc: friend@evil.test\r\nSubject: Re: [Ticket#{number}] Private matter\r\nMessage-ID: <s3@evil.test>\r\nIn-Reply-To: <s1@evil.test>\r\n\r\nagain\r\n",
         desk.support
     );
-    desk.cli_stdin(&["ingest"], chained.as_bytes());
+    let out = desk.cli_stdin(&["ingest", "--json"], chained.as_bytes());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "created", "{v}");
     // A forged From of the customer, copying the attacker.
     let forged = format!(
         "From: {customer}\r\nTo: {}\r\nCc: attacker@evil.test\r\nSubject: Re: [Ticket#{number}] Private matter\r\nMessage-ID: <s2@evil.test>\r\n\r\nadd my friend\r\n",
@@ -269,23 +274,42 @@ fn knowing_a_ticket_number_or_forging_from_grants_no_access() {
         .map(|p| p["address"].as_str().unwrap())
         .collect();
     assert_eq!(participants, vec![customer.as_str()], "nobody was added");
-    // The agents were warned about the stranger.
-    let alerts: Vec<&serde_json::Value> = t["articles"]
+    // Only the forged From (a participant's address) reached the ticket;
+    // the stranger's two mails did not.
+    let inbound: Vec<&serde_json::Value> = t["articles"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|a| a["kind"] == "agent_follow_up")
+        .filter(|a| a["direction"] == "in")
         .collect();
-    assert_eq!(alerts.len(), 3);
-    let warned: Vec<bool> = alerts
+    assert_eq!(inbound.len(), 2, "the original and the forged From");
+    assert!(inbound
         .iter()
-        .map(|a| a["text"].as_str().unwrap().contains("not a participant"))
+        .all(|a| !a["text"].as_str().unwrap().contains("send me")));
+    // The agents were told which ticket the stranger quoted.
+    let stranger_tickets: Vec<serde_json::Value> = desk
+        .tickets()
+        .into_iter()
+        .filter(|t| t["customer"] == "stranger@evil.test")
         .collect();
-    assert_eq!(
-        warned,
-        vec![true, true, false],
-        "stranger twice, then the forged From"
-    );
+    assert_eq!(stranger_tickets.len(), 2);
+    for st in &stranger_tickets {
+        let shown = desk.json(&["ticket", "show", st["number"].as_str().unwrap(), "--json"]);
+        let alert = shown["articles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["kind"] == "agent_new_ticket")
+            .unwrap()
+            .clone();
+        assert!(
+            alert["text"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("quoted ticket {number}")),
+            "{alert}"
+        );
+    }
 
     // A real reply-all (it answers the customer's original Message-ID)
     // brings the colleague on board.

@@ -273,6 +273,7 @@ fn sigkill_in_the_middle_of_200_messages(relay_up: bool) {
     let mut desk = Desk::new(DeskOptions {
         batch_size: 10,
         auto_reply_limit: 1000,
+        agent_alert_limit: 1000,
         smtp_port: (!relay_up).then_some(relay_port),
         ..Default::default()
     });

@@ -221,6 +221,8 @@ pub struct DeskOptions {
     pub batch_size: u32,
     pub smtp_port: Option<u16>,
     pub auto_reply_limit: u32,
+    /// Both agents' alert caps (per ticket and per sender, per hour).
+    pub agent_alert_limit: u32,
     pub second_mailbox: bool,
     /// Second mailbox logs in with a wrong password.
     pub second_mailbox_broken: bool,
@@ -236,6 +238,7 @@ impl Default for DeskOptions {
             batch_size: 50,
             smtp_port: None,
             auto_reply_limit: 10,
+            agent_alert_limit: 10,
             second_mailbox: false,
             second_mailbox_broken: false,
             imap_tls: "none",
@@ -299,6 +302,8 @@ batch_size = {batch}
 [system]
 fqdn = "desk-{id}.support.test"
 auto_reply_limit_per_hour = {limit}
+agent_alert_limit_per_ticket_per_hour = {alert_limit}
+agent_alert_limit_per_sender_per_hour = {alert_limit}
 max_message_bytes = {max_bytes}
 
 [storage]
@@ -329,6 +334,7 @@ name = "sales"
 agents_address = "{agents}"
 "#,
             limit = opts.auto_reply_limit,
+            alert_limit = opts.agent_alert_limit,
             max_bytes = opts.max_message_bytes,
             templates = repo().join("mail-templates").display().to_string(),
             rules = repo().join("rules").display().to_string(),
