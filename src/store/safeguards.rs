@@ -151,6 +151,41 @@ mod tests {
     }
 
     #[test]
+    fn numbers_issued_before_the_switch_stay_valid_as_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            // A database of schema version 1 with a ticket in it.
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(include_str!("schema_v1.sql")).unwrap();
+            c.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO queues (name, created_at) VALUES ('q', 'now');
+                 INSERT INTO tickets (number, subject, state, priority, queue_id,
+                     customer_address, support_address, language, created_at, updated_at)
+                 VALUES ('2026112210000017', 's', 'posted', 3, 1, 'a@x', 's@x', 'en', 'now', 'now');",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&path, Durability::Full).unwrap();
+        let c = s.conn();
+        // Found under its old digit, as stored …
+        let t = ticket_by_tagged_number(c, "2026112210000017", false, true).unwrap();
+        assert_eq!(t.unwrap().number, "2026112210000017");
+        // … and a ticket issued after the switch is not marked legacy.
+        c.execute(
+            "INSERT INTO tickets (number, subject, state, priority, queue_id,
+                 customer_address, support_address, language, created_at, updated_at)
+             VALUES ('n2', 's', 'posted', 3, 1, 'a@x', 's@x', 'en', 'now', 'now')",
+            [],
+        )
+        .unwrap();
+        assert!(ticket_by_tagged_number(c, "n2", false, true)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
     fn key_is_made_once_and_counts_and_marks_work() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
