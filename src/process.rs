@@ -569,6 +569,12 @@ impl Processor {
         if from_own {
             safeguards::mark_unverified(db, article_id, standing::FROM_OWN)?;
         }
+        if let Some(q) = quoted {
+            let note = format!(
+                "quoted ticket {q}, to which the sender has no right: filed as this new ticket"
+            );
+            safeguards::add_note(db, article_id, &note)?;
+        }
         let ticket = records::ticket_by_number(db, &number)?
             .ok_or_else(|| Failure::Other("ticket vanished inside its own transaction".into()))?;
         tracing::info!(ticket = %number, from = %mail.from.address, queue = %mailbox.queue, "new ticket");

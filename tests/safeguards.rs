@@ -198,6 +198,15 @@ fn stranger_quoting_a_ticket_number_gets_a_ticket_of_their_own() {
     let their_number = theirs["number"].as_str().unwrap();
     assert_ne!(their_number, number);
     assert_eq!(theirs["subject"], "Private matter");
+    let own = articles(&desk, their_number);
+    assert!(
+        own[0]["note"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("quoted ticket {number}")),
+        "{}",
+        own[0]
+    );
     // Nothing of theirs on the victim's ticket.
     let victim = articles(&desk, &number);
     assert_eq!(victim.iter().filter(|a| a["direction"] == "in").count(), 1);
@@ -361,4 +370,116 @@ fn mistyped_ticket_numbers_reach_no_ticket() {
     );
     assert_eq!(v["outcome"], "follow_up", "{v}");
     assert_eq!(v["ticket"], number.as_str());
+}
+
+/// Set a `[system]` key in the desk's configuration.
+fn set_system_key(desk: &Desk, line: &str) {
+    let text = std::fs::read_to_string(&desk.config).unwrap();
+    std::fs::write(
+        &desk.config,
+        text.replacen("[system]\n", &format!("[system]\n{line}\n"), 1),
+    )
+    .unwrap();
+}
+
+/// `stranger_follow_up = "record"` keeps the old way: recorded on the
+/// ticket, unverified, changing nothing, and the agents are warned.
+#[test]
+fn stranger_follow_up_record_keeps_the_mail_on_the_ticket_unverified() {
+    let desk = Desk::new(DeskOptions::default());
+    set_system_key(&desk, "stranger_follow_up = \"record\"");
+    let customer = desk.customer("c");
+    let v = ingest(&desk, &desk.mail(&customer, "Mine", "m", "x"));
+    let number = v["ticket"].as_str().unwrap().to_string();
+    let stranger = desk.customer("s");
+    let v = ingest(
+        &desk,
+        &desk.mail(&stranger, &format!("Re: [Ticket#{number}] Mine"), "s", "y"),
+    );
+    assert_eq!(v["outcome"], "follow_up", "{v}");
+    let t = desk.json(&["ticket", "show", &number, "--json"]);
+    assert_eq!(t["state"], "posted");
+    assert_eq!(t["participants"].as_array().unwrap().len(), 1);
+    let a = t["articles"].as_array().unwrap();
+    let theirs = a.iter().find(|a| a["from"] == stranger.as_str()).unwrap();
+    assert!(theirs["unverified"]
+        .as_str()
+        .unwrap()
+        .contains("not a participant"));
+    let alert = of_kind(a, &["agent_follow_up"])[0];
+    assert!(alert["text"]
+        .as_str()
+        .unwrap()
+        .contains("not a participant"));
+}
+
+/// From the agents' address while answering the ticket's mail: recorded on
+/// the ticket, unverified, no state change, nobody added, agents warned.
+#[test]
+fn agents_address_answering_a_ticket_is_recorded_but_trusted_for_nothing() {
+    let desk = Desk::new(DeskOptions::default());
+    let customer = desk.customer("c");
+    let v = ingest(&desk, &desk.mail(&customer, "Help", "orig", "x"));
+    let number = v["ticket"].as_str().unwrap().to_string();
+    let reply = format!(
+        "From: Agents <{agents}>\r\nTo: {support}\r\nCc: outsider@evil.test\r\nSubject: Re: Help\r\nMessage-ID: <ag-{id}@support.test>\r\nIn-Reply-To: <orig-{id}@customer.test>\r\n\r\nappended\r\n",
+        agents = desk.agents,
+        support = desk.support,
+        id = desk.id
+    );
+    let v = ingest(&desk, reply.as_bytes());
+    assert_eq!(v["outcome"], "follow_up", "{v}");
+    let t = desk.json(&["ticket", "show", &number, "--json"]);
+    assert_eq!(t["state"], "posted");
+    let participants: Vec<&str> = t["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(participants, vec![customer.as_str()]);
+    let a = t["articles"].as_array().unwrap();
+    let theirs = a
+        .iter()
+        .find(|a| a["from"] == desk.agents.as_str())
+        .unwrap();
+    assert!(theirs["unverified"]
+        .as_str()
+        .unwrap()
+        .contains("our own addresses"));
+    let alert = of_kind(a, &["agent_follow_up"])[0];
+    assert!(
+        alert["text"]
+            .as_str()
+            .unwrap()
+            .contains("From is one of our own addresses"),
+        "{alert}"
+    );
+}
+
+/// A huge display name and subject are copied into our mail only up to a
+/// bound; the tag and the rest of the mail are intact.
+#[test]
+fn display_names_and_subjects_are_copied_only_up_to_a_bound() {
+    let desk = Desk::new(DeskOptions::default());
+    let customer = desk.customer("long");
+    let name = "N".repeat(5000);
+    let subj = "S".repeat(5000);
+    let mail = format!(
+        "From: {name} <{customer}>\r\nTo: {}\r\nSubject: {subj}\r\nMessage-ID: <long-{}@customer.test>\r\n\r\nbody\r\n",
+        desk.support, desk.id
+    );
+    let v = ingest(&desk, mail.as_bytes());
+    let number = v["ticket"].as_str().unwrap().to_string();
+    for a in articles(&desk, &number)
+        .iter()
+        .filter(|a| a["direction"] == "out")
+    {
+        let subject = a["subject"].as_str().unwrap();
+        assert!(subject.contains(&format!("[Ticket#{number}]")), "{subject}");
+        assert!(subject.len() < 400, "{} bytes: {subject}", subject.len());
+        let text = a["text"].as_str().unwrap();
+        assert!(!text.contains(&"N".repeat(201)), "{}", a["kind"]);
+        assert!(!text.contains(&"S".repeat(201)), "{}", a["kind"]);
+    }
 }
