@@ -39,6 +39,34 @@ pub fn enqueue(c: &Connection, m: &NewOutgoing) -> Result<i64> {
     Ok(c.last_insert_rowid())
 }
 
+/// A notification that could not even be written (its template failed, and
+/// the shipped one too): kept as a `failed` row without a mail, with the
+/// error, so `status` and `check` show it.
+pub fn record_unrendered(
+    c: &Connection,
+    ticket_id: i64,
+    kind: &str,
+    recipients: &[String],
+    message_id: &str,
+    error: &str,
+) -> Result<i64> {
+    c.prepare_cached(
+        "INSERT INTO outbox (ticket_id, article_id, kind, envelope_from, recipients, message_id,
+             raw, status, attempts, next_attempt_at, last_error, created_at)
+         VALUES (?1, NULL, ?2, '', ?3, ?4, x'', 'failed', 0, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        ticket_id,
+        kind,
+        recipients.join(","),
+        message_id,
+        now_unix(),
+        error,
+        now_text()
+    ])?;
+    Ok(c.last_insert_rowid())
+}
+
 /// A mail ready to hand to SMTP.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
