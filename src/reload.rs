@@ -108,7 +108,7 @@ impl Reloader {
             Ok(Ok(c)) => Some(c),
             Ok(Err(e)) => {
                 tracing::error!(
-                    "reload: {e}\nkeeping the configuration in use; templates and rules are re-read from the folders in use"
+                    "reload: {e}; keeping the configuration in use (templates and rules are re-read from the folders in use)"
                 );
                 None
             }
@@ -156,7 +156,7 @@ impl Reloader {
                 }
             },
             Err(e) => {
-                tracing::error!("reload: {e}\nthe templates in use stay");
+                tracing::error!("reload: {e}; the templates in use stay");
                 kept.push("templates");
             }
         }
@@ -172,7 +172,7 @@ impl Reloader {
                 reloaded.push("rules");
             }
             Ok(Err(e)) => {
-                tracing::error!("reload: rules: {e}\nthe rule files in use stay");
+                tracing::error!("reload: rules: {e}; the rule files in use stay");
                 kept.push("rules");
             }
             Err(e) => {
