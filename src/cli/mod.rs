@@ -48,7 +48,8 @@ fn parse_log_format(s: &str) -> Result<LogFormat, String> {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the daemon: IMAP intake, processing and the outbox sender.
-    /// SIGTERM or SIGINT finishes the work in hand and exits 0.
+    /// SIGTERM or SIGINT finishes the work in hand and exits 0; SIGHUP
+    /// reloads templates, rules folder and log level.
     Run,
     /// Take in one raw message from FILE or standard input (MTA pipe).
     ///
