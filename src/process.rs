@@ -189,8 +189,8 @@ impl Processor {
         &self.config
     }
 
-    /// Use `templates` from the next message on (a reload; the worker
-    /// calls this between batches).
+    /// Use `templates` from the next batch on (a reload: the worker calls
+    /// this between batches).
     pub fn set_templates(&mut self, templates: Arc<Templates>) {
         self.templates = templates;
     }

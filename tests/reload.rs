@@ -126,21 +126,42 @@ fn sighup_with_a_broken_template_or_rule_keeps_the_old_ones() {
     let body = auto_reply_body(&first);
     assert!(body.contains("Thank you for writing to us"), "{body}");
 
-    // Fixed and reloaded again: the new one is used.
+    // Fixed and reloaded again, with a quieter log level: the new template
+    // is used, and the debug lines (each mail sent has one) stop.
     std::fs::write(
         tpl.join("en/auto_reply.txt"),
         "Subject: {{ ticket.tag }}\n\nFixed template for {{ ticket.number }}.\n",
     )
     .unwrap();
+    let text = std::fs::read_to_string(&desk.config).unwrap();
+    assert!(text.contains("level = \"info,postdesk=debug\""));
+    std::fs::write(
+        &desk.config,
+        text.replace("level = \"info,postdesk=debug\"", "level = \"info\""),
+    )
+    .unwrap();
+    desk.wait_sent(2, 30);
     desk.signal(libc::SIGHUP);
     wait_for(30, "the second reload", || {
-        (desk.log().matches("reload: templates reloaded").count() == 1).then_some(())
+        (desk.log().matches("reload finished").count() == 2).then_some(())
     });
+    let log = desk.log();
+    assert_eq!(
+        log.matches("reload: templates reloaded").count(),
+        1,
+        "{log}"
+    );
     let second = desk.customer("second");
     let m = desk.mail(&second, "After the fix", "second", "hello");
     smtp_send(&second, &[&desk.support], &m);
     let body = auto_reply_body(&second);
     assert!(body.contains("Fixed template for"), "{body}");
+    desk.wait_sent(4, 30);
+    let log = desk.log();
+    let before = &log[..log.rfind("reload finished").unwrap()];
+    let after = &log[log.rfind("reload finished").unwrap()..];
+    assert!(before.contains("DEBUG"), "{log}");
+    assert!(!after.contains("DEBUG"), "{after}");
     assert_eq!(desk.stop(), Some(0));
 }
 
