@@ -188,11 +188,10 @@ struct RawMailbox {
     ca_file: Option<PathBuf>,
     #[serde(default = "default_folder")]
     folder: String,
-    #[serde(default = "default_after")]
-    after: AfterAction,
+    /// Only meaningful with IMAP; defaults to `move` there.
+    after: Option<AfterAction>,
     move_to: Option<String>,
-    #[serde(default = "default_flags")]
-    flags: Vec<String>,
+    flags: Option<Vec<String>>,
     #[serde(default = "default_poll")]
     poll_interval_secs: u64,
     #[serde(default = "default_true")]
@@ -272,9 +271,12 @@ pub struct Config {
     pub smtp: Smtp,
     pub queues: Vec<Queue>,
     pub mailboxes: Vec<Mailbox>,
+    /// Settings that are accepted but have no effect (with key), for
+    /// `check` and the daemon's start to show.
+    pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct System {
     /// Right-hand side of our Message-IDs and the SMTP HELO name.
     pub fqdn: String,
@@ -299,20 +301,20 @@ pub struct System {
     pub stranger_follow_up: StrangerFollowUp,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Storage {
     pub database: PathBuf,
     /// Attachments live under `data_dir/attachments`.
     pub data_dir: PathBuf,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Log {
     pub format: LogFormat,
     pub level: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Smtp {
     pub host: String,
     pub port: u16,
@@ -326,7 +328,7 @@ pub struct Smtp {
     pub give_up_after: Duration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Queue {
     pub name: String,
     pub agents_address: Option<String>,
@@ -334,7 +336,7 @@ pub struct Queue {
     pub notify_agents_on_follow_up: bool,
 }
 
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct Mailbox {
     pub name: String,
     /// The support address this mailbox serves; auto-replies come from it.
@@ -354,7 +356,7 @@ pub struct Mailbox {
 }
 
 /// How to reach and log in to an IMAP mailbox.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct Imap {
     pub host: String,
     pub port: u16,
@@ -557,6 +559,7 @@ fn check(
     env: &BTreeMap<String, String>,
 ) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
 
     let s = raw.system;
     if s.fqdn.is_empty()
@@ -714,17 +717,39 @@ fn check(
                 m.queue
             ));
         }
-        if m.after == AfterAction::Move
+        // What happens in IMAP after processing means nothing to a
+        // pipe-only mailbox: not required there, and a warning if set.
+        let pipe_only = m.host.is_none() && m.username.is_none();
+        if pipe_only {
+            let set: Vec<&str> = [
+                ("after", m.after.is_some()),
+                ("move_to", m.move_to.is_some()),
+                ("flags", m.flags.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(k, set)| set.then_some(k))
+            .collect();
+            if !set.is_empty() {
+                warnings.push(format!(
+                    "{key}: {} ignored: this mailbox has no IMAP host (pipe-only)",
+                    set.join(", ")
+                ));
+            }
+        }
+        let after = m.after.unwrap_or_else(default_after);
+        let flags = m.flags.unwrap_or_else(default_flags);
+        if !pipe_only
+            && after == AfterAction::Move
             && m.move_to.as_deref().map(str::trim).unwrap_or("").is_empty()
         {
             problems.push(format!(
                 "{key}.move_to: required when after = \"move\" (e.g. \"Processed\")"
             ));
         }
-        if m.after == AfterAction::Flag && m.flags.is_empty() {
+        if !pipe_only && after == AfterAction::Flag && flags.is_empty() {
             problems.push(format!("{key}.flags: required when after = \"flag\""));
         }
-        for (j, f) in m.flags.iter().enumerate() {
+        for (j, f) in flags.iter().enumerate() {
             if f.is_empty()
                 || f.chars()
                     .any(|c| c.is_whitespace() || "(){%*\"]".contains(c))
@@ -799,9 +824,9 @@ fn check(
             language: m.language,
             imap,
             folder: m.folder,
-            after: m.after,
+            after,
             move_to: m.move_to,
-            flags: m.flags,
+            flags,
             poll_interval: Duration::from_secs(m.poll_interval_secs.max(1)),
             idle: m.idle,
             batch_size: m.batch_size,
@@ -844,6 +869,7 @@ fn check(
         smtp,
         queues,
         mailboxes,
+        warnings,
     })
 }
 
@@ -901,6 +927,48 @@ username = "support"
 password_env = "PW"
 after = "flag"
 "#;
+
+    const PIPE_ONLY: &str = r#"
+[system]
+fqdn = "desk.example.com"
+[storage]
+database = "db.sqlite"
+data_dir = "data"
+[smtp]
+host = "localhost"
+tls = "none"
+[[queue]]
+name = "support"
+[[mailbox]]
+name = "support"
+address = "support@example.com"
+queue = "support"
+"#;
+
+    #[test]
+    fn pipe_only_mailbox_needs_no_after_or_move_to() {
+        let (_d, p) = write(PIPE_ONLY);
+        let c = Config::load_with_env(&p, &env(&[])).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.mailboxes[0].imap.is_none());
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // Set anyway: accepted, with a warning naming the keys.
+        let (_d, p) = write(&format!("{PIPE_ONLY}after = \"move\"\nflags = []\n"));
+        let c = Config::load_with_env(&p, &env(&[])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].contains("mailbox[0]: after, flags ignored"),
+            "{:?}",
+            c.warnings
+        );
+        // With IMAP, after = "move" (the default) still needs move_to.
+        let imap = PIPE_ONLY.to_string()
+            + "host = \"imap.example.com\"\nusername = \"u\"\npassword = \"p\"\n";
+        let (_d, p) = write(&imap);
+        let e = Config::load_with_env(&p, &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mailbox[0].move_to: required"), "{e}");
+    }
 
     #[test]
     fn minimal_config_and_env_override() {

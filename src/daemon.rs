@@ -6,7 +6,11 @@
 //! sender when it queued mail. One `watch` channel carries shutdown to all:
 //! on SIGTERM/SIGINT intake finishes the batch in hand (commit, then
 //! acknowledge) and stops, the sender finishes the mail in flight, and the
-//! worker thread ends when the last intake handle is gone.
+//! worker thread ends when the last handle is gone. SIGHUP reloads
+//! templates, rules and log level ([`crate::reload`]) and never stops the
+//! daemon. With only pipe mailboxes there is no intake task: the daemon
+//! then runs the outbox sender (draining what `postdesk ingest` queues)
+//! until a signal.
 
 use std::sync::Arc;
 
@@ -16,11 +20,20 @@ use tokio::sync::{watch, Notify};
 use crate::config::Config;
 use crate::notify::Templates;
 use crate::process::{self, Processor};
+use crate::reload::{self, Reloader};
 use crate::worker::Worker;
 use crate::{intake, outbox};
 
 /// Run until SIGTERM or SIGINT.
 pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
+    // First thing: SIGHUP's default action would end the process.
+    let mut signals = Signals::install()?;
+    for w in &config.warnings {
+        tracing::warn!("{}: {w}", config.source.display());
+    }
+    let rules =
+        reload::read_rules(&config.rules_dir).map_err(|e| anyhow::anyhow!("rules folder: {e}"))?;
+    let mut reloader = Reloader::new((*config).clone(), rules);
     let templates = Arc::new(
         Templates::load(&config.templates_dir, &config.system.default_language)
             .context("loading mail templates")?,
@@ -50,27 +63,33 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
             shutdown_rx.clone(),
         ));
     }
-    drop(worker);
     tracing::info!(
-        mailboxes = intakes.len(),
+        imap_mailboxes = intakes.len(),
+        pipe_mailboxes = config.mailboxes.iter().filter(|m| m.imap.is_none()).count(),
+        rule_files = reloader.rules().files.len(),
         database = %config.storage.database.display(),
         "postdesk running"
     );
 
     // Run until a signal, or until a part stops that should not: then stop
-    // the rest and exit non-zero, so systemd restarts us whole.
-    let failure = tokio::select! {
-        r = wait_for_signal() => { r?; None }
-        r = &mut sender => Some(format!("the outbox sender stopped: {}", match r {
-            Ok(Ok(())) => "without error".to_string(),
-            Ok(Err(e)) => format!("{e:#}"),
-            Err(e) => e.to_string(),
-        })),
-        Some(r) = intakes.join_next() => Some(format!("an intake task stopped: {}", match r {
-            Ok(()) => "without error".to_string(),
-            Err(e) => e.to_string(),
-        })),
-        _ = thread_finished(&worker_thread) => Some("the store worker stopped".to_string()),
+    // the rest and exit non-zero, so systemd restarts us whole. (With no
+    // intake task, `join_next` yields None and that branch stays idle.)
+    let failure = loop {
+        tokio::select! {
+            _ = signals.term.recv() => break None,
+            _ = signals.int.recv() => break None,
+            _ = signals.hup.recv() => reloader.reload(&worker).await,
+            r = &mut sender => break Some(format!("the outbox sender stopped: {}", match r {
+                Ok(Ok(())) => "without error".to_string(),
+                Ok(Err(e)) => format!("{e:#}"),
+                Err(e) => e.to_string(),
+            })),
+            Some(r) = intakes.join_next() => break Some(format!("an intake task stopped: {}", match r {
+                Ok(()) => "without error".to_string(),
+                Err(e) => e.to_string(),
+            })),
+            _ = thread_finished(&worker_thread) => break Some("the store worker stopped".to_string()),
+        }
     };
     match &failure {
         None => tracing::info!("shutting down: finishing the work in hand"),
@@ -82,6 +101,8 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
             tracing::error!("intake task failed: {e}");
         }
     }
+    // The worker thread ends once the last handle is gone.
+    drop(worker);
     if !sender.is_finished() || failure.is_none() {
         match sender.await {
             Ok(Ok(())) => {}
@@ -106,13 +127,21 @@ async fn thread_finished(t: &std::thread::JoinHandle<()>) {
     }
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// The signals the daemon answers. Installing them replaces the default
+/// actions (for SIGHUP: ending the process) for the process's lifetime.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+        })
     }
-    Ok(())
 }

@@ -18,6 +18,7 @@ pub mod mail;
 pub mod notify;
 pub mod outbox;
 pub mod process;
+pub mod reload;
 pub mod store;
 pub mod threading;
 pub mod tickets;

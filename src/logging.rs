@@ -1,17 +1,22 @@
 //! Logging through `tracing`: plain text on a terminal, JSON lines when
-//! stderr is not a terminal (a service), or straight to journald.
+//! stderr is not a terminal (a service), or straight to journald. The
+//! level filter sits behind a reload handle, so SIGHUP can change it.
 
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 
-use tracing_subscriber::{fmt, prelude::*, EnvFilter};
+use tracing_subscriber::{fmt, prelude::*, reload, EnvFilter, Registry};
 
 use crate::config::LogFormat;
 
 /// Install the global subscriber. `RUST_LOG` overrides `level`.
 pub fn init(format: LogFormat, level: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let from_env = EnvFilter::try_from_default_env().ok();
+    let overridden = from_env.is_some();
+    let filter = from_env
+        .or_else(|| EnvFilter::try_new(level).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let (filter, handle) = reload::Layer::new(filter);
     let format = match format {
         LogFormat::Auto if std::io::stderr().is_terminal() => LogFormat::Plain,
         LogFormat::Auto => LogFormat::Json,
@@ -35,6 +40,44 @@ pub fn init(format: LogFormat, level: &str) {
             .with(fmt::layer().with_writer(std::io::stderr))
             .try_init(),
     };
-    // A second init (tests) is harmless.
-    let _ = result;
+    // A second init (tests) is harmless; only the first one's level can
+    // be changed.
+    if result.is_ok() {
+        let _ = LEVEL.set(Level { handle, overridden });
+    }
+}
+
+/// The installed level filter.
+struct Level {
+    handle: reload::Handle<EnvFilter, Registry>,
+    /// `RUST_LOG` was set: it keeps deciding, whatever the config says.
+    overridden: bool,
+}
+
+static LEVEL: OnceLock<Level> = OnceLock::new();
+
+/// What [`set_level`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LevelChange {
+    Applied,
+    /// `RUST_LOG` is set and wins over `log.level`.
+    OverriddenByEnv,
+    /// No subscriber of ours is installed (a library user, a test).
+    NotInstalled,
+}
+
+/// Switch to `level` (`log.level` syntax, e.g. `info,postdesk=debug`).
+/// Errors say what is wrong with `level`; the old level then stays.
+pub fn set_level(level: &str) -> Result<LevelChange, String> {
+    let filter = EnvFilter::try_new(level).map_err(|e| format!("log.level {level:?}: {e}"))?;
+    let Some(l) = LEVEL.get() else {
+        return Ok(LevelChange::NotInstalled);
+    };
+    if l.overridden {
+        return Ok(LevelChange::OverriddenByEnv);
+    }
+    l.handle
+        .reload(filter)
+        .map_err(|e| format!("changing the log level: {e}"))?;
+    Ok(LevelChange::Applied)
 }

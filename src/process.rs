@@ -192,6 +192,12 @@ impl Processor {
         &self.config
     }
 
+    /// Use `templates` from the next batch on (a reload: the worker calls
+    /// this between batches).
+    pub fn set_templates(&mut self, templates: Arc<Templates>) {
+        self.templates = templates;
+    }
+
     /// Process a batch in one transaction; outcomes in input order.
     pub fn process_batch(
         &self,
@@ -824,11 +830,6 @@ impl Processor {
         to: &[String],
         sha: &str,
     ) -> Result<(), Failure> {
-        let (mut subject, body) = self.templates.render(kind, &ticket.language, ctx)?;
-        let tag = self.numbering.subject_tag(&ticket.number);
-        if !subject.contains(&tag) {
-            subject = format!("{tag} {subject}");
-        }
         // Deterministic per (inbound message, kind): unique, and the same
         // on a re-run of a rolled-back attempt.
         let message_id = format!(
@@ -838,6 +839,40 @@ impl Processor {
             &sha256_hex(format!("{sha}/{}", kind.name()).as_bytes())[..16],
             self.config.system.fqdn
         );
+        // A template problem never costs the customer their ticket: the
+        // shipped template stands in, and if even that fails the mail
+        // waits in the outbox as failed, with its error.
+        let text = match notify::render_with_fallback(
+            &self.templates,
+            notify::shipped(),
+            kind,
+            &ticket.language,
+            ctx,
+        ) {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::error!(ticket = %ticket.number, kind = kind.name(),
+                    "notification not sent: {e}");
+                outbox::record_unrendered(
+                    db,
+                    ticket.id,
+                    kind.name(),
+                    to,
+                    &message_id,
+                    &e.to_string(),
+                )?;
+                return Ok(());
+            }
+        };
+        if let Some(why) = &text.fell_back {
+            tracing::warn!(ticket = %ticket.number, kind = kind.name(),
+                "template failed, the shipped one was used instead (fix the template, then reload): {why}");
+        }
+        let (mut subject, body) = (text.subject, text.body);
+        let tag = self.numbering.subject_tag(&ticket.number);
+        if !subject.contains(&tag) {
+            subject = format!("{tag} {subject}");
+        }
         // The tail of the customer's References (bounded) plus their mail.
         let skip = mail
             .references

@@ -3,11 +3,14 @@
 //! never runs on the async workers. Intake tasks talk to it over a bounded
 //! channel: when it is busy, they wait, instead of fetching more mail into
 //! memory. After each commit that queued mail it wakes the outbox sender.
+//! A reload's new templates arrive as a request too, so they take effect
+//! between batches, never inside one.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use crate::notify::Templates;
 use crate::process::{Incoming, Outcome, Processor};
 use crate::store::{Store, StoreError};
 
@@ -35,6 +38,11 @@ enum Request {
         last_uid: u32,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// Use these templates from the next batch on.
+    Templates {
+        templates: Arc<Templates>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +63,7 @@ impl Worker {
     /// Start the worker thread. It ends when every handle is dropped.
     pub fn spawn(
         mut store: Store,
-        processor: Processor,
+        mut processor: Processor,
         mail_queued: Arc<Notify>,
     ) -> std::io::Result<(Worker, std::thread::JoinHandle<()>)> {
         let (tx, mut rx) = mpsc::channel::<Request>(2);
@@ -74,6 +82,10 @@ impl Worker {
                                 }
                             }
                             let _ = reply.send(result);
+                        }
+                        Request::Templates { templates, reply } => {
+                            processor.set_templates(templates);
+                            let _ = reply.send(Ok(()));
                         }
                         Request::Ledger { mailbox, reply } => {
                             let _ = reply.send(store.ledger(&mailbox));
@@ -124,6 +136,13 @@ impl Worker {
     /// Process a batch; outcomes come back only after the commit.
     pub async fn process(&self, items: Vec<Incoming>) -> Result<Vec<Outcome>, WorkerError> {
         self.call(|reply| Request::Process { items, reply }).await
+    }
+
+    /// Swap the templates; returns once the worker uses them (after the
+    /// batch in hand, if any).
+    pub async fn set_templates(&self, templates: Arc<Templates>) -> Result<(), WorkerError> {
+        self.call(|reply| Request::Templates { templates, reply })
+            .await
     }
 
     pub async fn ledger(&self, mailbox: &str) -> Result<Option<LedgerEntry>, WorkerError> {

@@ -168,46 +168,75 @@ fn check_reports_bad_configuration_with_file_and_key() {
 }
 
 #[test]
-fn quarantine_retry_after_fixing_a_template() {
-    let desk = Desk::new(DeskOptions::default());
-    let customer = desk.customer("retry");
+fn a_template_failing_on_real_mail_falls_back_to_the_shipped_one() {
+    let mut desk = Desk::new(DeskOptions::default());
+    let customer = desk.customer("tpl");
     // A template that passes the start-up check (rendered with sample
     // values, which have an attachment) but fails on a real mail without
     // attachments (there is no first attachment to name).
-    let tdir = desk.path().join("tpl");
-    for lang in ["en"] {
-        std::fs::create_dir_all(tdir.join(lang)).unwrap();
-        for f in ["agent_new_ticket", "agent_follow_up"] {
-            std::fs::copy(
-                concat!(env!("CARGO_MANIFEST_DIR"), "/mail-templates/en/").to_string() + f + ".txt",
-                tdir.join(format!("{lang}/{f}.txt")),
-            )
-            .unwrap();
-        }
-        std::fs::write(
-            tdir.join(format!("{lang}/auto_reply.txt")),
-            "Subject: {{ ticket.tag }}\n\nYour file: {{ article.attachments.0 }}\n",
-        )
-        .unwrap();
-    }
-    desk.use_templates(&tdir);
+    let tdir = desk.own_templates("tpl");
+    std::fs::write(
+        tdir.join("en/auto_reply.txt"),
+        "Subject: {{ ticket.tag }}\n\nYour file: {{ article.attachments.0 }}\n",
+    )
+    .unwrap();
 
-    let mail = desk.mail(&customer, "Retry me", "retry", "hello");
+    let mail = desk.mail(&customer, "No attachment here", "tpl", "hello");
     let out = desk.cli_stdin(&["ingest", "--json"], &mail);
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The customer keeps their ticket: the template problem is not the
+    // mail's, so nothing is quarantined.
+    assert_eq!(v["outcome"], "created", "{v}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the shipped one was used"), "{stderr}");
+    assert!(stderr.contains("auto_reply"), "{stderr}");
+    assert_eq!(desk.tickets().len(), 1);
+    assert_eq!(desk.status()["quarantine_held"], 0);
+
+    // The daemon delivers the shipped auto-reply.
+    desk.start();
+    let replies = wait_for_mail(&customer, "INBOX", 1, 60);
+    let msg = mail_parser::MessageParser::default()
+        .parse(&replies[0])
+        .unwrap();
+    let body = msg.body_text(0).unwrap().to_string();
+    assert!(body.contains("Thank you for writing to us"), "{body}");
+    assert!(subject(&replies[0]).contains("[Ticket#"));
+    desk.wait_sent(2, 30);
+    assert_eq!(desk.status()["outbox_failed"], 0);
+    assert_eq!(desk.stop(), Some(0));
+}
+
+#[test]
+fn quarantine_retry_after_fixing_the_attachment_folder() {
+    let desk = Desk::new(DeskOptions::default());
+    let customer = desk.customer("retry");
+    // The attachment folder is blocked by a file: the mail's attachment
+    // cannot be saved, so the message is quarantined whole.
+    let state = desk.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("attachments"), "in the way").unwrap();
+    let mail = format!(
+        "From: Customer <{customer}>\r\nTo: {}\r\nSubject: Retry me\r\nMessage-ID: <retry-{}@customer.test>\r\n\
+         Date: Sun, 22 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nSee the file.\r\n\
+         --b\r\nContent-Type: text/plain; name=\"notes.txt\"\r\nContent-Disposition: attachment; filename=\"notes.txt\"\r\n\r\nnotes\r\n\
+         --b--\r\n",
+        desk.support, desk.id
+    );
+    let out = desk.cli_stdin(&["ingest", "--json"], mail.as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["outcome"], "quarantined", "{v}");
-    assert!(v["error"].as_str().unwrap().contains("auto_reply"), "{v}");
+    assert!(v["error"].as_str().unwrap().contains("attachment"), "{v}");
     // Nothing half-done: the failed message left no ticket behind.
     assert_eq!(desk.tickets().len(), 0);
     let id = v["id"].as_i64().unwrap().to_string();
 
-    // Fix the template, retry: the ticket appears and the entry is released.
-    std::fs::write(
-        tdir.join("en/auto_reply.txt"),
-        "Subject: {{ ticket.tag }} {{ ticket.subject }}\n\nThanks.\n",
-    )
-    .unwrap();
+    // Clear the way, retry: the ticket appears and the entry is released.
+    std::fs::remove_file(state.join("attachments")).unwrap();
     let out = desk.cli(&["quarantine", "retry", &id, "--json"]);
     assert!(
         out.status.success(),
@@ -345,5 +374,66 @@ fn json_logs_for_services() {
             .iter()
             .any(|l| l["fields"]["message"] == "new ticket" && l["level"] == "INFO"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn readme_pipe_only_config_passes_check() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("### MTA pipe delivery").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let toml = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("postdesk.toml");
+    std::fs::write(&config, toml).unwrap();
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_postdesk"))
+        .arg("--config")
+        .arg(&config)
+        .args(["check", "--json"])
+        // Only where things live differs on a test machine.
+        .env(
+            "POSTDESK_PATHS__TEMPLATES",
+            format!("{repo}/mail-templates"),
+        )
+        .env("POSTDESK_PATHS__RULES", format!("{repo}/rules"))
+        .env(
+            "POSTDESK_STORAGE__DATABASE",
+            dir.path().join("state/postdesk.db"),
+        )
+        .env("POSTDESK_STORAGE__DATA_DIR", dir.path().join("state"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(out.status.success(), "{v:#}");
+    // Nothing in it is ignored or doubtful.
+    let warnings: Vec<_> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["warning"] == true)
+        .collect();
+    assert!(warnings.is_empty(), "{v:#}");
+}
+
+#[test]
+fn check_warns_about_imap_settings_on_a_pipe_only_mailbox() {
+    let desk = Desk::new(DeskOptions {
+        pipe_only: true,
+        ..Default::default()
+    });
+    let text = std::fs::read_to_string(&desk.config).unwrap();
+    std::fs::write(
+        &desk.config,
+        format!("{text}after = \"move\"\nmove_to = \"Done\"\n"),
+    )
+    .unwrap();
+    let out = desk.cli(&["check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("warn") && stdout.contains("mailbox[0]: after, move_to ignored"),
+        "{stdout}"
     );
 }

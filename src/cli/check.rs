@@ -24,7 +24,22 @@ pub struct Args {
 struct Item {
     check: String,
     ok: bool,
+    /// Worth the operator's attention, but no reason to refuse to start
+    /// (`check` runs before the daemon in the systemd unit).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    warning: bool,
     detail: String,
+}
+
+impl Item {
+    fn warn(check: &str, detail: String) -> Item {
+        Item {
+            check: check.into(),
+            ok: true,
+            warning: true,
+            detail,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -49,51 +64,45 @@ fn loopback(host: &str) -> bool {
 /// Every rule file must be readable TOML; the folder may be empty.
 fn check_rules(config: &Config, items: &mut Vec<Item>) {
     let dir = &config.rules_dir;
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            items.push(Item {
-                check: "rules".into(),
-                ok: false,
-                detail: format!(
-                    "{}: {e} (create the folder, it may stay empty)",
-                    dir.display()
-                ),
-            });
-            return;
-        }
+    let (ok, detail) = match postdesk::reload::read_rules(dir) {
+        Ok(r) => (
+            true,
+            format!("{}: {} rule file(s) readable", dir.display(), r.files.len()),
+        ),
+        Err(e) => (false, e),
     };
-    let mut files: Vec<_> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    let mut ok = true;
-    let mut detail = Vec::new();
-    for f in &files {
-        match std::fs::read_to_string(f) {
-            Ok(text) => {
-                if let Err(e) = text.parse::<toml::Table>() {
-                    ok = false;
-                    detail.push(format!("{}: {e}", f.display()));
-                }
-            }
-            Err(e) => {
-                ok = false;
-                detail.push(format!("{}: unreadable: {e}", f.display()));
-            }
-        }
-    }
     items.push(Item {
+        warning: false,
         check: "rules".into(),
         ok,
-        detail: if detail.is_empty() {
-            format!("{}: {} rule file(s) readable", dir.display(), files.len())
-        } else {
-            detail.join("; ")
-        },
+        detail,
     });
+}
+
+/// Notifications that will not be sent (refused by the relay, too old, or
+/// their template failed): a warning naming the latest, not a failure.
+fn check_outbox(config: &Config, items: &mut Vec<Item>) {
+    let failed = super::open_store(config)
+        .and_then(|mut s| Ok(postdesk::store::views::failed_mail(s.conn(), 3)?));
+    match failed {
+        Ok(rows) if rows.is_empty() => {}
+        Ok(rows) => {
+            for f in rows {
+                items.push(Item::warn(
+                    "outbox",
+                    format!(
+                        "mail {} ({} to {}, ticket {}) failed: {} (see `postdesk status`)",
+                        f.id,
+                        f.kind,
+                        f.recipients,
+                        f.ticket.as_deref().unwrap_or("-"),
+                        f.error
+                    ),
+                ));
+            }
+        }
+        Err(e) => items.push(Item::warn("outbox", format!("{e:#}"))),
+    }
 }
 
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
@@ -101,6 +110,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     let config = match super::load_config(&cli.config) {
         Ok(c) => {
             items.push(Item {
+                warning: false,
                 check: "config".into(),
                 ok: true,
                 detail: format!(
@@ -114,6 +124,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             items.push(Item {
+                warning: false,
                 check: "config".into(),
                 ok: false,
                 detail: format!("{e:#}"),
@@ -124,6 +135,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(config) = &config {
         match Templates::load(&config.templates_dir, &config.system.default_language) {
             Ok(t) => items.push(Item {
+                warning: false,
                 check: "templates".into(),
                 ok: true,
                 detail: format!(
@@ -133,6 +145,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                 ),
             }),
             Err(e) => items.push(Item {
+                warning: false,
                 check: "templates".into(),
                 ok: false,
                 detail: e.to_string(),
@@ -171,14 +184,22 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             }
         };
         items.push(Item {
+            warning: false,
             check: "database".into(),
             ok,
             detail,
         });
+        for w in &config.warnings {
+            items.push(Item::warn("config", w.clone()));
+        }
+        if db.exists() {
+            check_outbox(config, &mut items);
+        }
         for m in &config.mailboxes {
             if let Some(imap) = &m.imap {
                 if imap.tls == TlsMode::None && !loopback(&imap.host) {
                     items.push(Item {
+                        warning: false,
                         check: format!("mailbox {}", m.name),
                         ok: false,
                         detail: format!("tls = \"none\" to {}: the password would travel in clear; use implicit or starttls", imap.host),
@@ -191,6 +212,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             && config.smtp.credentials.is_some()
         {
             items.push(Item {
+                warning: false,
                 check: "smtp".into(),
                 ok: false,
                 detail:
@@ -237,6 +259,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                     .await;
                     items.push(match r {
                         Ok(n) => Item {
+                            warning: false,
                             check: format!("imap {}", m.name),
                             ok: true,
                             detail: format!(
@@ -245,6 +268,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                             ),
                         },
                         Err(e) => Item {
+                            warning: false,
                             check: format!("imap {}", m.name),
                             ok: false,
                             detail: format!("{e:#}"),
@@ -253,6 +277,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                 }
                 let r = postdesk::outbox::test_connection(config).await;
                 items.push(Item {
+                    warning: false,
                     check: "smtp".into(),
                     ok: r.is_ok(),
                     detail: match r {
@@ -270,7 +295,11 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         for i in &items {
             println!(
                 "{} {:<16} {}",
-                if i.ok { "ok  " } else { "FAIL" },
+                match (i.ok, i.warning) {
+                    (false, _) => "FAIL",
+                    (true, true) => "warn",
+                    (true, false) => "ok  ",
+                },
                 i.check,
                 i.detail
             );

@@ -48,7 +48,8 @@ fn parse_log_format(s: &str) -> Result<LogFormat, String> {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the daemon: IMAP intake, processing and the outbox sender.
-    /// SIGTERM or SIGINT finishes the work in hand and exits 0.
+    /// SIGTERM or SIGINT finishes the work in hand and exits 0; SIGHUP
+    /// reloads templates, rules folder and log level.
     Run,
     /// Take in one raw message from FILE or standard input (MTA pipe).
     ///
@@ -104,6 +105,14 @@ fn init_logging(cli: &Cli, config: Option<&Config>) {
 }
 
 fn run_daemon(cli: &Cli) -> anyhow::Result<ExitCode> {
+    // A SIGHUP before the daemon installs its handler (systemd may reload
+    // a Type=simple unit at once) must not end the process, as SIGHUP's
+    // default action would.
+    // SAFETY: setting a signal's disposition to "ignore" runs no code of
+    // ours in signal context; no other thread exists yet.
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
     let config = load_config(&cli.config)?;
     init_logging(cli, Some(&config));
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -159,6 +159,17 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             "outbox pending {}  sent {}  failed {}",
             s.outbox_pending, s.outbox_sent, s.outbox_failed
         );
+        for f in &s.outbox_failed_latest {
+            println!(
+                "  failed {} {} to {} (ticket {}, {}): {}",
+                f.id,
+                f.kind,
+                f.recipients,
+                f.ticket.as_deref().unwrap_or("-"),
+                f.created_at,
+                f.error
+            );
+        }
         for m in &s.mailboxes {
             println!(
                 "mailbox {} uidvalidity {} last uid {} ({})",

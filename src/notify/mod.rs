@@ -18,6 +18,9 @@ use serde::Serialize;
 
 use crate::mail::{sanitize_line, LOOP_HEADER};
 
+mod shipped;
+pub use shipped::{render_with_fallback, shipped, Text};
+
 /// The notifications postdesk sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -64,6 +67,8 @@ pub enum NotifyError {
         lang: String,
         message: String,
     },
+    #[error("{primary}; the shipped template failed too: {shipped}")]
+    FallbackFailed { primary: String, shipped: String },
     #[error("building mail: {0}")]
     Build(String),
     #[error("address {0}")]
@@ -82,6 +87,15 @@ fn tera_message(e: &tera::Error) -> String {
     msg
 }
 
+/// One template file's text, before compiling.
+struct Source {
+    lang: String,
+    kind: Kind,
+    /// For messages: the file, or its place among the shipped templates.
+    path: PathBuf,
+    text: String,
+}
+
 /// Loaded templates for every language found.
 pub struct Templates {
     tera: tera::Tera,
@@ -96,9 +110,6 @@ impl Templates {
     /// unreadable or malformed, or when the default language (or `en`)
     /// lacks one of the templates.
     pub fn load(dir: &Path, default_language: &str) -> Result<Templates, NotifyError> {
-        let mut tera = tera::Tera::default();
-        tera.autoescape_on(vec![]);
-        let mut available: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
         let entries = std::fs::read_dir(dir).map_err(|e| NotifyError::Folder(dir.into(), e))?;
         let mut langs: Vec<PathBuf> = entries
             .filter_map(|e| e.ok())
@@ -106,6 +117,7 @@ impl Templates {
             .filter(|p| p.is_dir())
             .collect();
         langs.sort();
+        let mut sources = Vec::new();
         for lang_dir in langs {
             let Some(lang) = lang_dir
                 .file_name()
@@ -121,17 +133,44 @@ impl Templates {
                 }
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| NotifyError::Read(path.clone(), e))?;
-                let text = text.replace("\r\n", "\n");
-                if !text.starts_with("Subject:") || !text.contains("\n\n") {
-                    return Err(NotifyError::NoSubject(path));
-                }
-                tera.add_raw_template(&format!("{lang}/{}", kind.name()), &text)
-                    .map_err(|e| NotifyError::Syntax {
-                        path: path.clone(),
-                        message: tera_message(&e),
-                    })?;
-                available.entry(lang.clone()).or_default().push(kind.name());
+                sources.push(Source {
+                    lang: lang.clone(),
+                    kind,
+                    path,
+                    text,
+                });
             }
+        }
+        Templates::from_sources(sources, default_language, dir)
+    }
+
+    /// Compile and check templates already read; `dir` names where they
+    /// came from in messages.
+    fn from_sources(
+        sources: Vec<Source>,
+        default_language: &str,
+        dir: &Path,
+    ) -> Result<Templates, NotifyError> {
+        let mut tera = tera::Tera::default();
+        tera.autoescape_on(vec![]);
+        let mut available: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+        for Source {
+            lang,
+            kind,
+            path,
+            text,
+        } in sources
+        {
+            let text = text.replace("\r\n", "\n");
+            if !text.starts_with("Subject:") || !text.contains("\n\n") {
+                return Err(NotifyError::NoSubject(path));
+            }
+            tera.add_raw_template(&format!("{lang}/{}", kind.name()), &text)
+                .map_err(|e| NotifyError::Syntax {
+                    path: path.clone(),
+                    message: tera_message(&e),
+                })?;
+            available.entry(lang).or_default().push(kind.name());
         }
         let t = Templates {
             tera,

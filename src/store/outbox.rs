@@ -39,6 +39,34 @@ pub fn enqueue(c: &Connection, m: &NewOutgoing) -> Result<i64> {
     Ok(c.last_insert_rowid())
 }
 
+/// A notification that could not even be written (its template failed, and
+/// the shipped one too): kept as a `failed` row without a mail, with the
+/// error, so `status` and `check` show it.
+pub fn record_unrendered(
+    c: &Connection,
+    ticket_id: i64,
+    kind: &str,
+    recipients: &[String],
+    message_id: &str,
+    error: &str,
+) -> Result<i64> {
+    c.prepare_cached(
+        "INSERT INTO outbox (ticket_id, article_id, kind, envelope_from, recipients, message_id,
+             raw, status, attempts, next_attempt_at, last_error, created_at)
+         VALUES (?1, NULL, ?2, '', ?3, ?4, x'', 'failed', 0, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        ticket_id,
+        kind,
+        recipients.join(","),
+        message_id,
+        now_unix(),
+        error,
+        now_text()
+    ])?;
+    Ok(c.last_insert_rowid())
+}
+
 /// A mail ready to hand to SMTP.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
@@ -120,4 +148,56 @@ pub fn mark_failed(c: &Connection, id: i64, error: &str) -> Result<()> {
     )?
     .execute(params![id, error])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{records, views, Durability, Store};
+    use super::*;
+
+    #[test]
+    fn unrendered_notification_is_failed_with_its_error_and_never_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+        s.sync_queues(&[crate::config::Queue {
+            name: "support".into(),
+            agents_address: None,
+            notify_agents_on_new: true,
+            notify_agents_on_follow_up: true,
+        }])
+        .unwrap();
+        let c = s.conn();
+        let ticket = records::insert_ticket(
+            c,
+            &records::NewTicket {
+                number: "2026112210000017",
+                subject: "Printer",
+                state: "posted",
+                priority: 3,
+                queue: "support",
+                customer_address: "ana@example.com",
+                customer_name: None,
+                support_address: "support@example.com",
+                language: "en",
+            },
+        )
+        .unwrap();
+        record_unrendered(
+            c,
+            ticket,
+            "auto_reply",
+            &["ana@example.com".to_string()],
+            "x.1@desk.example.com",
+            "rendering auto_reply (en): boom",
+        )
+        .unwrap();
+        assert!(due(c, 10, &[]).unwrap().is_empty());
+        let st = views::status(c).unwrap();
+        assert_eq!((st.outbox_failed, st.outbox_pending), (1, 0));
+        let f = &st.outbox_failed_latest[0];
+        assert_eq!(f.ticket.as_deref(), Some("2026112210000017"));
+        assert_eq!(f.kind, "auto_reply");
+        assert_eq!(f.recipients, "ana@example.com");
+        assert!(f.error.contains("boom"), "{}", f.error);
+    }
 }

@@ -301,7 +301,43 @@ pub struct Status {
     pub outbox_pending: u64,
     pub outbox_sent: u64,
     pub outbox_failed: u64,
+    /// The latest failed outbox rows, newest first, with their errors.
+    pub outbox_failed_latest: Vec<FailedMail>,
     pub mailboxes: Vec<MailboxLedger>,
+}
+
+/// An outbox row that will not be sent, and why.
+#[derive(Debug, Serialize)]
+pub struct FailedMail {
+    pub id: i64,
+    /// Ticket number, when the row belongs to a ticket.
+    pub ticket: Option<String>,
+    pub kind: String,
+    pub recipients: String,
+    pub error: String,
+    pub created_at: String,
+}
+
+/// The `limit` latest failed outbox rows, newest first.
+pub fn failed_mail(c: &Connection, limit: u32) -> Result<Vec<FailedMail>> {
+    let mut stmt = c.prepare(
+        "SELECT o.id, t.number, o.kind, o.recipients, COALESCE(o.last_error, ''), o.created_at
+         FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id
+         WHERE o.status = 'failed' ORDER BY o.id DESC LIMIT ?1",
+    )?;
+    let rows = stmt
+        .query_map([limit], |r| {
+            Ok(FailedMail {
+                id: r.get(0)?,
+                ticket: r.get(1)?,
+                kind: r.get(2)?,
+                recipients: r.get(3)?,
+                error: r.get(4)?,
+                created_at: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
 }
 
 #[derive(Debug, Serialize)]
@@ -350,6 +386,7 @@ pub fn status(c: &Connection) -> Result<Status> {
         outbox_pending: *outbox.get("pending").unwrap_or(&0),
         outbox_sent: *outbox.get("sent").unwrap_or(&0),
         outbox_failed: *outbox.get("failed").unwrap_or(&0),
+        outbox_failed_latest: failed_mail(c, 10)?,
         mailboxes,
     })
 }

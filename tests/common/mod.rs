@@ -230,6 +230,9 @@ pub struct DeskOptions {
     pub imap_tls: &'static str,
     pub after: &'static str,
     pub max_message_bytes: u64,
+    /// The support mailbox has no IMAP settings: mail comes through
+    /// `postdesk ingest` only.
+    pub pipe_only: bool,
 }
 
 impl Default for DeskOptions {
@@ -244,6 +247,7 @@ impl Default for DeskOptions {
             imap_tls: "none",
             after: "move",
             max_message_bytes: 26214400,
+            pipe_only: false,
         }
     }
 }
@@ -340,7 +344,13 @@ agents_address = "{agents}"
             rules = repo().join("rules").display().to_string(),
             smtp = opts.smtp_port.unwrap_or(st.smtp_port),
         );
-        text.push_str(&mailbox("support", &support, "support", "imap-password"));
+        if opts.pipe_only {
+            text.push_str(&format!(
+                "\n[[mailbox]]\nname = \"support\"\naddress = \"{support}\"\ndisplay_name = \"Test Support\"\nqueue = \"support\"\n"
+            ));
+        } else {
+            text.push_str(&mailbox("support", &support, "support", "imap-password"));
+        }
         if opts.second_mailbox || opts.second_mailbox_broken {
             let pw = if opts.second_mailbox_broken {
                 "wrong-password"
@@ -371,6 +381,51 @@ agents_address = "{agents}"
         let re = regex::Regex::new(r#"templates = "[^"]*""#).unwrap();
         let line = format!("templates = {:?}", dir.display().to_string());
         std::fs::write(&self.config, re.replace(&text, line.as_str()).as_ref()).unwrap();
+    }
+
+    /// Point `[paths] rules` at `dir`.
+    pub fn use_rules(&self, dir: &Path) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let re = regex::Regex::new(r#"rules = "[^"]*""#).unwrap();
+        let line = format!("rules = {:?}", dir.display().to_string());
+        std::fs::write(&self.config, re.replace(&text, line.as_str()).as_ref()).unwrap();
+    }
+
+    /// A copy of the shipped English templates in `name` under the desk's
+    /// folder, used from now on; returns the folder.
+    pub fn own_templates(&self, name: &str) -> PathBuf {
+        let dir = self.path().join(name);
+        std::fs::create_dir_all(dir.join("en")).unwrap();
+        for f in ["auto_reply", "agent_new_ticket", "agent_follow_up"] {
+            std::fs::copy(
+                repo().join(format!("mail-templates/en/{f}.txt")),
+                dir.join(format!("en/{f}.txt")),
+            )
+            .unwrap();
+        }
+        self.use_templates(&dir);
+        dir
+    }
+
+    /// Send `signal` to the running daemon.
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = self.child.as_ref().expect("postdesk is not running").id();
+        // SAFETY: plain kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
+        assert_eq!(
+            rc,
+            0,
+            "kill {signal} {pid}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+
+    /// Whether the daemon started by [`Desk::start`] is still running.
+    pub fn running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => c.try_wait().unwrap().is_none(),
+            None => false,
+        }
     }
 
     pub fn path(&self) -> &Path {

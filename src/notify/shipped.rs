@@ -1,0 +1,199 @@
+//! The shipped templates, compiled into the binary, and the fallback to
+//! them. A template of the operator's can load (and pass its sample render)
+//! yet fail on a real mail's values; the customer's ticket must not pay for
+//! that. [`render_with_fallback`] then renders the shipped template of the
+//! same event and language instead, and says why.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use super::{Context, Kind, NotifyError, Source, Templates};
+
+/// The files of `mail-templates/`, as built.
+const SHIPPED: &[(&str, Kind, &str)] = &[
+    (
+        "en",
+        Kind::AutoReply,
+        include_str!("../../mail-templates/en/auto_reply.txt"),
+    ),
+    (
+        "en",
+        Kind::AgentNewTicket,
+        include_str!("../../mail-templates/en/agent_new_ticket.txt"),
+    ),
+    (
+        "en",
+        Kind::AgentFollowUp,
+        include_str!("../../mail-templates/en/agent_follow_up.txt"),
+    ),
+    (
+        "fr",
+        Kind::AutoReply,
+        include_str!("../../mail-templates/fr/auto_reply.txt"),
+    ),
+    (
+        "fr",
+        Kind::AgentNewTicket,
+        include_str!("../../mail-templates/fr/agent_new_ticket.txt"),
+    ),
+    (
+        "fr",
+        Kind::AgentFollowUp,
+        include_str!("../../mail-templates/fr/agent_follow_up.txt"),
+    ),
+    (
+        "pt",
+        Kind::AutoReply,
+        include_str!("../../mail-templates/pt/auto_reply.txt"),
+    ),
+    (
+        "pt",
+        Kind::AgentNewTicket,
+        include_str!("../../mail-templates/pt/agent_new_ticket.txt"),
+    ),
+    (
+        "pt",
+        Kind::AgentFollowUp,
+        include_str!("../../mail-templates/pt/agent_follow_up.txt"),
+    ),
+];
+
+fn load_shipped() -> Result<Templates, NotifyError> {
+    let dir = Path::new("(shipped templates)");
+    let sources = SHIPPED
+        .iter()
+        .map(|(lang, kind, text)| Source {
+            lang: lang.to_string(),
+            kind: *kind,
+            path: dir.join(lang).join(format!("{}.txt", kind.name())),
+            text: text.to_string(),
+        })
+        .collect();
+    Templates::from_sources(sources, "en", dir)
+}
+
+/// The shipped templates (English as their default language).
+pub fn shipped() -> &'static Templates {
+    static SHIPPED_TEMPLATES: OnceLock<Templates> = OnceLock::new();
+    SHIPPED_TEMPLATES.get_or_init(|| {
+        // Cannot fail at run time: the texts are compiled in, and the test
+        // `shipped_templates_load_and_render` loads them the same way.
+        load_shipped().expect("the shipped mail templates are valid")
+    })
+}
+
+/// A rendered subject and body.
+#[derive(Debug, Clone)]
+pub struct Text {
+    pub subject: String,
+    pub body: String,
+    /// Set when `fallback` was used: why the first template failed.
+    pub fell_back: Option<String>,
+}
+
+/// Render `kind` with `primary`; if that fails, with `fallback` (the
+/// [`shipped`] templates in production). Fails only when both fail.
+pub fn render_with_fallback(
+    primary: &Templates,
+    fallback: &Templates,
+    kind: Kind,
+    lang: &str,
+    ctx: &Context,
+) -> Result<Text, NotifyError> {
+    let first = match primary.render(kind, lang, ctx) {
+        Ok((subject, body)) => {
+            return Ok(Text {
+                subject,
+                body,
+                fell_back: None,
+            })
+        }
+        Err(e) => e.to_string(),
+    };
+    match fallback.render(kind, lang, ctx) {
+        Ok((subject, body)) => Ok(Text {
+            subject,
+            body,
+            fell_back: Some(first),
+        }),
+        Err(e) => Err(NotifyError::FallbackFailed {
+            primary: first,
+            shipped: e.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_templates_load_and_render() {
+        let t = load_shipped().unwrap_or_else(|e| panic!("{e}"));
+        for lang in ["en", "fr", "pt"] {
+            for kind in Kind::ALL {
+                let (s, b) = t.render(kind, lang, &Context::sample()).unwrap();
+                assert!(s.contains("[Ticket#2026112210000017]"), "{lang} {s}");
+                assert!(!b.is_empty());
+            }
+        }
+    }
+
+    /// Templates whose auto-reply names the first attachment: fine for the
+    /// sample (it has one), broken for a mail without attachments.
+    fn breaks_without_attachments(dir: &Path, body: &str) -> Templates {
+        std::fs::create_dir_all(dir.join("en")).unwrap();
+        for kind in Kind::ALL {
+            std::fs::write(
+                dir.join("en").join(format!("{}.txt", kind.name())),
+                format!("Subject: {{{{ ticket.tag }}}}\n\n{body}\n"),
+            )
+            .unwrap();
+        }
+        Templates::load(dir, "en").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn no_attachments() -> Context {
+        let mut ctx = Context::sample();
+        ctx.article.attachments.clear();
+        ctx
+    }
+
+    #[test]
+    fn a_template_broken_by_real_values_falls_back_to_the_shipped_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let broken = breaks_without_attachments(dir.path(), "File {{ article.attachments.0 }}");
+        let t = render_with_fallback(&broken, shipped(), Kind::AutoReply, "pt", &no_attachments())
+            .unwrap();
+        let why = t.fell_back.expect("fell back");
+        assert!(why.contains("auto_reply"), "{why}");
+        let (_, shipped_pt) = shipped()
+            .render(Kind::AutoReply, "pt", &no_attachments())
+            .unwrap();
+        assert_eq!(t.body, shipped_pt);
+        // With the attachment it renders as written, no fallback.
+        let t = render_with_fallback(
+            &broken,
+            shipped(),
+            Kind::AutoReply,
+            "en",
+            &Context::sample(),
+        )
+        .unwrap();
+        assert!(t.fell_back.is_none());
+        assert_eq!(t.body.trim(), "File photo.jpg");
+    }
+
+    #[test]
+    fn both_failing_is_an_error_naming_both() {
+        let d1 = tempfile::tempdir().unwrap();
+        let d2 = tempfile::tempdir().unwrap();
+        let a = breaks_without_attachments(d1.path(), "{{ article.attachments.0 }}");
+        let b = breaks_without_attachments(d2.path(), "{{ article.attachments.0 | upper }}");
+        let e = render_with_fallback(&a, &b, Kind::AgentNewTicket, "en", &no_attachments())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("agent_new_ticket"), "{e}");
+        assert!(e.contains("shipped template failed too"), "{e}");
+    }
+}
