@@ -70,12 +70,36 @@ fn secret(
     None
 }
 
+/// The levels a `log.level` directive may name.
+const LEVELS: &str = "trace, debug, info, warn, error, off";
+
+/// Why `level` is not a usable log filter, if it is not. tracing's
+/// `EnvFilter` takes a bare word as a target name, so `"debg"` would be a
+/// valid filter that logs nothing, errors included: each directive must be
+/// `LEVEL` or `TARGET=LEVEL` with a known level.
+fn log_level_problem(level: &str) -> Option<String> {
+    use std::str::FromStr;
+    use tracing_subscriber::filter::LevelFilter;
+    for directive in level.split(',').map(str::trim) {
+        let named = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
+        if directive.is_empty() || LevelFilter::from_str(named).is_err() {
+            return Some(format!(
+                "{directive:?} is not a log level; expected one of {LEVELS}, or TARGET=LEVEL pairs separated by commas (e.g. \"info,postdesk=debug\")"
+            ));
+        }
+    }
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(level) {
+        return Some(format!("{level:?} is not a log filter: {e}"));
+    }
+    None
+}
+
 pub(super) fn check(
     raw: RawConfig,
     file: &Path,
     base: &Path,
     env: &BTreeMap<String, String>,
-) -> Result<Config, ConfigError> {
+) -> Result<Config, Vec<String>> {
     let mut problems = Vec::new();
 
     let s = raw.system;
@@ -121,10 +145,8 @@ pub(super) fn check(
     }
 
     if let Some(level) = &raw.log.level {
-        if tracing_subscriber::EnvFilter::try_new(level).is_err() {
-            problems.push(format!(
-                "log.level: {level:?} is not a tracing filter (e.g. \"info\" or \"info,postdesk=debug\")"
-            ));
+        if let Some(why) = log_level_problem(level) {
+            problems.push(format!("log.level: {why}"));
         }
     }
     let templates_dir = absolute(
@@ -154,19 +176,22 @@ pub(super) fn check(
         (Some(_), None) => {
             if problems.len() == before {
                 problems.push(
-                    "smtp.username is set but no password (password_file or password_env)".into(),
+                    "smtp.username: set, but no password: set password_file (recommended), password_env or password".into(),
                 );
             }
             None
         }
         (None, Some(_)) => {
-            problems.push("smtp: a password is set but no username".into());
+            problems.push("smtp.username: required when a password is set".into());
             None
         }
         (None, None) => None,
     };
     if sm.host.is_empty() {
         problems.push("smtp.host: must not be empty".into());
+    }
+    if sm.port == Some(0) {
+        problems.push("smtp.port: 0 is out of range; expected 1 to 65535".into());
     }
     if sm.max_connections == 0 {
         problems.push("smtp.max_connections: must be at least 1".into());
@@ -252,6 +277,11 @@ pub(super) fn check(
                 problems.push(format!("{key}.flags[{j}]: {f:?} is not an IMAP flag"));
             }
         }
+        if m.port == Some(0) {
+            problems.push(format!(
+                "{key}.port: 0 is out of range; expected 1 to 65535"
+            ));
+        }
         if m.batch_size == 0 || m.batch_size > 10_000 {
             problems.push(format!("{key}.batch_size: must be between 1 and 10000"));
         }
@@ -332,10 +362,7 @@ pub(super) fn check(
     }
 
     if !problems.is_empty() {
-        return Err(ConfigError {
-            file: file.to_path_buf(),
-            problems,
-        });
+        return Err(problems);
     }
     Ok(Config {
         source: file.to_path_buf(),

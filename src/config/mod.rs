@@ -1,9 +1,13 @@
 //! Configuration: one TOML file (plus `POSTDESK_SECTION__KEY` environment
-//! overrides) read in two steps. Serde reads a raw, permissive-free struct
-//! (`deny_unknown_fields`, defaults); [`Config::load`] then checks it and
-//! builds the [`Config`] the rest of the program uses: secrets resolved,
-//! addresses validated, relative paths made absolute against the config
-//! file's folder, and *every* problem listed at once with its key.
+//! overrides) read in two steps. Serde reads a raw struct
+//! (`deny_unknown_fields`, defaults: `raw`), run by a reader that steps
+//! over each problem so all are found (`read`, on the spanned document of
+//! `document`, with the overrides of `env`); [`Config::load`] then checks
+//! it (`check`) and builds the [`Config`] the rest of the program uses:
+//! secrets resolved, addresses validated, relative paths made absolute
+//! against the config file's folder. *Every* problem is listed at once
+//! with its file and line (or environment variable), key and what is
+//! allowed (`diagnostics`).
 //!
 //! This module knows nothing of tickets or mail; it only describes them.
 
@@ -15,10 +19,15 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod check;
+mod diagnostics;
+mod document;
+mod env;
 mod raw;
+mod read;
 
 pub use check::valid_address;
-use raw::RawConfig;
+pub use diagnostics::{ConfigError, Place, Problem};
+use document::KeyPath;
 
 /// Upper bound for `system.max_message_bytes` (SQLite keeps each message
 /// as one value; its limit is 1 GB).
@@ -185,28 +194,6 @@ impl fmt::Debug for Imap {
     }
 }
 
-/// Every problem found in a configuration file, each naming its key.
-#[derive(Debug, thiserror::Error)]
-pub struct ConfigError {
-    pub file: PathBuf,
-    pub problems: Vec<String>,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "configuration {} has {} problem(s):",
-            self.file.display(),
-            self.problems.len()
-        )?;
-        for p in &self.problems {
-            writeln!(f, "  - {p}")?;
-        }
-        Ok(())
-    }
-}
-
 impl Config {
     /// Read, merge with `POSTDESK_SECTION__KEY` variables, and check.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -219,43 +206,42 @@ impl Config {
         path: &Path,
         env: &BTreeMap<String, String>,
     ) -> Result<Config, ConfigError> {
-        let fail = |p: String| ConfigError {
-            file: path.to_path_buf(),
-            problems: vec![p],
-        };
         let text = std::fs::read_to_string(path).map_err(|e| {
-            fail(format!(
-                "cannot read the file: {e} (pass --config PATH or set POSTDESK_CONFIG)"
-            ))
-        })?;
-        // Only POSTDESK_<SECTION>__<KEY> variables are overrides; other
-        // POSTDESK_* variables (POSTDESK_CONFIG, test settings) are not keys.
-        let overrides: config::Map<String, String> = env
-            .iter()
-            .filter_map(|(k, v)| {
-                let rest = k.strip_prefix("POSTDESK_")?;
-                rest.contains("__").then(|| (k.clone(), v.clone()))
-            })
-            .collect();
-        let raw: RawConfig = config::Config::builder()
-            .add_source(config::File::from_str(&text, config::FileFormat::Toml))
-            .add_source(
-                config::Environment::with_prefix("POSTDESK")
-                    .prefix_separator("_")
-                    .separator("__")
-                    // Values stay strings until serde asks for a number:
-                    // a password "007" must not become 7.
-                    .try_parsing(false)
-                    .source(Some(overrides)),
+            ConfigError::whole_file(
+                path.to_path_buf(),
+                format!("cannot read the file: {e} (pass --config PATH or set POSTDESK_CONFIG)"),
             )
-            .build()
-            .and_then(|c| c.try_deserialize())
-            .map_err(|e| fail(e.to_string()))?;
-        let base = path
+        })?;
+        // A bare `postdesk.toml` is `./postdesk.toml`: relative paths in it
+        // are taken against the current folder, not against "".
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let base = absolute
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        check::check(raw, path, &base, env)
+        let overrides = env::overrides(env);
+        let mut read = read::read(&text, &overrides);
+        let mut problems = std::mem::take(&mut read.problems);
+        if let Some(raw) = read.raw.take() {
+            match check::check(raw, path, &base, env) {
+                Ok(config) if problems.is_empty() => return Ok(config),
+                Ok(_) => {}
+                Err(found) => problems.extend(
+                    found
+                        .into_iter()
+                        .map(|text| check_problem(&read, &text))
+                        .filter(|p| !stands_in(&read, p)),
+                ),
+            }
+        }
+        problems.sort_by_key(|p| match p.place {
+            Place::File { line } => (0, line.unwrap_or(0)),
+            Place::Env(_) => (1, 0),
+        });
+        Err(ConfigError {
+            file: path.to_path_buf(),
+            problems,
+        })
     }
 
     /// Every address that is ours: mailboxes, queues' agent addresses and
@@ -285,118 +271,41 @@ impl Config {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn example_config_parses() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
-        let c = Config::load_with_env(
-            &path,
-            &env(&[
-                ("POSTDESK_IMAP_PASSWORD", "x"),
-                ("POSTDESK_SMTP_PASSWORD", "y"),
-            ]),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.mailboxes.len(), 2);
-        assert_eq!(c.system.ticket_tag, "Ticket#");
-        assert!(c.templates_dir.ends_with("mail-templates"));
-    }
-
-    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("c.toml");
-        std::fs::write(&p, text).unwrap();
-        (dir, p)
-    }
-
-    const MINIMAL: &str = r#"
-[system]
-fqdn = "desk.example.com"
-[storage]
-database = "db.sqlite"
-data_dir = "data"
-[smtp]
-host = "localhost"
-tls = "none"
-[[queue]]
-name = "support"
-[[mailbox]]
-name = "support"
-address = "support@example.com"
-queue = "support"
-host = "imap.example.com"
-username = "support"
-password_env = "PW"
-after = "flag"
-"#;
-
-    #[test]
-    fn minimal_config_and_env_override() {
-        let (_d, p) = write(MINIMAL);
-        let c = Config::load_with_env(
-            &p,
-            &env(&[
-                ("PW", "s3cret"),
-                ("POSTDESK_SMTP__PORT", "2525"),
-                ("POSTDESK_SMTP__USERNAME", "007"),
-                ("POSTDESK_SMTP__PASSWORD", "007"),
-                ("POSTDESK_CONFIG", "/ignored"),
-            ]),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.smtp.port, 2525);
-        assert_eq!(c.smtp.credentials, Some(("007".into(), "007".into())));
-        let imap = c.mailboxes[0].imap.as_ref().unwrap();
-        assert_eq!(imap.password, "s3cret");
-        assert_eq!(imap.port, 993);
-        assert!(c.storage.database.is_absolute());
-    }
-
-    #[test]
-    fn problems_name_their_keys_all_at_once() {
-        let bad = MINIMAL
-            .replace("address = \"support@example.com\"", "address = \"nope\"")
-            .replace("queue = \"support\"\nhost", "queue = \"sales\"\nhost");
-        let (_d, p) = write(&bad);
-        let e = Config::load_with_env(&p, &env(&[])).unwrap_err();
-        let text = e.to_string();
-        assert!(text.contains("mailbox[0].address"), "{text}");
-        assert!(text.contains("mailbox[0].queue"), "{text}");
-        assert!(text.contains("mailbox[0].password_env"), "{text}");
-        assert!(text.contains(&p.display().to_string()), "{text}");
-    }
-
-    #[test]
-    fn unknown_key_is_an_error() {
-        let (_d, p) = write(&MINIMAL.replace("[smtp]", "[smtp]\nhots = \"x\""));
-        let e = Config::load_with_env(&p, &env(&[("PW", "x")])).unwrap_err();
-        assert!(e.to_string().contains("hots"), "{e}");
-    }
-
-    #[test]
-    fn missing_file_says_what_to_do() {
-        let e = Config::load_with_env(Path::new("/nonexistent/p.toml"), &env(&[])).unwrap_err();
-        assert!(e.to_string().contains("--config"), "{e}");
-    }
-
-    #[test]
-    fn addresses() {
-        assert!(valid_address("a@b.c"));
-        assert!(valid_address("a@localhost"));
-        assert!(!valid_address("a b@c.d"));
-        assert!(!valid_address("@c.d"));
-        assert!(!valid_address("a@b\r\n.c"));
-        assert!(!valid_address("a@b.c,d@e.f"));
-        assert!(!valid_address("a@b@c.d"));
+/// A problem from the checks (`"key: message"`) with its place.
+fn check_problem(read: &read::Read, text: &str) -> Problem {
+    let (key, message) = match text.split_once(": ") {
+        Some((k, m)) if !k.contains(' ') => (k, m),
+        _ => ("", text),
+    };
+    let path = KeyPath::parse(key);
+    Problem {
+        place: read.place(&path, None),
+        key: key.to_string(),
+        message: message.to_string(),
     }
 }
+
+/// Whether a check's problem is about a value the reader already reported
+/// and replaced: its key, a key of the same table whose message names the
+/// replaced one (`move_to: required when after = "move"`), or a message
+/// naming a replaced section (`no [[queue]] is named …`).
+fn stands_in(read: &read::Read, p: &Problem) -> bool {
+    let path = KeyPath::parse(&p.key);
+    read.touched.iter().any(|t| {
+        let section = match (&t.0[..], t.last_key()) {
+            ([_], Some(k)) => p.message.contains(&format!("[{k}]")),
+            _ => false,
+        };
+        section
+            || path.within(t)
+            || (path.parent() == t.parent()
+                && t.last_key().is_some_and(|k| {
+                    p.message
+                        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .any(|w| w == k)
+                }))
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,11 @@
 //! The serde layer: what is read from the TOML file (and the environment)
 //! before any checking. Defaults live here; shapes mirror the file.
+//!
+//! Every struct keeps `#[serde(deny_unknown_fields)]`: the reader (`read`)
+//! takes the known keys for "did you mean …?" from serde's unknown-field
+//! message, and the expected type of a value from its type error, so a new
+//! key needs nothing beyond its field here (with a serde default unless it
+//! is required), its checked form and its line in `config.example.toml`.
 
 use std::path::PathBuf;
 
