@@ -110,11 +110,15 @@ pub(super) fn read<'i>(text: &'i str, overrides: &'i [Override]) -> Read<'i> {
             });
             return r;
         };
-        if let Some((held, tries)) = standing_in.iter_mut().find(|(p, _)| *p == path) {
+        let key = path.to_string();
+        let kind = classify(e.message(), &key);
+        let held = standing_in.iter_mut().find(|(p, _)| *p == path);
+        if let (Some((held, tries)), false) = (held, matches!(kind, SerdeError::Missing(_))) {
             // The placeholder had the wrong type: take the one serde wants.
             *tries += 1;
             let held = held.clone();
             if *tries > 3 {
+                r.push(&held, None, format!("cannot be read: {}", e.message()));
                 return r;
             }
             let value = placeholder_for(e.message());
@@ -133,8 +137,7 @@ pub(super) fn read<'i>(text: &'i str, overrides: &'i [Override]) -> Read<'i> {
                 }
             }
         }
-        let key = path.to_string();
-        match classify(e.message(), &key) {
+        match kind {
             SerdeError::UnknownKey(known) => {
                 let given = path.last_key().unwrap_or_default().to_string();
                 r.push(&path, span.as_ref(), unknown_key(&given, &known));
@@ -173,6 +176,11 @@ pub(super) fn read<'i>(text: &'i str, overrides: &'i [Override]) -> Read<'i> {
             }
         }
     }
+    r.problems.push(Problem {
+        place: Place::File { line: None },
+        key: String::new(),
+        message: format!("more than {MAX_ROUNDS} problems; fix these and run check again"),
+    });
     r
 }
 

@@ -332,3 +332,25 @@ fn syntax_errors_name_their_line() {
         "{found:?}"
     );
 }
+
+#[test]
+fn a_section_of_the_wrong_type_is_one_problem() {
+    let text = format!(
+        "system = 3\n{}",
+        MINIMAL.replace("[system]\nfqdn = \"desk.example.com\"\n", "")
+    );
+    assert_eq!(
+        problems(&text, &[]),
+        ["c.toml:1: system: the number 3 is not allowed here; expected a table"]
+    );
+}
+
+#[test]
+fn second_entry_missing_its_name_is_named_by_index() {
+    let text =
+        format!("{MINIMAL}[[mailbox]]\naddress = \"sales@example.com\"\nqueue = \"support\"\nafter = \"flag\"\n");
+    assert_eq!(
+        problems(&text, &[]),
+        ["c.toml:20: mailbox[1].name: is required but missing (see config.example.toml)"]
+    );
+}
