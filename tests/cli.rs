@@ -1,5 +1,7 @@
 //! The command line: `ingest` (MTA pipe) exit codes and outcomes, JSON
-//! shapes of `ticket list/show`, `check` on bad configuration.
+//! shapes of `ticket list/show`, `check` on bad configuration (every
+//! problem with file, line and key; exit 78), on a relative `--config`
+//! and on storage the user cannot write.
 
 mod common;
 
@@ -137,7 +139,7 @@ fn check_reports_bad_configuration_with_file_and_key() {
     )
     .unwrap();
     let out = desk.cli(&["check", "--json"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], false);
     let detail = report["checks"][0]["detail"].as_str().unwrap();
@@ -436,4 +438,146 @@ fn check_warns_about_imap_settings_on_a_pipe_only_mailbox() {
         stdout.contains("warn") && stdout.contains("mailbox[0]: after, move_to ignored"),
         "{stdout}"
     );
+}
+
+/// A configuration needing no mail stack, in `dir` (readable by all, so
+/// another user can `check` it), with `extra` appended.
+fn standalone_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-templates");
+    let text = format!(
+        "[system]\nfqdn = \"desk.example.com\"\n\
+         [storage]\ndatabase = \"db.sqlite\"\ndata_dir = \"data\"\n\
+         [paths]\ntemplates = {templates:?}\n\
+         [smtp]\nhost = \"localhost\"\ntls = \"none\"\n\
+         [[queue]]\nname = \"support\"\n\
+         [[mailbox]]\nname = \"support\"\naddress = \"support@example.com\"\nqueue = \"support\"\nafter = \"flag\"\n{extra}"
+    );
+    let path = dir.join("postdesk.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn postdesk() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_postdesk"))
+}
+
+#[test]
+fn check_lists_every_configuration_problem_with_line_and_exits_78() {
+    let dir = tempfile::tempdir().unwrap();
+    // Lines 1-17 are the standalone file; the mailbox's keys go on.
+    let config = standalone_config(
+        dir.path(),
+        "tls = \"ssl\"\nidle = \"yes\"\nidel = true\nport = 70000\n[log]\nlevel = \"debg\"\n",
+    );
+    let out = postdesk()
+        .arg("--config")
+        .arg(&config)
+        .arg("check")
+        .env("POSTDESK_SMTP__PORT", "smtp")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let file = config.display();
+    for expected in [
+        format!("{file}:18: mailbox[0].tls: \"ssl\" is not valid; expected one of implicit, starttls, none"),
+        format!("{file}:19: mailbox[0].idle: the string \"yes\" is not allowed here; expected true or false"),
+        format!("{file}:20: mailbox[0].idel: unknown key; did you mean idle?"),
+        format!("{file}:21: mailbox[0].port: 70000 is out of range; expected 1 to 65535"),
+        format!("{file}:23: log.level: \"debg\" is not a log level; expected one of trace, debug, info, warn, error, off"),
+        "environment variable POSTDESK_SMTP__PORT: smtp.port: the string \"smtp\" is not allowed here; expected a whole number".to_string(),
+    ] {
+        assert!(text.contains(&expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(text.contains("has 6 problem(s)"), "{text}");
+
+    // The daemon refuses to start with the same exit code.
+    let out = postdesk()
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mailbox[0].idel"));
+}
+
+#[test]
+fn relative_config_name_works_like_dot_slash() {
+    let dir = tempfile::tempdir().unwrap();
+    standalone_config(dir.path(), "");
+    let out = postdesk()
+        .current_dir(dir.path())
+        .args(["--config", "postdesk.toml", "check", "--json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(out.status.code(), Some(0));
+    let db = dir.path().join("db.sqlite");
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["detail"] == format!("{} will be created at first start", db.display())),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn check_fails_on_storage_the_user_cannot_write_and_names_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = standalone_config(dir.path(), "");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(dir.path().join("db.sqlite"), b"").unwrap();
+    let mut cmd = postdesk();
+    cmd.arg("--config").arg(&config).args(["check", "--json"]);
+    // SAFETY: geteuid cannot fail.
+    let owner = if unsafe { libc::geteuid() } == 0 {
+        // Root may write anything: check as nobody what root owns.
+        cmd.uid(65534).gid(65534);
+        "root".to_string()
+    } else {
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o555)).unwrap();
+        std::fs::set_permissions(
+            dir.path().join("db.sqlite"),
+            std::fs::Permissions::from_mode(0o444),
+        )
+        .unwrap();
+        std::env::var("USER").unwrap_or_default()
+    };
+    let out = cmd.output().unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let detail = |name: &str| {
+        let c = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap_or_else(|| panic!("no {name} check: {report:#}"));
+        assert_eq!(c["ok"], false, "{c}");
+        c["detail"].as_str().unwrap().to_string()
+    };
+    for (name, what) in [
+        ("database", "(the database)"),
+        ("data_dir", "(the data folder)"),
+    ] {
+        let d = detail(name);
+        assert!(d.contains(what) && d.contains("is not writable by"), "{d}");
+        assert!(d.contains(&format!("it belongs to {owner}")), "{d}");
+    }
 }

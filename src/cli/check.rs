@@ -1,5 +1,7 @@
 //! `postdesk check [--connect]`: configuration, templates, rules folder,
-//! storage; with --connect, logs in to every IMAP mailbox and the relay.
+//! storage (writable by this user: `storage_check`); with --connect, logs
+//! in to every IMAP mailbox and the relay. Exit 78 (EX_CONFIG) when the
+//! configuration itself is wrong, 1 when something else is.
 
 use std::process::ExitCode;
 
@@ -8,7 +10,7 @@ use serde::Serialize;
 use postdesk::config::{Config, TlsMode};
 use postdesk::notify::Templates;
 
-use super::Cli;
+use super::{storage_check, Cli, EX_CONFIG};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -46,15 +48,6 @@ impl Item {
 struct Report {
     ok: bool,
     checks: Vec<Item>,
-}
-
-fn writable(path: &std::path::Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: `c` is a valid NUL-terminated path; access() only reads it.
-    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
 
 fn loopback(host: &str) -> bool {
@@ -127,7 +120,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                 warning: false,
                 check: "config".into(),
                 ok: false,
-                detail: format!("{e:#}"),
+                detail: format!("{e:#}").trim_end().to_string(),
             });
             None
         }
@@ -152,47 +145,21 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             }),
         }
         check_rules(config, &mut items);
-        let db = &config.storage.database;
-        let (ok, detail) = if db.exists() {
-            (true, format!("{} exists", db.display()))
-        } else {
-            // Created at first start, with any missing folders.
-            let mut anc = db.parent();
-            while let Some(a) = anc {
-                if a.exists() {
-                    break;
-                }
-                anc = a.parent();
-            }
-            match anc {
-                Some(a) if writable(a) => (
-                    true,
-                    format!("{} will be created at first start", db.display()),
-                ),
-                Some(a) => (
-                    false,
-                    format!(
-                        "{} cannot be created: {} is not writable by this user",
-                        db.display(),
-                        a.display()
-                    ),
-                ),
-                None => (
-                    false,
-                    format!("{}: no existing parent folder", db.display()),
-                ),
-            }
-        };
-        items.push(Item {
-            warning: false,
-            check: "database".into(),
-            ok,
-            detail,
-        });
+        for v in [
+            storage_check::database(&config.storage.database),
+            storage_check::data_dir(&config.storage.data_dir),
+        ] {
+            items.push(Item {
+                warning: false,
+                check: v.check.into(),
+                ok: v.ok,
+                detail: v.detail,
+            });
+        }
         for w in &config.warnings {
             items.push(Item::warn("config", w.clone()));
         }
-        if db.exists() {
+        if config.storage.database.exists() {
             check_outbox(config, &mut items);
         }
         for m in &config.mailboxes {
@@ -307,6 +274,8 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     }
     Ok(if ok {
         ExitCode::SUCCESS
+    } else if config.is_none() {
+        ExitCode::from(EX_CONFIG)
     } else {
         ExitCode::FAILURE
     })

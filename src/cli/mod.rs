@@ -4,6 +4,7 @@
 mod check;
 mod ingest;
 mod quarantine;
+mod storage_check;
 mod ticket;
 
 use std::path::PathBuf;
@@ -13,7 +14,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use postdesk::config::{self, Config, LogFormat};
+use postdesk::config::{self, Config, ConfigError, LogFormat};
+
+/// sysexits' EX_CONFIG: the configuration is wrong (`check`, `run`).
+pub const EX_CONFIG: u8 = 78;
 
 /// Email-driven ticketing daemon.
 ///
@@ -90,7 +94,11 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("postdesk: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<ConfigError>().is_some() {
+                ExitCode::from(EX_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

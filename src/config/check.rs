@@ -1,0 +1,419 @@
+//! The checking layer: a raw configuration becomes the checked [`Config`],
+//! every problem collected with its key.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::raw::{default_after, default_flags, RawConfig};
+use super::*;
+
+pub(super) fn absolute(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// An address lettre can write into a mail (one address, no display name,
+/// no list), without control characters or whitespace.
+pub fn valid_address(a: &str) -> bool {
+    !a.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == ',')
+        && a.parse::<lettre::Address>().is_ok()
+}
+
+fn secret(
+    key: &str,
+    inline: Option<String>,
+    file: Option<PathBuf>,
+    var: Option<String>,
+    base: &Path,
+    env: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    let given = inline.is_some() as u8 + file.is_some() as u8 + var.is_some() as u8;
+    if given > 1 {
+        problems.push(format!(
+            "{key}: set only one of password, password_file, password_env"
+        ));
+        return None;
+    }
+    if let Some(p) = inline {
+        return Some(p);
+    }
+    if let Some(f) = file {
+        let f = absolute(base, &f);
+        return match std::fs::read_to_string(&f) {
+            Ok(s) => Some(s.trim_end_matches(['\r', '\n']).to_string()),
+            Err(e) => {
+                problems.push(format!(
+                    "{key}.password_file: cannot read {}: {e}",
+                    f.display()
+                ));
+                None
+            }
+        };
+    }
+    if let Some(v) = var {
+        return match env.get(&v) {
+            Some(s) => Some(s.clone()),
+            None => {
+                problems.push(format!(
+                    "{key}.password_env: environment variable {v} is not set"
+                ));
+                None
+            }
+        };
+    }
+    None
+}
+
+/// The levels a `log.level` directive may name.
+const LEVELS: &str = "trace, debug, info, warn, error, off";
+
+/// Why `level` is not a usable log filter, if it is not. tracing's
+/// `EnvFilter` takes a bare word as a target name, so `"debg"` would be a
+/// valid filter that logs nothing, errors included: each directive must be
+/// `LEVEL` or `TARGET=LEVEL` with a known level.
+fn log_level_problem(level: &str) -> Option<String> {
+    use std::str::FromStr;
+    use tracing_subscriber::filter::LevelFilter;
+    for directive in level.split(',').map(str::trim) {
+        let named = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
+        if directive.is_empty() || LevelFilter::from_str(named).is_err() {
+            return Some(format!(
+                "{directive:?} is not a log level; expected one of {LEVELS}, or TARGET=LEVEL pairs separated by commas (e.g. \"info,postdesk=debug\")"
+            ));
+        }
+    }
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(level) {
+        return Some(format!("{level:?} is not a log filter: {e}"));
+    }
+    None
+}
+
+pub(super) fn check(
+    raw: RawConfig,
+    file: &Path,
+    base: &Path,
+    env: &BTreeMap<String, String>,
+) -> Result<Config, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+
+    let s = raw.system;
+    if s.fqdn.is_empty()
+        || !s
+            .fqdn
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
+        problems.push(format!(
+            "system.fqdn: {:?} is not a host name (letters, digits, '.', '-')",
+            s.fqdn
+        ));
+    }
+    if s.ticket_tag.is_empty()
+        || s.ticket_tag
+            .chars()
+            .any(|c| c.is_control() || c == '[' || c == ']')
+    {
+        problems.push(format!(
+            "system.ticket_tag: {:?} must be non-empty, without brackets or control characters",
+            s.ticket_tag
+        ));
+    }
+    if s.system_id > 99 {
+        problems.push(format!(
+            "system.system_id: {} must be between 0 and 99",
+            s.system_id
+        ));
+    }
+    if !(1024..=MAX_MESSAGE_BYTES).contains(&s.max_message_bytes) {
+        problems.push(format!(
+            "system.max_message_bytes: {} must be between 1024 and {MAX_MESSAGE_BYTES}",
+            s.max_message_bytes
+        ));
+    }
+    for (i, a) in s.own_addresses.iter().enumerate() {
+        if !valid_address(a) {
+            problems.push(format!(
+                "system.own_addresses[{i}]: {a:?} is not an e-mail address"
+            ));
+        }
+    }
+
+    if let Some(level) = &raw.log.level {
+        if let Some(why) = log_level_problem(level) {
+            problems.push(format!("log.level: {why}"));
+        }
+    }
+    let templates_dir = absolute(
+        base,
+        &raw.paths
+            .templates
+            .unwrap_or_else(|| PathBuf::from("mail-templates")),
+    );
+    let rules_dir = absolute(
+        base,
+        &raw.paths.rules.unwrap_or_else(|| PathBuf::from("rules")),
+    );
+
+    let sm = raw.smtp;
+    let before = problems.len();
+    let smtp_pass = secret(
+        "smtp",
+        sm.password,
+        sm.password_file,
+        sm.password_env,
+        base,
+        env,
+        &mut problems,
+    );
+    let credentials = match (sm.username, smtp_pass) {
+        (Some(u), Some(p)) => Some((u, p)),
+        (Some(_), None) => {
+            if problems.len() == before {
+                problems.push(
+                    "smtp.username: set, but no password: set password_file (recommended), password_env or password".into(),
+                );
+            }
+            None
+        }
+        (None, Some(_)) => {
+            problems.push("smtp.username: required when a password is set".into());
+            None
+        }
+        (None, None) => None,
+    };
+    if sm.host.is_empty() {
+        problems.push("smtp.host: must not be empty".into());
+    }
+    if sm.port == Some(0) {
+        problems.push("smtp.port: 0 is out of range; expected 1 to 65535".into());
+    }
+    if sm.max_connections == 0 {
+        problems.push("smtp.max_connections: must be at least 1".into());
+    }
+    let smtp = Smtp {
+        port: sm.port.unwrap_or(match sm.tls {
+            TlsMode::Implicit => 465,
+            TlsMode::Starttls => 587,
+            TlsMode::None => 25,
+        }),
+        host: sm.host,
+        tls: sm.tls,
+        credentials,
+        ca_file: sm.ca_file.map(|p| absolute(base, &p)),
+        timeout: Duration::from_secs(sm.timeout_secs.max(1)),
+        max_connections: sm.max_connections,
+        retry_max: Duration::from_secs(sm.retry_max_secs.max(1)),
+        give_up_after: Duration::from_secs(sm.give_up_after_hours.max(1) * 3600),
+    };
+
+    let mut queues = Vec::new();
+    let mut names = HashSet::new();
+    for (i, q) in raw.queue.into_iter().enumerate() {
+        if q.name.trim().is_empty() {
+            problems.push(format!("queue[{i}].name: must not be empty"));
+        }
+        if !names.insert(q.name.clone()) {
+            problems.push(format!("queue[{i}].name: {:?} is defined twice", q.name));
+        }
+        if let Some(a) = &q.agents_address {
+            if !valid_address(a) {
+                problems.push(format!(
+                    "queue[{i}].agents_address: {a:?} is not an e-mail address"
+                ));
+            }
+        }
+        queues.push(Queue {
+            name: q.name,
+            agents_address: q.agents_address,
+            notify_agents_on_new: q.notify_agents_on_new,
+            notify_agents_on_follow_up: q.notify_agents_on_follow_up,
+        });
+    }
+
+    let mut mailboxes = Vec::new();
+    let mut mnames = HashSet::new();
+    let mut addresses: Vec<String> = Vec::new();
+    for (i, m) in raw.mailbox.into_iter().enumerate() {
+        let key = format!("mailbox[{i}]");
+        if m.name.trim().is_empty() || m.name.chars().any(|c| c.is_control()) {
+            problems.push(format!("{key}.name: must be a non-empty printable name"));
+        }
+        if !mnames.insert(m.name.clone()) {
+            problems.push(format!("{key}.name: {:?} is used twice", m.name));
+        }
+        if !valid_address(&m.address) {
+            problems.push(format!(
+                "{key}.address: {:?} is not an e-mail address",
+                m.address
+            ));
+        }
+        if !names.contains(&m.queue) {
+            problems.push(format!(
+                "{key}.queue: no [[queue]] is named {:?} (define it or fix the name)",
+                m.queue
+            ));
+        }
+        // What happens in IMAP after processing means nothing to a
+        // pipe-only mailbox: not required there, and a warning if set.
+        let pipe_only = m.host.is_none() && m.username.is_none();
+        if pipe_only {
+            let set: Vec<&str> = [
+                ("after", m.after.is_some()),
+                ("move_to", m.move_to.is_some()),
+                ("flags", m.flags.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(k, set)| set.then_some(k))
+            .collect();
+            if !set.is_empty() {
+                warnings.push(format!(
+                    "{key}: {} ignored: this mailbox has no IMAP host (pipe-only)",
+                    set.join(", ")
+                ));
+            }
+        }
+        let after = m.after.unwrap_or_else(default_after);
+        let flags = m.flags.clone().unwrap_or_else(default_flags);
+        if !pipe_only
+            && after == AfterAction::Move
+            && m.move_to.as_deref().map(str::trim).unwrap_or("").is_empty()
+        {
+            problems.push(format!(
+                "{key}.move_to: required when after = \"move\" (e.g. \"Processed\")"
+            ));
+        }
+        if !pipe_only && after == AfterAction::Flag && flags.is_empty() {
+            problems.push(format!("{key}.flags: required when after = \"flag\""));
+        }
+        for (j, f) in flags.iter().enumerate() {
+            if f.is_empty()
+                || f.chars()
+                    .any(|c| c.is_whitespace() || "(){%*\"]".contains(c))
+            {
+                problems.push(format!("{key}.flags[{j}]: {f:?} is not an IMAP flag"));
+            }
+        }
+        if m.port == Some(0) {
+            problems.push(format!(
+                "{key}.port: 0 is out of range; expected 1 to 65535"
+            ));
+        }
+        if m.batch_size == 0 || m.batch_size > 10_000 {
+            problems.push(format!("{key}.batch_size: must be between 1 and 10000"));
+        }
+        if m.poll_interval_secs == 0 || m.poll_interval_secs > 3600 {
+            problems.push(format!(
+                "{key}.poll_interval_secs: must be between 1 and 3600"
+            ));
+        }
+        if let Some(j) = addresses
+            .iter()
+            .position(|a: &String| a.eq_ignore_ascii_case(&m.address))
+        {
+            problems.push(format!(
+                "{key}.address: {:?} is already the address of mailbox[{j}]",
+                m.address
+            ));
+        }
+        addresses.push(m.address.clone());
+        let before = problems.len();
+        let password = secret(
+            &key,
+            m.password,
+            m.password_file,
+            m.password_env,
+            base,
+            env,
+            &mut problems,
+        );
+        let imap = match (m.host, m.username) {
+            (Some(host), Some(username)) => {
+                if password.is_none() && problems.len() == before {
+                    problems.push(format!(
+                        "{key}: no password: set password_file (recommended) or password_env"
+                    ));
+                }
+                Some(Imap {
+                    port: m.port.unwrap_or(match m.tls {
+                        TlsMode::Implicit => 993,
+                        _ => 143,
+                    }),
+                    host,
+                    tls: m.tls,
+                    username,
+                    password: password.unwrap_or_default(),
+                    ca_file: m.ca_file.map(|p| absolute(base, &p)),
+                })
+            }
+            (Some(_), None) => {
+                problems.push(format!("{key}.username: required when host is set"));
+                None
+            }
+            (None, Some(_)) => {
+                problems.push(format!(
+                    "{key}.host: required when username is set (omit both for a pipe-only mailbox)"
+                ));
+                None
+            }
+            (None, None) => None,
+        };
+        mailboxes.push(Mailbox {
+            name: m.name,
+            address: m.address.to_lowercase(),
+            display_name: m.display_name,
+            queue: m.queue,
+            language: m.language,
+            imap,
+            folder: m.folder,
+            after,
+            move_to: m.move_to,
+            flags,
+            poll_interval: Duration::from_secs(m.poll_interval_secs.max(1)),
+            idle: m.idle,
+            batch_size: m.batch_size,
+        });
+    }
+    if queues.is_empty() {
+        problems.push("queue: define at least one [[queue]]".into());
+    }
+
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Config {
+        source: file.to_path_buf(),
+        system: System {
+            fqdn: s.fqdn,
+            ticket_tag: s.ticket_tag,
+            system_id: s.system_id,
+            default_language: s.default_language,
+            max_message_bytes: s.max_message_bytes,
+            auto_reply_limit_per_hour: s.auto_reply_limit_per_hour,
+            own_addresses: s.own_addresses,
+            agent_alert_limit_per_ticket_per_hour: s.agent_alert_limit_per_ticket_per_hour,
+            agent_alert_limit_per_sender_per_hour: s.agent_alert_limit_per_sender_per_hour,
+            stranger_follow_up: s.stranger_follow_up,
+        },
+        storage: Storage {
+            database: absolute(base, &raw.storage.database),
+            data_dir: absolute(base, &raw.storage.data_dir),
+        },
+        templates_dir,
+        rules_dir,
+        log: Log {
+            format: raw.log.format,
+            level: raw.log.level.unwrap_or_else(|| "info".into()),
+        },
+        smtp,
+        queues,
+        mailboxes,
+        warnings,
+    })
+}

@@ -1,0 +1,196 @@
+//! The serde layer: what is read from the TOML file (and the environment)
+//! before any checking. Defaults live here; shapes mirror the file.
+//!
+//! Every struct keeps `#[serde(deny_unknown_fields)]`: the reader (`read`)
+//! takes the known keys for "did you mean …?" from serde's unknown-field
+//! message, and the expected type of a value from its type error, so a new
+//! key needs nothing beyond its field here (with a serde default unless it
+//! is required), its checked form and its line in `config.example.toml`.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{AfterAction, LogFormat, StrangerFollowUp, TlsMode};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) system: RawSystem,
+    pub(super) storage: RawStorage,
+    #[serde(default)]
+    pub(super) paths: RawPaths,
+    #[serde(default)]
+    pub(super) log: RawLog,
+    pub(super) smtp: RawSmtp,
+    #[serde(default)]
+    pub(super) queue: Vec<RawQueue>,
+    #[serde(default)]
+    pub(super) mailbox: Vec<RawMailbox>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSystem {
+    pub(super) fqdn: String,
+    #[serde(default = "default_tag")]
+    pub(super) ticket_tag: String,
+    #[serde(default = "default_system_id")]
+    pub(super) system_id: u32,
+    #[serde(default = "default_language")]
+    pub(super) default_language: String,
+    #[serde(default = "default_max_message_bytes")]
+    pub(super) max_message_bytes: u64,
+    #[serde(default = "default_auto_reply_limit")]
+    pub(super) auto_reply_limit_per_hour: u32,
+    #[serde(default)]
+    pub(super) own_addresses: Vec<String>,
+    #[serde(default = "default_agent_alert_limit")]
+    pub(super) agent_alert_limit_per_ticket_per_hour: u32,
+    #[serde(default = "default_agent_alert_limit")]
+    pub(super) agent_alert_limit_per_sender_per_hour: u32,
+    #[serde(default)]
+    pub(super) stranger_follow_up: StrangerFollowUp,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStorage {
+    pub(super) database: PathBuf,
+    pub(super) data_dir: PathBuf,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPaths {
+    pub(super) templates: Option<PathBuf>,
+    pub(super) rules: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLog {
+    #[serde(default)]
+    pub(super) format: LogFormat,
+    pub(super) level: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSmtp {
+    pub(super) host: String,
+    pub(super) port: Option<u16>,
+    #[serde(default = "default_smtp_tls")]
+    pub(super) tls: TlsMode,
+    pub(super) username: Option<String>,
+    pub(super) password: Option<String>,
+    pub(super) password_file: Option<PathBuf>,
+    pub(super) password_env: Option<String>,
+    pub(super) ca_file: Option<PathBuf>,
+    #[serde(default = "default_smtp_timeout")]
+    pub(super) timeout_secs: u64,
+    #[serde(default = "default_smtp_connections")]
+    pub(super) max_connections: u32,
+    #[serde(default = "default_retry_max")]
+    pub(super) retry_max_secs: u64,
+    #[serde(default = "default_give_up")]
+    pub(super) give_up_after_hours: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawQueue {
+    pub(super) name: String,
+    pub(super) agents_address: Option<String>,
+    #[serde(default = "default_true")]
+    pub(super) notify_agents_on_new: bool,
+    #[serde(default = "default_true")]
+    pub(super) notify_agents_on_follow_up: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMailbox {
+    pub(super) name: String,
+    pub(super) address: String,
+    pub(super) display_name: Option<String>,
+    pub(super) queue: String,
+    pub(super) language: Option<String>,
+    /// Absent for a pipe-only mailbox (mail arrives through `postdesk ingest`).
+    pub(super) host: Option<String>,
+    pub(super) port: Option<u16>,
+    #[serde(default = "default_imap_tls")]
+    pub(super) tls: TlsMode,
+    pub(super) username: Option<String>,
+    pub(super) password: Option<String>,
+    pub(super) password_file: Option<PathBuf>,
+    pub(super) password_env: Option<String>,
+    pub(super) ca_file: Option<PathBuf>,
+    #[serde(default = "default_folder")]
+    pub(super) folder: String,
+    /// Only meaningful with IMAP; defaults to `move` there.
+    pub(super) after: Option<AfterAction>,
+    pub(super) move_to: Option<String>,
+    pub(super) flags: Option<Vec<String>>,
+    #[serde(default = "default_poll")]
+    pub(super) poll_interval_secs: u64,
+    #[serde(default = "default_true")]
+    pub(super) idle: bool,
+    #[serde(default = "default_batch")]
+    pub(super) batch_size: u32,
+}
+
+fn default_tag() -> String {
+    "Ticket#".into()
+}
+fn default_system_id() -> u32 {
+    10
+}
+fn default_language() -> String {
+    "en".into()
+}
+fn default_max_message_bytes() -> u64 {
+    25 * 1024 * 1024
+}
+fn default_auto_reply_limit() -> u32 {
+    10
+}
+fn default_agent_alert_limit() -> u32 {
+    10
+}
+fn default_smtp_tls() -> TlsMode {
+    TlsMode::Starttls
+}
+fn default_imap_tls() -> TlsMode {
+    TlsMode::Implicit
+}
+fn default_smtp_timeout() -> u64 {
+    30
+}
+fn default_smtp_connections() -> u32 {
+    4
+}
+fn default_retry_max() -> u64 {
+    600
+}
+fn default_give_up() -> u64 {
+    72
+}
+fn default_true() -> bool {
+    true
+}
+fn default_folder() -> String {
+    "INBOX".into()
+}
+pub(super) fn default_after() -> AfterAction {
+    AfterAction::Move
+}
+pub(super) fn default_flags() -> Vec<String> {
+    vec!["\\Seen".into(), "$Postdesk".into()]
+}
+fn default_poll() -> u64 {
+    60
+}
+fn default_batch() -> u32 {
+    500
+}
