@@ -7,6 +7,9 @@
 //! on SIGTERM/SIGINT intake finishes the batch in hand (commit, then
 //! acknowledge) and stops, the sender finishes the mail in flight, and the
 //! worker thread ends when the last intake handle is gone.
+//!
+//! Before anything else `run` takes the daemon lock ([`crate::lock`]): a
+//! second daemon on the same database is refused.
 
 use std::sync::Arc;
 
@@ -14,6 +17,7 @@ use anyhow::Context as _;
 use tokio::sync::{watch, Notify};
 
 use crate::config::Config;
+use crate::lock::{self, DaemonLock};
 use crate::notify::Templates;
 use crate::process::{self, Processor};
 use crate::worker::Worker;
@@ -27,6 +31,14 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     );
     // Validate SMTP settings now rather than in the sender's first round.
     outbox::check_settings(&config).context("SMTP settings")?;
+    // One daemon per database, held until we return (or die).
+    let claimant = outbox::Claimant::new(None);
+    let (_lock, previous) =
+        DaemonLock::acquire(&config.storage.database, &lock::this_process(&claimant.id))?;
+    let claimant = outbox::Claimant {
+        predecessor: previous.map(|h| h.claimant),
+        ..claimant
+    };
     let store = process::open_store(&config).context("opening the database")?;
     std::fs::create_dir_all(config.storage.data_dir.join("attachments")).with_context(|| {
         format!(
@@ -40,7 +52,12 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         Worker::spawn(store, processor, wake.clone()).context("starting the store worker")?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
-    let mut sender = tokio::spawn(outbox::run(config.clone(), wake, shutdown_rx.clone()));
+    let mut sender = tokio::spawn(outbox::run(
+        config.clone(),
+        wake,
+        shutdown_rx.clone(),
+        claimant,
+    ));
     let mut intakes = tokio::task::JoinSet::new();
     for mb in config.mailboxes.iter().filter(|m| m.imap.is_some()) {
         intakes.spawn(intake::mailbox::run(

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
+
 use postdesk::store::views;
 
 use super::Cli;
@@ -138,9 +140,34 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(&cli.config)?;
     let mut store = super::open_store(&config)?;
     let s = views::status(store.conn())?;
+    let claimed = postdesk::store::outbox::claimed_count(store.conn())?;
+    let daemon =
+        postdesk::lock::DaemonLock::holder(&config.storage.database).with_context(|| {
+            format!(
+                "reading the daemon lock {}",
+                postdesk::lock::lock_path(&config.storage.database).display()
+            )
+        })?;
     if args.json {
-        super::print_json(&s)?;
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            status: &'a views::Status,
+            /// Pending mail a sender has claimed and not yet finished.
+            outbox_claimed: u64,
+            /// The running daemon, if any.
+            daemon: Option<postdesk::lock::Holder>,
+        }
+        super::print_json(&Out {
+            status: &s,
+            outbox_claimed: claimed,
+            daemon,
+        })?;
     } else {
+        match &daemon {
+            Some(h) => println!("daemon running: {h}"),
+            None => println!("daemon not running"),
+        }
         println!(
             "tickets {}  articles {}  receipts {}",
             s.tickets, s.articles, s.receipts
@@ -150,7 +177,7 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         }
         println!("quarantine held {}", s.quarantine_held);
         println!(
-            "outbox pending {}  sent {}  failed {}",
+            "outbox pending {} (claimed {claimed})  sent {}  failed {}",
             s.outbox_pending, s.outbox_sent, s.outbox_failed
         );
         for m in &s.mailboxes {

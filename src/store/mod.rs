@@ -21,7 +21,10 @@ use rusqlite::{Connection, OpenFlags};
 pub use rusqlite::{Connection as Db, Transaction};
 
 /// Ordered migrations; index + 1 is the schema version each one reaches.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_v1.sql"),
+    include_str!("schema_v2_outbox_claims.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
