@@ -8,7 +8,7 @@
 //! Mail is claimed before it is sent (owner + lease, one statement, see
 //! [`crate::store::outbox`]), so several senders on one database never
 //! send one row twice; a lane starts a mail only while the lease will
-//! outlast the longest possible hand-off ([`marker::Lease`]).
+//! outlast the longest possible hand-off (the lease, in `marker.rs`).
 //!
 //! Mail queued by another process (`postdesk ingest`, `quarantine retry`)
 //! is found by polling the outbox every few seconds; mail queued by this
