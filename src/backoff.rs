@@ -86,7 +86,7 @@ mod tests {
     }
 
     #[test]
-    fn never_above_the_cap_and_reset_starts_over() {
+    fn long_outage_waits_at_most_30s_and_reset_starts_over() {
         let mut b = Backoff::default();
         for _ in 0..100 {
             assert!(b.next_delay() <= CAP);
