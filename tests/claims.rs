@@ -208,3 +208,41 @@ fn two_senders_sharing_a_database_never_send_one_row_twice() {
     }
     assert_eq!(seen.len(), expected.len(), "mail arrived that no row sent");
 }
+
+#[test]
+fn a_restarted_daemon_takes_back_the_claims_of_the_killed_one_at_once() {
+    // A relay that takes the connection and never says a word: mail hangs
+    // in flight, and the daemon holds claims on the rest meanwhile.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut desk = Desk::new(DeskOptions {
+        auto_reply_limit: 1000,
+        smtp_port: Some(silent.local_addr().unwrap().port()),
+        ..Default::default()
+    });
+    let customer = desk.customer("held");
+    for i in 0..10 {
+        let m = desk.mail(&customer, &format!("Held {i}"), &format!("h{i}"), "x");
+        assert_eq!(desk.cli_stdin(&["ingest"], &m).status.code(), Some(0));
+    }
+    desk.start();
+    wait_for(30, "the daemon to claim the queued mail", || {
+        (desk.status()["outbox_claimed"] == 20).then_some(())
+    });
+    desk.kill9();
+    // The dead daemon's claims would hold for their lease (5 min) … (a
+    // lane whose greeting timed out first gave its mail back)
+    let held = desk.status()["outbox_claimed"].as_u64().unwrap();
+    assert!(held > 0, "nothing claimed after the kill");
+    desk.start();
+    // … but the next holder of the lock knows they are dead.
+    wait_for(30, "the claims taken back", || {
+        desk.log()
+            .contains("took back the claims of the previous daemon run")
+            .then_some(())
+    });
+    // And a clean stop gives back what was not sent.
+    assert_eq!(desk.stop(), Some(0));
+    assert_eq!(desk.status()["outbox_claimed"], 0);
+    assert_eq!(desk.status()["outbox_pending"], 20);
+    drop(silent);
+}
