@@ -8,8 +8,8 @@
 //! acknowledge) and stops, the sender finishes the mail in flight, and the
 //! worker thread ends when the last intake handle is gone.
 //!
-//! Before anything else `run` takes the daemon lock ([`crate::lock`]): a
-//! second daemon on the same database is refused.
+//! Before it opens the database `run` takes the daemon lock
+//! ([`crate::lock`]): a second daemon on the same database is refused.
 
 use std::sync::Arc;
 

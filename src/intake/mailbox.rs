@@ -3,9 +3,8 @@
 //! committed, flag/move/delete the messages and advance the UID ledger.
 //! Then IDLE (or sleep, where the server lacks IDLE) until something new
 //! arrives or the poll interval passes. Connection trouble is retried with
-//! exponential backoff capped near 30 s with jitter ([`crate::backoff`]),
-//! reset once a session is ready; one mailbox's trouble never touches
-//! another's.
+//! backoff capped near 30 s ([`crate::backoff`], reset once a session is
+//! ready); one mailbox's trouble never touches another's.
 
 use std::collections::HashMap;
 use std::time::Duration;
