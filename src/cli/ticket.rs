@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-
 use postdesk::store::views;
 
 use super::Cli;
@@ -141,13 +139,16 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let mut store = super::open_store(&config)?;
     let s = views::status(store.conn())?;
     let claimed = postdesk::store::outbox::claimed_count(store.conn())?;
-    let daemon =
-        postdesk::lock::DaemonLock::holder(&config.storage.database).with_context(|| {
-            format!(
-                "reading the daemon lock {}",
-                postdesk::lock::lock_path(&config.storage.database).display()
-            )
-        })?;
+    // A lock file we may not read (another user's) leaves the rest useful.
+    let (daemon, lock_error) = match postdesk::lock::DaemonLock::holder(&config.storage.database) {
+        Ok(h) => (h, None),
+        Err(e) => {
+            let path = postdesk::lock::lock_path(&config.storage.database);
+            let msg = format!("cannot read the daemon lock {}: {e}", path.display());
+            eprintln!("postdesk status: {msg}");
+            (None, Some(msg))
+        }
+    };
     if args.json {
         #[derive(serde::Serialize)]
         struct Out<'a> {
@@ -164,9 +165,10 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             daemon,
         })?;
     } else {
-        match &daemon {
-            Some(h) => println!("daemon running: {h}"),
-            None => println!("daemon not running"),
+        match (&daemon, &lock_error) {
+            (Some(h), _) => println!("daemon running: {h}"),
+            (None, Some(_)) => println!("daemon unknown"),
+            (None, None) => println!("daemon not running"),
         }
         println!(
             "tickets {}  articles {}  receipts {}",
