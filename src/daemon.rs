@@ -11,6 +11,9 @@
 //! daemon. With only pipe mailboxes there is no intake task: the daemon
 //! then runs the outbox sender (draining what `postdesk ingest` queues)
 //! until a signal.
+//!
+//! Before it opens the database `run` takes the daemon lock
+//! ([`crate::lock`]): a second daemon on the same database is refused.
 
 use std::sync::Arc;
 
@@ -18,6 +21,7 @@ use anyhow::Context as _;
 use tokio::sync::{watch, Notify};
 
 use crate::config::Config;
+use crate::lock::{self, DaemonLock};
 use crate::notify::Templates;
 use crate::process::{self, Processor};
 use crate::reload::{self, Reloader};
@@ -40,6 +44,14 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     );
     // Validate SMTP settings now rather than in the sender's first round.
     outbox::check_settings(&config).context("SMTP settings")?;
+    // One daemon per database, held until we return (or die).
+    let claimant = outbox::Claimant::new(None);
+    let (_lock, previous) =
+        DaemonLock::acquire(&config.storage.database, &lock::this_process(&claimant.id))?;
+    let claimant = outbox::Claimant {
+        predecessor: previous.map(|h| h.claimant),
+        ..claimant
+    };
     let store = process::open_store(&config).context("opening the database")?;
     std::fs::create_dir_all(config.storage.data_dir.join("attachments")).with_context(|| {
         format!(
@@ -53,7 +65,12 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         Worker::spawn(store, processor, wake.clone()).context("starting the store worker")?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
-    let mut sender = tokio::spawn(outbox::run(config.clone(), wake, shutdown_rx.clone()));
+    let mut sender = tokio::spawn(outbox::run(
+        config.clone(),
+        wake,
+        shutdown_rx.clone(),
+        claimant,
+    ));
     let mut intakes = tokio::task::JoinSet::new();
     for mb in config.mailboxes.iter().filter(|m| m.imap.is_some()) {
         intakes.spawn(intake::mailbox::run(

@@ -10,9 +10,11 @@
 //! Modules are listed in that order. [`daemon`] is the one place that knows
 //! them all and wires tasks together; the CLI lives in the binary.
 
+pub mod backoff;
 pub mod config;
 pub mod daemon;
 pub mod intake;
+pub mod lock;
 pub mod logging;
 pub mod mail;
 pub mod notify;

@@ -429,7 +429,16 @@ fn a_broken_mailbox_does_not_stop_the_others() {
     wait_for(30, "a second login attempt", || {
         (desk.log().matches("IMAP login as").count() >= 2).then_some(())
     });
-    assert!(desk.log().contains("reconnecting in 2s"), "{}", desk.log());
+    // 1 s, 2 s, … with jitter (each wait in [step/2, step), logged to
+    // 0.1 s), capped near 30 s.
+    let waits: Vec<f64> = regex::Regex::new(r"reconnecting in ([0-9.]+)s")
+        .unwrap()
+        .captures_iter(&desk.log())
+        .map(|c| c[1].parse().unwrap())
+        .collect();
+    assert!(waits.len() >= 2, "{}", desk.log());
+    assert!((0.5..=1.0).contains(&waits[0]), "{waits:?}");
+    assert!((1.0..=2.0).contains(&waits[1]), "{waits:?}");
     assert_eq!(desk.stop(), Some(0));
 }
 

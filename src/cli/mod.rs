@@ -54,6 +54,11 @@ pub enum Command {
     /// Run the daemon: IMAP intake, processing and the outbox sender.
     /// SIGTERM or SIGINT finishes the work in hand and exits 0; SIGHUP
     /// reloads templates, rules folder and log level.
+    ///
+    /// One daemon per database: it holds a lock on `<database>.lock`
+    /// (released by the kernel however it ends). A second `run` exits 75
+    /// (EX_TEMPFAIL) naming the running one; a configuration problem exits
+    /// 78 (EX_CONFIG); other errors exit 1.
     Run,
     /// Take in one raw message from FILE or standard input (MTA pipe).
     ///
@@ -127,8 +132,17 @@ fn run_daemon(cli: &Cli) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(postdesk::daemon::run(config))?;
-    Ok(ExitCode::SUCCESS)
+    match rt.block_on(postdesk::daemon::run(config)) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e)
+            if e.downcast_ref::<postdesk::lock::LockError>()
+                .is_some_and(|l| matches!(l, postdesk::lock::LockError::Held { .. })) =>
+        {
+            eprintln!("postdesk: {e:#}");
+            Ok(ExitCode::from(postdesk::lock::EXIT_ALREADY_RUNNING))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Open the database for a CLI command.

@@ -144,9 +144,38 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(&cli.config)?;
     let mut store = super::open_store(&config)?;
     let s = views::status(store.conn())?;
+    let claimed = postdesk::store::outbox::claimed_count(store.conn())?;
+    // A lock file we may not read (another user's) leaves the rest useful.
+    let (daemon, lock_error) = match postdesk::lock::DaemonLock::holder(&config.storage.database) {
+        Ok(h) => (h, None),
+        Err(e) => {
+            let path = postdesk::lock::lock_path(&config.storage.database);
+            let msg = format!("cannot read the daemon lock {}: {e}", path.display());
+            eprintln!("postdesk status: {msg}");
+            (None, Some(msg))
+        }
+    };
     if args.json {
-        super::print_json(&s)?;
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            status: &'a views::Status,
+            /// Pending mail a sender has claimed and not yet finished.
+            outbox_claimed: u64,
+            /// The running daemon, if any.
+            daemon: Option<postdesk::lock::Holder>,
+        }
+        super::print_json(&Out {
+            status: &s,
+            outbox_claimed: claimed,
+            daemon,
+        })?;
     } else {
+        match (&daemon, &lock_error) {
+            (Some(h), _) => println!("daemon running: {h}"),
+            (None, Some(_)) => println!("daemon unknown"),
+            (None, None) => println!("daemon not running"),
+        }
         println!(
             "tickets {}  articles {}  receipts {}",
             s.tickets, s.articles, s.receipts
@@ -156,7 +185,7 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         }
         println!("quarantine held {}", s.quarantine_held);
         println!(
-            "outbox pending {}  sent {}  failed {}",
+            "outbox pending {} (claimed {claimed})  sent {}  failed {}",
             s.outbox_pending, s.outbox_sent, s.outbox_failed
         );
         for f in &s.outbox_failed_latest {

@@ -3,7 +3,8 @@
 //! committed, flag/move/delete the messages and advance the UID ledger.
 //! Then IDLE (or sleep, where the server lacks IDLE) until something new
 //! arrives or the poll interval passes. Connection trouble is retried with
-//! exponential backoff; one mailbox's trouble never touches another's.
+//! backoff capped near 30 s ([`crate::backoff`], reset once a session is
+//! ready); one mailbox's trouble never touches another's.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use futures::TryStreamExt;
 use tokio::sync::watch;
 
 use super::{connect, Session};
+use crate::backoff::Backoff;
 use crate::config::{AfterAction, Mailbox};
 use crate::process::{Incoming, Origin, Outcome};
 use crate::worker::Worker;
@@ -22,7 +24,6 @@ use crate::worker::Worker;
 pub const QUARANTINE_FLAG: &str = "$PostdeskQuarantined";
 /// Upper bound of message bytes fetched into memory per batch.
 const BATCH_BYTES: u64 = 16 * 1024 * 1024;
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// Longest any single IMAP command may take before the session is
 /// considered dead (half-open connections never answer).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
@@ -54,7 +55,7 @@ pub async fn run(
     worker: Worker,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = Backoff::default();
     loop {
         if *shutdown.borrow() {
             break;
@@ -62,12 +63,12 @@ pub async fn run(
         match session(&cfg, max_bytes, &worker, &mut shutdown, &mut backoff).await {
             Ok(()) => break,
             Err(e) => {
-                tracing::error!(mailbox = %cfg.name, "IMAP: {e:#}; reconnecting in {}s", backoff.as_secs());
+                let wait = backoff.next_delay();
+                tracing::error!(mailbox = %cfg.name, "IMAP: {e:#}; reconnecting in {:.1}s", wait.as_secs_f64());
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.changed() => break,
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
@@ -85,7 +86,7 @@ async fn session(
     max_bytes: u64,
     worker: &Worker,
     shutdown: &mut watch::Receiver<bool>,
-    backoff: &mut Duration,
+    backoff: &mut Backoff,
 ) -> anyhow::Result<()> {
     let imap = cfg
         .imap
@@ -128,7 +129,7 @@ async fn session(
         }
         None => 0,
     };
-    *backoff = Duration::from_secs(1);
+    backoff.reset();
     tracing::info!(mailbox = %cfg.name, folder = %cfg.folder, uid_validity, last_uid,
         idle = caps.idle && cfg.idle, "IMAP session ready");
     let cx = Ctx {

@@ -1,75 +1,120 @@
-//! The outbox sender: takes due mail from the store's outbox and hands it
-//! to the SMTP relay with lettre over pooled, reused connections. Each mail
+//! The outbox sender: claims due mail from the store's outbox and hands it
+//! to the SMTP relay with lettre over reused connections (lanes). Each mail
 //! is marked sent right after the relay accepts it. A temporary failure
-//! (relay down, 4xx) is retried with exponential backoff, so an outage
-//! delays mail and loses none; a permanent refusal (5xx) or a mail older
-//! than `smtp.give_up_after_hours` is marked failed with the relay's words.
+//! (relay down, 4xx) is retried later, so an outage delays mail and loses
+//! none; a permanent refusal (5xx) or a mail older than
+//! `smtp.give_up_after_hours` is marked failed with the relay's words.
+//!
+//! Mail is claimed before it is sent (owner + lease, one statement, see
+//! [`crate::store::outbox`]), so several senders on one database never
+//! send one row twice; a lane starts a mail only while the lease will
+//! outlast the longest possible hand-off (the lease, in `marker.rs`).
 //!
 //! Mail queued by another process (`postdesk ingest`, `quarantine retry`)
 //! is found by polling the outbox every few seconds; mail queued by this
 //! daemon's own worker wakes the sender at once.
 
+mod marker;
 pub mod smtp;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
 use crate::config::Config;
-use crate::store::{self, outbox, Store};
+use crate::store::{self, outbox};
+use marker::{Ask, Delivery, Job, Lease};
 use smtp::{Lane, Relay};
 
 /// Longest sleep between outbox scans when nothing wakes the sender.
 const IDLE_SCAN: Duration = Duration::from_secs(5);
 /// How long mail in flight may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// Mails taken per round.
+/// Mails claimed per round.
 const CHUNK: usize = 256;
+
+/// Who this sender is in the outbox's claims.
+#[derive(Debug, Clone)]
+pub struct Claimant {
+    /// Unique per sender instance: `host:pid:nanoseconds`.
+    pub id: String,
+    /// The claimant of a sender known to be dead (the previous holder of
+    /// the daemon lock): its claims are given back at start instead of
+    /// waiting for their lease to run out.
+    pub predecessor: Option<String>,
+}
+
+impl Claimant {
+    /// A fresh id for a sender in this process.
+    pub fn new(predecessor: Option<String>) -> Claimant {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        Claimant {
+            id: format!("{}:{}:{nanos}", crate::lock::hostname(), std::process::id()),
+            predecessor,
+        }
+    }
+}
 
 /// Check the SMTP settings without connecting.
 pub fn check_settings(config: &Config) -> anyhow::Result<()> {
     Relay::new(&config.smtp, &config.system.fqdn).map(|_| ())
 }
 
-/// Seconds to wait before attempt number `attempts + 1`.
+/// Seconds to wait before attempt number `attempts + 1` after the relay
+/// refused a mail for now (4xx): doubling up to `max`.
 pub fn backoff(attempts: u32, max: Duration) -> Duration {
-    let secs = 2u64.saturating_pow(attempts.min(20)).saturating_mul(1);
+    let secs = 2u64.saturating_pow(attempts.min(20));
     Duration::from_secs(secs).min(max)
 }
 
-enum Delivery {
-    Sent,
-    Retry(String),
-    Failed(String),
+/// The longest one hand-off can take with SMTP timeout `t`: two
+/// connection attempts (TCP, TLS, greeting and login: up to 4 t each) and
+/// two sends (4 t each).
+fn longest_send(t: Duration) -> Duration {
+    t * 16
 }
 
-/// Run the sender until `shutdown`; mail in flight is finished first.
-/// Database trouble is logged and retried, never ends the sender.
+/// How long a claim holds: renewed every quarter of it, so a lane always
+/// has three quarters left when it starts a mail — more than
+/// [`longest_send`].
+fn lease(t: Duration) -> Duration {
+    (t * 24).max(Duration::from_secs(300))
+}
+
+/// Run the sender until `shutdown`; mail in flight is finished first, and
+/// claims on mail not started are given back. Database trouble is logged
+/// and retried, never ends the sender.
 pub async fn run(
     config: Arc<Config>,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
+    claimant: Claimant,
 ) -> anyhow::Result<()> {
     let relay = Relay::new(&config.smtp, &config.system.fqdn)?;
     let mut lanes: Vec<Lane> = (0..config.smtp.max_connections.max(1))
         .map(|_| Lane::default())
         .collect();
-    let db = loop {
-        match Store::open(&config.storage.database, store::Durability::Normal) {
-            Ok(s) => break Mutex::new(s),
-            Err(e) => {
-                tracing::error!("outbox: opening the database: {e}; trying again in 5 s");
-                tokio::select! {
-                    _ = tokio::time::sleep(IDLE_SCAN) => {}
-                    _ = shutdown.changed() => return Ok(()),
-                }
-            }
-        }
+    let (jobs, lease_state) = marker::spawn(
+        config.storage.database.clone(),
+        claimant.id.clone(),
+        claimant.predecessor.clone(),
+        lease(config.smtp.timeout),
+    )
+    .map_err(|e| anyhow::anyhow!("starting the outbox store thread: {e}"))?;
+    tracing::info!(claimant = %claimant.id, "outbox sender running");
+    let mut s = Sender {
+        config: &config,
+        relay: &relay,
+        jobs: &jobs,
+        lease: &lease_state,
+        relay_failures: 0,
     };
-    let marks = spawn_marker(config.storage.database.clone())
-        .map_err(|e| anyhow::anyhow!("starting the outbox marker thread: {e}"))?;
     loop {
         if *shutdown.borrow() {
             break;
@@ -78,7 +123,7 @@ pub async fn run(
         // that hangs is then abandoned (the mail stays pending).
         let mut stop = shutdown.clone();
         let result = tokio::select! {
-            r = round(&config, &relay, &mut lanes, &db, &marks, &shutdown) => r,
+            r = s.round(&mut lanes, &shutdown) => r,
             _ = async {
                 let _ = stop.wait_for(|s| *s).await;
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
@@ -88,7 +133,7 @@ pub async fn run(
             }
         };
         // The next round must see this round's marks, or it would send again.
-        flush(&marks).await;
+        marker::flush(&jobs).await;
         let pause = match result {
             Ok(Round::Sent { failures: 0 }) => continue,
             // Relay trouble: don't spin; due times decide the next try.
@@ -105,6 +150,9 @@ pub async fn run(
             _ = shutdown.changed() => {}
         }
     }
+    if let Err(e) = marker::ask(&jobs, Ask::Release).await {
+        tracing::warn!("outbox: {e}; our claims expire by themselves");
+    }
     futures::future::join_all(lanes.iter_mut().map(|l| l.close())).await;
     tracing::info!("outbox sender stopped");
     Ok(())
@@ -117,105 +165,147 @@ enum Round {
     Idle(Duration),
 }
 
-/// Lock the sender's connection. Poisoned only if a holder panicked; the
-/// connection itself is still usable.
-fn lock(db: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
-    db.lock().unwrap_or_else(|p| p.into_inner())
+/// One sender's state across rounds.
+struct Sender<'a> {
+    config: &'a Config,
+    relay: &'a Relay,
+    jobs: &'a std::sync::mpsc::Sender<Job>,
+    lease: &'a Lease,
+    /// Consecutive rounds in which the relay could not be reached: the
+    /// reconnect schedule ([`crate::backoff`]), reset by a sent mail.
+    relay_failures: u32,
 }
 
-/// One round: send every due mail (up to CHUNK), one queue shared by the
-/// lanes (one connection each). Results go to the marker thread.
-async fn round(
-    config: &Config,
-    relay: &Relay,
-    lanes: &mut [Lane],
-    db: &Mutex<Store>,
-    marks: &std::sync::mpsc::Sender<Mark>,
-    shutdown: &watch::Receiver<bool>,
-) -> anyhow::Result<Round> {
-    let batch = outbox::due(lock(db).conn(), CHUNK, &[])?;
-    if batch.is_empty() {
-        let next = outbox::next_due_in(lock(db).conn())?;
-        let wait = next
-            .map(|s| Duration::from_secs(s.max(0) as u64).max(Duration::from_millis(200)))
-            .unwrap_or(IDLE_SCAN)
-            .min(IDLE_SCAN);
-        return Ok(Round::Idle(wait));
-    }
-    let give_up = config.smtp.give_up_after;
-    let retry_max = config.smtp.retry_max;
-    let queue = Mutex::new(VecDeque::from(batch));
-    let failures = std::sync::atomic::AtomicUsize::new(0);
-    let lane_work = lanes.iter_mut().map(|lane| {
-        let (queue, failures) = (&queue, &failures);
-        async move {
-            loop {
-                // On shutdown, mail not yet started stays pending for the
-                // next run; mail in flight is finished and marked.
-                if *shutdown.borrow() {
-                    break;
-                }
-                let Some(m) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else {
-                    break;
-                };
-                let r = match send_one(relay, lane, &m).await {
-                    Ok(()) => Delivery::Sent,
-                    Err((msg, true)) => Delivery::Failed(msg),
-                    Err((msg, false)) => {
-                        let age = store::now_unix() - m.created_unix;
-                        if age > give_up.as_secs() as i64 {
-                            Delivery::Failed(format!("giving up after {}h: {msg}", age / 3600))
+impl Sender<'_> {
+    /// One round: claim due mail (up to CHUNK) and send it, one queue
+    /// shared by the lanes (one connection each). Results go to the store
+    /// thread.
+    async fn round(
+        &mut self,
+        lanes: &mut [Lane],
+        shutdown: &watch::Receiver<bool>,
+    ) -> anyhow::Result<Round> {
+        let batch = marker::ask(self.jobs, |r| Ask::Claim(CHUNK, r)).await??;
+        if batch.is_empty() {
+            let next = marker::ask(self.jobs, Ask::NextDue).await??;
+            let wait = next
+                .map(|s| Duration::from_secs(s.max(0) as u64).max(Duration::from_millis(200)))
+                .unwrap_or(IDLE_SCAN)
+                .min(IDLE_SCAN);
+            return Ok(Round::Idle(wait));
+        }
+        let queue = Mutex::new(VecDeque::from(batch));
+        let failures = AtomicUsize::new(0);
+        let sent = AtomicUsize::new(0);
+        let relay_down = AtomicBool::new(false);
+        let lapsed = AtomicBool::new(false);
+        let longest = longest_send(self.config.smtp.timeout).as_secs() as i64;
+        let this = &*self;
+        let lane_work = lanes.iter_mut().map(|lane| {
+            let (queue, failures, sent, relay_down, lapsed) =
+                (&queue, &failures, &sent, &relay_down, &lapsed);
+            async move {
+                loop {
+                    // On shutdown, mail not yet started stays pending for the
+                    // next run; mail in flight is finished and marked.
+                    if *shutdown.borrow() {
+                        break;
+                    }
+                    // Never start a mail our claim may not outlast: another
+                    // sender could take it over meanwhile.
+                    if !this.lease.covers(store::now_unix() + longest) {
+                        lapsed.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    let Some(m) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+                    else {
+                        break;
+                    };
+                    let r = this.deliver(lane, &m).await;
+                    let down = matches!(r, Delivery::Retry(_)) && !lane.is_connected();
+                    let next_unix = store::now_unix()
+                        + if down {
+                            // The relay is unreachable: retry on the
+                            // reconnect schedule, capped near 30 s.
+                            crate::backoff::delay(this.relay_failures, fastrand::f64())
                         } else {
-                            Delivery::Retry(msg)
+                            backoff(m.attempts, this.config.smtp.retry_max)
                         }
+                        .as_secs() as i64;
+                    match &r {
+                        Delivery::Sent => {
+                            sent.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Delivery::Retry(_) => {
+                            failures.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Delivery::Failed(_) => {}
                     }
-                };
-                let next_unix = store::now_unix() + backoff(m.attempts, retry_max).as_secs() as i64;
-                match &r {
-                    Delivery::Sent => tracing::debug!(outbox = m.id, "sent"),
-                    Delivery::Retry(e) => {
-                        failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        tracing::warn!(
-                            outbox = m.id,
-                            attempts = m.attempts + 1,
-                            "SMTP delivery deferred: {e}"
-                        );
+                    if this
+                        .jobs
+                        .send(Job::Result {
+                            id: m.id,
+                            result: r,
+                            next_unix,
+                        })
+                        .is_err()
+                    {
+                        tracing::error!(outbox = m.id, "the outbox store thread is gone");
                     }
-                    Delivery::Failed(e) => {
-                        tracing::error!(outbox = m.id, "SMTP delivery failed for good: {e}")
+                    // No next mail on this lane before this one's mark is
+                    // committed: a crash can then repeat at most one mail per
+                    // lane. The wait is on a channel, never on SQLite.
+                    marker::flush(this.jobs).await;
+                    // The relay is unreachable: leave the rest for later.
+                    if down {
+                        relay_down.store(true, Ordering::Relaxed);
+                        break;
                     }
                 }
-                let down = matches!(r, Delivery::Retry(_)) && lane_is_down(lane);
-                if marks
-                    .send(Mark::Result {
-                        id: m.id,
-                        result: r,
-                        next_unix,
-                    })
-                    .is_err()
-                {
-                    tracing::error!(outbox = m.id, "the outbox marker thread is gone");
-                }
-                // No next mail on this lane before this one's mark is
-                // committed: a crash can then repeat at most one mail per
-                // lane. The wait is on a channel, never on SQLite.
-                flush(marks).await;
-                // The relay is unreachable: leave the rest for later.
-                if down {
-                    break;
+            }
+        });
+        futures::future::join_all(lane_work).await;
+        if lapsed.into_inner() {
+            tracing::warn!("outbox: our claims were about to lapse (the database did not take the renewal); the rest waits for the next round");
+        }
+        if sent.into_inner() > 0 {
+            self.relay_failures = 0;
+        } else if relay_down.into_inner() {
+            self.relay_failures = self.relay_failures.saturating_add(1);
+        }
+        Ok(Round::Sent {
+            failures: failures.into_inner(),
+        })
+    }
+
+    /// Hand one mail to the relay and decide what becomes of it.
+    async fn deliver(&self, lane: &mut Lane, m: &outbox::Outgoing) -> Delivery {
+        match send_one(self.relay, lane, m).await {
+            Ok(()) => {
+                tracing::debug!(outbox = m.id, "sent");
+                Delivery::Sent
+            }
+            Err((msg, true)) => {
+                tracing::error!(outbox = m.id, "SMTP delivery failed for good: {msg}");
+                Delivery::Failed(msg)
+            }
+            Err((msg, false)) => {
+                let age = store::now_unix() - m.created_unix;
+                if age > self.config.smtp.give_up_after.as_secs() as i64 {
+                    let msg = format!("giving up after {}h: {msg}", age / 3600);
+                    tracing::error!(outbox = m.id, "SMTP delivery failed for good: {msg}");
+                    Delivery::Failed(msg)
+                } else {
+                    tracing::warn!(
+                        outbox = m.id,
+                        attempts = m.attempts + 1,
+                        "SMTP delivery deferred: {msg}"
+                    );
+                    Delivery::Retry(msg)
                 }
             }
         }
-    });
-    futures::future::join_all(lane_work).await;
-    Ok(Round::Sent {
-        failures: failures.into_inner(),
-    })
-}
-
-/// After a deferral, a lane without a connection could not even connect.
-fn lane_is_down(lane: &Lane) -> bool {
-    !lane.is_connected()
+    }
 }
 
 /// Send one mail: Err((message, permanent)).
@@ -251,97 +341,9 @@ pub async fn test_connection(config: &Config) -> anyhow::Result<()> {
     Relay::new(&config.smtp, &config.system.fqdn)?.test().await
 }
 
-/// A delivery result on its way to the database.
-enum Mark {
-    Result {
-        id: i64,
-        result: Delivery,
-        next_unix: i64,
-    },
-    /// Answered once every result sent before it is committed.
-    Flush(tokio::sync::oneshot::Sender<()>),
-}
-
-/// The marker: a thread with its own connection that records delivery
-/// results, those of all lanes together in one transaction. Lanes wait for
-/// their result's commit on a channel (never in SQLite's busy handler on a
-/// runtime thread) before sending their next mail, so at most one mail per
-/// lane is between the relay's acceptance and its committed mark: the
-/// window in which a crash can make a mail go out twice.
-fn spawn_marker(path: std::path::PathBuf) -> std::io::Result<std::sync::mpsc::Sender<Mark>> {
-    let (tx, rx) = std::sync::mpsc::channel::<Mark>();
-    std::thread::Builder::new()
-        .name("postdesk-outbox-marks".into())
-        .spawn(move || {
-            let mut store = loop {
-                match Store::open(&path, store::Durability::Normal) {
-                    Ok(s) => break s,
-                    Err(e) => {
-                        tracing::error!(
-                            "outbox marks: opening the database: {e}; trying again in 1 s"
-                        );
-                        std::thread::sleep(Duration::from_secs(1));
-                    }
-                }
-            };
-            while let Ok(first) = rx.recv() {
-                let mut results = Vec::new();
-                let mut flushes = Vec::new();
-                let mut take = |m: Mark| match m {
-                    Mark::Result {
-                        id,
-                        result,
-                        next_unix,
-                    } => results.push((id, result, next_unix)),
-                    Mark::Flush(done) => flushes.push(done),
-                };
-                take(first);
-                while let Ok(m) = rx.try_recv() {
-                    take(m);
-                }
-                // Until it commits: a busy database only delays the marks.
-                while !results.is_empty() {
-                    match record(&mut store, &results) {
-                        Ok(()) => break,
-                        Err(e) => {
-                            tracing::error!("outbox marks: {e}; trying again");
-                            std::thread::sleep(Duration::from_millis(200));
-                        }
-                    }
-                }
-                for f in flushes {
-                    let _ = f.send(());
-                }
-            }
-        })?;
-    Ok(tx)
-}
-
-fn record(store: &mut Store, results: &[(i64, Delivery, i64)]) -> Result<(), store::StoreError> {
-    let tx = store.conn().transaction()?;
-    for (id, result, next_unix) in results {
-        match result {
-            Delivery::Sent => outbox::mark_sent(&tx, *id)?,
-            Delivery::Retry(e) => outbox::mark_retry(&tx, *id, e, *next_unix)?,
-            Delivery::Failed(e) => outbox::mark_failed(&tx, *id, e)?,
-        }
-    }
-    tx.commit()?;
-    Ok(())
-}
-
-/// Wait until the marker has committed everything sent to it so far.
-async fn flush(marks: &std::sync::mpsc::Sender<Mark>) {
-    let (done, wait) = tokio::sync::oneshot::channel();
-    if marks.send(Mark::Flush(done)).is_ok() {
-        let _ = wait.await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::backoff;
-    use std::time::Duration;
+    use super::*;
 
     #[test]
     fn backoff_grows_and_caps() {
@@ -349,5 +351,14 @@ mod tests {
         assert_eq!(backoff(0, max), Duration::from_secs(1));
         assert_eq!(backoff(3, max), Duration::from_secs(8));
         assert_eq!(backoff(30, max), max);
+    }
+
+    #[test]
+    fn a_lane_always_has_time_for_its_longest_send() {
+        for t in [1, 5, 30, 120, 600] {
+            let t = Duration::from_secs(t);
+            // Renewed every quarter: three quarters remain at worst.
+            assert!(lease(t) * 3 / 4 > longest_send(t), "timeout {t:?}");
+        }
     }
 }

@@ -26,6 +26,7 @@ pub use rusqlite::{Connection as Db, Transaction};
 const MIGRATIONS: &[&str] = &[
     include_str!("schema_v1.sql"),
     include_str!("schema_v2_robots.sql"),
+    include_str!("schema_v3_outbox_claims.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

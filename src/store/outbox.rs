@@ -1,8 +1,18 @@
 //! The durable outbox: rendered mail waiting for SMTP. Rows are written in
-//! the same transaction as the ticket that caused them; the sender task
-//! takes due rows, and marks each sent, or due again later with its error.
+//! the same transaction as the ticket that caused them.
+//!
+//! Senders share the rows through claims: [`claim`] takes due rows for one
+//! claimant (a sender instance's id) until a lease expiry, in ONE
+//! statement, so two senders — two daemons on one database file, or later
+//! several daemons on one database server — never hand the same row to
+//! SMTP. A claim is renewed while its sender lives ([`renew`]), given back
+//! at shutdown ([`release`]), and taken over by anyone once it has expired
+//! (a crashed sender). Results ([`mark_sent`], [`mark_retry`],
+//! [`mark_failed`]) apply only while the claim is still the marker's own.
+//! The SQL is portable (SQLite ≥ 3.35, PostgreSQL): `UPDATE … RETURNING`,
+//! no `MAX(a, b)`, no SQLite-only upsert.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{now_text, now_unix, StoreError};
 
@@ -76,17 +86,39 @@ pub struct Outgoing {
     pub raw: Vec<u8>,
     pub attempts: u32,
     pub created_unix: i64,
+    /// When it was due; claims come back in this order.
+    pub due_unix: i64,
 }
 
-/// Up to `limit` pending mails due now, oldest first, skipping `busy` ids
-/// (those already in flight).
-pub fn due(c: &Connection, limit: usize, busy: &[i64]) -> Result<Vec<Outgoing>> {
-    let mut stmt = c.prepare_cached(
-        "SELECT id, envelope_from, recipients, raw, attempts, CAST(strftime('%s', created_at) AS INTEGER)
-         FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1
-         ORDER BY next_attempt_at, id LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![now_unix(), (limit + busy.len()) as i64], |r| {
+/// The claim, in one statement. The inner SELECT picks due rows that are
+/// free, ours already (left over from our last round) or whose claim has
+/// expired, oldest due first, on the `outbox_due` index. The outer WHERE
+/// repeats the test: on a database server where two claims race, the
+/// second one re-checks each row after the first commits (PostgreSQL's
+/// READ COMMITTED re-evaluates the UPDATE's own WHERE, not a subquery's
+/// result) and skips what the first took. SQLite runs one writer at a time.
+/// ?1 claimant, ?2 expiry, ?3 now, ?4 limit.
+const CLAIM_SQL: &str = "UPDATE outbox SET claimed_by = ?1, claim_expires = ?2
+     WHERE id IN (SELECT id FROM outbox
+                  WHERE status = 'pending' AND next_attempt_at <= ?3
+                    AND (claimed_by IS NULL OR claimed_by = ?1 OR claim_expires < ?3)
+                  ORDER BY next_attempt_at, id LIMIT ?4)
+       AND status = 'pending' AND next_attempt_at <= ?3
+       AND (claimed_by IS NULL OR claimed_by = ?1 OR claim_expires < ?3)
+     RETURNING id, envelope_from, recipients, raw, attempts,
+               CAST(strftime('%s', created_at) AS INTEGER), next_attempt_at";
+
+/// Claim up to `limit` mails due at `now` for `claimant` until `expires`
+/// (unix seconds); oldest due first.
+pub fn claim(
+    c: &Connection,
+    claimant: &str,
+    now: i64,
+    expires: i64,
+    limit: usize,
+) -> Result<Vec<Outgoing>> {
+    let mut stmt = c.prepare_cached(CLAIM_SQL)?;
+    let rows = stmt.query_map(params![claimant, expires, now, limit as i64], |r| {
         let recipients: String = r.get(2)?;
         Ok(Outgoing {
             id: r.get(0)?,
@@ -98,106 +130,119 @@ pub fn due(c: &Connection, limit: usize, busy: &[i64]) -> Result<Vec<Outgoing>> 
                 .collect(),
             raw: r.get(3)?,
             attempts: r.get(4)?,
-            created_unix: r.get::<_, Option<i64>>(5)?.unwrap_or_else(now_unix),
+            created_unix: r.get::<_, Option<i64>>(5)?.unwrap_or(now),
+            due_unix: r.get(6)?,
         })
     })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let row = row?;
-        if !busy.contains(&row.id) {
-            out.push(row);
-            if out.len() == limit {
-                break;
-            }
-        }
-    }
+    let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    // RETURNING promises no order.
+    out.sort_by_key(|m| (m.due_unix, m.id));
     Ok(out)
 }
 
-/// Seconds until the next pending mail is due (None if nothing pending).
-pub fn next_due_in(c: &Connection) -> Result<Option<i64>> {
+/// Extend `claimant`'s live claims on pending rows to `expires`; returns
+/// how many it still holds. Lapsed claims are not revived: another sender
+/// may have taken them over.
+pub fn renew(c: &Connection, claimant: &str, now: i64, expires: i64) -> Result<usize> {
+    Ok(c.prepare_cached(
+        "UPDATE outbox SET claim_expires = ?3
+         WHERE claimed_by = ?1 AND status = 'pending' AND claim_expires >= ?2",
+    )?
+    .execute(params![claimant, now, expires])?)
+}
+
+/// Give back `claimant`'s claims on pending rows (shutdown, or the claims
+/// of a daemon known dead); returns how many.
+pub fn release(c: &Connection, claimant: &str) -> Result<usize> {
+    Ok(c.prepare_cached(
+        "UPDATE outbox SET claimed_by = NULL, claim_expires = NULL
+         WHERE claimed_by = ?1 AND status = 'pending'",
+    )?
+    .execute(params![claimant])?)
+}
+
+/// Seconds until `claimant` could claim a pending mail (None if nothing
+/// is pending): its due time, or the expiry of another sender's claim.
+pub fn next_due_in(c: &Connection, claimant: &str) -> Result<Option<i64>> {
     let next: Option<i64> = c
-        .prepare_cached("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")?
-        .query_row([], |r| r.get(0))?;
+        .prepare_cached(
+            "SELECT MIN(CASE WHEN claimed_by IS NULL OR claimed_by = ?1
+                                  OR claim_expires < next_attempt_at
+                             THEN next_attempt_at ELSE claim_expires END)
+             FROM outbox WHERE status = 'pending'",
+        )?
+        .query_row(params![claimant], |r| r.get(0))?;
     Ok(next.map(|t| (t - now_unix()).max(0)))
 }
 
-pub fn mark_sent(c: &Connection, id: i64) -> Result<()> {
-    c.prepare_cached(
-        "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?2, last_error = NULL
-         WHERE id = ?1",
-    )?
-    .execute(params![id, now_text()])?;
-    Ok(())
+/// Pending mails under a live claim (for `postdesk status`).
+pub fn claimed_count(c: &Connection) -> Result<u64> {
+    let n: i64 = c
+        .prepare_cached(
+            "SELECT COUNT(*) FROM outbox
+             WHERE status = 'pending' AND claimed_by IS NOT NULL AND claim_expires >= ?1",
+        )?
+        .query_row(params![now_unix()], |r| r.get(0))?;
+    Ok(n as u64)
 }
 
-/// Try again at `next_unix`, remembering why it failed.
-pub fn mark_retry(c: &Connection, id: i64, error: &str, next_unix: i64) -> Result<()> {
-    c.prepare_cached(
-        "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3
-         WHERE id = ?1",
-    )?
-    .execute(params![id, error, next_unix])?;
-    Ok(())
+/// Whether a mark found the row still claimed by the marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    Ours,
+    /// The claim had lapsed and the row passed to another sender (or was
+    /// already finished by one).
+    Lost,
+}
+
+/// The relay accepted the mail. Recorded even when our claim had lapsed
+/// (the mail did go out; a `sent` row is never sent again), but then
+/// reported as [`Claim::Lost`], because the other sender may send it too.
+pub fn mark_sent(c: &Connection, id: i64, claimant: &str) -> Result<Claim> {
+    let holder: Option<Option<String>> = c
+        .prepare_cached(
+            "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?2,
+                 last_error = NULL
+             WHERE id = ?1 AND status = 'pending' RETURNING claimed_by",
+        )?
+        .query_row(params![id, now_text()], |r| r.get(0))
+        .optional()?;
+    Ok(match holder {
+        Some(Some(h)) if h == claimant => Claim::Ours,
+        _ => Claim::Lost,
+    })
+}
+
+/// Try again at `next_unix`, remembering why it failed; the claim is given
+/// up so that any sender may take the retry.
+pub fn mark_retry(
+    c: &Connection,
+    id: i64,
+    claimant: &str,
+    error: &str,
+    next_unix: i64,
+) -> Result<Claim> {
+    let n = c
+        .prepare_cached(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
+                 claimed_by = NULL, claim_expires = NULL
+             WHERE id = ?1 AND claimed_by = ?4 AND status = 'pending'",
+        )?
+        .execute(params![id, error, next_unix, claimant])?;
+    Ok(if n == 1 { Claim::Ours } else { Claim::Lost })
 }
 
 /// Permanent failure (the server refused it for good, or it is too old).
-pub fn mark_failed(c: &Connection, id: i64, error: &str) -> Result<()> {
-    c.prepare_cached(
-        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
-    )?
-    .execute(params![id, error])?;
-    Ok(())
+pub fn mark_failed(c: &Connection, id: i64, claimant: &str, error: &str) -> Result<Claim> {
+    let n = c
+        .prepare_cached(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2
+             WHERE id = ?1 AND claimed_by = ?3 AND status = 'pending'",
+        )?
+        .execute(params![id, error, claimant])?;
+    Ok(if n == 1 { Claim::Ours } else { Claim::Lost })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::{records, views, Durability, Store};
-    use super::*;
-
-    #[test]
-    fn unrendered_notification_is_failed_with_its_error_and_never_due() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
-        s.sync_queues(&[crate::config::Queue {
-            name: "support".into(),
-            agents_address: None,
-            notify_agents_on_new: true,
-            notify_agents_on_follow_up: true,
-        }])
-        .unwrap();
-        let c = s.conn();
-        let ticket = records::insert_ticket(
-            c,
-            &records::NewTicket {
-                number: "2026112210000017",
-                subject: "Printer",
-                state: "posted",
-                priority: 3,
-                queue: "support",
-                customer_address: "ana@example.com",
-                customer_name: None,
-                support_address: "support@example.com",
-                language: "en",
-            },
-        )
-        .unwrap();
-        record_unrendered(
-            c,
-            ticket,
-            "auto_reply",
-            &["ana@example.com".to_string()],
-            "x.1@desk.example.com",
-            "rendering auto_reply (en): boom",
-        )
-        .unwrap();
-        assert!(due(c, 10, &[]).unwrap().is_empty());
-        let st = views::status(c).unwrap();
-        assert_eq!((st.outbox_failed, st.outbox_pending), (1, 0));
-        let f = &st.outbox_failed_latest[0];
-        assert_eq!(f.ticket.as_deref(), Some("2026112210000017"));
-        assert_eq!(f.kind, "auto_reply");
-        assert_eq!(f.recipients, "ana@example.com");
-        assert!(f.error.contains("boom"), "{}", f.error);
-    }
-}
+#[path = "outbox_tests.rs"]
+mod tests;

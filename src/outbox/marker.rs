@@ -1,0 +1,277 @@
+//! The sender's store thread: the one connection through which a sender
+//! claims due mail, records delivery results, renews its claims' lease
+//! and gives them back — never on an async runtime thread, never in
+//! SQLite's busy handler while a lane waits.
+//!
+//! Results of all lanes are committed together in one transaction per
+//! burst. Lanes wait for their result's commit on a channel before their
+//! next mail, so at most one mail per lane is between the relay's
+//! acceptance and its committed mark: the window in which a crash can make
+//! a mail go out twice.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use crate::store::outbox::{self, Claim, Outgoing};
+use crate::store::{self, Store, StoreError};
+
+/// What became of one mail.
+pub enum Delivery {
+    Sent,
+    Retry(String),
+    Failed(String),
+}
+
+/// Work for the store thread.
+pub enum Job {
+    /// A delivery result to record.
+    Result {
+        id: i64,
+        result: Delivery,
+        next_unix: i64,
+    },
+    /// Answered once every result sent before it is committed.
+    Flush(oneshot::Sender<()>),
+    /// A question, answered after the results sent before it are committed.
+    Ask(Ask),
+}
+
+/// Questions to the store thread.
+pub enum Ask {
+    /// Claim up to this many due mails.
+    Claim(usize, oneshot::Sender<Result<Vec<Outgoing>, StoreError>>),
+    /// Seconds until something could be claimed.
+    NextDue(oneshot::Sender<Result<Option<i64>, StoreError>>),
+    /// Give back our claims on unsent mail (shutdown).
+    Release(oneshot::Sender<()>),
+}
+
+/// How long our claims hold, as the lanes see it: the expiry written by
+/// the last claim or renewal that committed.
+#[derive(Default)]
+pub struct Lease {
+    valid_until: AtomicI64,
+}
+
+impl Lease {
+    /// Whether our claims still hold at unix time `at`.
+    pub fn covers(&self, at: i64) -> bool {
+        at < self.valid_until.load(Ordering::Acquire)
+    }
+
+    fn set(&self, until: i64) {
+        self.valid_until.store(until, Ordering::Release);
+    }
+
+    fn until(&self) -> i64 {
+        self.valid_until.load(Ordering::Acquire)
+    }
+}
+
+/// Start the store thread for `claimant`. Claims last `lease` and are
+/// renewed every quarter of it. `predecessor`: a dead sender whose claims
+/// are given back first.
+pub fn spawn(
+    path: std::path::PathBuf,
+    claimant: String,
+    predecessor: Option<String>,
+    lease: Duration,
+) -> std::io::Result<(Sender<Job>, Arc<Lease>)> {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    let shared = Arc::new(Lease::default());
+    let lease_state = shared.clone();
+    std::thread::Builder::new()
+        .name("postdesk-outbox-marks".into())
+        .spawn(move || {
+            let mut store = loop {
+                match Store::open(&path, store::Durability::Normal) {
+                    Ok(s) => break s,
+                    Err(e) => {
+                        tracing::error!(
+                            "outbox marks: opening the database: {e}; trying again in 1 s"
+                        );
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                }
+            };
+            if let Some(dead) = predecessor.filter(|p| !p.is_empty()) {
+                match outbox::release(store.conn(), &dead) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        claims = n,
+                        previous = %dead,
+                        "outbox: took back the claims of the previous daemon run"
+                    ),
+                    Err(e) => tracing::warn!(
+                        "outbox: releasing the previous run's claims: {e}; they expire by themselves"
+                    ),
+                }
+            }
+            let mut t = Thread {
+                store,
+                claimant,
+                lease,
+                state: lease_state,
+            };
+            t.serve(rx);
+        })?;
+    Ok((tx, shared))
+}
+
+struct Thread {
+    store: Store,
+    claimant: String,
+    lease: Duration,
+    state: Arc<Lease>,
+}
+
+impl Thread {
+    fn serve(&mut self, rx: Receiver<Job>) {
+        let renew_every = self.lease / 4;
+        let mut renewed = Instant::now();
+        loop {
+            let first = match rx.recv_timeout(renew_every) {
+                Ok(j) => Some(j),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut jobs: Vec<Job> = first.into_iter().collect();
+            jobs.extend(rx.try_iter());
+            let mut results = Vec::new();
+            let mut flushes = Vec::new();
+            let mut asks = Vec::new();
+            for j in jobs {
+                match j {
+                    Job::Result {
+                        id,
+                        result,
+                        next_unix,
+                    } => results.push((id, result, next_unix)),
+                    Job::Flush(done) => flushes.push(done),
+                    Job::Ask(a) => asks.push(a),
+                }
+            }
+            // Until it commits: a busy database only delays the marks.
+            while !results.is_empty() {
+                match self.record(&results) {
+                    Ok(()) => break,
+                    Err(e) => {
+                        tracing::error!("outbox marks: {e}; trying again");
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                }
+            }
+            for f in flushes {
+                let _ = f.send(());
+            }
+            for a in asks {
+                self.answer(a);
+            }
+            if renewed.elapsed() >= renew_every {
+                renewed = Instant::now();
+                self.renew();
+            }
+        }
+    }
+
+    fn record(&mut self, results: &[(i64, Delivery, i64)]) -> Result<(), StoreError> {
+        let me = self.claimant.as_str();
+        let tx = self.store.conn().transaction()?;
+        let mut lost = Vec::new();
+        for (id, result, next_unix) in results {
+            let claim = match result {
+                Delivery::Sent => outbox::mark_sent(&tx, *id, me)?,
+                Delivery::Retry(e) => outbox::mark_retry(&tx, *id, me, e, *next_unix)?,
+                Delivery::Failed(e) => outbox::mark_failed(&tx, *id, me, e)?,
+            };
+            if claim == Claim::Lost {
+                lost.push((*id, matches!(result, Delivery::Sent)));
+            }
+        }
+        tx.commit()?;
+        for (id, sent) in lost {
+            if sent {
+                tracing::warn!(
+                    outbox = id,
+                    "sent, but our claim had lapsed: another sender may send it too"
+                );
+            } else {
+                tracing::warn!(outbox = id, "result not recorded: our claim had lapsed and another sender owns the mail now");
+            }
+        }
+        Ok(())
+    }
+
+    fn answer(&mut self, ask: Ask) {
+        let me = self.claimant.clone();
+        match ask {
+            Ask::Claim(limit, reply) => {
+                let now = store::now_unix();
+                let until = now + self.lease.as_secs() as i64;
+                let r = outbox::claim(self.store.conn(), &me, now, until, limit);
+                if matches!(&r, Ok(v) if !v.is_empty()) {
+                    self.state.set(until);
+                }
+                let _ = reply.send(r);
+            }
+            Ask::NextDue(reply) => {
+                let _ = reply.send(outbox::next_due_in(self.store.conn(), &me));
+            }
+            Ask::Release(done) => {
+                match outbox::release(self.store.conn(), &me) {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(claims = n, "outbox: gave back the claims on unsent mail")
+                    }
+                    Err(e) => tracing::warn!(
+                        "outbox: giving back our claims: {e}; they expire by themselves"
+                    ),
+                }
+                self.state.set(0);
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Extend the lease of the claims we hold, unless it has lapsed (then
+    /// the lanes have stopped, and the next round claims afresh).
+    fn renew(&mut self) {
+        let now = store::now_unix();
+        if !self.state.covers(now) {
+            return;
+        }
+        let until = now + self.lease.as_secs() as i64;
+        match outbox::renew(self.store.conn(), &self.claimant, now, until) {
+            Ok(0) => self.state.set(0),
+            Ok(_) => self.state.set(until),
+            Err(e) => tracing::warn!(
+                "outbox: renewing our claims: {e}; trying again, they hold until {}",
+                self.state.until()
+            ),
+        }
+    }
+}
+
+/// Wait until the store thread has committed everything sent to it so far.
+pub async fn flush(jobs: &Sender<Job>) {
+    let (done, wait) = oneshot::channel();
+    if jobs.send(Job::Flush(done)).is_ok() {
+        let _ = wait.await;
+    }
+}
+
+/// Ask the store thread something and wait for the answer.
+pub async fn ask<T>(
+    jobs: &Sender<Job>,
+    make: impl FnOnce(oneshot::Sender<T>) -> Ask,
+) -> anyhow::Result<T> {
+    let (reply, wait) = oneshot::channel();
+    jobs.send(Job::Ask(make(reply)))
+        .map_err(|_| anyhow::anyhow!("the outbox store thread is gone"))?;
+    wait.await
+        .map_err(|_| anyhow::anyhow!("the outbox store thread is gone"))
+}

@@ -1,0 +1,222 @@
+//! Claims on the outbox: one owner per row, leases, marks that respect them.
+
+use super::*;
+use crate::store::{Durability, Store};
+
+fn db() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+    // Rows here belong to no ticket.
+    s.conn().execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+    (dir, s)
+}
+
+fn add(c: &Connection, n: usize) -> Vec<i64> {
+    (0..n)
+        .map(|i| {
+            enqueue(
+                c,
+                &NewOutgoing {
+                    ticket_id: 1,
+                    article_id: None,
+                    kind: "test",
+                    envelope_from: "",
+                    recipients: &["a@example.test".to_string()],
+                    message_id: &format!("<{i}@t>"),
+                    raw: b"Subject: x\r\n\r\nx\r\n",
+                },
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+fn ids(v: &[Outgoing]) -> Vec<i64> {
+    v.iter().map(|m| m.id).collect()
+}
+
+#[test]
+fn a_claimed_row_is_not_claimed_by_another_until_it_expires() {
+    let (_d, mut s) = db();
+    let c = s.conn();
+    let all = add(c, 5);
+    let now = now_unix();
+    let a = claim(c, "a", now, now + 60, 3).unwrap();
+    assert_eq!(ids(&a), all[..3]);
+    let b = claim(c, "b", now, now + 60, 10).unwrap();
+    assert_eq!(ids(&b), all[3..]);
+    assert!(claim(c, "c", now, now + 60, 10).unwrap().is_empty());
+    // A claimant takes back its own leftovers (mail not sent last round).
+    assert_eq!(ids(&claim(c, "a", now, now + 60, 10).unwrap()), all[..3]);
+    // After the lease, a crashed claimant's rows are taken over.
+    let later = now + 61;
+    assert_eq!(claim(c, "c", later, later + 60, 10).unwrap().len(), 5);
+}
+
+#[test]
+fn marks_apply_only_to_the_claimant() {
+    let (_d, mut s) = db();
+    let c = s.conn();
+    let all = add(c, 3);
+    let now = now_unix();
+    claim(c, "a", now, now + 60, 3).unwrap();
+    assert_eq!(mark_retry(c, all[0], "b", "4xx", now).unwrap(), Claim::Lost);
+    assert_eq!(mark_failed(c, all[0], "b", "5xx").unwrap(), Claim::Lost);
+    assert_eq!(mark_sent(c, all[0], "a").unwrap(), Claim::Ours);
+    // Sent stays sent, whoever marks it again.
+    assert_eq!(mark_sent(c, all[0], "a").unwrap(), Claim::Lost);
+    assert_eq!(mark_failed(c, all[1], "a", "5xx").unwrap(), Claim::Ours);
+    assert_eq!(mark_retry(c, all[2], "a", "4xx", now).unwrap(), Claim::Ours);
+    // A retry gives the claim up: anyone may take it.
+    assert_eq!(ids(&claim(c, "b", now, now + 60, 10).unwrap()), [all[2]]);
+    // A lapsed claim taken over: the old claimant's sent mark still
+    // records the hand-off, but says the claim was lost.
+    let later = now + 61;
+    assert_eq!(
+        ids(&claim(c, "c", later, later + 60, 10).unwrap()),
+        [all[2]]
+    );
+    assert_eq!(mark_sent(c, all[2], "b").unwrap(), Claim::Lost);
+    assert!(claim(c, "d", later + 100, later + 160, 10)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn renew_release_and_next_due() {
+    let (_d, mut s) = db();
+    let c = s.conn();
+    add(c, 2);
+    let now = now_unix();
+    assert_eq!(next_due_in(c, "b").unwrap(), Some(0));
+    claim(c, "a", now, now + 60, 1).unwrap();
+    assert_eq!(claimed_count(c).unwrap(), 1);
+    assert_eq!(renew(c, "a", now, now + 600).unwrap(), 1);
+    // A lapsed claim is not revived.
+    assert_eq!(renew(c, "a", now + 601, now + 1200).unwrap(), 0);
+    assert_eq!(renew(c, "a", now, now + 600).unwrap(), 1);
+    claim(c, "b", now, now + 60, 1).unwrap();
+    // Both rows are claimed: "c" must wait for the first expiry.
+    let wait = next_due_in(c, "c").unwrap().unwrap();
+    assert!((55..=60).contains(&wait), "{wait}");
+    assert_eq!(next_due_in(c, "a").unwrap(), Some(0));
+    assert_eq!(release(c, "a").unwrap(), 1);
+    assert_eq!(next_due_in(c, "c").unwrap(), Some(0));
+    assert_eq!(claimed_count(c).unwrap(), 1);
+}
+
+#[test]
+fn the_claim_query_uses_an_index() {
+    let (_d, mut s) = db();
+    let c = s.conn();
+    add(c, 3);
+    for (sql, args) in [
+        (CLAIM_SQL, params!["a", 1, 2, 3]),
+        (
+            "UPDATE outbox SET claim_expires = ?3
+             WHERE claimed_by = ?1 AND status = 'pending' AND claim_expires >= ?2",
+            params!["a", 1, 2],
+        ),
+    ] {
+        let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(args, |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert!(
+            plan.iter().all(|l| !l.starts_with("SCAN outbox")),
+            "full scan in {plan:?}"
+        );
+        assert!(plan.iter().any(|l| l.contains("USING")), "{plan:?}");
+    }
+}
+
+#[test]
+fn concurrent_claimants_never_share_a_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    {
+        let mut s = Store::open(&path, Durability::Normal).unwrap();
+        s.conn().execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        add(s.conn(), 400);
+    }
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut s = Store::open(&path, Durability::Normal).unwrap();
+                let me = format!("sender-{t}");
+                let mut mine = Vec::new();
+                loop {
+                    let now = now_unix();
+                    let got = claim(s.conn(), &me, now, now + 60, 7).unwrap();
+                    if got.is_empty() {
+                        break;
+                    }
+                    for m in got {
+                        assert_eq!(mark_sent(s.conn(), m.id, &me).unwrap(), Claim::Ours);
+                        mine.push(m.id);
+                    }
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all: Vec<i64> = threads
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(all.len(), 400);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 400, "a row was claimed twice");
+}
+
+#[test]
+fn unrendered_notification_is_failed_with_its_error_and_never_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+    s.sync_queues(&[crate::config::Queue {
+        name: "support".into(),
+        agents_address: None,
+        notify_agents_on_new: true,
+        notify_agents_on_follow_up: true,
+    }])
+    .unwrap();
+    let c = s.conn();
+    let ticket = crate::store::records::insert_ticket(
+        c,
+        &crate::store::records::NewTicket {
+            number: "2026112210000017",
+            subject: "Printer",
+            state: "posted",
+            priority: 3,
+            queue: "support",
+            customer_address: "ana@example.com",
+            customer_name: None,
+            support_address: "support@example.com",
+            language: "en",
+        },
+    )
+    .unwrap();
+    record_unrendered(
+        c,
+        ticket,
+        "auto_reply",
+        &["ana@example.com".to_string()],
+        "x.1@desk.example.com",
+        "rendering auto_reply (en): boom",
+    )
+    .unwrap();
+    assert!(claim(c, "me", now_unix() + 10, now_unix() + 100, 10)
+        .unwrap()
+        .is_empty());
+    let st = crate::store::views::status(c).unwrap();
+    assert_eq!((st.outbox_failed, st.outbox_pending), (1, 0));
+    let f = &st.outbox_failed_latest[0];
+    assert_eq!(f.ticket.as_deref(), Some("2026112210000017"));
+    assert_eq!(f.kind, "auto_reply");
+    assert_eq!(f.recipients, "ana@example.com");
+    assert!(f.error.contains("boom"), "{}", f.error);
+}
