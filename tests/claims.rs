@@ -91,6 +91,7 @@ fn two_senders_sharing_a_database_never_send_one_row_twice() {
     const SYNTHETIC: usize = 550;
     let desk = Desk::new(DeskOptions {
         auto_reply_limit: 1000,
+        agent_alert_limit: 1000,
         ..Default::default()
     });
     // Real rows: each piped mail queues an auto-reply and an agents' alert.
