@@ -11,6 +11,7 @@
 //! them all and wires tasks together; the CLI lives in the binary.
 
 pub mod config;
+pub mod crash_guard;
 pub mod daemon;
 pub mod intake;
 pub mod logging;

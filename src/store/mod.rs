@@ -7,8 +7,10 @@
 //! article, receipt, outbox mail) commits together or not at all.
 //!
 //! Sub-modules: [`records`] writes and looks up what inbound mail creates,
-//! [`outbox`] is the durable send queue, [`views`] answers the CLI.
+//! [`outbox`] is the durable send queue, [`views`] answers the CLI,
+//! [`attempts`] counts processing interrupted by a crash.
 
+pub mod attempts;
 pub mod outbox;
 pub mod records;
 pub mod views;
@@ -21,7 +23,10 @@ use rusqlite::{Connection, OpenFlags};
 pub use rusqlite::{Connection as Db, Transaction};
 
 /// Ordered migrations; index + 1 is the schema version each one reaches.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_v1.sql"),
+    include_str!("schema_v2_attempts.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
