@@ -52,9 +52,7 @@ impl Processor {
         let keys: Vec<String> = batch.iter().map(message_key).collect();
         let interrupted = attempts::interrupted(store.conn(), &keys)?;
         if interrupted.iter().all(|&n| n == 0) {
-            attempts::begin(store.conn(), &keys)?;
-            test_abort_hook(batch);
-            return self.run_batch(store, batch, &keys);
+            return self.attempt(store, batch, &keys);
         }
         let mut outcomes = Vec::with_capacity(batch.len());
         for ((item, key), earlier) in batch.iter().zip(&keys).zip(interrupted) {
@@ -70,11 +68,31 @@ impl Processor {
                     "processing of this message was interrupted before (the process died); trying it alone"
                 );
             }
-            attempts::begin(store.conn(), one)?;
-            test_abort_hook(std::slice::from_ref(item));
-            outcomes.extend(self.run_batch(store, std::slice::from_ref(item), one)?);
+            outcomes.extend(self.attempt(store, std::slice::from_ref(item), one)?);
         }
         Ok(outcomes)
+    }
+
+    /// One recorded attempt at `batch`. An error that comes back (rather
+    /// than killing us) is not a crash: the attempt is taken back.
+    fn attempt(
+        &self,
+        store: &mut Store,
+        batch: &[Incoming],
+        keys: &[String],
+    ) -> Result<Vec<Outcome>, StoreError> {
+        attempts::begin(store.conn(), keys)?;
+        test_abort_hook(batch);
+        let result = self.run_batch(store, batch, keys);
+        if result.is_err() {
+            if let Err(e) = attempts::abandon(store.conn(), keys) {
+                tracing::warn!(
+                    "could not take back the processing attempts of a failed batch ({e}); \
+                     its messages count one interrupted attempt more"
+                );
+            }
+        }
+        result
     }
 
     /// An IMAP message whose receipt exists is only missing its

@@ -54,6 +54,26 @@ pub fn begin(conn: &mut Connection, keys: &[String]) -> Result<(), StoreError> {
     Ok(result?)
 }
 
+/// Processing of `keys` stopped with an error the caller handled (the
+/// database was busy, say): not a crash, so take the attempt back.
+pub fn abandon(conn: &mut Connection, keys: &[String]) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let mut dec = tx.prepare_cached(
+            "UPDATE processing_attempts SET interrupted = interrupted - 1 WHERE message_key = ?1",
+        )?;
+        let mut gone = tx.prepare_cached(
+            "DELETE FROM processing_attempts WHERE message_key = ?1 AND interrupted <= 0",
+        )?;
+        for k in keys {
+            dec.execute([k])?;
+            gone.execute([k])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// The messages' effects are committing with this transaction: forget
 /// their attempts.
 pub fn settle(db: &Db, keys: &[String]) -> Result<(), StoreError> {
@@ -87,5 +107,13 @@ mod tests {
         settle(&tx, &keys[..1]).unwrap();
         tx.commit().unwrap();
         assert_eq!(interrupted(store.conn(), &keys).unwrap(), [0, 1]);
+        begin(store.conn(), &keys).unwrap();
+        abandon(store.conn(), &keys).unwrap();
+        assert_eq!(interrupted(store.conn(), &keys).unwrap(), [0, 1]);
+        let rows: i64 = store
+            .conn()
+            .query_row("SELECT count(*) FROM processing_attempts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1, "a row back at zero is deleted");
     }
 }
