@@ -9,10 +9,12 @@
 //! tables); a part in an unknown charset is kept as lossy UTF-8 and noted
 //! in [`InboundMail::warnings`].
 
+mod body;
 mod classify;
 mod safe_name;
 pub mod shape;
 
+pub use body::MAX_BODY_BYTES;
 pub use classify::{automatic_reason, Automatic};
 pub use safe_name::safe_filename;
 
@@ -94,10 +96,10 @@ pub fn parse(raw: &[u8], own_fqdn: &str) -> Result<InboundMail, MailError> {
         return Err(MailError::Empty);
     }
     shape::check(raw)?;
-    let msg = MessageParser::default()
+    let mut msg = MessageParser::default()
         .parse(raw)
         .ok_or(MailError::Unparseable)?;
-    let result = build(&msg, own_fqdn);
+    let result = build(&mut msg, own_fqdn);
     dismantle(msg);
     result
 }
@@ -117,7 +119,7 @@ fn dismantle(msg: Message<'_>) {
     }
 }
 
-fn build(msg: &Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError> {
+fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError> {
     if msg.headers().is_empty() {
         return Err(MailError::Unparseable);
     }
@@ -127,20 +129,6 @@ fn build(msg: &Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError> {
         .ok_or(MailError::NoSender)?;
 
     let mut warnings = Vec::new();
-    let text = match msg.body_text(0) {
-        Some(t) => t.into_owned(),
-        None => String::new(),
-    };
-    // mail-parser converts between text and HTML when one is missing; keep
-    // `html` only when the mail really had an HTML part.
-    let html = if msg
-        .html_bodies()
-        .any(|p| matches!(p.body, PartType::Html(_)))
-    {
-        msg.body_html(0).map(|h| h.into_owned())
-    } else {
-        None
-    };
 
     let mut attachments = Vec::new();
     for (i, part) in msg.attachments().enumerate() {
@@ -175,6 +163,10 @@ fn build(msg: &Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError> {
             break;
         }
     }
+
+    let (text, html, cut) = body::take(msg);
+    warnings.extend(cut);
+    let msg = &*msg;
 
     let language = msg
         .header_raw("Content-Language")
