@@ -112,9 +112,21 @@ fn walk(
     let mut headers: Vec<Header<'_>> = Vec::new();
 
     'outer: loop {
-        measure_header_block(raw, stream.offset(), shape)?;
+        let measured_end = measure_header_block(raw, stream.offset(), shape)?;
         headers.clear();
         let complete = stream.parse_headers(&conf, &mut headers);
+        if stream.offset() > measured_end {
+            // A value parser read on past the blank line (the date parser
+            // does, inside an encoded word): those bytes were headers too.
+            shape.header_bytes += stream.offset() - measured_end;
+            if shape.header_bytes > MAX_HEADER_BYTES {
+                return Err(refuse(
+                    "bytes of headers",
+                    shape.header_bytes,
+                    MAX_HEADER_BYTES,
+                ));
+            }
+        }
         shape.header_fields += headers.len();
         if shape.header_fields > MAX_HEADER_FIELDS {
             return Err(refuse(
@@ -246,8 +258,9 @@ fn rescanned(bytes: usize, budget: usize, shape: &mut Shape) -> Result<(), MailE
 /// Measure the header block starting at `from` the way mail-parser finds its
 /// end (a line of nothing but spaces, tabs and CR), before it is parsed.
 /// Looks at most at the header bytes still allowed, so measuring is linear.
-/// A value parser that runs past that line is caught by the field count.
-fn measure_header_block(raw: &[u8], from: usize, shape: &mut Shape) -> Result<(), MailError> {
+/// Returns where the block ends; a value parser that reads past that is
+/// counted by the caller.
+fn measure_header_block(raw: &[u8], from: usize, shape: &mut Shape) -> Result<usize, MailError> {
     let rest = raw.get(from..).unwrap_or_default();
     let allowed = MAX_HEADER_BYTES.saturating_sub(shape.header_bytes);
     let window = &rest[..rest.len().min(allowed + 1)];
@@ -294,6 +307,7 @@ fn measure_header_block(raw: &[u8], from: usize, shape: &mut Shape) -> Result<()
     };
     shape.header_lines += lines;
     shape.header_bytes += end;
+    let block_end = from + end;
     if shape.header_lines > MAX_HEADER_LINES {
         return Err(refuse("header lines", shape.header_lines, MAX_HEADER_LINES));
     }
@@ -304,7 +318,7 @@ fn measure_header_block(raw: &[u8], from: usize, shape: &mut Shape) -> Result<()
             MAX_HEADER_BYTES,
         ));
     }
-    Ok(())
+    Ok(block_end)
 }
 
 #[cfg(test)]

@@ -237,3 +237,11 @@ fn ordinary_shapes_pass() {
     assert_eq!(shape.parts, 4);
     assert_eq!(shape.max_depth, 3);
 }
+
+#[test]
+fn a_value_parser_running_past_the_blank_line_is_counted() {
+    // mail-parser's date parser reads an encoded word across a blank line.
+    let mut raw = String::from("From: a@b.example\nDate: =?utf-8?q?\n\n");
+    raw.push_str(&"body line\n".repeat(200_000));
+    assert_eq!(refused(raw.as_bytes()).0, "bytes of headers");
+}
