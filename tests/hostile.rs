@@ -362,3 +362,61 @@ fn peak_memory_is_bounded_by_the_size_limit_whatever_the_shape() {
         PEAK_FACTOR,
     );
 }
+
+#[test]
+fn crash_guard_quarantines_only_the_culprit_of_a_crashed_batch() {
+    use postdesk::crash_guard::message_key;
+    use postdesk::process::{Incoming, Origin, Processor};
+    use postdesk::store::attempts;
+    use std::sync::Arc;
+
+    let desk = Desk::new(DeskOptions::default());
+    let config = Arc::new(postdesk::config::Config::load(&desk.config).unwrap());
+    let templates =
+        postdesk::notify::Templates::load(&config.templates_dir, &config.system.default_language)
+            .unwrap();
+    let mut store = postdesk::process::open_store(&config).unwrap();
+    let processor = Processor::new(config.clone(), Arc::new(templates));
+    let customer = desk.customer("gil");
+    let batch: Vec<Incoming> = ["first", "culprit", "third"]
+        .iter()
+        .map(|tag| {
+            let raw = desk.mail(&customer, &format!("Mail {tag}"), tag, "hello");
+            Incoming {
+                origin: Origin::Pipe { mailbox: None },
+                size: raw.len() as u64,
+                raw,
+                fetch_error: None,
+            }
+        })
+        .collect();
+    let keys: Vec<String> = batch.iter().map(message_key).collect();
+    // Run 1 died with the whole batch in hand; runs 2 and 3, trying the
+    // messages one by one, died on the culprit.
+    attempts::begin(store.conn(), &keys).unwrap();
+    attempts::begin(store.conn(), &keys[1..2]).unwrap();
+    attempts::begin(store.conn(), &keys[1..2]).unwrap();
+    assert_eq!(
+        attempts::interrupted(store.conn(), &keys).unwrap(),
+        [1, 3, 1]
+    );
+
+    let outcomes = processor.process_batch(&mut store, &batch).unwrap();
+    let json: Vec<Value> = outcomes
+        .iter()
+        .map(|o| serde_json::to_value(o).unwrap())
+        .collect();
+    assert_eq!(json[0]["outcome"], "created", "{json:?}");
+    assert_eq!(json[1]["outcome"], "quarantined", "{json:?}");
+    assert!(json[1]["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("processing crashed"));
+    assert_eq!(json[1]["raw_kept"], true);
+    assert_eq!(json[2]["outcome"], "created", "{json:?}");
+    // Every attempt settled with its message's effects.
+    assert_eq!(
+        attempts::interrupted(store.conn(), &keys).unwrap(),
+        [0, 0, 0]
+    );
+}
