@@ -12,6 +12,7 @@
 
 pub mod backoff;
 pub mod config;
+pub mod crash_guard;
 pub mod daemon;
 pub mod intake;
 pub mod lock;

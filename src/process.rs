@@ -198,11 +198,14 @@ impl Processor {
         self.templates = templates;
     }
 
-    /// Process a batch in one transaction; outcomes in input order.
-    pub fn process_batch(
+    /// Process a batch in one transaction; outcomes in input order. The
+    /// processing attempts in `settle` are forgotten in the same commit
+    /// (callers go through [`Processor::process_batch`], in `crash_guard`).
+    pub(crate) fn run_batch(
         &self,
         store: &mut Store,
         batch: &[Incoming],
+        settle: &[String],
     ) -> Result<Vec<Outcome>, StoreError> {
         // IMMEDIATE: take the write lock up front, so a concurrent writer
         // makes us wait (busy_timeout) instead of failing the upgrade.
@@ -239,6 +242,7 @@ impl Processor {
         if self.files_written.replace(false) {
             sync_filesystem(&self.attachments_dir).map_err(StoreError::Sync)?;
         }
+        store::attempts::settle(&tx, settle)?;
         tx.commit()?;
         Ok(outcomes)
     }
@@ -940,7 +944,12 @@ impl Processor {
     }
 
     /// Record a message that could not be processed.
-    fn quarantine(&self, db: &Db, item: &Incoming, error: &str) -> Result<Outcome, StoreError> {
+    pub(crate) fn quarantine(
+        &self,
+        db: &Db,
+        item: &Incoming,
+        error: &str,
+    ) -> Result<Outcome, StoreError> {
         let mailbox = self.mailbox_name(&item.origin);
         if let Origin::Retry { quarantine_id, .. } = &item.origin {
             records::quarantine_retried(db, *quarantine_id, None, Some(error))?;

@@ -9,13 +9,16 @@
 //! tables); a part in an unknown charset is kept as lossy UTF-8 and noted
 //! in [`InboundMail::warnings`].
 
+mod body;
 mod classify;
 mod safe_name;
+pub mod shape;
 
+pub use body::MAX_BODY_BYTES;
 pub use classify::{automatic_reason, Automatic};
 pub use safe_name::safe_filename;
 
-use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
 /// Why a mail cannot become a ticket or an article.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +31,16 @@ pub enum MailError {
     NoSender,
     #[error("message of {size} bytes exceeds system.max_message_bytes ({limit})")]
     TooLarge { size: u64, limit: u64 },
+    /// The MIME structure would cost memory or stack out of proportion to
+    /// the size (see [`shape`]); the raw mail is kept in quarantine.
+    #[error(
+        "mail too complex to parse safely: {count} {what}, more than the {limit} postdesk accepts"
+    )]
+    TooComplex {
+        what: &'static str,
+        count: usize,
+        limit: usize,
+    },
 }
 
 /// An address with its display name, both decoded.
@@ -82,9 +95,31 @@ pub fn parse(raw: &[u8], own_fqdn: &str) -> Result<InboundMail, MailError> {
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(MailError::Empty);
     }
-    let msg = MessageParser::default()
+    shape::check(raw)?;
+    let mut msg = MessageParser::default()
         .parse(raw)
         .ok_or(MailError::Unparseable)?;
+    let result = build(&mut msg, own_fqdn);
+    dismantle(msg);
+    result
+}
+
+/// Drop a parsed message without recursion: mail-parser nests each
+/// `message/rfc822` part as a `Message` inside its parent, and dropping that
+/// tree recurses once per level. The shape check bounds the depth already;
+/// this keeps a drop from ever depending on it.
+fn dismantle(msg: Message<'_>) {
+    let mut pending = vec![msg];
+    while let Some(mut m) = pending.pop() {
+        for part in &mut m.parts {
+            if let PartType::Message(inner) = std::mem::take(&mut part.body) {
+                pending.push(inner);
+            }
+        }
+    }
+}
+
+fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError> {
     if msg.headers().is_empty() {
         return Err(MailError::Unparseable);
     }
@@ -94,20 +129,6 @@ pub fn parse(raw: &[u8], own_fqdn: &str) -> Result<InboundMail, MailError> {
         .ok_or(MailError::NoSender)?;
 
     let mut warnings = Vec::new();
-    let text = match msg.body_text(0) {
-        Some(t) => t.into_owned(),
-        None => String::new(),
-    };
-    // mail-parser converts between text and HTML when one is missing; keep
-    // `html` only when the mail really had an HTML part.
-    let html = if msg
-        .html_bodies()
-        .any(|p| matches!(p.body, PartType::Html(_)))
-    {
-        msg.body_html(0).map(|h| h.into_owned())
-    } else {
-        None
-    };
 
     let mut attachments = Vec::new();
     for (i, part) in msg.attachments().enumerate() {
@@ -142,6 +163,10 @@ pub fn parse(raw: &[u8], own_fqdn: &str) -> Result<InboundMail, MailError> {
             break;
         }
     }
+
+    let (text, html, cut) = body::take(msg);
+    warnings.extend(cut);
+    let msg = &*msg;
 
     let language = msg
         .header_raw("Content-Language")
@@ -180,7 +205,7 @@ pub fn parse(raw: &[u8], own_fqdn: &str) -> Result<InboundMail, MailError> {
         delivered_to,
         in_reply_to: text_list(msg.in_reply_to()),
         references: text_list(msg.references()),
-        automatic: automatic_reason(&msg),
+        automatic: automatic_reason(msg),
         from,
         text,
         html,

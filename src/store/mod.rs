@@ -8,8 +8,10 @@
 //!
 //! Sub-modules: [`records`] writes and looks up what inbound mail creates,
 //! [`safeguards`] holds what keeps robots, typos and forged senders off
-//! tickets, [`outbox`] is the durable send queue, [`views`] answers the CLI.
+//! tickets, [`outbox`] is the durable send queue, [`views`] answers the CLI,
+//! [`attempts`] counts processing interrupted by a crash.
 
+pub mod attempts;
 pub mod outbox;
 pub mod records;
 pub mod safeguards;
@@ -27,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v1.sql"),
     include_str!("schema_v2_robots.sql"),
     include_str!("schema_v3_outbox_claims.sql"),
+    include_str!("schema_v4_attempts.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
