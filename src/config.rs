@@ -685,14 +685,18 @@ fn check(
                 m.queue
             ));
         }
-        if m.after == AfterAction::Move
+        // after/move_to/flags act on IMAP; a pipe-only mailbox (no host)
+        // needs none of them.
+        let has_imap = m.host.is_some();
+        if has_imap
+            && m.after == AfterAction::Move
             && m.move_to.as_deref().map(str::trim).unwrap_or("").is_empty()
         {
             problems.push(format!(
                 "{key}.move_to: required when after = \"move\" (e.g. \"Processed\")"
             ));
         }
-        if m.after == AfterAction::Flag && m.flags.is_empty() {
+        if has_imap && m.after == AfterAction::Flag && m.flags.is_empty() {
             problems.push(format!("{key}.flags: required when after = \"flag\""));
         }
         for (j, f) in m.flags.iter().enumerate() {

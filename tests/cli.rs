@@ -1,5 +1,6 @@
 //! The command line: `ingest` (MTA pipe) exit codes and outcomes, JSON
-//! shapes of `ticket list/show`, `check` on bad configuration.
+//! shapes of `ticket list/show`, `check` on bad configuration. The
+//! conventions every command follows are in `cli_conventions.rs`.
 
 mod common;
 
@@ -119,7 +120,8 @@ fn ticket_json_shapes() {
     assert!(out_article["text"].as_str().unwrap().contains("Thank you"));
 
     // Unknown ticket: a clear error.
-    let out = desk.cli(&["ticket", "show", "2026112210000099"]);
+    let unknown = postdesk::threading::Numbering::new("Ticket#", 10).number("20200101", 99);
+    let out = desk.cli(&["ticket", "show", &unknown]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no ticket"));
 }

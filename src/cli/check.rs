@@ -1,6 +1,7 @@
 //! `postdesk check [--connect]`: configuration, templates, rules folder,
 //! storage; with --connect, logs in to every IMAP mailbox and the relay.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -8,6 +9,7 @@ use serde::Serialize;
 use postdesk::config::{Config, TlsMode};
 use postdesk::notify::Templates;
 
+use super::exit::{CONFIG, UNAVAILABLE};
 use super::Cli;
 
 #[derive(clap::Args, Debug)]
@@ -198,6 +200,10 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                         .into(),
             });
         }
+    }
+    // Everything before this point is configuration; the rest is reaching servers.
+    let local = items.len();
+    if let Some(config) = &config {
         if args.connect {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -263,22 +269,27 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             });
         }
     }
-    let ok = items.iter().all(|i| i.ok);
+    let local_ok = items[..local].iter().all(|i| i.ok);
+    let ok = local_ok && items[local..].iter().all(|i| i.ok);
+    let mut out = super::output::stdout();
     if args.json {
-        super::print_json(&Report { ok, checks: items })?;
+        out.json(&Report { ok, checks: items })?;
     } else {
         for i in &items {
-            println!(
+            writeln!(
+                out,
                 "{} {:<16} {}",
                 if i.ok { "ok  " } else { "FAIL" },
                 i.check,
                 i.detail
-            );
+            )?;
         }
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
+    Ok(if !local_ok {
+        ExitCode::from(CONFIG)
+    } else if !ok {
+        ExitCode::from(UNAVAILABLE)
     } else {
-        ExitCode::FAILURE
+        ExitCode::SUCCESS
     })
 }
