@@ -8,7 +8,8 @@
 #   scripts/demo.sh stop     stop the daemon and the mail stack
 #
 # Everything lives in ./demo: demo/postdesk.toml, demo/state/postdesk.db,
-# demo/postdesk.log. Afterwards try:
+# demo/postdesk.log. The mail stack picks free loopback ports, so it runs
+# beside other stacks. Afterwards try (NUMBER from the list):
 #   target/release/postdesk --config demo/postdesk.toml ticket list
 #   target/release/postdesk --config demo/postdesk.toml ticket show NUMBER
 set -euo pipefail
@@ -26,7 +27,7 @@ if [[ ${1:-} == stop ]]; then
 fi
 
 bash tests/mailstack/mailstack.sh install
-echo "== building postdesk (release)"
+echo "== building postdesk (release; the first build takes a few minutes)"
 cargo build --release --quiet
 mkdir -p "$DEMO"
 # shellcheck disable=SC1091
@@ -93,8 +94,9 @@ m["From"] = "Ana Silva <ana@customer.test>"
 m["To"] = "support@helpdesk.demo.test"
 m["Subject"] = "A impressora não imprime"
 m["Message-ID"] = f"<demo-{n}@customer.test>"
-m["Content-Language"] = "pt"
 m.set_content("Bom dia,\n\na impressora do 2.º andar não imprime desde ontem.\n\nAna\n")
+# After set_content, which drops every Content-* header set before it.
+m["Content-Language"] = "pt"
 with smtplib.SMTP("127.0.0.1", port) as s:
     s.send_message(m)
 PY
@@ -111,6 +113,29 @@ echo "== tickets"
 echo
 echo "== the auto-reply in ana@customer.test's mailbox"
 f=$(ls -t "$STACK"/mail/customer.test/ana/Maildir/new/* 2>/dev/null | head -1 || true)
-if [[ -n $f ]]; then grep -E '^(Subject|From|To|Auto-Submitted):' "$f"; else echo "(not yet delivered; see demo/postdesk.log)"; fi
+if [[ -n $f ]]; then
+    # Headers decoded (RFC 2047), and the start of the text.
+    python3 - "$f" <<'PY'
+import sys
+from email import policy
+from email.parser import BytesParser
+with open(sys.argv[1], "rb") as fh:
+    m = BytesParser(policy=policy.default).parse(fh)
+for h in ("Subject", "From", "To", "Content-Language", "Auto-Submitted"):
+    if m[h] is not None:
+        print(f"{h}: {m[h]}")
+body = m.get_body(preferencelist=("plain",))
+if body is not None:
+    print()
+    print("\n".join(body.get_content().strip().splitlines()[:6]))
+PY
+else
+    echo "(not yet delivered; see demo/postdesk.log)"
+fi
+number=$("$BIN" --config "$DEMO/postdesk.toml" ticket list --json --limit 1 |
+    python3 -c 'import json, sys; t = json.load(sys.stdin); print(t[0]["number"] if t else "")')
 echo
+if [[ -n $number ]]; then
+    echo "Look closer: target/release/postdesk --config demo/postdesk.toml ticket show $number"
+fi
 echo "Daemon running (pid $(cat "$DEMO/postdesk.pid")). Stop everything with: scripts/demo.sh stop"
