@@ -252,6 +252,14 @@ fn read_commands_never_migrate_and_db_migrate_does() {
             stderr(&out)
         );
     }
+    // `check` (run before the daemon starts) accepts it: the daemon migrates.
+    let out = desk.cli(&["check"]);
+    assert_eq!(code(&out), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("the daemon migrates it"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(version(), 0, "a read command migrated");
 
     let out = desk.cli(&["db", "migrate"]);
@@ -283,6 +291,13 @@ fn read_commands_never_migrate_and_db_migrate_does() {
         "{e}"
     );
     assert_eq!(code(&desk.cli(&["db", "migrate"])), Some(69));
+    let out = desk.cli(&["check"]);
+    assert_eq!(code(&out), Some(78));
+    assert!(
+        stdout(&out).contains("upgrade postdesk"),
+        "{}",
+        stdout(&out)
+    );
     let customer = desk.customer("new");
     let out = desk.cli_stdin(&["ingest"], &desk.mail(&customer, "x", "x", "x"));
     assert_eq!(

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use postdesk::config::{Config, TlsMode};
 use postdesk::notify::Templates;
+use postdesk::store::{Store, StoreError};
 
 use super::exit::{CONFIG, UNAVAILABLE};
 use super::Cli;
@@ -143,7 +144,26 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         check_rules(config, &mut items);
         let db = &config.storage.database;
         let (ok, detail) = if db.exists() {
-            (true, format!("{} exists", db.display()))
+            // Read-only: `check` runs before the daemon starts and must not
+            // migrate; an older schema is fine, the daemon migrates it.
+            match Store::open_read_only(db) {
+                Ok(s) => (
+                    true,
+                    format!(
+                        "{} exists, schema version {}",
+                        db.display(),
+                        s.schema_version().unwrap_or_default()
+                    ),
+                ),
+                Err(StoreError::TooOld { found, known, .. }) => (
+                    true,
+                    format!(
+                        "{} has schema version {found}; the daemon migrates it to {known} when it starts (or run `postdesk db migrate`)",
+                        db.display()
+                    ),
+                ),
+                Err(e) => (false, e.to_string()),
+            }
         } else {
             // Created at first start, with any missing folders.
             let mut anc = db.parent();
