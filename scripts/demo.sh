@@ -84,6 +84,9 @@ if ! { [[ -f $DEMO/postdesk.pid ]] && kill -0 "$(cat "$DEMO/postdesk.pid")" 2>/d
 fi
 
 n=$(date +%s)
+inbox=$STACK/mail/customer.test/ana/Maildir/new
+replies() { find "$inbox" -type f 2>/dev/null | wc -l; }
+before=$(replies)
 echo "== a customer writes to support@helpdesk.demo.test"
 python3 - "$SMTP_PORT" "$n" <<'PY'
 import smtplib, sys
@@ -101,9 +104,9 @@ with smtplib.SMTP("127.0.0.1", port) as s:
     s.send_message(m)
 PY
 
-for _ in $(seq 1 50); do
-    if "$BIN" --config "$DEMO/postdesk.toml" status --json | grep -q '"outbox_pending": 0' &&
-       [[ -n $(ls -A "$STACK/mail/customer.test/ana/Maildir/new" 2>/dev/null) ]]; then
+# Up to 30 s for the daemon to take the mail in and its auto-reply to land.
+for _ in $(seq 1 150); do
+    if (($(replies) > before)); then
         break
     fi
     sleep 0.2
@@ -112,8 +115,8 @@ echo "== tickets"
 "$BIN" --config "$DEMO/postdesk.toml" ticket list
 echo
 echo "== the auto-reply in ana@customer.test's mailbox"
-f=$(ls -t "$STACK"/mail/customer.test/ana/Maildir/new/* 2>/dev/null | head -1 || true)
-if [[ -n $f ]]; then
+f=$(ls -t "$inbox"/* 2>/dev/null | head -1 || true)
+if (($(replies) > before)) && [[ -n $f ]]; then
     # Headers decoded (RFC 2047), and the start of the text.
     python3 - "$f" <<'PY'
 import sys
