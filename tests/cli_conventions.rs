@@ -219,6 +219,7 @@ fn exit_codes_usage_data_not_found_config() {
 fn read_commands_never_migrate_and_db_migrate_does() {
     let desk = Desk::new(DeskOptions::default());
     let db = desk.path().join("state/postdesk.db");
+    std::fs::remove_dir_all(desk.path().join("state")).unwrap();
     // No database yet: 66, and nothing is created.
     let out = desk.cli(&["ticket", "list"]);
     assert_eq!(code(&out), Some(66), "{}", stderr(&out));
