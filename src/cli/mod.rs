@@ -30,14 +30,18 @@ const VERSION: &str = concat!(
 );
 
 const EXIT_CODES: &str = "\
-Exit codes (sysexits): 0 done (also when standard output is closed early),
-1 quarantine retry: some entries still failing, 64 bad command
-line, 65 bad data (malformed ticket number, wrong check digit), 66 not found
-(ticket, quarantine entry, queue, database), 69 unavailable (database at
-another schema version: run `postdesk db migrate` or upgrade), 70 internal
-error, 75 temporary trouble (database busy; ingest: anything the MTA should
-retry), 78 configuration error. With --json, errors are printed on standard
-output as {\"error\": \"…\", \"code\": N}.";
+Exit codes (sysexits):
+   0  done (also when standard output was closed early)
+   1  quarantine retry: some entries are still failing
+  64  bad command line
+  65  bad data: malformed ticket number, wrong check digit; ingest: empty or oversized mail
+  66  not found: ticket, quarantine entry, queue, database
+  69  unavailable: database at another schema version (`postdesk db migrate`, or upgrade);
+      check --connect: a server could not be reached
+  70  internal error
+  75  temporary trouble, try again later (database busy; ingest: whatever an MTA should retry)
+  78  configuration error
+With --json, a failure prints {\"error\": \"…\", \"code\": N} on standard output.";
 
 /// Email-driven ticketing daemon.
 ///
