@@ -25,8 +25,8 @@ pub struct Args {
     pub file: Option<PathBuf>,
 }
 
-/// Everything but bad input is temporary for an MTA: it keeps the mail
-/// and tries again (a configuration error would make it bounce).
+/// Fail with `code`. For an MTA everything but bad input is temporary
+/// (75: it keeps the mail and tries again), where 78 would bounce it.
 fn fail(code: u8, what: &str) -> anyhow::Result<ExitCode> {
     Err(failure(code, format!("ingest: {what}")))
 }
@@ -34,7 +34,13 @@ fn fail(code: u8, what: &str) -> anyhow::Result<ExitCode> {
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     let config = match super::load_config(&cli.config) {
         Ok(c) => c,
-        Err(e) => return fail(TEMPFAIL, &format!("{e:#}\n(the MTA will try again later)")),
+        Err(e) => {
+            let e = format!("{e:#}");
+            return fail(
+                TEMPFAIL,
+                &format!("{}\n(the MTA will try again later)", e.trim_end()),
+            );
+        }
     };
     super::init_logging(cli, Some(&config));
     if let Some(name) = &args.mailbox {
