@@ -8,7 +8,8 @@
 #   scripts/demo.sh stop     stop the daemon and the mail stack
 #
 # Everything lives in ./demo: demo/postdesk.toml, demo/state/postdesk.db,
-# demo/postdesk.log. Afterwards try:
+# demo/postdesk.log. The mail stack picks free loopback ports, so it runs
+# beside other stacks. Afterwards try (NUMBER from the list):
 #   target/release/postdesk --config demo/postdesk.toml ticket list
 #   target/release/postdesk --config demo/postdesk.toml ticket show NUMBER
 set -euo pipefail
@@ -26,7 +27,7 @@ if [[ ${1:-} == stop ]]; then
 fi
 
 bash tests/mailstack/mailstack.sh install
-echo "== building postdesk (release)"
+echo "== building postdesk (release; the first build takes a few minutes)"
 cargo build --release --quiet
 mkdir -p "$DEMO"
 # shellcheck disable=SC1091
@@ -83,6 +84,9 @@ if ! { [[ -f $DEMO/postdesk.pid ]] && kill -0 "$(cat "$DEMO/postdesk.pid")" 2>/d
 fi
 
 n=$(date +%s)
+inbox=$STACK/mail/customer.test/ana/Maildir/new
+replies() { find "$inbox" -type f 2>/dev/null | wc -l; }
+before=$(replies)
 echo "== a customer writes to support@helpdesk.demo.test"
 python3 - "$SMTP_PORT" "$n" <<'PY'
 import smtplib, sys
@@ -93,15 +97,16 @@ m["From"] = "Ana Silva <ana@customer.test>"
 m["To"] = "support@helpdesk.demo.test"
 m["Subject"] = "A impressora não imprime"
 m["Message-ID"] = f"<demo-{n}@customer.test>"
-m["Content-Language"] = "pt"
 m.set_content("Bom dia,\n\na impressora do 2.º andar não imprime desde ontem.\n\nAna\n")
+# After set_content, which drops every Content-* header set before it.
+m["Content-Language"] = "pt"
 with smtplib.SMTP("127.0.0.1", port) as s:
     s.send_message(m)
 PY
 
-for _ in $(seq 1 50); do
-    if "$BIN" --config "$DEMO/postdesk.toml" status --json | grep -q '"outbox_pending": 0' &&
-       [[ -n $(ls -A "$STACK/mail/customer.test/ana/Maildir/new" 2>/dev/null) ]]; then
+# Up to 30 s for the daemon to take the mail in and its auto-reply to land.
+for _ in $(seq 1 150); do
+    if (($(replies) > before)); then
         break
     fi
     sleep 0.2
@@ -110,7 +115,30 @@ echo "== tickets"
 "$BIN" --config "$DEMO/postdesk.toml" ticket list
 echo
 echo "== the auto-reply in ana@customer.test's mailbox"
-f=$(ls -t "$STACK"/mail/customer.test/ana/Maildir/new/* 2>/dev/null | head -1 || true)
-if [[ -n $f ]]; then grep -E '^(Subject|From|To|Auto-Submitted):' "$f"; else echo "(not yet delivered; see demo/postdesk.log)"; fi
+f=$(ls -t "$inbox"/* 2>/dev/null | head -1 || true)
+if (($(replies) > before)) && [[ -n $f ]]; then
+    # Headers decoded (RFC 2047), and the start of the text.
+    python3 - "$f" <<'PY'
+import sys
+from email import policy
+from email.parser import BytesParser
+with open(sys.argv[1], "rb") as fh:
+    m = BytesParser(policy=policy.default).parse(fh)
+for h in ("Subject", "From", "To", "Content-Language", "Auto-Submitted"):
+    if m[h] is not None:
+        print(f"{h}: {m[h]}")
+body = m.get_body(preferencelist=("plain",))
+if body is not None:
+    print()
+    print("\n".join(body.get_content().strip().splitlines()[:6]))
+PY
+else
+    echo "(not yet delivered; see demo/postdesk.log)"
+fi
+number=$("$BIN" --config "$DEMO/postdesk.toml" ticket list --json --limit 1 |
+    python3 -c 'import json, sys; t = json.load(sys.stdin); print(t[0]["number"] if t else "")')
 echo
+if [[ -n $number ]]; then
+    echo "Look closer: target/release/postdesk --config demo/postdesk.toml ticket show $number"
+fi
 echo "Daemon running (pid $(cat "$DEMO/postdesk.pid")). Stop everything with: scripts/demo.sh stop"

@@ -1,5 +1,9 @@
 //! Logging through `tracing`: plain text on a terminal, JSON lines when
-//! stderr is not a terminal (a service), or straight to journald. The
+//! stderr is not a terminal (a service), or straight to journald. Plain
+//! text is coloured only when stderr is a terminal and `NO_COLOR` is unset,
+//! so a plain log file holds no escape codes. Optional fields are recorded
+//! as their value, or left out when absent (`field = opt.as_deref()`),
+//! never with `?opt`, which would log `Some("…")`. The
 //! level filter sits behind a reload handle, so SIGHUP can change it.
 
 use std::io::IsTerminal;
@@ -37,7 +41,11 @@ pub fn init(format: LogFormat, level: &str) {
             .with(fmt::layer().json().with_writer(std::io::stderr))
             .try_init(),
         _ => registry
-            .with(fmt::layer().with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .with_ansi(colour_wanted(std::io::stderr().is_terminal()))
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     };
     // A second init (tests) is harmless; only the first one's level can
@@ -80,4 +88,9 @@ pub fn set_level(level: &str) -> Result<LevelChange, String> {
         .reload(filter)
         .map_err(|e| format!("changing the log level: {e}"))?;
     Ok(LevelChange::Applied)
+}
+
+/// Colour on a terminal, unless `NO_COLOR` (https://no-color.org) is set.
+fn colour_wanted(terminal: bool) -> bool {
+    terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

@@ -380,7 +380,11 @@ impl Processor {
                 .prepare_cached("SELECT number FROM tickets WHERE id = ?1")?
                 .query_row([ticket_id], |r| r.get(0))
                 .ok();
-            tracing::info!(ticket = ?number, message_id = ?mail.message_id, "duplicate delivery recorded, nothing sent");
+            tracing::info!(
+                ticket = number.as_deref(),
+                message_id = mail.message_id.as_deref(),
+                "duplicate delivery recorded, nothing sent"
+            );
             return Ok(Outcome::Duplicate { ticket: number });
         }
 
@@ -388,7 +392,7 @@ impl Processor {
             let reason =
                 "our own notification came back (X-Postdesk-Loop): not turned into a ticket";
             receipt("ignored", None, None, Some(reason))?;
-            tracing::warn!(mailbox = %mailbox.name, message_id = ?mail.message_id, "{reason}");
+            tracing::warn!(mailbox = %mailbox.name, message_id = mail.message_id.as_deref(), "{reason}");
             return Ok(Outcome::Ignored {
                 reason: reason.into(),
             });
@@ -447,7 +451,7 @@ impl Processor {
             }
         };
         for w in &mail.warnings {
-            tracing::warn!(mailbox = %mailbox.name, message_id = ?mail.message_id, "{w}");
+            tracing::warn!(mailbox = %mailbox.name, message_id = mail.message_id.as_deref(), "{w}");
         }
         Ok(outcome)
     }
@@ -1027,7 +1031,7 @@ impl Processor {
                 error,
             },
         )?;
-        tracing::warn!(%mailbox, ?uid, ?message_id, quarantine = id, "message quarantined: {error}");
+        tracing::warn!(%mailbox, uid, message_id = message_id.as_deref(), quarantine = id, "message quarantined: {error}");
         Ok(Outcome::Quarantined {
             id,
             error: error.to_string(),

@@ -71,6 +71,26 @@ impl Numbering {
             .collect()
     }
 
+    /// A number as a person typed or pasted it (`2026112210000017`, or a
+    /// whole `[Ticket#2026112210000017]` tag): the number, or why it is none.
+    pub fn typed_number(&self, input: &str) -> Result<String, TypedNumberError> {
+        let input = input.trim();
+        let number = match self.subject_re.captures(input).and_then(|c| c.get(1)) {
+            Some(m) => m.as_str(),
+            None => input,
+        };
+        if !(16..=24).contains(&number.len()) || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(TypedNumberError::Malformed);
+        }
+        // A number issued before the Damm digit keeps its old digit: such
+        // a number is only a candidate here; the lookup decides (a store
+        // holds an old-digit number only for a ticket issued with it).
+        if !is_valid(number) && !is_legacy_valid(number) {
+            return Err(TypedNumberError::WrongCheckDigit);
+        }
+        Ok(number.to_string())
+    }
+
     /// The subject with our tag(s) removed and reply/forward prefixes
     /// stripped, for a new ticket's title.
     pub fn clean_subject(&self, subject: &str) -> String {
@@ -89,6 +109,15 @@ impl Numbering {
         }
         s
     }
+}
+
+/// Why a typed ticket number is not one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypedNumberError {
+    /// Not 16 to 24 digits (nor a tag holding them).
+    Malformed,
+    /// Well formed, but the check digit does not match: a typo.
+    WrongCheckDigit,
 }
 
 /// Prefixes that mail clients put in front of a subject, in many languages.
@@ -217,6 +246,27 @@ mod tests {
         check(&format!("x [Ticket#{t}]"), &[t]);
         check("Re: Printer", &[]);
         check(&format!("Ticket#{t} without brackets"), &[]);
+    }
+
+    #[test]
+    fn typed_numbers_are_told_apart() {
+        let n = n();
+        let t = "2026112210000017";
+        assert_eq!(n.typed_number(t), Ok(t.to_string()));
+        assert_eq!(n.typed_number(&format!(" [Ticket#{t}] ")), Ok(t.into()));
+        assert_eq!(
+            n.typed_number(&format!("Re: [ticket# {t}] x")),
+            Ok(t.into())
+        );
+        use TypedNumberError::*;
+        assert_eq!(n.typed_number("2026112210000018"), Err(WrongCheckDigit));
+        assert_eq!(
+            n.typed_number("[Ticket#2026112210000018]"),
+            Err(WrongCheckDigit)
+        );
+        for bad in ["", "12345", "2026-11-22-1000001", "abc", "[Ticket#123]"] {
+            assert_eq!(n.typed_number(bad), Err(Malformed), "{bad}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The command line: `ingest` (MTA pipe) exit codes and outcomes, JSON
 //! shapes of `ticket list/show`, `check` on bad configuration (every
 //! problem with file, line and key; exit 78), on a relative `--config`
-//! and on storage the user cannot write.
+//! and on storage the user cannot write. The
+//! conventions every command follows are in `cli_conventions.rs`.
 
 mod common;
 
@@ -121,7 +122,14 @@ fn ticket_json_shapes() {
     assert!(out_article["text"].as_str().unwrap().contains("Thank you"));
 
     // Unknown ticket: a clear error.
-    let out = desk.cli(&["ticket", "show", "2026112210000099"]);
+    let unknown = postdesk::threading::Numbering::new("Ticket#", 10).number(
+        "20200101",
+        postdesk::threading::Serial {
+            value: 99,
+            width: 5,
+        },
+    );
+    let out = desk.cli(&["ticket", "show", &unknown]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no ticket"));
 }

@@ -22,6 +22,7 @@ fn sighup_during_a_batch_loses_nothing_and_uses_the_new_templates() {
     let mut desk = Desk::new(DeskOptions {
         batch_size: 10,
         auto_reply_limit: 1000,
+        agent_alert_limit: 1000,
         ..Default::default()
     });
     let tpl = desk.own_templates("tpl");

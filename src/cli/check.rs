@@ -3,14 +3,17 @@
 //! in to every IMAP mailbox and the relay. Exit 78 (EX_CONFIG) when the
 //! configuration itself is wrong, 1 when something else is.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use serde::Serialize;
 
 use postdesk::config::{Config, TlsMode};
 use postdesk::notify::Templates;
+use postdesk::store::{Store, StoreError};
 
-use super::{storage_check, Cli, EX_CONFIG};
+use super::exit::{CONFIG, UNAVAILABLE};
+use super::{storage_check, Cli};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -75,7 +78,7 @@ fn check_rules(config: &Config, items: &mut Vec<Item>) {
 /// Notifications that will not be sent (refused by the relay, too old, or
 /// their template failed): a warning naming the latest, not a failure.
 fn check_outbox(config: &Config, items: &mut Vec<Item>) {
-    let failed = super::open_store(config)
+    let failed = super::open_store_read_only(config)
         .and_then(|mut s| Ok(postdesk::store::views::failed_mail(s.conn(), 3)?));
     match failed {
         Ok(rows) if rows.is_empty() => {}
@@ -159,8 +162,37 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         for w in &config.warnings {
             items.push(Item::warn("config", w.clone()));
         }
-        if config.storage.database.exists() {
-            check_outbox(config, &mut items);
+        let db = &config.storage.database;
+        if db.exists() {
+            // Read-only: `check` runs before the daemon starts and must not
+            // migrate; an older schema is fine, the daemon migrates it.
+            let (ok, detail) = match Store::open_read_only(db) {
+                Ok(s) => (
+                    true,
+                    format!(
+                        "{} schema version {}",
+                        db.display(),
+                        s.schema_version().unwrap_or_default()
+                    ),
+                ),
+                Err(StoreError::TooOld { found, known, .. }) => (
+                    true,
+                    format!(
+                        "{} has schema version {found}; the daemon migrates it to {known} when it starts (or run `postdesk db migrate`)",
+                        db.display()
+                    ),
+                ),
+                Err(e) => (false, e.to_string()),
+            };
+            items.push(Item {
+                warning: false,
+                check: "schema".into(),
+                ok,
+                detail,
+            });
+            if ok {
+                check_outbox(config, &mut items);
+            }
         }
         for m in &config.mailboxes {
             if let Some(imap) = &m.imap {
@@ -187,6 +219,10 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                         .into(),
             });
         }
+    }
+    // Everything before this point is configuration; the rest is reaching servers.
+    let local = items.len();
+    if let Some(config) = &config {
         if args.connect {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -255,12 +291,15 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             });
         }
     }
-    let ok = items.iter().all(|i| i.ok);
+    let local_ok = items[..local].iter().all(|i| i.ok);
+    let ok = local_ok && items[local..].iter().all(|i| i.ok);
+    let mut out = super::output::stdout();
     if args.json {
-        super::print_json(&Report { ok, checks: items })?;
+        out.json(&Report { ok, checks: items })?;
     } else {
         for i in &items {
-            println!(
+            writeln!(
+                out,
                 "{} {:<16} {}",
                 match (i.ok, i.warning) {
                     (false, _) => "FAIL",
@@ -269,14 +308,14 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                 },
                 i.check,
                 i.detail
-            );
+            )?;
         }
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else if config.is_none() {
-        ExitCode::from(EX_CONFIG)
+    Ok(if !local_ok {
+        ExitCode::from(CONFIG)
+    } else if !ok {
+        ExitCode::from(UNAVAILABLE)
     } else {
-        ExitCode::FAILURE
+        ExitCode::SUCCESS
     })
 }

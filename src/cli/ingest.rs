@@ -1,7 +1,7 @@
 //! `postdesk ingest`: one raw message from a file or stdin, through the
 //! same pipeline as IMAP, with sysexits exit codes for MTA pipe delivery.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,11 +9,8 @@ use std::sync::Arc;
 use postdesk::notify::Templates;
 use postdesk::process::{Incoming, Origin, Processor};
 
+use super::exit::{failure, DATAERR, TEMPFAIL};
 use super::Cli;
-
-const EX_OK: u8 = 0;
-const EX_DATAERR: u8 = 65;
-const EX_TEMPFAIL: u8 = 75;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -28,26 +25,28 @@ pub struct Args {
     pub file: Option<PathBuf>,
 }
 
-fn fail(code: u8, what: &str) -> ExitCode {
-    eprintln!("postdesk ingest: {what}");
-    ExitCode::from(code)
+/// Fail with `code`. For an MTA everything but bad input is temporary
+/// (75: it keeps the mail and tries again), where 78 would bounce it.
+fn fail(code: u8, what: &str) -> anyhow::Result<ExitCode> {
+    Err(failure(code, format!("ingest: {what}")))
 }
 
-pub fn run(cli: &Cli, args: &Args) -> ExitCode {
+pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     let config = match super::load_config(&cli.config) {
         Ok(c) => c,
         Err(e) => {
+            let e = format!("{e:#}");
             return fail(
-                EX_TEMPFAIL,
-                &format!("{e:#}\n(the MTA will try again later)"),
-            )
+                TEMPFAIL,
+                &format!("{}\n(the MTA will try again later)", e.trim_end()),
+            );
         }
     };
     super::init_logging(cli, Some(&config));
     if let Some(name) = &args.mailbox {
         if config.mailbox(name).is_none() {
             return fail(
-                EX_TEMPFAIL,
+                TEMPFAIL,
                 &format!(
                     "no [[mailbox]] named {name:?} in {}",
                     config.source.display()
@@ -69,24 +68,24 @@ pub fn run(cli: &Cli, args: &Args) -> ExitCode {
         Some(p) => std::fs::File::open(p).and_then(|f| f.take(limit + 1).read_to_end(&mut raw)),
     };
     if let Err(e) = read {
-        return fail(EX_TEMPFAIL, &format!("reading the message: {e}"));
+        return fail(TEMPFAIL, &format!("reading the message: {e}"));
     }
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
-        return fail(EX_DATAERR, "empty input: not a mail");
+        return fail(DATAERR, "empty input: not a mail");
     }
     if raw.len() as u64 > limit {
         return fail(
-            EX_DATAERR,
+            DATAERR,
             &format!("message larger than system.max_message_bytes ({limit} bytes)"),
         );
     }
     let templates = match Templates::load(&config.templates_dir, &config.system.default_language) {
         Ok(t) => Arc::new(t),
-        Err(e) => return fail(EX_TEMPFAIL, &format!("loading mail templates: {e}")),
+        Err(e) => return fail(TEMPFAIL, &format!("loading mail templates: {e}")),
     };
     let mut store = match super::open_store(&config) {
         Ok(s) => s,
-        Err(e) => return fail(EX_TEMPFAIL, &format!("{e:#}")),
+        Err(e) => return fail(TEMPFAIL, &format!("{e:#}")),
     };
     let processor = Processor::new(config.clone(), templates);
     let item = Incoming {
@@ -100,14 +99,15 @@ pub fn run(cli: &Cli, args: &Args) -> ExitCode {
     let outcome = match processor.process_batch(&mut store, std::slice::from_ref(&item)) {
         Ok(mut o) => match o.pop() {
             Some(o) => o,
-            None => return fail(EX_TEMPFAIL, "internal: no outcome"),
+            None => return fail(TEMPFAIL, "internal: no outcome"),
         },
-        Err(e) => return fail(EX_TEMPFAIL, &format!("{e} (the MTA will try again later)")),
+        Err(e) => return fail(TEMPFAIL, &format!("{e} (the MTA will try again later)")),
     };
+    let mut out = super::output::stdout();
     if args.json {
-        println!("{}", serde_json::to_string(&outcome).unwrap_or_default());
+        writeln!(out, "{}", serde_json::to_string(&outcome)?)?;
     } else {
-        println!("{outcome}");
+        writeln!(out, "{outcome}")?;
     }
-    ExitCode::from(EX_OK)
+    Ok(ExitCode::SUCCESS)
 }

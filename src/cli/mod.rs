@@ -1,8 +1,14 @@
 //! Command-line interface: one file per command group. Commands parse
 //! their arguments, call the library and print; no ticket logic here.
+//! Every command prints through [`output::stdout`] (a closed pipe ends it
+//! quietly) and fails with an error that [`exit::code_of`] maps to a
+//! sysexits code.
 
 mod check;
+mod db;
+mod exit;
 mod ingest;
+mod output;
 mod quarantine;
 mod storage_check;
 mod ticket;
@@ -14,10 +20,29 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use postdesk::config::{self, Config, ConfigError, LogFormat};
+use postdesk::config::{self, Config, LogFormat};
 
-/// sysexits' EX_CONFIG: the configuration is wrong (`check`, `run`).
-pub const EX_CONFIG: u8 = 78;
+/// `postdesk --version`: the package version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("POSTDESK_COMMIT"),
+    ")"
+);
+
+const EXIT_CODES: &str = "\
+Exit codes (sysexits):
+   0  done (also when standard output was closed early)
+   1  quarantine retry: some entries are still failing
+  64  bad command line
+  65  bad data: malformed ticket number, wrong check digit; ingest: empty or oversized mail
+  66  not found: ticket, quarantine entry, queue, database
+  69  unavailable: database at another schema version (`postdesk db migrate`, or upgrade);
+      check --connect: a server could not be reached
+  70  internal error
+  75  temporary trouble, try again later (database busy; ingest: whatever an MTA should retry)
+  78  configuration error
+With --json, a failure prints {\"error\": \"…\", \"code\": N} on standard output.";
 
 /// Email-driven ticketing daemon.
 ///
@@ -25,7 +50,7 @@ pub const EX_CONFIG: u8 = 78;
 /// each mail into a new ticket or a follow-up, stores everything in SQLite
 /// and sends templated notifications over SMTP.
 #[derive(Parser, Debug)]
-#[command(name = "postdesk", version, about, long_about)]
+#[command(name = "postdesk", version = VERSION, about, long_about, after_long_help = EXIT_CODES)]
 pub struct Cli {
     /// Configuration file.
     #[arg(long, short, global = true, env = "POSTDESK_CONFIG", default_value = config::DEFAULT_PATH)]
@@ -78,6 +103,24 @@ pub enum Command {
     Quarantine(quarantine::Command),
     /// Counts of tickets, receipts, quarantine and outbox; IMAP ledgers.
     Status(ticket::StatusArgs),
+    /// Database maintenance.
+    #[command(subcommand)]
+    Db(db::Command),
+}
+
+impl Command {
+    /// Was `--json` asked for (errors are then printed as JSON)?
+    fn json(&self) -> bool {
+        match self {
+            Command::Run => false,
+            Command::Ingest(a) => a.json,
+            Command::Check(a) => a.json,
+            Command::Ticket(c) => c.json(),
+            Command::Quarantine(c) => c.json(),
+            Command::Status(a) => a.json,
+            Command::Db(c) => c.json(),
+        }
+    }
 }
 
 /// Load the configuration or explain what is wrong.
@@ -86,24 +129,26 @@ pub fn load_config(path: &std::path::Path) -> anyhow::Result<Arc<Config>> {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return ExitCode::from(exit::usage(e)),
+    };
     let result = match cli.command {
-        Command::Ingest(ref args) => return ingest::run(&cli, args),
+        Command::Ingest(ref args) => ingest::run(&cli, args),
         Command::Run => run_daemon(&cli),
         Command::Check(ref args) => check::run(&cli, args),
         Command::Ticket(ref c) => ticket::run(&cli, c),
         Command::Quarantine(ref c) => quarantine::run(&cli, c),
         Command::Status(ref a) => ticket::status(&cli, a),
+        Command::Db(ref c) => db::run(&cli, c),
     };
     match result {
         Ok(code) => code,
+        Err(e) if output::is_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("postdesk: {e:#}");
-            if e.downcast_ref::<ConfigError>().is_some() {
-                ExitCode::from(EX_CONFIG)
-            } else {
-                ExitCode::FAILURE
-            }
+            let code = exit::code_of(&e);
+            exit::report(&e, code, cli.command.json());
+            ExitCode::from(code)
         }
     }
 }
@@ -145,13 +190,15 @@ fn run_daemon(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Open the database for a CLI command.
+/// Open the database for a command that writes (migrating it if needed).
 pub fn open_store(config: &Config) -> anyhow::Result<postdesk::store::Store> {
     postdesk::process::open_store(config)
         .with_context(|| format!("opening {}", config.storage.database.display()))
 }
 
-pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+/// Open the database for a command that only reads: never migrates.
+pub fn open_store_read_only(config: &Config) -> anyhow::Result<postdesk::store::Store> {
+    Ok(postdesk::store::Store::open_read_only(
+        &config.storage.database,
+    )?)
 }

@@ -1,13 +1,15 @@
-//! `postdesk quarantine list|show|retry`.
+//! `postdesk quarantine list|show|retry`. `list` and `show` only read (the
+//! database is opened read-only); `retry` processes, so it migrates.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use postdesk::notify::Templates;
-use postdesk::process::{Outcome, Processor};
+use postdesk::process::{Outcome, Processor, RetryError};
 use postdesk::store::views;
 
+use super::exit::{failure, FAILURE, NOINPUT};
 use super::Cli;
 
 #[derive(clap::Subcommand, Debug)]
@@ -43,19 +45,41 @@ pub enum Command {
     },
 }
 
+impl Command {
+    pub fn json(&self) -> bool {
+        match self {
+            Command::List { json, .. }
+            | Command::Show { json, .. }
+            | Command::Retry { json, .. } => *json,
+        }
+    }
+}
+
+fn no_entry(id: i64) -> anyhow::Error {
+    failure(
+        NOINPUT,
+        format!("no quarantine entry {id} (see `postdesk quarantine list --all`)"),
+    )
+}
+
 pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
     let config = super::load_config(&cli.config)?;
-    let mut store = super::open_store(&config)?;
+    let mut store = match cmd {
+        Command::Retry { .. } => super::open_store(&config)?,
+        _ => super::open_store_read_only(&config)?,
+    };
+    let mut out = super::output::stdout();
     match cmd {
         Command::List { all, json } => {
             let list = views::quarantine(store.conn(), *all)?;
             if *json {
-                super::print_json(&list)?;
+                out.json(&list)?;
             } else if list.is_empty() {
-                println!("quarantine is empty");
+                writeln!(out, "quarantine is empty")?;
             } else {
                 for q in list {
-                    println!(
+                    writeln!(
+                        out,
                         "{:>5} {:<8} {:<12} {:<28} {}  [{}]",
                         q.id,
                         q.status,
@@ -63,36 +87,52 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                         q.from.unwrap_or_else(|| "-".into()),
                         q.subject.unwrap_or_else(|| "-".into()),
                         q.error
-                    );
+                    )?;
                 }
             }
         }
         Command::Show { id, raw, json } => {
+            let Some(q) = views::quarantine_one(store.conn(), *id)? else {
+                return Err(no_entry(*id));
+            };
             if *raw {
                 let Some(bytes) = views::quarantine_raw(store.conn(), *id)? else {
-                    anyhow::bail!("quarantine entry {id} has no stored copy (or does not exist)");
+                    return Err(failure(
+                        NOINPUT,
+                        format!("quarantine entry {id} has no stored copy: it was too large to fetch and is still in mailbox {}", q.mailbox),
+                    ));
                 };
-                std::io::stdout().write_all(&bytes)?;
+                out.write_all(&bytes)?;
+                out.flush()?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let Some(q) = views::quarantine_one(store.conn(), *id)? else {
-                anyhow::bail!("no quarantine entry {id} (see `postdesk quarantine list --all`)");
-            };
             if *json {
-                super::print_json(&q)?;
+                out.json(&q)?;
             } else {
-                println!("Entry {} [{}], attempts {}", q.id, q.status, q.attempts);
-                println!(
-                    "Mailbox: {} (UIDVALIDITY {:?}, UID {:?})",
-                    q.mailbox, q.uid_validity, q.uid
-                );
-                println!("From: {}", q.from.as_deref().unwrap_or("-"));
-                println!("Subject: {}", q.subject.as_deref().unwrap_or("-"));
-                println!("Message-ID: {}", q.message_id.as_deref().unwrap_or("-"));
-                println!("Size: {} bytes, copy kept: {}", q.size, q.raw_kept);
-                println!("Error: {}", q.error);
+                let dash = |v: Option<u32>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+                writeln!(
+                    out,
+                    "Entry {} [{}], attempts {}",
+                    q.id, q.status, q.attempts
+                )?;
+                writeln!(
+                    out,
+                    "Mailbox: {} (UIDVALIDITY {}, UID {})",
+                    q.mailbox,
+                    dash(q.uid_validity),
+                    dash(q.uid)
+                )?;
+                writeln!(out, "From: {}", q.from.as_deref().unwrap_or("-"))?;
+                writeln!(out, "Subject: {}", q.subject.as_deref().unwrap_or("-"))?;
+                writeln!(
+                    out,
+                    "Message-ID: {}",
+                    q.message_id.as_deref().unwrap_or("-")
+                )?;
+                writeln!(out, "Size: {} bytes, copy kept: {}", q.size, q.raw_kept)?;
+                writeln!(out, "Error: {}", q.error)?;
                 if let Some(t) = &q.ticket {
-                    println!("Ticket: {t}");
+                    writeln!(out, "Ticket: {t}")?;
                 }
             }
         }
@@ -111,26 +151,23 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
             )?);
             let processor = Processor::new(config.clone(), templates);
             let mut results = Vec::new();
-            let mut failed = false;
+            // Failures, and how many of them name no entry at all.
+            let (mut failed, mut unknown) = (0, 0);
             for id in ids {
                 let r = processor.retry(&mut store, id);
                 let (ok, text) = match &r {
                     Ok(Outcome::Quarantined { error, .. }) => {
                         (false, format!("still failing: {error}"))
                     }
-                    Ok(o) => (true, serde_json::to_string(o)?),
+                    Ok(o) => (true, format!("released: {o}")),
                     Err(e) => (false, e.to_string()),
                 };
-                failed |= !ok;
+                if !ok {
+                    failed += 1;
+                    unknown += matches!(r, Err(RetryError::NotFound(_))) as u32;
+                }
                 if !*json {
-                    println!(
-                        "{id}: {}",
-                        if ok {
-                            format!("released {text}")
-                        } else {
-                            text.clone()
-                        }
-                    );
+                    writeln!(out, "{id}: {text}")?;
                 }
                 results.push(serde_json::json!({ "id": id, "ok": ok, "result": match r {
                     Ok(o) => serde_json::to_value(o)?,
@@ -138,10 +175,15 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                 }}));
             }
             if *json {
-                super::print_json(&results)?;
+                out.json(&results)?;
             }
-            if failed {
-                return Ok(ExitCode::FAILURE);
+            if failed > 0 {
+                // Only unknown ids: "not found"; anything else was printed.
+                return Ok(ExitCode::from(if unknown == failed {
+                    NOINPUT
+                } else {
+                    FAILURE
+                }));
             }
         }
     }

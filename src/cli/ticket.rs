@@ -1,17 +1,22 @@
-//! `postdesk ticket list|show` and `postdesk status`.
+//! `postdesk ticket list|show` and `postdesk status`. They only read: the
+//! database is opened read-only and never migrated.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use postdesk::store::views;
+use postdesk::threading::{Numbering, TypedNumberError};
+use postdesk::tickets::State;
 
+use super::exit::{failure, DATAERR, NOINPUT};
 use super::Cli;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
     /// List tickets, newest first.
     List {
-        /// Only tickets in this state (posted, open, waiting, resolved, …).
-        #[arg(long)]
+        /// Only tickets in this state.
+        #[arg(long, ignore_case = true, value_parser = clap::builder::PossibleValuesParser::new(State::ALL.map(State::as_str)))]
         state: Option<String>,
         /// Only tickets of this queue.
         #[arg(long)]
@@ -28,12 +33,21 @@ pub enum Command {
     },
     /// Show one ticket with its articles.
     Show {
-        /// Ticket number, e.g. 2026112210000017.
+        /// Ticket number, e.g. 2026112210000017, or a pasted tag such as
+        /// [Ticket#2026112210000017].
         number: String,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
     },
+}
+
+impl Command {
+    pub fn json(&self) -> bool {
+        match self {
+            Command::List { json, .. } | Command::Show { json, .. } => *json,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -45,7 +59,8 @@ pub struct StatusArgs {
 
 pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
     let config = super::load_config(&cli.config)?;
-    let mut store = super::open_store(&config)?;
+    let mut store = super::open_store_read_only(&config)?;
+    let mut out = super::output::stdout();
     match cmd {
         Command::List {
             state,
@@ -54,9 +69,18 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
             limit,
             json,
         } => {
-            if let Some(s) = state {
-                s.parse::<postdesk::tickets::State>()
-                    .map_err(anyhow::Error::msg)?;
+            if let Some(q) = queue {
+                // Configured queues, and those the database still knows.
+                let mut known: Vec<String> = config.queues.iter().map(|q| q.name.clone()).collect();
+                known.extend(views::queue_names(store.conn())?);
+                known.sort();
+                known.dedup();
+                if !known.contains(q) {
+                    return Err(failure(
+                        NOINPUT,
+                        format!("no queue named {q:?}; the queues are: {}", known.join(", ")),
+                    ));
+                }
             }
             let filter = views::TicketFilter {
                 state: state.as_ref().map(|s| s.to_lowercase()),
@@ -66,83 +90,130 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
             };
             let list = views::tickets(store.conn(), &filter)?;
             if *json {
-                super::print_json(&list)?;
+                out.json(&list)?;
             } else if list.is_empty() {
-                println!("no tickets");
+                writeln!(out, "no tickets")?;
             } else {
-                println!(
+                writeln!(
+                    out,
                     "{:<18} {:<10} {:<12} {:<28} {:>4}  SUBJECT",
                     "NUMBER", "STATE", "QUEUE", "CUSTOMER", "ARTS"
-                );
+                )?;
                 for t in list {
-                    println!(
+                    writeln!(
+                        out,
                         "{:<18} {:<10} {:<12} {:<28} {:>4}  {}",
                         t.number, t.state, t.queue, t.customer, t.articles, t.subject
-                    );
+                    )?;
                 }
             }
         }
-        Command::Show { number, json } => {
-            let Some(t) = views::ticket(store.conn(), number)? else {
-                anyhow::bail!("no ticket {number} (see `postdesk ticket list`)");
+        Command::Show {
+            number: typed,
+            json,
+        } => {
+            let numbering = Numbering::new(&config.system.ticket_tag, config.system.system_id);
+            // An example in the current scheme, for the message below.
+            let example = numbering.number(
+                "20261122",
+                postdesk::threading::Serial {
+                    value: 17,
+                    width: 5,
+                },
+            );
+            let number = numbering.typed_number(typed).map_err(|e| match e {
+                TypedNumberError::Malformed => failure(
+                    DATAERR,
+                    format!(
+                        "{typed:?} is not a ticket number: expected digits such as {} or a tag such as {}",
+                        example,
+                        numbering.subject_tag(&example)
+                    ),
+                ),
+                TypedNumberError::WrongCheckDigit => failure(
+                    DATAERR,
+                    format!("{typed} is not a valid ticket number: its check digit is wrong (a typo?)"),
+                ),
+            })?;
+            let Some(t) = views::ticket(store.conn(), &number)? else {
+                // Only the old check digit fits: no ticket was issued
+                // with it, so it is a typo of a current number.
+                if !postdesk::threading::is_valid(&number) {
+                    return Err(failure(
+                        DATAERR,
+                        format!("{number} is not a valid ticket number: its check digit is wrong (a typo?)"),
+                    ));
+                }
+                return Err(failure(
+                    NOINPUT,
+                    format!("no ticket {number} (see `postdesk ticket list`)"),
+                ));
             };
             if *json {
-                super::print_json(&t)?;
+                out.json(&t)?;
             } else {
-                println!(
-                    "Ticket {}  [{}]  queue {}  priority {}",
-                    t.number, t.state, t.queue, t.priority
-                );
-                println!("Subject:  {}", t.subject);
-                println!(
-                    "Customer: {}{}",
-                    t.customer,
-                    t.customer_name
-                        .as_ref()
-                        .map(|n| format!(" ({n})"))
-                        .unwrap_or_default()
-                );
-                println!("Created:  {}   Updated: {}", t.created_at, t.updated_at);
-                for a in &t.articles {
-                    println!();
-                    println!(
-                        "--- #{} {} {} from {} at {}{}",
-                        a.id,
-                        if a.direction == "in" { "<-" } else { "->" },
-                        a.kind,
-                        a.from,
-                        a.created_at,
-                        a.delivery
-                            .as_ref()
-                            .map(|d| format!(" [{d}]"))
-                            .unwrap_or_default()
-                    );
-                    if let Some(why) = &a.unverified {
-                        println!("UNVERIFIED: {why}");
-                    }
-                    for note in a.note.iter().flat_map(|n| n.lines()) {
-                        println!("Note: {note}");
-                    }
-                    println!("To: {}", a.to.join(", "));
-                    println!("Subject: {}", a.subject);
-                    for att in &a.attachments {
-                        println!(
-                            "Attachment: {} ({}, {} bytes)",
-                            att.filename, att.content_type, att.size
-                        );
-                    }
-                    println!();
-                    println!("{}", a.text.trim_end());
-                }
+                print_ticket(&mut out, &t)?;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
+fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Ticket {}  [{}]  queue {}  priority {}",
+        t.number, t.state, t.queue, t.priority
+    )?;
+    writeln!(out, "Subject:  {}", t.subject)?;
+    match &t.customer_name {
+        Some(name) => writeln!(out, "Customer: {} ({name})", t.customer)?,
+        None => writeln!(out, "Customer: {}", t.customer)?,
+    }
+    writeln!(
+        out,
+        "Created:  {}   Updated: {}",
+        t.created_at, t.updated_at
+    )?;
+    for a in &t.articles {
+        writeln!(out)?;
+        write!(
+            out,
+            "--- #{} {} {} from {} at {}",
+            a.id,
+            if a.direction == "in" { "<-" } else { "->" },
+            a.kind,
+            a.from,
+            a.created_at,
+        )?;
+        match &a.delivery {
+            Some(d) => writeln!(out, " [{d}]")?,
+            None => writeln!(out)?,
+        }
+        if let Some(why) = &a.unverified {
+            writeln!(out, "UNVERIFIED: {why}")?;
+        }
+        for note in a.note.iter().flat_map(|n| n.lines()) {
+            writeln!(out, "Note: {note}")?;
+        }
+        writeln!(out, "To: {}", a.to.join(", "))?;
+        writeln!(out, "Subject: {}", a.subject)?;
+        for att in &a.attachments {
+            writeln!(
+                out,
+                "Attachment: {} ({}, {} bytes)",
+                att.filename, att.content_type, att.size
+            )?;
+        }
+        writeln!(out)?;
+        writeln!(out, "{}", a.text.trim_end())?;
+    }
+    Ok(())
+}
+
 pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(&cli.config)?;
-    let mut store = super::open_store(&config)?;
+    let mut store = super::open_store_read_only(&config)?;
     let s = views::status(store.conn())?;
     let claimed = postdesk::store::outbox::claimed_count(store.conn())?;
     // A lock file we may not read (another user's) leaves the rest useful.
@@ -155,6 +226,7 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             (None, Some(msg))
         }
     };
+    let mut out = super::output::stdout();
     if args.json {
         #[derive(serde::Serialize)]
         struct Out<'a> {
@@ -165,31 +237,34 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             /// The running daemon, if any.
             daemon: Option<postdesk::lock::Holder>,
         }
-        super::print_json(&Out {
+        out.json(&Out {
             status: &s,
             outbox_claimed: claimed,
             daemon,
         })?;
     } else {
         match (&daemon, &lock_error) {
-            (Some(h), _) => println!("daemon running: {h}"),
-            (None, Some(_)) => println!("daemon unknown"),
-            (None, None) => println!("daemon not running"),
+            (Some(h), _) => writeln!(out, "daemon running: {h}")?,
+            (None, Some(_)) => writeln!(out, "daemon unknown")?,
+            (None, None) => writeln!(out, "daemon not running")?,
         }
-        println!(
+        writeln!(
+            out,
             "tickets {}  articles {}  receipts {}",
             s.tickets, s.articles, s.receipts
-        );
+        )?;
         for (k, v) in &s.receipts_by_status {
-            println!("  {k:<12} {v}");
+            writeln!(out, "  {k:<12} {v}")?;
         }
-        println!("quarantine held {}", s.quarantine_held);
-        println!(
+        writeln!(out, "quarantine held {}", s.quarantine_held)?;
+        writeln!(
+            out,
             "outbox pending {} (claimed {claimed})  sent {}  failed {}",
             s.outbox_pending, s.outbox_sent, s.outbox_failed
-        );
+        )?;
         for f in &s.outbox_failed_latest {
-            println!(
+            writeln!(
+                out,
                 "  failed {} {} to {} (ticket {}, {}): {}",
                 f.id,
                 f.kind,
@@ -197,13 +272,14 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
                 f.ticket.as_deref().unwrap_or("-"),
                 f.created_at,
                 f.error
-            );
+            )?;
         }
         for m in &s.mailboxes {
-            println!(
+            writeln!(
+                out,
                 "mailbox {} uidvalidity {} last uid {} ({})",
                 m.mailbox, m.uid_validity, m.last_uid, m.updated_at
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

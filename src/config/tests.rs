@@ -87,15 +87,14 @@ fn pipe_only_mailbox_needs_no_after_or_move_to() {
         c.warnings
     );
     // With IMAP, after = "move" (the default) still needs move_to.
-    let imap = PIPE_ONLY.to_string()
-        + "host = \"imap.example.com\"\nusername = \"u\"\npassword = \"p\"\n";
+    let imap =
+        PIPE_ONLY.to_string() + "host = \"imap.example.com\"\nusername = \"u\"\npassword = \"p\"\n";
     let (_d, p) = write(&imap);
     let e = Config::load_with_env(&p, &env(&[]))
         .unwrap_err()
         .to_string();
     assert!(e.contains("mailbox[0].move_to: required"), "{e}");
 }
-
 
 #[test]
 fn minimal_config_and_env_override() {

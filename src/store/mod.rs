@@ -1,7 +1,10 @@
 //! SQLite persistence: the only module that speaks SQL.
 //!
 //! One database file in WAL mode with foreign keys on. Versioned migrations
-//! run at open (`PRAGMA user_version` records the version reached). Queries
+//! run when the daemon, `ingest`, `quarantine retry` or `db migrate` opens
+//! it (`PRAGMA user_version` records the version reached); commands that
+//! only read open it read-only with [`Store::open_read_only`], which checks
+//! the version and never migrates. Queries
 //! are named in domain terms; callers hold a [`rusqlite::Transaction`] or
 //! savepoint and pass it in, so everything one message causes (ticket,
 //! article, receipt, outbox mail) commits together or not at all.
@@ -45,6 +48,14 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    #[error("database {path} has schema version {found}, older than this postdesk expects ({known}): run `postdesk db migrate` (or start the daemon, which migrates)")]
+    TooOld {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("database {path} does not exist yet: `postdesk run`, `postdesk ingest` or `postdesk db migrate` creates it")]
+    Missing { path: PathBuf },
     #[error("migration to schema version {version} failed: {source}")]
     Migration {
         version: usize,
@@ -97,6 +108,58 @@ pub struct Store {
 impl Store {
     /// Open (creating if needed) and migrate.
     pub fn open(path: &Path, durability: Durability) -> Result<Store, StoreError> {
+        Self::open_and_migrate(path, durability).map(|(store, _)| store)
+    }
+
+    /// Open for reading only: never creates, never migrates, never writes.
+    /// A database at an older schema version is refused with the hint to
+    /// run `postdesk db migrate`; a newer one with the hint to upgrade.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_err)?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        let found = store.schema_version()?;
+        let known = MIGRATIONS.len() as i64;
+        if found < known {
+            return Err(StoreError::TooOld {
+                path: store.path.clone(),
+                found,
+                known,
+            });
+        }
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: store.path.clone(),
+                found,
+                known,
+            });
+        }
+        Ok(store)
+    }
+
+    /// Open (creating if needed) and migrate; also returns the schema
+    /// version found before migrating (0 for a new database).
+    pub fn open_and_migrate(
+        path: &Path,
+        durability: Durability,
+    ) -> Result<(Store, i64), StoreError> {
         let open_err = |source| StoreError::Open {
             path: path.to_path_buf(),
             source,
@@ -134,14 +197,20 @@ impl Store {
             conn,
             path: path.to_path_buf(),
         };
-        store.migrate()?;
-        Ok(store)
+        let found = store.migrate()?;
+        Ok((store, found))
+    }
+
+    /// The schema version this postdesk knows (the last migration's).
+    pub fn known_schema_version() -> i64 {
+        MIGRATIONS.len() as i64
     }
 
     /// Apply pending migrations. The version is read inside an IMMEDIATE
     /// transaction, so two processes opening a new database at once (the
-    /// daemon and a CLI command) never both migrate.
-    fn migrate(&mut self) -> Result<(), StoreError> {
+    /// daemon and a CLI command) never both migrate. Returns the version
+    /// found.
+    fn migrate(&mut self) -> Result<i64, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -162,7 +231,7 @@ impl Store {
             tracing::info!(version, "database migrated");
         }
         tx.commit()?;
-        Ok(())
+        Ok(found)
     }
 
     pub fn path(&self) -> &Path {
@@ -267,6 +336,39 @@ mod tests {
         drop(c);
         let e = Store::open(&p, Durability::Full).err().unwrap();
         assert!(e.to_string().contains("upgrade postdesk"), "{e}");
+    }
+
+    #[test]
+    fn read_only_open_checks_the_version_and_never_migrates() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.db");
+        let e = Store::open_read_only(&p).err().unwrap();
+        assert!(matches!(e, StoreError::Missing { .. }), "{e}");
+        assert!(!p.exists(), "a read-only open created the file");
+        // An empty database (version 0) is older than this postdesk.
+        Connection::open(&p)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL")
+            .unwrap();
+        let e = Store::open_read_only(&p).err().unwrap();
+        assert!(e.to_string().contains("run `postdesk db migrate`"), "{e}");
+        let v: i64 = Connection::open(&p)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 0, "the read-only open migrated");
+        let (s, found) = Store::open_and_migrate(&p, Durability::Full).unwrap();
+        assert_eq!(found, 0);
+        drop(s);
+        let s = Store::open_read_only(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), Store::known_schema_version());
+        drop(s);
+        Connection::open(&p)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 99")
+            .unwrap();
+        let e = Store::open_read_only(&p).err().unwrap();
+        assert!(matches!(e, StoreError::TooNew { .. }), "{e}");
     }
 
     #[test]

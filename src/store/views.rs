@@ -62,6 +62,13 @@ pub fn tickets(c: &Connection, f: &TicketFilter) -> Result<Vec<TicketSummary>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Names of the queues the database knows (configured now or earlier).
+pub fn queue_names(c: &Connection) -> Result<Vec<String>> {
+    let mut stmt = c.prepare("SELECT name FROM queues ORDER BY name")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 #[derive(Debug, Serialize)]
 pub struct TicketDetail {
     pub number: String,

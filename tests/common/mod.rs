@@ -363,7 +363,7 @@ agents_address = "{agents}"
         std::fs::write(&config, text).unwrap();
         std::fs::write(dir.path().join("imap-password"), format!("{PASSWORD}\n")).unwrap();
         std::fs::write(dir.path().join("wrong-password"), "not-the-password\n").unwrap();
-        Desk {
+        let desk = Desk {
             dir,
             config,
             id,
@@ -372,7 +372,16 @@ agents_address = "{agents}"
             agents,
             child: None,
             runs: 0,
-        }
+        };
+        // As an installation would: read commands never create or migrate
+        // the database, so a test may read before the daemon has started.
+        let out = desk.cli(&["db", "migrate"]);
+        assert!(
+            out.status.success(),
+            "postdesk db migrate: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        desk
     }
 
     /// Point `[paths] templates` at `dir`.
