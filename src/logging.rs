@@ -15,7 +15,18 @@ use crate::config::LogFormat;
 
 /// Install the global subscriber. `RUST_LOG` overrides `level`.
 pub fn init(format: LogFormat, level: &str) {
-    let from_env = EnvFilter::try_from_default_env().ok();
+    // RUST_LOG wins over `log.level`, but only when it names levels: a
+    // typo there would otherwise silence every log line, errors included.
+    let from_env = match std::env::var(EnvFilter::DEFAULT_ENV) {
+        Ok(v) if !v.trim().is_empty() => match crate::config::log_level_problem(&v) {
+            None => EnvFilter::try_new(&v).ok(),
+            Some(why) => {
+                eprintln!("postdesk: ignoring RUST_LOG: {why}; using log.level {level:?}");
+                None
+            }
+        },
+        _ => None,
+    };
     let overridden = from_env.is_some();
     let filter = from_env
         .or_else(|| EnvFilter::try_new(level).ok())

@@ -376,6 +376,37 @@ fn logs_carry_values_and_no_colour_off_a_terminal() {
     assert!(!log.contains("Some(") && !log.contains("None"), "{log}");
 }
 
+#[test]
+fn a_mistyped_rust_log_is_ignored_with_a_warning_not_obeyed_into_silence() {
+    let desk = Desk::new(DeskOptions::default());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_postdesk"))
+        .arg("--config")
+        .arg(&desk.config)
+        .args(["--log-format", "plain", "ingest"])
+        .env("RUST_LOG", "debg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"Subject: quarantine me\r\n\r\nx\r\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let log = stderr(&out);
+    assert!(
+        log.contains("ignoring RUST_LOG") && log.contains("\"debg\" is not a log level"),
+        "{log}"
+    );
+    // log.level (info) decides instead: the warning still reaches the log.
+    assert!(log.contains("message quarantined"), "{log}");
+}
+
 /// The README's "Try it in two minutes": its pipe-only configuration, as
 /// printed there, takes a Portuguese mail in and answers in Portuguese.
 #[test]

@@ -76,8 +76,8 @@ const LEVELS: &str = "trace, debug, info, warn, error, off";
 /// Why `level` is not a usable log filter, if it is not. tracing's
 /// `EnvFilter` takes a bare word as a target name, so `"debg"` would be a
 /// valid filter that logs nothing, errors included: each directive must be
-/// `LEVEL` or `TARGET=LEVEL` with a known level.
-fn log_level_problem(level: &str) -> Option<String> {
+/// `LEVEL` or `TARGET=LEVEL` with a known level. Also used for `RUST_LOG`.
+pub fn log_level_problem(level: &str) -> Option<String> {
     use std::str::FromStr;
     use tracing_subscriber::filter::LevelFilter;
     for directive in level.split(',').map(str::trim) {

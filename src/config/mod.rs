@@ -25,7 +25,7 @@ mod env;
 mod raw;
 mod read;
 
-pub use check::valid_address;
+pub use check::{log_level_problem, valid_address};
 pub use diagnostics::{ConfigError, Place, Problem};
 use document::KeyPath;
 

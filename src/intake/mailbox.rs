@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use futures::TryStreamExt;
 use tokio::sync::watch;
 
+use super::ack::{acknowledge, store_flags, uid_set};
 use super::{connect, Session};
 use crate::backoff::Backoff;
 use crate::config::{AfterAction, Mailbox};
@@ -31,7 +32,7 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_IDLE: Duration = Duration::from_secs(25 * 60);
 
 /// Run an IMAP command with [`COMMAND_TIMEOUT`].
-async fn timed<T, E>(
+pub(super) async fn timed<T, E>(
     what: &str,
     fut: impl std::future::Future<Output = Result<T, E>>,
 ) -> anyhow::Result<T>
@@ -75,10 +76,10 @@ pub async fn run(
     tracing::info!(mailbox = %cfg.name, "intake stopped");
 }
 
-struct Caps {
+pub(super) struct Caps {
     idle: bool,
-    mv: bool,
-    uidplus: bool,
+    pub(super) mv: bool,
+    pub(super) uidplus: bool,
 }
 
 async fn session(
@@ -509,97 +510,4 @@ async fn refetch(s: &mut Session, cx: &Ctx<'_>) -> anyhow::Result<()> {
         acknowledge(s, cfg, caps, &done).await?;
     }
     Ok(())
-}
-
-async fn store_flags(s: &mut Session, uids: &[u32], what: &str) -> anyhow::Result<()> {
-    let _: Vec<_> = timed(&format!("UID STORE {what}"), async {
-        s.uid_store(uid_set(uids), what).await?.try_collect().await
-    })
-    .await?;
-    Ok(())
-}
-
-async fn expunge(s: &mut Session, caps: &Caps, uids: &[u32]) -> anyhow::Result<()> {
-    if caps.uidplus {
-        let _: Vec<_> = timed("UID EXPUNGE", async {
-            s.uid_expunge(uid_set(uids)).await?.try_collect().await
-        })
-        .await?;
-    } else {
-        let _: Vec<_> = timed("EXPUNGE", async { s.expunge().await?.try_collect().await }).await?;
-    }
-    Ok(())
-}
-
-async fn acknowledge(
-    s: &mut Session,
-    cfg: &Mailbox,
-    caps: &Caps,
-    uids: &[u32],
-) -> anyhow::Result<()> {
-    match cfg.after {
-        AfterAction::Flag => {
-            let flags = cfg.flags.join(" ");
-            store_flags(s, uids, &format!("+FLAGS.SILENT ({flags})")).await
-        }
-        AfterAction::Delete => {
-            store_flags(s, uids, "+FLAGS.SILENT (\\Deleted)").await?;
-            expunge(s, caps, uids).await
-        }
-        AfterAction::Move => {
-            // Checked at config load: move_to is set for "move".
-            let target = cfg.move_to.as_deref().unwrap_or("Processed");
-            if caps.mv {
-                timed(
-                    &format!("UID MOVE to {target:?}"),
-                    s.uid_mv(uid_set(uids), target),
-                )
-                .await
-            } else {
-                timed(
-                    &format!("UID COPY to {target:?}"),
-                    s.uid_copy(uid_set(uids), target),
-                )
-                .await?;
-                store_flags(s, uids, "+FLAGS.SILENT (\\Deleted)").await?;
-                expunge(s, caps, uids).await
-            }
-        }
-    }
-}
-
-/// `[1,2,3,5,7,8]` → `1:3,5,7:8` (input sorted).
-pub fn uid_set(uids: &[u32]) -> String {
-    let mut out = String::new();
-    let mut i = 0;
-    while i < uids.len() {
-        let start = uids[i];
-        let mut end = start;
-        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
-            i += 1;
-            end = uids[i];
-        }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        if start == end {
-            out.push_str(&start.to_string());
-        } else {
-            out.push_str(&format!("{start}:{end}"));
-        }
-        i += 1;
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::uid_set;
-
-    #[test]
-    fn sets() {
-        assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
-        assert_eq!(uid_set(&[4]), "4");
-        assert_eq!(uid_set(&[]), "");
-    }
 }

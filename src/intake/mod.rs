@@ -3,7 +3,10 @@
 //! acknowledges them in IMAP once the worker reports them committed; it
 //! knows no tickets.
 
+mod ack;
 pub mod mailbox;
+
+pub use ack::uid_set;
 
 use std::time::Duration;
 
