@@ -3,17 +3,18 @@
 //! committed, flag/move/delete the messages and advance the UID ledger.
 //! Then IDLE (or sleep, where the server lacks IDLE) until something new
 //! arrives or the poll interval passes. Connection trouble is retried with
-//! backoff capped near 30 s ([`crate::backoff`], reset once a session is
-//! ready); one mailbox's trouble never touches another's.
+//! backoff capped near 30 s ([`crate::backoff`], reset once a session has
+//! taken mail in or stayed up a minute); one mailbox's trouble never
+//! touches another's. A connection that fails during a fetch ends the
+//! session (the mail is fetched again), see [`super::fetch`].
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use futures::TryStreamExt;
 use tokio::sync::watch;
 
-use super::ack::{acknowledge, store_flags, uid_set};
+use super::ack::{acknowledge, store_flags};
+use super::fetch::{fetch_bodies, fetch_sizes, Strikes};
 use super::{connect, Session};
 use crate::backoff::Backoff;
 use crate::config::{AfterAction, Mailbox};
@@ -28,6 +29,8 @@ const BATCH_BYTES: u64 = 16 * 1024 * 1024;
 /// Longest any single IMAP command may take before the session is
 /// considered dead (half-open connections never answer).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+/// A session up this long has been useful: the reconnect backoff starts over.
+const USEFUL_SESSION: Duration = Duration::from_secs(60);
 /// IDLE is re-issued at least this often (RFC 2177 asks for < 29 min).
 const MAX_IDLE: Duration = Duration::from_secs(25 * 60);
 
@@ -57,11 +60,21 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = Backoff::default();
+    let mut strikes = Strikes::default();
     loop {
         if *shutdown.borrow() {
             break;
         }
-        match session(&cfg, max_bytes, &worker, &mut shutdown, &mut backoff).await {
+        let r = session(
+            &cfg,
+            max_bytes,
+            &worker,
+            &mut shutdown,
+            &mut backoff,
+            &mut strikes,
+        )
+        .await;
+        match r {
             Ok(()) => break,
             Err(e) => {
                 let wait = backoff.next_delay();
@@ -88,6 +101,7 @@ async fn session(
     worker: &Worker,
     shutdown: &mut watch::Receiver<bool>,
     backoff: &mut Backoff,
+    strikes: &mut Strikes,
 ) -> anyhow::Result<()> {
     let imap = cfg
         .imap
@@ -130,7 +144,7 @@ async fn session(
         }
         None => 0,
     };
-    backoff.reset();
+    strikes.for_folder(uid_validity);
     tracing::info!(mailbox = %cfg.name, folder = %cfg.folder, uid_validity, last_uid,
         idle = caps.idle && cfg.idle, "IMAP session ready");
     let cx = Ctx {
@@ -144,9 +158,16 @@ async fn session(
         },
     };
 
+    // The reconnect backoff starts over only once this session has been
+    // useful: it took mail in, or it stayed up a while. A server that drops
+    // every session right after SELECT or at IDLE is not hammered.
+    let (started, start_uid) = (std::time::Instant::now(), last_uid);
     loop {
-        refetch(&mut s, &cx).await?;
-        drain(&mut s, &cx, &mut last_uid, shutdown).await?;
+        refetch(&mut s, &cx, strikes).await?;
+        drain(&mut s, &cx, &mut last_uid, shutdown, strikes).await?;
+        if last_uid > start_uid || started.elapsed() >= USEFUL_SESSION {
+            backoff.reset();
+        }
         if *shutdown.borrow() {
             timed("LOGOUT", s.logout()).await.ok();
             return Ok(());
@@ -212,82 +233,6 @@ struct Ledger<'a> {
     uid_validity: u32,
 }
 
-/// RFC822.SIZE of each of `uids` still in the folder.
-async fn fetch_sizes(s: &mut Session, uids: &[u32]) -> anyhow::Result<HashMap<u32, u64>> {
-    timed("UID FETCH sizes", async {
-        s.uid_fetch(uid_set(uids), "(UID RFC822.SIZE)")
-            .await?
-            .try_filter_map(|f| async move { Ok(f.uid.map(|u| (u, f.size.unwrap_or(0) as u64))) })
-            .try_collect()
-            .await
-    })
-    .await
-}
-
-/// `UID FETCH set (UID BODY.PEEK[])`, all responses collected.
-async fn fetch_raw(s: &mut Session, set: &str) -> anyhow::Result<Vec<async_imap::types::Fetch>> {
-    timed("UID FETCH bodies", async {
-        s.uid_fetch(set, "(UID BODY.PEEK[])")
-            .await?
-            .try_collect::<Vec<_>>()
-            .await
-    })
-    .await
-}
-
-/// Bodies of `uids`; a UID whose body the server will not give is mapped
-/// to an error text (after trying it alone), so one bad message cannot
-/// block the mailbox.
-async fn fetch_bodies(
-    s: &mut Session,
-    uids: &[u32],
-) -> anyhow::Result<HashMap<u32, Result<Vec<u8>, String>>> {
-    let mut out = HashMap::new();
-    if uids.is_empty() {
-        return Ok(out);
-    }
-    let all = fetch_raw(s, &uid_set(uids)).await;
-    match all {
-        Ok(fetched) => {
-            for f in fetched {
-                if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                    out.insert(uid, Ok(body.to_vec()));
-                }
-            }
-        }
-        Err(e) if uids.len() > 1 => {
-            tracing::warn!("{e:#}; fetching one message at a time");
-            for &uid in uids {
-                let one = fetch_raw(s, &uid.to_string()).await;
-                match one {
-                    Ok(fetched) => {
-                        if let Some(body) = fetched
-                            .iter()
-                            .find(|f| f.uid == Some(uid))
-                            .and_then(|f| f.body())
-                        {
-                            out.insert(uid, Ok(body.to_vec()));
-                        }
-                    }
-                    Err(e) => {
-                        out.insert(
-                            uid,
-                            Err(format!("the server would not hand the message over: {e:#}")),
-                        );
-                    }
-                }
-            }
-        }
-        Err(e) => {
-            out.insert(
-                uids[0],
-                Err(format!("the server would not hand the message over: {e:#}")),
-            );
-        }
-    }
-    Ok(out)
-}
-
 /// A batch fetched from IMAP, ready for the worker.
 struct Prepared {
     /// UIDs that have an item (in order), for the acknowledgement.
@@ -302,6 +247,7 @@ async fn prepare(
     s: &mut Session,
     cx: &Ctx<'_>,
     after_uid: u32,
+    strikes: &mut Strikes,
 ) -> anyhow::Result<Option<Prepared>> {
     let (cfg, max_bytes, at) = (cx.cfg, cx.max_bytes, &cx.at);
     let Some(first) = after_uid.checked_add(1) else {
@@ -342,7 +288,7 @@ async fn prepare(
         .copied()
         .filter(|u| sizes.get(u).is_some_and(|sz| *sz <= max_bytes))
         .collect();
-    let mut bodies = fetch_bodies(s, &wanted).await?;
+    let mut bodies = fetch_bodies(s, &wanted, strikes).await?;
     let mut items = Vec::with_capacity(uids.len());
     let mut covered = Vec::with_capacity(uids.len());
     for &uid in &uids {
@@ -420,6 +366,7 @@ async fn drain(
     cx: &Ctx<'_>,
     last_uid: &mut u32,
     shutdown: &watch::Receiver<bool>,
+    strikes: &mut Strikes,
 ) -> anyhow::Result<()> {
     type InFlight = (
         Vec<u32>,
@@ -432,7 +379,7 @@ async fn drain(
         let next = if *shutdown.borrow() {
             None
         } else {
-            prepare(s, cx, fetched_upto).await?
+            prepare(s, cx, fetched_upto, strikes).await?
         };
         let next: Option<InFlight> = next.map(|p| {
             fetched_upto = p.max_uid;
@@ -458,7 +405,7 @@ async fn drain(
 /// Fetch again the quarantined messages the operator asked for (`postdesk
 /// quarantine retry` of a message that had been too large to fetch), and
 /// acknowledge those that now went through.
-async fn refetch(s: &mut Session, cx: &Ctx<'_>) -> anyhow::Result<()> {
+async fn refetch(s: &mut Session, cx: &Ctx<'_>, strikes: &mut Strikes) -> anyhow::Result<()> {
     let (cfg, max_bytes, caps, worker, at) = (cx.cfg, cx.max_bytes, cx.caps, cx.worker, &cx.at);
     let wanted = worker.refetches(at.source, at.uid_validity).await?;
     if wanted.is_empty() {
@@ -473,7 +420,7 @@ async fn refetch(s: &mut Session, cx: &Ctx<'_>) -> anyhow::Result<()> {
         .copied()
         .filter(|u| sizes.get(u).is_some_and(|sz| *sz <= max_bytes))
         .collect();
-    let mut bodies = fetch_bodies(s, &fit).await?;
+    let mut bodies = fetch_bodies(s, &fit, strikes).await?;
     let mut items = Vec::new();
     for (id, uid) in &wanted {
         let size = sizes.get(uid).copied();

@@ -4,6 +4,7 @@
 //! knows no tickets.
 
 mod ack;
+mod fetch;
 pub mod mailbox;
 
 pub use ack::uid_set;

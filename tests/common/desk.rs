@@ -28,6 +28,9 @@ pub struct DeskOptions {
     /// The support mailbox has no IMAP settings: mail comes through
     /// `postdesk ingest` only.
     pub pipe_only: bool,
+    /// Reach IMAP (plain) through this port instead of the stack's, e.g. a
+    /// test's fault-injecting proxy.
+    pub imap_port: Option<u16>,
 }
 
 impl Default for DeskOptions {
@@ -43,6 +46,7 @@ impl Default for DeskOptions {
             after: "move",
             max_message_bytes: 26214400,
             pipe_only: false,
+            imap_port: None,
         }
     }
 }
@@ -72,7 +76,11 @@ impl Desk {
         let (imap_port, tls, ca) = match opts.imap_tls {
             "implicit" => (st.imaps_port, "implicit", ca),
             "starttls" => (st.imap_port, "starttls", ca),
-            _ => (st.imap_port, "none", String::new()),
+            _ => (
+                opts.imap_port.unwrap_or(st.imap_port),
+                "none",
+                String::new(),
+            ),
         };
         let mailbox = |name: &str, address: &str, queue: &str, password_file: &str| {
             format!(
