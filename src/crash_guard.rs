@@ -25,8 +25,12 @@ pub const CRASH_LIMIT: u32 = 3;
 /// **Test only.** When this environment variable is set, processing aborts
 /// the whole process (`std::process::abort`, which nothing can catch) on a
 /// message whose raw bytes contain its value, so the tests can make a real
-/// crash happen. Never set it in production.
+/// crash happen. Only debug builds (the tests') honour it; release builds
+/// ignore it.
 pub const TEST_ABORT_ENV: &str = "POSTDESK_TEST_ABORT_ON";
+
+/// How the error of a message quarantined by the guard begins.
+pub const CRASHED: &str = "processing crashed";
 
 /// What a message's attempts are recorded under.
 pub fn message_key(item: &Incoming) -> String {
@@ -117,7 +121,7 @@ impl Processor {
         earlier: u32,
     ) -> Result<Outcome, StoreError> {
         let error = format!(
-            "processing crashed: the process died {earlier} times while handling this message \
+            "{CRASHED}: the process died {earlier} times while handling this message \
              (kept raw, not parsed again; see the log of those runs)"
         );
         tracing::error!(key, "{error}");
@@ -133,6 +137,10 @@ impl Processor {
 
 /// See [`TEST_ABORT_ENV`].
 fn test_abort_hook(batch: &[Incoming]) {
+    // Release builds (what operators run) never abort on request.
+    if !cfg!(debug_assertions) {
+        return;
+    }
     let Some(marker) = std::env::var_os(TEST_ABORT_ENV) else {
         return;
     };

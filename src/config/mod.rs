@@ -60,6 +60,31 @@ pub enum AfterAction {
     Delete,
 }
 
+/// Our own addresses (support, agents', `system.own_addresses`), matched
+/// the way mail systems deliver them: case-insensitively, with or without a
+/// `+tag` on the local part and a trailing dot on the domain, so
+/// `Support+x@Example.com.` is still ours.
+#[derive(Debug, Clone, Default)]
+pub struct OwnAddresses(HashSet<String>);
+
+impl OwnAddresses {
+    /// Is `address` one of ours?
+    pub fn contains(&self, address: &str) -> bool {
+        self.0.contains(&Self::key(address))
+    }
+
+    fn key(address: &str) -> String {
+        let a = address.trim().to_lowercase();
+        match a.rsplit_once('@') {
+            Some((local, domain)) => {
+                let local = local.split_once('+').map_or(local, |(l, _)| l);
+                format!("{local}@{}", domain.trim_end_matches('.'))
+            }
+            None => a,
+        }
+    }
+}
+
 /// What becomes of mail that threads to a ticket (by its tagged number or
 /// a Message-ID) from a sender with no right to it: neither a participant
 /// nor answering the ticket's own mail.
@@ -269,20 +294,18 @@ impl Config {
 
     /// Every address that is ours: mailboxes, queues' agent addresses and
     /// `own_addresses`. Lower-case.
-    pub fn own_addresses(&self) -> HashSet<String> {
-        let mut set: HashSet<String> = self
+    pub fn own_addresses(&self) -> OwnAddresses {
+        let all = self
             .mailboxes
             .iter()
-            .map(|m| m.address.to_lowercase())
-            .collect();
-        set.extend(self.system.own_addresses.iter().map(|a| a.to_lowercase()));
-        set.extend(
-            self.queues
-                .iter()
-                .filter_map(|q| q.agents_address.as_ref())
-                .map(|a| a.to_lowercase()),
-        );
-        set
+            .map(|m| m.address.as_str())
+            .chain(self.system.own_addresses.iter().map(String::as_str))
+            .chain(
+                self.queues
+                    .iter()
+                    .filter_map(|q| q.agents_address.as_deref()),
+            );
+        OwnAddresses(all.map(OwnAddresses::key).collect())
     }
 
     pub fn queue(&self, name: &str) -> Option<&Queue> {

@@ -396,3 +396,26 @@ fn second_entry_missing_its_name_is_named_by_index() {
         ["c.toml:20: mailbox[1].name: is required but missing (see config.example.toml)"]
     );
 }
+
+#[test]
+fn own_addresses_match_with_tags_case_and_trailing_dots() {
+    let (_d, p) = write(MINIMAL);
+    let c = Config::load_with_env(&p, &env(&[("PW", "x")])).unwrap_or_else(|e| panic!("{e}"));
+    let own = c.own_addresses();
+    for ours in [
+        "support@example.com",
+        "Support@Example.COM",
+        "support+x@example.com",
+        "support@example.com.",
+        "SUPPORT+billing@example.com.",
+    ] {
+        assert!(own.contains(ours), "{ours}");
+    }
+    for theirs in [
+        "supports@example.com",
+        "support@example.co",
+        "x+support@example.com",
+    ] {
+        assert!(!own.contains(theirs), "{theirs}");
+    }
+}

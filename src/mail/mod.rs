@@ -11,11 +11,13 @@
 
 mod body;
 mod classify;
+mod peek;
 mod safe_name;
 pub mod shape;
 
 pub use body::MAX_BODY_BYTES;
 pub use classify::{automatic_reason, Automatic};
+pub use peek::{peek, Peek};
 pub use safe_name::safe_filename;
 
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
@@ -224,13 +226,18 @@ pub fn plausible_address(a: &str) -> bool {
     let Some((local, domain)) = a.rsplit_once('@') else {
         return false;
     };
-    !local.is_empty()
+    // RFC 5321: a local part of 64 and a domain of 255 octets at most.
+    a.len() <= MAX_ADDRESS_BYTES
+        && !local.is_empty()
         && !domain.is_empty()
         && !domain.contains('@')
         && !a
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || "<>,;".contains(c))
 }
+
+/// Longest address taken in (RFC 5321's limits: 64 + 1 + 255).
+pub const MAX_ADDRESS_BYTES: usize = 320;
 
 /// Longer subjects are cut (RFC 5322 lines stop at 998 characters anyway).
 pub const MAX_SUBJECT_CHARS: usize = 500;
@@ -358,6 +365,17 @@ mod tests {
         );
         // Binary garbage has no header block at all.
         assert!(parse(&[0xff, 0xfe, 0x00, 0x01, 0x02], "x").is_err());
+    }
+
+    #[test]
+    fn an_address_longer_than_smtp_allows_is_no_sender() {
+        let raw = format!(
+            "From: {}@example.com\r\nSubject: s\r\n\r\nx",
+            "a".repeat(60_000)
+        );
+        assert_eq!(parse(raw.as_bytes(), "x").unwrap_err(), MailError::NoSender);
+        let ok = format!("From: {}@example.com\r\n\r\nx", "a".repeat(64));
+        assert!(parse(ok.as_bytes(), "x").is_ok());
     }
 
     #[test]

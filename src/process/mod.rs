@@ -12,7 +12,6 @@
 //! Message-ID from the same sender with the same subject is recorded as a
 //! duplicate and makes neither a ticket nor a mail.
 
-use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -174,7 +173,7 @@ pub struct Processor {
     config: Arc<Config>,
     templates: Arc<Templates>,
     numbering: Numbering,
-    own: HashSet<String>,
+    own: crate::config::OwnAddresses,
     attachments_dir: PathBuf,
     /// Set when the batch in progress wrote attachment files: they are
     /// flushed with one `syncfs` before the batch commits.

@@ -2,12 +2,10 @@
 //! raw bytes when we have them and whatever headers can be read), and
 //! `postdesk quarantine retry`.
 
-use std::panic::catch_unwind;
-
 use super::{sha256_hex, Incoming, Origin, Outcome, Processor};
+use crate::crash_guard::CRASHED;
 use crate::mail;
 use crate::store::{records, Db, Store, StoreError};
-use crate::threading;
 
 impl Processor {
     /// Record a message that could not be processed.
@@ -43,25 +41,13 @@ impl Processor {
         } else {
             None
         };
-        // Best effort: whatever headers can be read, for the operator.
-        let head = &item.raw[..item.raw.len().min(64 * 1024)];
-        let parsed = catch_unwind(|| mail_parser::MessageParser::default().parse_headers(head))
-            .ok()
-            .flatten();
-        let from = parsed
-            .as_ref()
-            .and_then(|m| m.from())
-            .and_then(|a| a.first())
-            .and_then(|a| a.address())
-            .map(mail::sanitize_line);
-        let subject = parsed
-            .as_ref()
-            .and_then(|m| m.subject())
-            .map(mail::sanitize_line);
-        let message_id = parsed
-            .as_ref()
-            .and_then(|m| m.message_id())
-            .map(threading::normalize_message_id);
+        // Whatever headers a plain scan can read, for the operator: the
+        // message is not parsed again (it may be what killed the process).
+        let mail::Peek {
+            from,
+            subject,
+            message_id,
+        } = mail::peek(&item.raw, !error.starts_with(CRASHED));
         let receipt_id = records::insert_receipt(
             db,
             &records::NewReceipt {

@@ -305,14 +305,25 @@ impl Processor {
         ticket_id: i64,
         mail: &InboundMail,
     ) -> Result<(), Failure> {
-        for a in &mail.cc {
-            if !self.own.contains(&a.address) {
-                records::add_participant(db, ticket_id, &a.address, a.name.as_deref(), "cc")?;
-            }
+        let cc: Vec<_> = mail
+            .cc
+            .iter()
+            .filter(|a| !self.own.contains(&a.address))
+            .collect();
+        if cc.len() > MAX_CC_PARTICIPANTS {
+            tracing::warn!(ticket_id, cc = cc.len(),
+                "only the first {MAX_CC_PARTICIPANTS} Cc addresses of this mail become participants");
+        }
+        for a in cc.into_iter().take(MAX_CC_PARTICIPANTS) {
+            records::add_participant(db, ticket_id, &a.address, a.name.as_deref(), "cc")?;
         }
         Ok(())
     }
 }
+
+/// At most this many Cc addresses of one mail become participants (a mail
+/// with a megabyte of Cc is not a conversation).
+pub const MAX_CC_PARTICIPANTS: usize = 50;
 
 /// Write via a temporary file and rename (never a half-written file under
 /// the final name). Durability comes from [`sync_filesystem`].
