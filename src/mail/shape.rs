@@ -37,6 +37,11 @@ pub const MAX_HEADER_FIELDS: usize = 20_000;
 /// Bytes of header blocks (mail-parser turns them into many small values:
 /// a list of `<a>` Message-IDs costs ~27 times its bytes once parsed).
 pub const MAX_HEADER_BYTES: usize = 1024 * 1024;
+/// Semicolons in one header block: an upper bound of its parameters
+/// (`; name=value`). mail-parser merges RFC 2231 continuations by searching
+/// a field's whole parameter list for each piece, quadratic in their
+/// number; real mail has a few dozen (DKIM, ARC, Authentication-Results).
+pub const MAX_PARAMETERS_PER_BLOCK: usize = 2_000;
 /// mail-parser parses base64/QP encoded `message/*` parts this deep.
 pub const MAX_ENCODED_NESTING: usize = 3;
 /// Bytes re-scanned by failed boundary searches, in multiples of the input.
@@ -265,9 +270,20 @@ fn measure_header_block(raw: &[u8], from: usize, shape: &mut Shape) -> Result<us
     let allowed = MAX_HEADER_BYTES.saturating_sub(shape.header_bytes);
     let window = &rest[..rest.len().min(allowed + 1)];
     let mut lines = 0;
+    let mut parameters = 0;
     let mut end = None;
     let mut line_start = 0;
     for (i, &b) in window.iter().enumerate() {
+        if b == b';' {
+            parameters += 1;
+            if parameters > MAX_PARAMETERS_PER_BLOCK {
+                return Err(refuse(
+                    "header parameters in one header block",
+                    parameters,
+                    MAX_PARAMETERS_PER_BLOCK,
+                ));
+            }
+        }
         if b != b'\n' {
             continue;
         }
