@@ -4,9 +4,7 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use postdesk::notify::Templates;
 use postdesk::process::{Incoming, Origin, Processor};
 
 use super::exit::{failure, DATAERR, TEMPFAIL};
@@ -79,10 +77,13 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             &format!("message larger than system.max_message_bytes ({limit} bytes)"),
         );
     }
-    let templates = match Templates::load(&config.templates_dir, &config.system.default_language) {
-        Ok(t) => Arc::new(t),
-        Err(e) => return fail(TEMPFAIL, &format!("loading mail templates: {e}")),
-    };
+    let (templates, broken) =
+        postdesk::notify::load_or_shipped(&config.templates_dir, &config.system.default_language);
+    if let Some(e) = broken {
+        tracing::error!(
+            "mail templates: {e}; this mail is answered with the shipped templates (fix the file; `postdesk check` shows it)"
+        );
+    }
     let mut store = match super::open_store(&config) {
         Ok(s) => s,
         Err(e) => return fail(TEMPFAIL, &format!("{e:#}")),

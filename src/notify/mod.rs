@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::mail::{sanitize_line, LOOP_HEADER};
 
 mod shipped;
-pub use shipped::{render_with_fallback, shipped, Text};
+pub use shipped::{load_or_shipped, render_with_fallback, shipped, Text};
 
 /// The notifications postdesk sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

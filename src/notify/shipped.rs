@@ -59,17 +59,7 @@ const SHIPPED: &[(&str, Kind, &str)] = &[
 ];
 
 fn load_shipped() -> Result<Templates, NotifyError> {
-    let dir = Path::new("(shipped templates)");
-    let sources = SHIPPED
-        .iter()
-        .map(|(lang, kind, text)| Source {
-            lang: lang.to_string(),
-            kind: *kind,
-            path: dir.join(lang).join(format!("{}.txt", kind.name())),
-            text: text.to_string(),
-        })
-        .collect();
-    Templates::from_sources(sources, "en", dir)
+    load_shipped_with_default("en")
 }
 
 /// The shipped templates (English as their default language).
@@ -80,6 +70,44 @@ pub fn shipped() -> &'static Templates {
         // `shipped_templates_load_and_render` loads them the same way.
         load_shipped().expect("the shipped mail templates are valid")
     })
+}
+
+/// The templates in `dir`, or, when they do not load, the shipped ones
+/// with the reason: for `postdesk ingest`, where
+/// refusing the mail over a broken template file would leave it to the
+/// MTA's retries and, after days, a bounce — the customer's ticket lost.
+/// (The daemon refuses to start instead, and a reload keeps the old set.)
+pub fn load_or_shipped(
+    dir: &Path,
+    default_language: &str,
+) -> (std::sync::Arc<Templates>, Option<NotifyError>) {
+    match Templates::load(dir, default_language) {
+        Ok(t) => (std::sync::Arc::new(t), None),
+        Err(e) => match load_shipped_with_default(default_language) {
+            Ok(t) => (std::sync::Arc::new(t), Some(e)),
+            // The default language has no shipped templates: English.
+            Err(_) => (std::sync::Arc::new(load_shipped_or_panic()), Some(e)),
+        },
+    }
+}
+
+fn load_shipped_with_default(default_language: &str) -> Result<Templates, NotifyError> {
+    let dir = Path::new("(shipped templates)");
+    let sources = SHIPPED
+        .iter()
+        .map(|(lang, kind, text)| Source {
+            lang: lang.to_string(),
+            kind: *kind,
+            path: dir.join(lang).join(format!("{}.txt", kind.name())),
+            text: text.to_string(),
+        })
+        .collect();
+    Templates::from_sources(sources, default_language, dir)
+}
+
+fn load_shipped_or_panic() -> Templates {
+    // Cannot fail: the texts are compiled in and tested (see `shipped`).
+    load_shipped().expect("the shipped mail templates are valid")
 }
 
 /// A rendered subject and body.
