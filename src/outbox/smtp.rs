@@ -180,10 +180,14 @@ impl Lane {
                 Ok(Ok(_)) => return Ok(()),
                 // No SMTP reply at all: the connection itself failed.
                 Ok(Err(e)) => {
-                    let lost = !e.is_response()
+                    // No reply at all, or 421: the relay is closing the
+                    // channel (Postfix says so to a connection idle past
+                    // its smtpd_timeout). Either way this connection is gone.
+                    let lost = (!e.is_response()
                         && !e.is_permanent()
                         && !e.is_transient()
-                        && !e.is_timeout();
+                        && !e.is_timeout())
+                        || e.status().map(u16::from) == Some(421);
                     ((e.to_string(), e.is_permanent()), lost)
                 }
                 // The relay may have taken the mail: never retry here.

@@ -13,7 +13,9 @@
 #   mailstack.sh status DIR                    exit 0 if Dovecot and Postfix run
 #   mailstack.sh postfix-start DIR NAME [PORT] start an extra Postfix instance
 #                                              (DIR/postfix-NAME) on PORT (or a
-#                                              free port), print SMTP_PORT=...
+#                                              free port), print SMTP_PORT=...;
+#                                              MAILSTACK_POSTFIX_EXTRA holds
+#                                              more main.cf lines for it
 #   mailstack.sh postfix-stop DIR NAME         stop that extra instance
 #
 # DIR/env (KEY=VALUE, shell-sourceable, values never need quoting):
@@ -528,6 +530,7 @@ relay_transport = discard:not delivered from the postdesk test stack
 smtp_dns_support_level = disabled
 smtp_host_lookup = native
 lmtp_host_lookup = native
+${MAILSTACK_POSTFIX_EXTRA:-}
 
 # fast delivery and retries
 default_process_limit = 50
