@@ -181,8 +181,13 @@ impl Reloader {
             }
         }
 
-        // Log level.
+        // Log level (only when it changed).
         match logging::set_level(&level) {
+            Ok(LevelChange::Applied) | Ok(LevelChange::NotInstalled)
+                if level == self.running.log.level =>
+            {
+                tracing::debug!(%level, "reload: log level unchanged");
+            }
             Ok(LevelChange::Applied) | Ok(LevelChange::NotInstalled) => {
                 tracing::info!(%level, "reload: log level set");
                 self.running.log.level = level;
@@ -199,7 +204,11 @@ impl Reloader {
         if new.is_none() {
             kept.push("configuration");
         }
-        tracing::info!(reloaded = ?reloaded, kept = ?kept, "reload finished");
+        tracing::info!(
+            reloaded = %reloaded.join(", "),
+            kept = %kept.join(", "),
+            "reload finished"
+        );
     }
 }
 

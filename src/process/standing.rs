@@ -49,6 +49,17 @@ pub enum Standing {
 }
 
 impl Standing {
+    /// The name logs and `explain` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Standing::Answers => "answers",
+            Standing::Participant => "participant",
+            Standing::AgentsSide => "agents_side",
+            Standing::OwnAddress => "own_address",
+            Standing::Stranger => "stranger",
+        }
+    }
+
     /// Why the article is unverified, for `ticket show`; None = verified.
     pub fn unverified(self) -> Option<&'static str> {
         match self {

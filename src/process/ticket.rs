@@ -252,7 +252,7 @@ impl Processor {
             )?;
             self.add_cc_participants(db, ticket.id, mail)?;
         }
-        tracing::info!(ticket = %ticket.number, from = %mail.from.address, ?standing, "follow-up");
+        tracing::info!(ticket = %ticket.number, from = %mail.from.address, standing = standing.as_str(), "follow-up");
 
         let mailbox = self
             .config
