@@ -6,7 +6,7 @@
 //! backoff capped near 30 s ([`crate::backoff`], reset once a session has
 //! taken mail in or stayed up a minute); one mailbox's trouble never
 //! touches another's. A connection that fails during a fetch ends the
-//! session (the mail is fetched again), see [`super::fetch`].
+//! session (the mail is fetched again), see `intake/fetch.rs`.
 
 use std::time::Duration;
 
