@@ -33,7 +33,7 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     // First thing: SIGHUP's default action would end the process.
     let mut signals = Signals::install()?;
     for w in &config.warnings {
-        tracing::warn!("{}: {w}", config.source.display());
+        tracing::warn!("{w}");
     }
     let rules =
         reload::read_rules(&config.rules_dir).map_err(|e| anyhow::anyhow!("rules folder: {e}"))?;

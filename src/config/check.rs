@@ -5,8 +5,57 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::raw::{default_after, default_flags, RawConfig};
+use super::raw::{
+    default_after, default_batch, default_flags, default_folder, default_imap_tls, default_poll,
+    RawConfig,
+};
 use super::*;
+
+/// Keys whose checks allow less than their type does: the key (indices
+/// left out), least and greatest value. Both the type error for such a key
+/// (`diagnostics`) and its check below give this range.
+const RANGES: [(&str, u64, u64); 7] = [
+    ("system.system_id", 0, 99),
+    ("system.max_message_bytes", 1024, MAX_MESSAGE_BYTES),
+    ("smtp.port", 1, u16::MAX as u64),
+    ("smtp.max_connections", 1, u32::MAX as u64),
+    ("mailbox.port", 1, u16::MAX as u64),
+    ("mailbox.batch_size", 1, 10_000),
+    ("mailbox.poll_interval_secs", 1, 3600),
+];
+
+/// The range `key` (`mailbox[0].batch_size`) allows, when narrower than
+/// its type's.
+pub(super) fn range_of(key: &str) -> Option<(u64, u64)> {
+    let mut bare = String::new();
+    let mut depth = 0;
+    for c in key.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            c if depth == 0 => bare.push(c),
+            _ => {}
+        }
+    }
+    RANGES
+        .iter()
+        .find(|(k, _, _)| *k == bare)
+        .map(|&(_, lo, hi)| (lo, hi))
+}
+
+/// The message for a number outside its range.
+pub(super) fn out_of_range(value: impl std::fmt::Display, lo: u64, hi: u64) -> String {
+    format!("{value} is out of range; expected {lo} to {hi}")
+}
+
+/// A problem when `value` lies outside `key`'s range in [`RANGES`].
+fn check_range(key: &str, value: u64, problems: &mut Vec<String>) {
+    if let Some((lo, hi)) = range_of(key) {
+        if !(lo..=hi).contains(&value) {
+            problems.push(format!("{key}: {}", out_of_range(value, lo, hi)));
+        }
+    }
+}
 
 pub(super) fn absolute(base: &Path, p: &Path) -> PathBuf {
     if p.is_absolute() {
@@ -125,18 +174,12 @@ pub(super) fn check(
             s.ticket_tag
         ));
     }
-    if s.system_id > 99 {
-        problems.push(format!(
-            "system.system_id: {} must be between 0 and 99",
-            s.system_id
-        ));
-    }
-    if !(1024..=MAX_MESSAGE_BYTES).contains(&s.max_message_bytes) {
-        problems.push(format!(
-            "system.max_message_bytes: {} must be between 1024 and {MAX_MESSAGE_BYTES}",
-            s.max_message_bytes
-        ));
-    }
+    check_range("system.system_id", s.system_id.into(), &mut problems);
+    check_range(
+        "system.max_message_bytes",
+        s.max_message_bytes,
+        &mut problems,
+    );
     for (i, a) in s.own_addresses.iter().enumerate() {
         if !valid_address(a) {
             problems.push(format!(
@@ -191,12 +234,14 @@ pub(super) fn check(
     if sm.host.is_empty() {
         problems.push("smtp.host: must not be empty".into());
     }
-    if sm.port == Some(0) {
-        problems.push("smtp.port: 0 is out of range; expected 1 to 65535".into());
+    if let Some(port) = sm.port {
+        check_range("smtp.port", port.into(), &mut problems);
     }
-    if sm.max_connections == 0 {
-        problems.push("smtp.max_connections: must be at least 1".into());
-    }
+    check_range(
+        "smtp.max_connections",
+        sm.max_connections.into(),
+        &mut problems,
+    );
     let smtp = Smtp {
         port: sm.port.unwrap_or(match sm.tls {
             TlsMode::Implicit => 465,
@@ -215,6 +260,7 @@ pub(super) fn check(
 
     let mut queues = Vec::new();
     let mut names = HashSet::new();
+    let queue_names: Vec<String> = raw.queue.iter().map(|q| q.name.clone()).collect();
     for (i, q) in raw.queue.into_iter().enumerate() {
         if q.name.trim().is_empty() {
             problems.push(format!("queue[{i}].name: must not be empty"));
@@ -256,18 +302,29 @@ pub(super) fn check(
         }
         if !names.contains(&m.queue) {
             problems.push(format!(
-                "{key}.queue: no [[queue]] is named {:?} (define it or fix the name)",
-                m.queue
+                "{key}.queue: no [[queue]] is named {:?} (define it or fix the name{})",
+                m.queue,
+                queue_names_set_by_env(env, &queue_names)
             ));
         }
-        // What happens in IMAP after processing means nothing to a
-        // pipe-only mailbox: not required there, and a warning if set.
+        // The IMAP keys mean nothing to a pipe-only mailbox: not required
+        // there, and a warning if set.
         let pipe_only = m.host.is_none() && m.username.is_none();
         if pipe_only {
             let set: Vec<&str> = [
+                ("port", m.port.is_some()),
+                ("tls", m.tls.is_some()),
+                ("password", m.password.is_some()),
+                ("password_file", m.password_file.is_some()),
+                ("password_env", m.password_env.is_some()),
+                ("ca_file", m.ca_file.is_some()),
+                ("folder", m.folder.is_some()),
                 ("after", m.after.is_some()),
                 ("move_to", m.move_to.is_some()),
                 ("flags", m.flags.is_some()),
+                ("poll_interval_secs", m.poll_interval_secs.is_some()),
+                ("idle", m.idle.is_some()),
+                ("batch_size", m.batch_size.is_some()),
             ]
             .into_iter()
             .filter_map(|(k, set)| set.then_some(k))
@@ -279,6 +336,9 @@ pub(super) fn check(
                 ));
             }
         }
+        let tls = m.tls.unwrap_or_else(default_imap_tls);
+        let batch_size = m.batch_size.unwrap_or_else(default_batch);
+        let poll_interval_secs = m.poll_interval_secs.unwrap_or_else(default_poll);
         let after = m.after.unwrap_or_else(default_after);
         let flags = m.flags.clone().unwrap_or_else(default_flags);
         if !pipe_only
@@ -300,19 +360,19 @@ pub(super) fn check(
                 problems.push(format!("{key}.flags[{j}]: {f:?} is not an IMAP flag"));
             }
         }
-        if m.port == Some(0) {
-            problems.push(format!(
-                "{key}.port: 0 is out of range; expected 1 to 65535"
-            ));
+        if let Some(port) = m.port {
+            check_range(&format!("{key}.port"), port.into(), &mut problems);
         }
-        if m.batch_size == 0 || m.batch_size > 10_000 {
-            problems.push(format!("{key}.batch_size: must be between 1 and 10000"));
-        }
-        if m.poll_interval_secs == 0 || m.poll_interval_secs > 3600 {
-            problems.push(format!(
-                "{key}.poll_interval_secs: must be between 1 and 3600"
-            ));
-        }
+        check_range(
+            &format!("{key}.batch_size"),
+            batch_size.into(),
+            &mut problems,
+        );
+        check_range(
+            &format!("{key}.poll_interval_secs"),
+            poll_interval_secs,
+            &mut problems,
+        );
         if let Some(j) = addresses
             .iter()
             .position(|a: &String| a.eq_ignore_ascii_case(&m.address))
@@ -324,15 +384,19 @@ pub(super) fn check(
         }
         addresses.push(m.address.clone());
         let before = problems.len();
-        let password = secret(
-            &key,
-            m.password,
-            m.password_file,
-            m.password_env,
-            base,
-            env,
-            &mut problems,
-        );
+        let password = if pipe_only {
+            None // ignored, as warned above
+        } else {
+            secret(
+                &key,
+                m.password,
+                m.password_file,
+                m.password_env,
+                base,
+                env,
+                &mut problems,
+            )
+        };
         let imap = match (m.host, m.username) {
             (Some(host), Some(username)) => {
                 if password.is_none() && problems.len() == before {
@@ -341,12 +405,12 @@ pub(super) fn check(
                     ));
                 }
                 Some(Imap {
-                    port: m.port.unwrap_or(match m.tls {
+                    port: m.port.unwrap_or(match tls {
                         TlsMode::Implicit => 993,
                         _ => 143,
                     }),
                     host,
-                    tls: m.tls,
+                    tls,
                     username,
                     password: password.unwrap_or_default(),
                     ca_file: m.ca_file.map(|p| absolute(base, &p)),
@@ -371,13 +435,13 @@ pub(super) fn check(
             queue: m.queue,
             language: m.language,
             imap,
-            folder: m.folder,
+            folder: m.folder.unwrap_or_else(default_folder),
             after,
             move_to: m.move_to,
             flags,
-            poll_interval: Duration::from_secs(m.poll_interval_secs.max(1)),
-            idle: m.idle,
-            batch_size: m.batch_size,
+            poll_interval: Duration::from_secs(poll_interval_secs.max(1)),
+            idle: m.idle.unwrap_or(true),
+            batch_size,
         });
     }
     if queues.is_empty() {
@@ -416,4 +480,24 @@ pub(super) fn check(
         mailboxes,
         warnings,
     })
+}
+
+/// For a mailbox naming no queue: the queue names that environment
+/// variables set (`; queue[0].name was set to "other" by
+/// POSTDESK_QUEUE__0__NAME`), since the file then shows another name.
+fn queue_names_set_by_env(env: &BTreeMap<String, String>, names: &[String]) -> String {
+    use super::document::Seg;
+    super::env::overrides(env)
+        .iter()
+        .filter_map(|o| match &o.path.0[..] {
+            [Seg::Key(q), Seg::Index(i), Seg::Key(n)] if q == "queue" && n == "name" => {
+                Some(format!(
+                    "; queue[{i}].name was set to {:?} by {}",
+                    names.get(*i)?,
+                    o.var
+                ))
+            }
+            _ => None,
+        })
+        .collect()
 }

@@ -4,7 +4,9 @@
 //! are translated here into that form.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use super::check::{out_of_range, range_of};
 
 /// Where a problem's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,16 +47,22 @@ impl ConfigError {
 
     /// One problem as a line: `postdesk.toml:12: mailbox[0].tls: …`.
     pub fn line(&self, p: &Problem) -> String {
-        let place = match &p.place {
-            Place::File { line: Some(n) } => format!("{}:{n}", self.file.display()),
-            Place::File { line: None } => self.file.display().to_string(),
-            Place::Env(var) => format!("environment variable {var}"),
-        };
-        if p.key.is_empty() {
-            format!("{place}: {}", p.message)
-        } else {
-            format!("{place}: {}: {}", p.key, p.message)
-        }
+        line(&self.file, p)
+    }
+}
+
+/// A problem (or warning) of `file` as a line:
+/// `postdesk.toml:12: mailbox[0].tls: …`.
+pub(super) fn line(file: &Path, p: &Problem) -> String {
+    let place = match &p.place {
+        Place::File { line: Some(n) } => format!("{}:{n}", file.display()),
+        Place::File { line: None } => file.display().to_string(),
+        Place::Env(var) => format!("environment variable {var}"),
+    };
+    if p.key.is_empty() {
+        format!("{place}: {}", p.message)
+    } else {
+        format!("{place}: {}: {}", p.key, p.message)
     }
 }
 
@@ -106,13 +114,19 @@ pub(super) fn classify(message: &str, key: &str) -> SerdeError {
         if let Some((n, ty)) = rest.split_once(", expected ") {
             let n = n.trim_matches('`');
             if let Some(hi) = integer_max(ty) {
-                let lo = if key.ends_with("port") { 1 } else { 0 };
-                return SerdeError::Invalid(format!("{n} is out of range; expected {lo} to {hi}"));
+                let (lo, hi) = range_of(key).unwrap_or((0, hi));
+                return SerdeError::Invalid(out_of_range(n, lo, hi));
             }
         }
     }
     if let Some(rest) = message.strip_prefix("invalid type: ") {
         if let Some((found, wanted)) = rest.split_once(", expected ") {
+            // A whole number too large even for TOML (`integer `1e20` as i128`).
+            if let (Some(n), Some(hi)) = (found.strip_prefix("integer "), integer_max(wanted)) {
+                let (lo, hi) = range_of(key).unwrap_or((0, hi));
+                let n = ticked(n).into_iter().next().unwrap_or_else(|| n.into());
+                return SerdeError::Invalid(out_of_range(n, lo, hi));
+            }
             if found == "map" && wanted == "a sequence" {
                 return SerdeError::Invalid(format!(
                     "a single table is not allowed here; expected a list (write [[{key}]] for each entry)"
@@ -150,7 +164,8 @@ fn integer_max(ty: &str) -> Option<u64> {
 }
 
 fn found_text(found: &str) -> String {
-    let inner = |s: &str| s.trim_matches('`').to_string();
+    // The value between backticks, or all of it (`integer `5` as i128`).
+    let inner = |s: &str| ticked(s).into_iter().next().unwrap_or_else(|| s.into());
     if let Some(s) = found.strip_prefix("string ") {
         format!("the string {s}")
     } else if let Some(n) = found.strip_prefix("integer ") {

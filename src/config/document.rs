@@ -125,6 +125,117 @@ impl<'i> Doc<'i> {
         best
     }
 
+    /// The span of `path`'s own key (of the element, for an index), if
+    /// the document has that node.
+    pub(super) fn node_span(&self, path: &KeyPath) -> Option<Range<usize>> {
+        let mut table = self.root.get_ref();
+        let mut value: Option<&Spanned<DeValue>> = None;
+        let mut span = None;
+        for seg in &path.0 {
+            match seg {
+                Seg::Key(k) => {
+                    if let Some(v) = value {
+                        let DeValue::Table(t) = v.get_ref() else {
+                            return None;
+                        };
+                        table = t;
+                    }
+                    let (key, v) = table.get_key_value(k.as_str())?;
+                    span = Some(key.span());
+                    value = Some(v);
+                }
+                Seg::Index(i) => {
+                    let DeValue::Array(a) = value?.get_ref() else {
+                        return None;
+                    };
+                    let v = a.get(*i)?;
+                    span = Some(v.span());
+                    value = Some(v);
+                }
+            }
+        }
+        span
+    }
+
+    /// Whether `path` is written in the file (not only set from outside).
+    pub(super) fn in_file(&self, path: &KeyPath) -> bool {
+        self.node_span(path)
+            .is_some_and(|s| self.line_of(&s).is_some())
+    }
+
+    /// The full path of the key whose last part is written at `span` (as
+    /// toml's `duplicate key` error points): the table header in force
+    /// there, or the header itself, and the dotted key up to the span.
+    /// Simple keys only (no dots inside quotes); `None` when unsure.
+    pub(super) fn path_at(&self, span: &Range<usize>) -> Option<KeyPath> {
+        let line_start = self
+            .text
+            .get(..span.start)?
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let written = self.text.get(line_start..span.end)?.trim_start();
+        if let Some(header) = written.strip_prefix('[') {
+            let (array, header) = match header.strip_prefix('[') {
+                Some(h) => (true, h),
+                None => (false, header),
+            };
+            return Some(self.header_path(&split_key(header)?, array, line_start));
+        }
+        let mut path = self.table_at(line_start);
+        path.0.extend(split_key(written)?.into_iter().map(Seg::Key));
+        Some(path)
+    }
+
+    /// The line of the first `[…]` header naming the table at `path`.
+    pub(super) fn header_line(&self, path: &KeyPath) -> Option<usize> {
+        let mut at = 0;
+        for (n, line) in self.text.split('\n').enumerate() {
+            if let Some((keys, array)) = header_of(line) {
+                if self.header_path(&keys, array, at) == *path {
+                    return Some(n + 1);
+                }
+            }
+            at += line.len() + 1;
+        }
+        None
+    }
+
+    /// The table whose keys are written at byte `at`: the last header
+    /// before it, or the root.
+    fn table_at(&self, at: usize) -> KeyPath {
+        let mut start = at;
+        while let Some(nl) = self.text[..start.saturating_sub(1)].rfind('\n') {
+            start = nl + 1;
+            if let Some((keys, array)) = header_of(&self.text[start..]) {
+                return self.header_path(&keys, array, start);
+            }
+        }
+        match header_of(self.text) {
+            Some((keys, array)) if at > 0 => self.header_path(&keys, array, 0),
+            _ => KeyPath::default(),
+        }
+    }
+
+    /// A header's path, with the index of each array of tables on the way
+    /// (counted from the `[[…]]` headers before byte `at`).
+    fn header_path(&self, keys: &[String], array: bool, at: usize) -> KeyPath {
+        let before: Vec<Vec<String>> = self.text[..at]
+            .split('\n')
+            .filter_map(header_of)
+            .filter_map(|(k, array)| array.then_some(k))
+            .collect();
+        let mut path = KeyPath::default();
+        for n in 1..=keys.len() {
+            path.0.push(Seg::Key(keys[n - 1].clone()));
+            let count = before.iter().filter(|h| h[..] == keys[..n]).count()
+                + usize::from(array && n == keys.len());
+            if count > 0 {
+                path.0.push(Seg::Index(count - 1));
+            }
+        }
+        path
+    }
+
     /// The line of `path`'s key, or of the nearest enclosing table that is
     /// in the file (a missing key is reported where it belongs).
     pub(super) fn line_for(&self, path: &KeyPath) -> Option<usize> {
@@ -153,6 +264,29 @@ impl<'i> Doc<'i> {
             value = Some(v);
         }
         spans.iter().rev().find_map(|s| self.line_of(s))
+    }
+
+    /// Replace the list of tables at `path` by its first table (keeping
+    /// that table's span); whether there was such a list.
+    pub(super) fn first_of_list(&mut self, path: &KeyPath) -> bool {
+        let Some(Seg::Key(k)) = path.0.last() else {
+            return false;
+        };
+        let Some(v) = self
+            .table_mut(&path.parent())
+            .and_then(|t| t.get_mut(k.as_str()))
+        else {
+            return false;
+        };
+        let first = match v.get_ref() {
+            DeValue::Array(a) if a.iter().all(|e| matches!(e.get_ref(), DeValue::Table(_))) => {
+                a.first().cloned()
+            }
+            _ => None,
+        };
+        let Some(first) = first else { return false };
+        *v = first;
+        true
     }
 
     /// Remove the value at `path` (an array element removes its array).
@@ -233,6 +367,40 @@ impl<'i> Doc<'i> {
         }
         Some(table)
     }
+}
+
+/// The keys of a `[a.b]` or `[[a.b]]` header at the start of `line`.
+fn header_of(line: &str) -> Option<(Vec<String>, bool)> {
+    let line = line.split('\n').next()?.trim();
+    let inner = line.strip_prefix('[')?;
+    let (array, inner) = match inner.strip_prefix('[') {
+        Some(i) => (true, i),
+        None => (false, inner),
+    };
+    let end = inner.find(']')?;
+    Some((split_key(&inner[..end])?, array))
+}
+
+/// `a . "b".c` → `[a, b, c]`; `None` unless every part is a bare or
+/// quoted key.
+fn split_key(text: &str) -> Option<Vec<String>> {
+    text.split('.')
+        .map(|part| {
+            let part = part.trim();
+            let bare = !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            let quoted = ['"', '\'']
+                .iter()
+                .find_map(|q| part.strip_prefix(*q)?.strip_suffix(*q));
+            match (bare, quoted) {
+                (true, _) => Some(part.to_string()),
+                (false, Some(q)) => Some(q.to_string()),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 fn find_in_table(t: &DeTable, at: &KeyPath, span: &Range<usize>, best: &mut Option<KeyPath>) {

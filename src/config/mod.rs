@@ -123,8 +123,9 @@ pub struct Config {
     pub smtp: Smtp,
     pub queues: Vec<Queue>,
     pub mailboxes: Vec<Mailbox>,
-    /// Settings that are accepted but have no effect (with key), for
-    /// `check` and the daemon's start to show.
+    /// Settings that are accepted but have no effect, for `check` and the
+    /// daemon's start to show; each a line like a problem's
+    /// (`postdesk.toml:12: mailbox[0]: …`).
     pub warnings: Vec<String>,
 }
 
@@ -272,7 +273,13 @@ impl Config {
         let mut problems = std::mem::take(&mut read.problems);
         if let Some(raw) = read.raw.take() {
             match check::check(raw, path, &base, env) {
-                Ok(config) if problems.is_empty() => return Ok(config),
+                Ok(mut config) if problems.is_empty() => {
+                    // Warnings get their place as problems do.
+                    for w in &mut config.warnings {
+                        *w = diagnostics::line(path, &check_problem(&read, w));
+                    }
+                    return Ok(config);
+                }
                 Ok(_) => {}
                 Err(found) => problems.extend(
                     found

@@ -6,6 +6,9 @@
 //! message, and the expected type of a value from its type error, so a new
 //! key needs nothing beyond its field here (with a serde default unless it
 //! is required), its checked form and its line in `config.example.toml`.
+//! Two things serde cannot tell are listed apart: a new one-table section
+//! goes into `read::ONE_TABLE`, a key allowing less than its type into
+//! `check::RANGES`.
 
 use std::path::PathBuf;
 
@@ -119,25 +122,22 @@ pub(super) struct RawMailbox {
     /// Absent for a pipe-only mailbox (mail arrives through `postdesk ingest`).
     pub(super) host: Option<String>,
     pub(super) port: Option<u16>,
-    #[serde(default = "default_imap_tls")]
-    pub(super) tls: TlsMode,
+    /// The IMAP-only keys are options (defaults in `check`), so a
+    /// pipe-only mailbox can be told which of them it sets in vain.
+    pub(super) tls: Option<TlsMode>,
     pub(super) username: Option<String>,
     pub(super) password: Option<String>,
     pub(super) password_file: Option<PathBuf>,
     pub(super) password_env: Option<String>,
     pub(super) ca_file: Option<PathBuf>,
-    #[serde(default = "default_folder")]
-    pub(super) folder: String,
+    pub(super) folder: Option<String>,
     /// Only meaningful with IMAP; defaults to `move` there.
     pub(super) after: Option<AfterAction>,
     pub(super) move_to: Option<String>,
     pub(super) flags: Option<Vec<String>>,
-    #[serde(default = "default_poll")]
-    pub(super) poll_interval_secs: u64,
-    #[serde(default = "default_true")]
-    pub(super) idle: bool,
-    #[serde(default = "default_batch")]
-    pub(super) batch_size: u32,
+    pub(super) poll_interval_secs: Option<u64>,
+    pub(super) idle: Option<bool>,
+    pub(super) batch_size: Option<u32>,
 }
 
 fn default_tag() -> String {
@@ -161,7 +161,7 @@ fn default_agent_alert_limit() -> u32 {
 fn default_smtp_tls() -> TlsMode {
     TlsMode::Starttls
 }
-fn default_imap_tls() -> TlsMode {
+pub(super) fn default_imap_tls() -> TlsMode {
     TlsMode::Implicit
 }
 fn default_smtp_timeout() -> u64 {
@@ -179,7 +179,7 @@ fn default_give_up() -> u64 {
 fn default_true() -> bool {
     true
 }
-fn default_folder() -> String {
+pub(super) fn default_folder() -> String {
     "INBOX".into()
 }
 pub(super) fn default_after() -> AfterAction {
@@ -188,9 +188,9 @@ pub(super) fn default_after() -> AfterAction {
 pub(super) fn default_flags() -> Vec<String> {
     vec!["\\Seen".into(), "$Postdesk".into()]
 }
-fn default_poll() -> u64 {
+pub(super) fn default_poll() -> u64 {
     60
 }
-fn default_batch() -> u32 {
+pub(super) fn default_batch() -> u32 {
     500
 }

@@ -5,7 +5,10 @@
 //! bad value out — a key with a default then gets the default, a required
 //! key gets a placeholder of the wanted type — until the document reads.
 //! Values touched that way are remembered so the checks that follow do
-//! not complain about the stand-ins.
+//! not complain about the stand-ins. Before that: a file toml cannot
+//! parse is reported as such (a duplicate key by its full path and first
+//! line), and a one-table section written as a list (`[[smtp]]`) is told
+//! so and read from its first table.
 
 use std::borrow::Cow;
 
@@ -31,16 +34,30 @@ pub(super) struct Read<'i> {
 }
 
 impl Read<'_> {
-    /// Where a key's value came from: the variable that set it, else its
-    /// line (the span's when known, else the key's or its table's).
+    /// Where a key's value came from: the variable that set it (or that
+    /// made its table, absent from the file, by setting a key inside it),
+    /// else its line (the span's when known, else the key's or its
+    /// table's).
     pub(super) fn place(&self, path: &KeyPath, span: Option<&std::ops::Range<usize>>) -> Place {
-        if let Some(o) = self.overrides.iter().find(|o| path.within(&o.path)) {
+        let made_by = |o: &&Override| {
+            path.within(&o.path)
+                || (!path.0.is_empty() && o.path.within(path) && !self.doc.in_file(path))
+        };
+        if let Some(o) = self.overrides.iter().find(made_by) {
             return Place::Env(o.var.clone());
         }
         let line = span
             .and_then(|s| self.doc.line_of(s))
             .or_else(|| self.doc.line_for(path));
         Place::File { line }
+    }
+
+    fn push_at(&mut self, line: Option<usize>, key: String, message: String) {
+        self.problems.push(Problem {
+            place: Place::File { line },
+            key,
+            message,
+        });
     }
 
     fn push(&mut self, path: &KeyPath, span: Option<&std::ops::Range<usize>>, message: String) {
@@ -64,16 +81,42 @@ pub(super) fn read<'i>(text: &'i str, overrides: &'i [Override]) -> Read<'i> {
         overrides,
     };
     if !errors.is_empty() {
+        let mut twice: Vec<KeyPath> = Vec::new();
         for e in errors {
             let line = e.span().and_then(|s| r.doc.line_of(&s));
-            r.problems.push(Problem {
-                place: Place::File { line },
-                key: String::new(),
-                message: format!("not valid TOML: {}", e.message()),
-            });
+            let duplicate = e.message() == "duplicate key";
+            let (key, message) = match e.span().filter(|_| duplicate) {
+                Some(span) => {
+                    let Some(path) = r.doc.path_at(&span) else {
+                        let name = text.get(span).unwrap_or_default();
+                        r.push_at(line, name.to_string(), "defined twice".into());
+                        continue;
+                    };
+                    // The keys of a table defined twice are not news.
+                    if twice.iter().any(|t| path.within(t) && path != *t) {
+                        continue;
+                    }
+                    // A table defined twice has the second's span.
+                    let first = r
+                        .doc
+                        .node_span(&path)
+                        .and_then(|s| r.doc.line_of(&s))
+                        .filter(|n| Some(*n) != line)
+                        .or_else(|| r.doc.header_line(&path).filter(|n| Some(*n) != line));
+                    twice.push(path.clone());
+                    let message = match first {
+                        Some(n) => format!("defined twice (first on line {n})"),
+                        None => "defined twice".into(),
+                    };
+                    (path.to_string(), message)
+                }
+                None => (String::new(), format!("not valid TOML: {}", e.message())),
+            };
+            r.push_at(line, key, message);
         }
         return r;
     }
+    one_table_sections(&mut r);
     // Typed readings of environment values, tried when a string is refused.
     let mut typed: Vec<(KeyPath, Option<DeValue<'i>>)> = Vec::new();
     for o in overrides {
@@ -182,6 +225,26 @@ pub(super) fn read<'i>(text: &'i str, overrides: &'i [Override]) -> Read<'i> {
         message: format!("more than {MAX_ROUNDS} problems; fix these and run check again"),
     });
     r
+}
+
+/// The sections that are one table each (the other top-level keys are
+/// lists of tables). Keep in step with `RawConfig`.
+const ONE_TABLE: [&str; 5] = ["system", "storage", "paths", "log", "smtp"];
+
+/// A one-table section written as a list of tables (`[[smtp]]`) is told
+/// so, and its first table read in its place: serde would read the list
+/// as the section's fields in order and talk about the first field.
+fn one_table_sections(r: &mut Read) {
+    for name in ONE_TABLE {
+        let path = KeyPath::default().child(name);
+        if r.doc.first_of_list(&path) {
+            r.push(
+                &path,
+                None,
+                format!("write [{name}] (one table), not [[{name}]]"),
+            );
+        }
+    }
 }
 
 /// Set a value; if the document refuses, the reading cannot go on and the
