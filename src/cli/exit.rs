@@ -159,6 +159,16 @@ mod tests {
             .into(),
             NOINPUT,
         );
+        check(
+            StoreError::Denied {
+                path: "x.db".into(),
+                culprit: ".".into(),
+                denial: postdesk::store::denied::Denial::FolderNotWritable,
+                write: false,
+            }
+            .into(),
+            NOPERM,
+        );
         let busy = rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
             None,

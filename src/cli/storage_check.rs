@@ -225,6 +225,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_denied_database_exits_77_naming_the_folder_and_its_owner() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("db.sqlite");
+        let e = explain_denied(
+            postdesk::store::StoreError::Denied {
+                path: db.clone(),
+                culprit: d.path().to_path_buf(),
+                denial: postdesk::store::denied::Denial::FolderNotWritable,
+                write: false,
+            }
+            .into(),
+        );
+        assert_eq!(super::super::exit::code_of(&e), super::super::exit::NOPERM);
+        let text = e.to_string();
+        let expected = format!(
+            "cannot read database {}: its folder {} is not writable by {} (owner {})",
+            db.display(),
+            d.path().display(),
+            me(),
+            me()
+        );
+        assert!(text.starts_with(&expected), "{text}");
+        assert!(
+            text.contains(&format!("sudo -u {} postdesk", me())),
+            "{text}"
+        );
+        let other = explain_denied(anyhow::anyhow!("something else"));
+        assert_eq!(other.to_string(), "something else");
+    }
+
+    #[test]
     fn names_are_found_for_the_current_user() {
         // SAFETY: geteuid cannot fail.
         let uid = unsafe { libc::geteuid() };
