@@ -16,12 +16,17 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Seek as _, Write as _};
 use std::os::fd::AsRawFd as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Exit code of a `run` refused because another one holds the lock:
 /// sysexits' EX_TEMPFAIL, "try again later" (once the other one stops).
 pub const EXIT_ALREADY_RUNNING: u8 = 75;
+
+/// The lock file's mode: read and write for the daemon's user, read for
+/// its group (`postdesk status` probes it), nothing for others.
+const LOCK_MODE: u32 = 0o640;
 
 /// Who holds (or last held) the lock, as written in the lock file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -73,17 +78,54 @@ impl Holder {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("postdesk is already running on this database ({database}): {holder}; stop it first (lock file {lock})")]
+    #[error("{}", held_text(database, lock, holder, *recorded_pid_dead))]
     Held {
         database: PathBuf,
         lock: PathBuf,
         holder: Box<Holder>,
+        /// The pid the file names is not running on this host: whoever
+        /// holds the lock is not the daemon that wrote it.
+        recorded_pid_dead: bool,
     },
-    #[error("daemon lock file {path}: {source}")]
+    // The I/O error is shown, not returned by `source()`, so that a chain
+    // printed with `{:#}` says it once.
+    #[error("daemon lock file {path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
+}
+
+fn held_text(database: &Path, lock: &Path, holder: &Holder, recorded_pid_dead: bool) -> String {
+    let (database, lock) = (database.display(), lock.display());
+    if recorded_pid_dead {
+        format!(
+            "the daemon lock on this database ({database}) is held by another process (the pid \
+             recorded, {}, is not running: someone else holds the lock file {lock}; find it with \
+             `fuser -v {lock}`)",
+            holder.pid
+        )
+    } else {
+        format!(
+            "postdesk is already running on this database ({database}): {holder}; stop it first \
+             (lock file {lock})"
+        )
+    }
+}
+
+/// Whether `holder` names a process of this host that no longer exists
+/// (kill(pid, 0) fails with ESRCH). Unknown (no pid, another host, a pid
+/// out of range) counts as alive.
+fn recorded_pid_dead(holder: &Holder) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(holder.pid) else {
+        return false;
+    };
+    if pid <= 0 || holder.host != hostname() {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
 /// The held lock; dropping it (or the process ending) releases it.
@@ -92,9 +134,22 @@ pub struct DaemonLock {
     _file: File,
 }
 
-/// `<database>.lock`.
+/// `<database>.lock`, beside the database's real file: the database (or,
+/// before it exists, its folder) is resolved through symlinks, so every
+/// path that reaches one database file takes the same lock. Unresolvable
+/// (no folder yet), the path is used as given.
 pub fn lock_path(database: &Path) -> PathBuf {
-    let mut p = database.as_os_str().to_owned();
+    let real = std::fs::canonicalize(database).ok().or_else(|| {
+        let name = database.file_name()?;
+        let dir = match database.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Some(std::fs::canonicalize(dir).ok()?.join(name))
+    });
+    let mut p = real
+        .unwrap_or_else(|| database.to_path_buf())
+        .into_os_string();
     p.push(".lock");
     PathBuf::from(p)
 }
@@ -130,31 +185,51 @@ impl DaemonLock {
         database: &Path,
         me: &Holder,
     ) -> Result<(DaemonLock, Option<Holder>), LockError> {
-        let path = lock_path(database);
-        let io = |source| LockError::Io {
-            path: path.clone(),
-            source,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
+        if let Some(dir) = database.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|error| LockError::Io {
+                path: lock_path(database),
+                error,
+            })?;
         }
+        let path = lock_path(database);
+        let io = |error| LockError::Io {
+            path: path.clone(),
+            error,
+        };
+        // Only the daemon's user (and its group, for `status`) may open
+        // it: anyone who can open it can flock it and keep `run` out.
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(LOCK_MODE)
             .open(&path)
             .map_err(io)?;
+        // A file left by an older postdesk may be readable by all. Only its
+        // owner may change that: anyone else is told, not stopped.
+        let mode = file.metadata().map_err(io)?.permissions().mode() & 0o777;
+        if mode & !LOCK_MODE != 0 {
+            let narrow = std::fs::Permissions::from_mode(mode & LOCK_MODE);
+            if let Err(e) = file.set_permissions(narrow) {
+                tracing::warn!(
+                    lock = %path.display(),
+                    "the daemon lock file has mode {mode:o}, wider than {LOCK_MODE:o}, and cannot be narrowed ({e}): any user who can open it can keep postdesk from starting"
+                );
+            }
+        }
         // `postdesk status` probes with a shared lock for an instant: a
         // few tries tell that apart from a running daemon.
         let mut tries = 0;
         while !try_flock(&file, libc::LOCK_EX).map_err(io)? {
             tries += 1;
             if tries == 20 {
+                let holder = read_holder(&mut file).unwrap_or_default();
                 return Err(LockError::Held {
                     database: database.to_path_buf(),
                     lock: path.clone(),
-                    holder: Box::new(read_holder(&mut file).unwrap_or_default()),
+                    recorded_pid_dead: recorded_pid_dead(&holder),
+                    holder: Box::new(holder),
                 });
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -228,6 +303,81 @@ mod tests {
         // The next holder learns who was there before.
         let (_lock, previous) = DaemonLock::acquire(&db, &this_process("next")).unwrap();
         assert_eq!(previous, Some(me));
+    }
+
+    #[test]
+    fn a_symlinked_folder_takes_the_same_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let (_lock, _) = DaemonLock::acquire(&real.join("p.db"), &this_process("a")).unwrap();
+        assert_eq!(lock_path(&link.join("p.db")), lock_path(&real.join("p.db")));
+        let e = DaemonLock::acquire(&link.join("p.db"), &this_process("b")).unwrap_err();
+        assert!(matches!(e, LockError::Held { .. }), "{e}");
+        assert!(DaemonLock::holder(&link.join("p.db")).unwrap().is_some());
+        // A symlinked database file too, once it exists.
+        std::fs::write(real.join("p.db"), b"").unwrap();
+        std::os::unix::fs::symlink(real.join("p.db"), dir.path().join("alias.db")).unwrap();
+        let e = DaemonLock::acquire(&dir.path().join("alias.db"), &this_process("c")).unwrap_err();
+        assert!(matches!(e, LockError::Held { .. }), "{e}");
+    }
+
+    #[test]
+    fn the_lock_file_is_closed_to_other_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("p.db");
+        // One left readable by all by an older postdesk is narrowed.
+        std::fs::write(lock_path(&db), b"").unwrap();
+        std::fs::set_permissions(lock_path(&db), std::fs::Permissions::from_mode(0o666)).unwrap();
+        let (_lock, _) = DaemonLock::acquire(&db, &this_process("a")).unwrap();
+        let mode = std::fs::metadata(lock_path(&db))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o640);
+    }
+
+    #[test]
+    fn a_lock_held_under_a_dead_pid_says_someone_else_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("p.db");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        let dead = Holder {
+            pid: child.id(),
+            ..this_process("gone")
+        };
+        std::fs::write(lock_path(&db), dead.to_text()).unwrap();
+        // Someone (here: this test) holds the file the dead pid wrote.
+        let squatter = File::open(lock_path(&db)).unwrap();
+        assert!(try_flock(&squatter, libc::LOCK_EX).unwrap());
+        let e = DaemonLock::acquire(&db, &this_process("me")).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("the pid recorded, {}, is not running", dead.pid))
+                && text.contains("someone else holds the lock file"),
+            "{text}"
+        );
+        // A live pid is named as the running daemon.
+        let alive = LockError::Held {
+            database: db.clone(),
+            lock: lock_path(&db),
+            recorded_pid_dead: recorded_pid_dead(&this_process("x")),
+            holder: Box::new(this_process("x")),
+        };
+        assert!(alive.to_string().contains("already running"), "{alive}");
+    }
+
+    #[test]
+    fn an_io_error_is_printed_once_in_a_chain() {
+        let e = anyhow::Error::from(LockError::Io {
+            path: "/x.lock".into(),
+            error: std::io::Error::from_raw_os_error(libc::EACCES),
+        });
+        let text = format!("{e:#}");
+        assert_eq!(text.matches("os error 13").count(), 1, "{text}");
     }
 
     #[test]

@@ -166,7 +166,11 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         if db.exists() {
             // Read-only: `check` runs before the daemon starts and must not
             // migrate; an older schema is fine, the daemon migrates it.
-            let (ok, detail) = match Store::open_read_only(db) {
+            // The outbox is read only from a database at this version: an
+            // older one is told to the operator once, by the schema line.
+            let opened = Store::open_read_only(db);
+            let current = opened.is_ok();
+            let (ok, detail) = match opened {
                 Ok(s) => (
                     true,
                     format!(
@@ -182,7 +186,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                         db.display()
                     ),
                 ),
-                Err(e) => (false, e.to_string()),
+                Err(e) => (false, format!("{:#}", storage_check::explain_denied(e.into()))),
             };
             items.push(Item {
                 warning: false,
@@ -190,7 +194,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                 ok,
                 detail,
             });
-            if ok {
+            if current {
                 check_outbox(config, &mut items);
             }
         }

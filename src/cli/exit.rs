@@ -27,6 +27,9 @@ pub const SOFTWARE: u8 = 70;
 /// Temporary trouble, try again later: the database is busy or locked,
 /// the disk is full; for `ingest`, any trouble the MTA should retry.
 pub const TEMPFAIL: u8 = 75;
+/// Permission denied: this user may not read or write the database, its
+/// folder or the daemon lock (run as the daemon's user).
+pub const NOPERM: u8 = 77;
 /// Configuration error: the file, a template or the rules folder.
 pub const CONFIG: u8 = 78;
 
@@ -66,6 +69,7 @@ pub fn code_of(e: &anyhow::Error) -> u8 {
         if let Some(s) = cause.downcast_ref::<StoreError>() {
             return match s {
                 StoreError::Missing { .. } => NOINPUT,
+                StoreError::Denied { .. } => NOPERM,
                 StoreError::TooOld { .. } | StoreError::TooNew { .. } => UNAVAILABLE,
                 s if s.is_transient() => TEMPFAIL,
                 _ => SOFTWARE,
@@ -154,6 +158,16 @@ mod tests {
             }
             .into(),
             NOINPUT,
+        );
+        check(
+            StoreError::Denied {
+                path: "x.db".into(),
+                culprit: ".".into(),
+                denial: postdesk::store::denied::Denial::FolderNotWritable,
+                write: false,
+            }
+            .into(),
+            NOPERM,
         );
         let busy = rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),

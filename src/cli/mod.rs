@@ -40,7 +40,10 @@ Exit codes (sysexits):
   69  unavailable: database at another schema version (`postdesk db migrate`, or upgrade);
       check --connect: a server could not be reached
   70  internal error
-  75  temporary trouble, try again later (database busy; ingest: whatever an MTA should retry)
+  75  temporary trouble, try again later (database busy; ingest: whatever an MTA should retry);
+      run: another daemon holds the lock
+  77  permission denied: this user may not read or write the database, its folder or the
+      daemon lock (run as the daemon's user)
   78  configuration error
 With --json, a failure prints {\"error\": \"…\", \"code\": N} on standard output.";
 
@@ -83,7 +86,9 @@ pub enum Command {
     /// One daemon per database: it holds a lock on `<database>.lock`
     /// (released by the kernel however it ends). A second `run` exits 75
     /// (EX_TEMPFAIL) naming the running one; a configuration problem exits
-    /// 78 (EX_CONFIG); other errors exit 1.
+    /// 78 (EX_CONFIG); a user who may not write the lock or the database
+    /// exits 77 (EX_NOPERM); the database busy or the disk full exits 75;
+    /// anything else 70 (EX_SOFTWARE). See `postdesk --help` for the list.
     Run,
     /// Take in one raw message from FILE or standard input (MTA pipe).
     ///
@@ -186,19 +191,19 @@ fn run_daemon(cli: &Cli) -> anyhow::Result<ExitCode> {
             eprintln!("postdesk: {e:#}");
             Ok(ExitCode::from(postdesk::lock::EXIT_ALREADY_RUNNING))
         }
-        Err(e) => Err(e),
+        Err(e) => Err(storage_check::explain_denied(e)),
     }
 }
 
 /// Open the database for a command that writes (migrating it if needed).
 pub fn open_store(config: &Config) -> anyhow::Result<postdesk::store::Store> {
     postdesk::process::open_store(config)
+        .map_err(|e| storage_check::explain_denied(e.into()))
         .with_context(|| format!("opening {}", config.storage.database.display()))
 }
 
 /// Open the database for a command that only reads: never migrates.
 pub fn open_store_read_only(config: &Config) -> anyhow::Result<postdesk::store::Store> {
-    Ok(postdesk::store::Store::open_read_only(
-        &config.storage.database,
-    )?)
+    postdesk::store::Store::open_read_only(&config.storage.database)
+        .map_err(|e| storage_check::explain_denied(e.into()))
 }

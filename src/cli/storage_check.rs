@@ -2,7 +2,9 @@
 //! database (and the folder SQLite keeps its `-wal`/`-shm` files in) and
 //! the data folder? When not, say whose they are and what to do — the
 //! usual cause is running `check` as root or as oneself while the daemon
-//! runs as `postdesk`.
+//! runs as `postdesk`. [`explain_denied`] words the same refusal for the
+//! other commands (exit 77, EX_NOPERM), naming the owner and the command
+//! to run as them.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -48,7 +50,7 @@ fn user_name(uid: u32) -> String {
 }
 
 /// Who runs this check.
-fn me() -> String {
+pub(super) fn me() -> String {
     // SAFETY: geteuid cannot fail and touches no memory.
     user_name(unsafe { libc::geteuid() })
 }
@@ -64,6 +66,93 @@ fn not_writable(path: &Path, what: &str) -> String {
         path.display(),
         me()
     )
+}
+
+/// The owner of `path` (or of its nearest existing folder).
+fn owner_of(path: &Path) -> String {
+    existing_ancestor(path)
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| user_name(m.uid()))
+        .unwrap_or_else(|| "an unknown user".into())
+}
+
+/// This command line, to rerun as another user (`postdesk ticket list`).
+fn this_command() -> String {
+    let quote = |a: String| {
+        let plain = !a.is_empty()
+            && a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b));
+        if plain {
+            a
+        } else {
+            format!("'{}'", a.replace('\'', r"'\''"))
+        }
+    };
+    std::iter::once("postdesk".to_string())
+        .chain(std::env::args().skip(1).map(quote))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// "run as the daemon's user, e.g. `sudo -u OWNER postdesk …`".
+fn run_as(owner: &str) -> String {
+    format!(
+        "run as the daemon's user, e.g. `sudo -u {owner} {}` (or give {} access with chown/chmod)",
+        this_command(),
+        me()
+    )
+}
+
+/// A database or lock refusal of this user, told with its owner and what
+/// to do (exit 77); other errors pass unchanged.
+pub(super) fn explain_denied(e: anyhow::Error) -> anyhow::Error {
+    use postdesk::lock::LockError;
+    use postdesk::store::StoreError;
+    let message = if let Some(StoreError::Denied {
+        path,
+        culprit,
+        denial,
+        write,
+    }) = e.chain().find_map(|c| c.downcast_ref::<StoreError>())
+    {
+        let what = if culprit == path {
+            "it".to_string()
+        } else if path.parent() == Some(culprit.as_path()) {
+            format!("its folder {}", culprit.display())
+        } else {
+            culprit.display().to_string()
+        };
+        let owner = owner_of(culprit);
+        format!(
+            "cannot {} database {}: {what} {denial} by {} (owner {owner}){}; {}",
+            if *write { "write" } else { "read" },
+            path.display(),
+            me(),
+            denial.why(),
+            run_as(&owner)
+        )
+    } else if let Some(LockError::Io { path, error }) =
+        e.chain().find_map(|c| c.downcast_ref::<LockError>())
+    {
+        if error.kind() != std::io::ErrorKind::PermissionDenied {
+            return e;
+        }
+        let (what, owner) = if path.exists() {
+            ("it", owner_of(path))
+        } else {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            ("its folder", owner_of(dir))
+        };
+        format!(
+            "cannot take the daemon lock {}: {what} is not writable by {} (owner {owner}); {}",
+            path.display(),
+            me(),
+            run_as(&owner)
+        )
+    } else {
+        return e;
+    };
+    super::exit::failure(super::exit::NOPERM, message)
 }
 
 /// The nearest existing folder at or above `path`.
@@ -134,6 +223,37 @@ fn verdict(check: &'static str, result: Result<String, String>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_denied_database_exits_77_naming_the_folder_and_its_owner() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("db.sqlite");
+        let e = explain_denied(
+            postdesk::store::StoreError::Denied {
+                path: db.clone(),
+                culprit: d.path().to_path_buf(),
+                denial: postdesk::store::denied::Denial::FolderNotWritable,
+                write: false,
+            }
+            .into(),
+        );
+        assert_eq!(super::super::exit::code_of(&e), super::super::exit::NOPERM);
+        let text = e.to_string();
+        let expected = format!(
+            "cannot read database {}: its folder {} is not writable by {} (owner {})",
+            db.display(),
+            d.path().display(),
+            me(),
+            me()
+        );
+        assert!(text.starts_with(&expected), "{text}");
+        assert!(
+            text.contains(&format!("sudo -u {} postdesk", me())),
+            "{text}"
+        );
+        let other = explain_denied(anyhow::anyhow!("something else"));
+        assert_eq!(other.to_string(), "something else");
+    }
 
     #[test]
     fn names_are_found_for_the_current_user() {

@@ -12,9 +12,11 @@
 //! Sub-modules: [`records`] writes and looks up what inbound mail creates,
 //! [`safeguards`] holds what keeps robots, typos and forged senders off
 //! tickets, [`outbox`] is the durable send queue, [`views`] answers the CLI,
-//! [`attempts`] counts processing interrupted by a crash.
+//! [`attempts`] counts processing interrupted by a crash, [`denied`] tells
+//! which file or folder refused this user when SQLite cannot say.
 
 pub mod attempts;
+pub mod denied;
 pub mod outbox;
 pub mod records;
 pub mod safeguards;
@@ -37,10 +39,21 @@ const MIGRATIONS: &[&str] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database {path}: {source}")]
+    // The SQLite error is shown, not returned by `source()`, so that a
+    // chain printed with `{:#}` says it once.
+    #[error("database {path}: {error}")]
     Open {
         path: PathBuf,
-        source: rusqlite::Error,
+        error: rusqlite::Error,
+    },
+    /// This user may not read (or, with `write`, write) the database:
+    /// `culprit` is the file or folder at fault.
+    #[error("cannot {} database {path}: {culprit} {denial} by this user{}", if *write { "write" } else { "read" }, denial.why())]
+    Denied {
+        path: PathBuf,
+        culprit: PathBuf,
+        denial: denied::Denial,
+        write: bool,
     },
     #[error("database {path} has schema version {found}, newer than this postdesk knows ({known}); upgrade postdesk")]
     TooNew {
@@ -56,10 +69,10 @@ pub enum StoreError {
     },
     #[error("database {path} does not exist yet: `postdesk run`, `postdesk ingest` or `postdesk db migrate` creates it")]
     Missing { path: PathBuf },
-    #[error("migration to schema version {version} failed: {source}")]
+    #[error("migration to schema version {version} failed: {error}")]
     Migration {
         version: usize,
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
     #[error(transparent)]
     Sql(#[from] rusqlite::Error),
@@ -71,7 +84,7 @@ impl StoreError {
     /// Busy, locked, full disk, I/O: worth trying again later.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Sql(e) | StoreError::Open { source: e, .. } => is_transient(e),
+            StoreError::Sql(e) | StoreError::Open { error: e, .. } => is_transient(e),
             StoreError::Sync(_) => true,
             _ => false,
         }
@@ -85,6 +98,16 @@ pub fn is_transient(e: &rusqlite::Error) -> bool {
         e.sqlite_error_code(),
         Some(DatabaseBusy | DatabaseLocked | DiskFull | SystemIoFailure | CannotOpen | OutOfMemory)
     )
+}
+
+/// An I/O error where a rusqlite error is expected (permission errors
+/// keep their code so [`denied::explain`] can tell them apart).
+fn io_error(e: std::io::Error) -> rusqlite::Error {
+    let code = match e.kind() {
+        std::io::ErrorKind::PermissionDenied => rusqlite::ffi::SQLITE_PERM,
+        _ => rusqlite::ffi::SQLITE_CANTOPEN,
+    };
+    rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(e.to_string()))
 }
 
 /// How hard a connection flushes commits to disk.
@@ -115,14 +138,20 @@ impl Store {
     /// A database at an older schema version is refused with the hint to
     /// run `postdesk db migrate`; a newer one with the hint to upgrade.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        let open_err = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        };
-        if !path.exists() {
-            return Err(StoreError::Missing {
+        let open_err = |e| {
+            denied::explain(path, false, e, |error| StoreError::Open {
                 path: path.to_path_buf(),
-            });
+                error,
+            })
+        };
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing {
+                    path: path.to_path_buf(),
+                })
+            }
+            Err(e) => return Err(open_err(io_error(e))),
+            Ok(_) => {}
         }
         let conn = Connection::open_with_flags(
             path,
@@ -131,11 +160,15 @@ impl Store {
         .map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_err)?;
+        // The first read is where SQLite needs the -shm file of a WAL
+        // database; without it a read-only connection cannot read at all.
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| denied::explain(path, false, e, StoreError::Sql))?;
         let store = Store {
             conn,
             path: path.to_path_buf(),
         };
-        let found = store.schema_version()?;
         let known = MIGRATIONS.len() as i64;
         if found < known {
             return Err(StoreError::TooOld {
@@ -160,15 +193,17 @@ impl Store {
         path: &Path,
         durability: Durability,
     ) -> Result<(Store, i64), StoreError> {
-        let open_err = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
+        let open_err = |e| {
+            denied::explain(path, true, e, |error| StoreError::Open {
+                path: path.to_path_buf(),
+                error,
+            })
         };
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() && !dir.exists() {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
                     path: path.to_path_buf(),
-                    source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+                    error: io_error(e),
                 })?;
             }
         }
@@ -197,7 +232,10 @@ impl Store {
             conn,
             path: path.to_path_buf(),
         };
-        let found = store.migrate()?;
+        let found = store.migrate().map_err(|e| match e {
+            StoreError::Sql(e) => denied::explain(path, true, e, StoreError::Sql),
+            e => e,
+        })?;
         Ok((store, found))
     }
 
@@ -227,7 +265,7 @@ impl Store {
             let version = i + 1;
             tx.execute_batch(sql)
                 .and_then(|_| tx.execute_batch(&format!("PRAGMA user_version = {version}")))
-                .map_err(|source| StoreError::Migration { version, source })?;
+                .map_err(|error| StoreError::Migration { version, error })?;
             tracing::info!(version, "database migrated");
         }
         tx.commit()?;
