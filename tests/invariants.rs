@@ -125,6 +125,7 @@ fn parse_and_decide_touch_no_store() {
         "process/decide.rs",
         "process/decide_tests.rs",
         "process/plan.rs",
+        "process/route.rs",
         "process/standing.rs",
     ];
     let hits = find(

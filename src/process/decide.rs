@@ -12,9 +12,9 @@
 use std::collections::HashSet;
 
 use super::facts::{Facts, Match};
-use super::plan::{
-    ArticlePlan, Disposition, Notification, Plan, Route, RuleEdit, Rules, TicketPlan,
-};
+pub use super::route::route;
+
+use super::plan::{ArticlePlan, Disposition, Notification, Plan, RuleEdit, Rules, TicketPlan};
 use super::standing::{self, AlertCounts, Standing};
 use crate::config::{Config, Mailbox as MailboxConfig, StrangerFollowUp};
 use crate::mail::InboundMail;
@@ -35,85 +35,6 @@ pub struct Settings<'a> {
 /// Why mail that came back with our loop header makes nothing.
 pub const OUR_LOOP: &str =
     "our own notification came back (X-Postdesk-Loop): not turned into a ticket";
-
-/// The mailbox serving a mail. The stated rule for mail that reached
-/// several support addresses: the first support address in To, then in
-/// Cc, in header order, wins, whichever copy is at hand, so every copy
-/// routes the same way (the later copies are then duplicates). Mail that
-/// names no support address in To or Cc (Bcc, a forward, an alias) goes to
-/// the mailbox it came through, else the one named in Delivered-To, else
-/// the first configured.
-pub fn route(config: &Config, mail: &InboundMail, received_by: Option<&str>) -> Route {
-    let received = received_by.map(str::to_string);
-    let done = |mb: &MailboxConfig, reason: String| Route {
-        mailbox: Some(mb.name.clone()),
-        received_by: received.clone(),
-        reason,
-    };
-    if let Some(name) = received_by {
-        if config.mailbox(name).is_none() {
-            return Route {
-                mailbox: None,
-                received_by: received.clone(),
-                reason: format!(
-                    "no [[mailbox]] named {name:?} in {} (was it renamed?)",
-                    config.source.display()
-                ),
-            };
-        }
-    }
-    let by_address = |a: &str| config.mailboxes.iter().find(|mb| mb.address == a);
-    for (header, list) in [("To", &mail.to), ("Cc", &mail.cc)] {
-        if let Some((a, mb)) = list
-            .iter()
-            .find_map(|a| by_address(&a.address).map(|mb| (&a.address, mb)))
-        {
-            return done(
-                mb,
-                format!(
-                    "{a} is the first support address in {header}: mailbox {} (queue {})",
-                    mb.name, mb.queue
-                ),
-            );
-        }
-    }
-    if let Some(mb) = received_by.and_then(|n| config.mailbox(n)) {
-        return done(
-            mb,
-            format!(
-                "no support address in To or Cc: the mailbox it came through, {} (queue {})",
-                mb.name, mb.queue
-            ),
-        );
-    }
-    if let Some((a, mb)) = mail
-        .delivered_to
-        .iter()
-        .find_map(|a| by_address(a).map(|mb| (a, mb)))
-    {
-        return done(
-            mb,
-            format!(
-                "no support address in To or Cc: Delivered-To {a}, mailbox {} (queue {})",
-                mb.name, mb.queue
-            ),
-        );
-    }
-    match config.mailboxes.first() {
-        Some(mb) => done(
-            mb,
-            format!(
-                "no support address among the recipients: the first [[mailbox]], {} (queue {})",
-                mb.name, mb.queue
-            ),
-        ),
-        None => Route {
-            mailbox: None,
-            received_by: received.clone(),
-            reason: "no [[mailbox]] is configured".into(),
-        },
-    }
-}
 
 /// Decide what `mail` does, given the `facts` about it; `received_by` is
 /// the mailbox the copy came through, if known.
@@ -499,4 +420,4 @@ fn notifications(
 
 #[cfg(test)]
 #[path = "decide_tests.rs"]
-mod tests;
+pub(crate) mod tests;

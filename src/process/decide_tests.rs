@@ -6,7 +6,7 @@ use crate::process::facts::{Duplicate, NumberLookup, Thread};
 use crate::process::plan::{Edit, NewParticipant, NoRules};
 use crate::store::records::TicketRef;
 
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
     let env = [
         ("POSTDESK_IMAP_PASSWORD", "x"),
@@ -25,7 +25,7 @@ fn addr(a: &str) -> Mailbox {
     }
 }
 
-fn mail(from: &str, to: &[&str], cc: &[&str], subject: &str) -> InboundMail {
+pub(crate) fn mail(from: &str, to: &[&str], cc: &[&str], subject: &str) -> InboundMail {
     InboundMail {
         message_id: Some("m1@customer.test".into()),
         subject: subject.into(),
@@ -67,7 +67,7 @@ fn plan_with(f: &Facts, m: &InboundMail, received: Option<&str>, rules: &dyn Rul
     )
 }
 
-fn plan(f: &Facts, m: &InboundMail, received: Option<&str>) -> Plan {
+pub(crate) fn plan(f: &Facts, m: &InboundMail, received: Option<&str>) -> Plan {
     plan_with(f, m, received, &NoRules)
 }
 
@@ -410,68 +410,6 @@ fn language_of_the_mail_when_templates_exist_else_the_mailbox() {
     assert_eq!(p.ticket.as_ref().unwrap().language, "pt");
     assert!(p.notifications.iter().all(|n| n.language == "pt"));
 }
-
-fn routed(m: &InboundMail, received: Option<&str>) -> Option<String> {
-    route(&config(), m, received).mailbox
-}
-
-#[test]
-fn routing_first_support_address_in_to_then_cc_wins_whichever_copy() {
-    let both = mail(
-        "ana@customer.test",
-        &[
-            "someone@customer.test",
-            "ventes@example.com",
-            "support@example.com",
-        ],
-        &[],
-        "Both",
-    );
-    // Whichever mailbox the copy came through, the same mailbox serves it.
-    for received in [Some("support"), Some("ventes"), None] {
-        assert_eq!(
-            routed(&both, received).as_deref(),
-            Some("ventes"),
-            "{received:?}"
-        );
-    }
-    let p = plan(&Facts::default(), &both, Some("support"));
-    assert_eq!(p.ticket.as_ref().unwrap().queue, "ventes");
-    assert_eq!(p.route.received_by.as_deref(), Some("support"));
-    assert!(p.route.reason.contains("first support address in To"));
-
-    // To before Cc.
-    let cc = mail(
-        "ana@customer.test",
-        &["support@example.com"],
-        &["ventes@example.com"],
-        "x",
-    );
-    assert_eq!(routed(&cc, Some("ventes")).as_deref(), Some("support"));
-    let only_cc = mail(
-        "ana@customer.test",
-        &["x@y.test"],
-        &["ventes@example.com"],
-        "x",
-    );
-    assert_eq!(routed(&only_cc, Some("support")).as_deref(), Some("ventes"));
-
-    // No support address in To or Cc (Bcc): the mailbox it came through,
-    // else Delivered-To, else the first mailbox.
-    let mut bcc = mail("ana@customer.test", &["x@y.test"], &[], "x");
-    assert_eq!(routed(&bcc, Some("ventes")).as_deref(), Some("ventes"));
-    assert_eq!(routed(&bcc, None).as_deref(), Some("support"));
-    bcc.delivered_to = vec!["ventes@example.com".into()];
-    assert_eq!(routed(&bcc, None).as_deref(), Some("ventes"));
-
-    // A mailbox since renamed: quarantined, with the reason.
-    let p = plan(&Facts::default(), &bcc, Some("gone"));
-    match p.disposition {
-        Disposition::Quarantine { reason } => assert!(reason.contains("\"gone\""), "{reason}"),
-        other => panic!("{other:?}"),
-    }
-}
-
 /// A rules engine stand-in: fixed edits for new tickets.
 struct Fixed(Vec<Edit>);
 

@@ -30,6 +30,7 @@ pub mod facts;
 mod parse;
 pub mod plan;
 mod quarantine;
+mod route;
 pub mod standing;
 
 use apply::sync_filesystem;
