@@ -191,8 +191,7 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
     }
 
     f.auto_replies_to_sender = records::auto_replies_since(db, &mail.from.address, &since)?;
-    // No ticket has id 0: this counts the sender's alerts only.
-    f.alerts_by_sender = safeguards::agent_alerts_since(db, 0, &mail.from.address, &since)?.1;
+    f.alerts_by_sender = safeguards::agent_alerts_by_sender_since(db, &mail.from.address, &since)?;
     f.language_with_templates = mail.language.clone().filter(|l2| (l.has_language)(l2));
     Ok(f)
 }
