@@ -11,9 +11,9 @@
 
 use std::collections::HashSet;
 
-use super::facts::{Facts, Match};
 pub use super::route::route;
 
+use super::facts::{Facts, Match};
 use super::plan::{ArticlePlan, Disposition, Notification, Plan, RuleEdit, Rules, TicketPlan};
 use super::standing::{self, AlertCounts, Standing};
 use crate::config::{Config, Mailbox as MailboxConfig, StrangerFollowUp};

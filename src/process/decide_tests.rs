@@ -501,3 +501,29 @@ fn explicit_priority_stays_when_urgency_changes() {
         (1, 1, 6, true)
     );
 }
+
+#[test]
+fn rules_cannot_edit_a_mail_that_makes_no_article() {
+    let m = mail("ana@customer.test", &["support@example.com"], &[], "Hi");
+    let mut back = m.clone();
+    back.our_loop_marker = true;
+    let mut p = plan(&Facts::default(), &back, None);
+    let before = p.disposition.clone();
+    apply_rules(
+        &mut p,
+        &[RuleEdit {
+            rule: "vip".into(),
+            edit: Edit::Urgency(5),
+        }],
+        &config(),
+    );
+    assert_eq!(p.disposition, before);
+    assert!(p.ticket.is_none());
+    let last = p.trace.last().unwrap();
+    assert_eq!(last.step, "rules");
+    assert!(
+        last.said.contains("the mail makes no article"),
+        "{}",
+        last.said
+    );
+}
