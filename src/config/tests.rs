@@ -406,7 +406,7 @@ fn priority_matrix_is_checked_with_its_line() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(
         found[0]
-            .starts_with("c.toml:23: priority.matrix: expected 5 rows (urgency 1 to 5), found 1"),
+            .starts_with("c.toml:22: priority.matrix: expected 5 rows (urgency 1 to 5), found 1"),
         "{found:?}"
     );
     let rows = "[[1,1,1,1,1],[2,2,2,2,2],[3,3,3,3,3],[4,4,4,4,4],[5,5,5,5,6]]";
