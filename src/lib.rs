@@ -3,7 +3,8 @@
 //! Mail moves one way:
 //!
 //! ```text
-//! intake (IMAP, pipe) → worker → process: parse → classify → thread → authorise
+//! intake (IMAP, pipe) → worker → process: parse (and classify) → facts
+//!        (thread, standing, counters) → decide (route, plan; rules edit it)
 //!        → apply → store (one transaction per batch) → notify → outbox → SMTP
 //! ```
 //!

@@ -12,8 +12,10 @@ use super::Cli;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The [[mailbox]] (support address, queue) the mail is for. Default:
-    /// the mailbox whose address appears in Delivered-To/To/Cc, else the first.
+    /// The [[mailbox]] the mail came through. The mailbox that serves it
+    /// is that of the first support address in To, then Cc; this one (else
+    /// Delivered-To, else the first) when they name none (see README,
+    /// "Routing").
     #[arg(long, short)]
     pub mailbox: Option<String>,
     /// Print the outcome as JSON.

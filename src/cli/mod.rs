@@ -7,6 +7,7 @@
 mod check;
 mod db;
 mod exit;
+mod explain;
 mod ingest;
 mod output;
 mod quarantine;
@@ -97,6 +98,11 @@ pub enum Command {
     /// system.max_message_bytes, 75 temporary trouble: try again later
     /// (database busy, configuration unreadable).
     Ingest(ingest::Args),
+    /// Show what processing would do with a mail, and why, without taking
+    /// it in: classification, routing, how it threads (or why it is new),
+    /// the sender's standing, what would be sent to whom and what is held
+    /// back. The database is opened read-only.
+    Explain(explain::Args),
     /// Check configuration, templates and rules folder; with --connect also
     /// log in to every IMAP mailbox and the SMTP relay.
     Check(check::Args),
@@ -119,6 +125,7 @@ impl Command {
         match self {
             Command::Run => false,
             Command::Ingest(a) => a.json,
+            Command::Explain(a) => a.json,
             Command::Check(a) => a.json,
             Command::Ticket(c) => c.json(),
             Command::Quarantine(c) => c.json(),
@@ -140,6 +147,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Ingest(ref args) => ingest::run(&cli, args),
+        Command::Explain(ref args) => explain::run(&cli, args),
         Command::Run => run_daemon(&cli),
         Command::Check(ref args) => check::run(&cli, args),
         Command::Ticket(ref c) => ticket::run(&cli, c),

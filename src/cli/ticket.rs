@@ -162,8 +162,14 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
 fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Result<()> {
     writeln!(
         out,
-        "Ticket {}  [{}]  queue {}  priority {}",
-        t.number, t.state, t.queue, t.priority
+        "Ticket {}  [{}]  queue {}  priority {}{}  (urgency {}, impact {})",
+        t.number,
+        t.state,
+        t.queue,
+        t.priority,
+        if t.priority_explicit { " (set)" } else { "" },
+        t.urgency,
+        t.impact
     )?;
     writeln!(out, "Subject:  {}", t.subject)?;
     match &t.customer_name {

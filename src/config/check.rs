@@ -258,6 +258,14 @@ pub(super) fn check(
         give_up_after: Duration::from_secs(sm.give_up_after_hours.max(1) * 3600),
     };
 
+    let priority = match &raw.priority.matrix {
+        None => crate::tickets::priority::Matrix::default(),
+        Some(rows) => crate::tickets::priority::Matrix::from_rows(rows).unwrap_or_else(|why| {
+            problems.push(format!("priority.matrix: {why}"));
+            crate::tickets::priority::Matrix::default()
+        }),
+    };
+
     let mut queues = Vec::new();
     let mut names = HashSet::new();
     let queue_names: Vec<String> = raw.queue.iter().map(|q| q.name.clone()).collect();
@@ -476,6 +484,7 @@ pub(super) fn check(
             level: raw.log.level.unwrap_or_else(|| "info".into()),
         },
         smtp,
+        priority,
         queues,
         mailboxes,
         warnings,

@@ -121,6 +121,8 @@ pub struct Config {
     pub rules_dir: PathBuf,
     pub log: Log,
     pub smtp: Smtp,
+    /// Urgency × impact → priority (`[priority] matrix`).
+    pub priority: crate::tickets::priority::Matrix,
     pub queues: Vec<Queue>,
     pub mailboxes: Vec<Mailbox>,
     /// Settings that are accepted but have no effect, for `check` and the

@@ -27,6 +27,8 @@ pub(super) struct RawConfig {
     pub(super) log: RawLog,
     pub(super) smtp: RawSmtp,
     #[serde(default)]
+    pub(super) priority: RawPriority,
+    #[serde(default)]
     pub(super) queue: Vec<RawQueue>,
     #[serde(default)]
     pub(super) mailbox: Vec<RawMailbox>,
@@ -98,6 +100,13 @@ pub(super) struct RawSmtp {
     pub(super) retry_max_secs: u64,
     #[serde(default = "default_give_up")]
     pub(super) give_up_after_hours: u64,
+}
+
+/// `[priority]`: the matrix; absent = GLPI's.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPriority {
+    pub(super) matrix: Option<Vec<Vec<u8>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -561,3 +561,25 @@ fn out_of_range_messages_give_the_range_the_check_allows() {
         ["c.toml:4: system.max_message_bytes: -5 is out of range; expected 1024 to 268435456"]
     );
 }
+
+#[test]
+fn priority_matrix_is_checked_with_its_line() {
+    let found = problems(
+        &format!("{MINIMAL}\n[priority]\nmatrix = [[1, 2, 3, 4, 6]]\n"),
+        &[],
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0]
+            .starts_with("c.toml:22: priority.matrix: expected 5 rows (urgency 1 to 5), found 1"),
+        "{found:?}"
+    );
+    let rows = "[[1,1,1,1,1],[2,2,2,2,2],[3,3,3,3,3],[4,4,4,4,4],[5,5,5,5,6]]";
+    let (_d, p) = write(&format!("{MINIMAL}\n[priority]\nmatrix = {rows}\n"));
+    let c = Config::load_with_env(&p, &env(&[("PW", "x")])).unwrap();
+    assert_eq!(c.priority.priority(5, 5), 6);
+    assert_eq!(c.priority.priority(2, 5), 2);
+    let (_d, p) = write(MINIMAL);
+    let c = Config::load_with_env(&p, &env(&[("PW", "x")])).unwrap();
+    assert_eq!(c.priority, crate::tickets::priority::Matrix::default());
+}

@@ -21,8 +21,9 @@ use crate::mail::{sanitize_line, LOOP_HEADER};
 mod shipped;
 pub use shipped::{load_or_shipped, render_with_fallback, shipped, Text};
 
-/// The notifications postdesk sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The notifications postdesk sends (serialised as [`Kind::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// To the customer: we got your mail, here is your ticket number.
     AutoReply,

@@ -1,6 +1,9 @@
 //! Processing: one raw message in, its effects out, inside the caller's
-//! transaction. This is where parse → classify → thread → authorise →
-//! apply → notify meet; the stages themselves live in their modules.
+//! transaction, in four stages, a module each: `parse` (pure: bytes →
+//! mail and its classification), [`facts`] (reads only: what the store
+//! knows about it), [`decide`] (pure: facts → [`plan::Plan`], where rules
+//! act) and `apply` (the only stage that writes). `postdesk explain`
+//! ([`explain`]) runs all but the last.
 //!
 //! A batch commits in one transaction; each message runs in its own
 //! savepoint, so a message that fails is rolled back alone and quarantined
@@ -19,21 +22,25 @@ use std::sync::Arc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-mod notice;
+mod apply;
+pub mod decide;
+pub mod explain;
+pub mod facts;
+mod parse;
+pub mod plan;
 mod quarantine;
-mod standing;
-mod ticket;
+mod route;
+pub mod standing;
 
+use apply::sync_filesystem;
 use quarantine::release;
 pub use quarantine::RetryError;
-use ticket::sync_filesystem;
 
-use crate::config::{Config, Mailbox as MailboxConfig, StrangerFollowUp};
-use crate::mail::{self, InboundMail, MailError};
+use crate::config::Config;
+use crate::mail::MailError;
 use crate::notify::{self, Templates};
-use crate::store::{self, records, safeguards, Db, Store, StoreError};
-use crate::threading::{self, Numbering};
-use standing::Standing;
+use crate::store::{self, records, Db, Store, StoreError};
+use crate::threading::Numbering;
 
 /// Where a raw message came from.
 #[derive(Debug, Clone)]
@@ -61,6 +68,27 @@ impl Origin {
             Origin::Imap { .. } => "imap",
             Origin::Pipe { .. } => "pipe",
             Origin::Retry { .. } => "retry",
+        }
+    }
+
+    /// The mailbox the message came through, when known.
+    pub fn received_by(&self) -> Option<&str> {
+        match self {
+            Origin::Imap { mailbox, .. } => Some(mailbox),
+            Origin::Pipe { mailbox } | Origin::Retry { mailbox, .. } => mailbox.as_deref(),
+        }
+    }
+
+    /// (server/user/folder, UIDVALIDITY, UID) of an IMAP message.
+    fn imap_position(&self) -> (Option<&str>, Option<u32>, Option<u32>) {
+        match self {
+            Origin::Imap {
+                source,
+                uid_validity,
+                uid,
+                ..
+            } => (Some(source), Some(*uid_validity), Some(*uid)),
+            _ => (None, None, None),
         }
     }
 }
@@ -175,6 +203,8 @@ pub struct Processor {
     numbering: Numbering,
     own: crate::config::OwnAddresses,
     attachments_dir: PathBuf,
+    /// What rule actions come from (none until the rules engine is set).
+    rules: Arc<dyn plan::Rules + Send + Sync>,
     /// Set when the batch in progress wrote attachment files: they are
     /// flushed with one `syncfs` before the batch commits.
     files_written: std::cell::Cell<bool>,
@@ -187,6 +217,7 @@ impl Processor {
             own: config.own_addresses(),
             attachments_dir: config.storage.data_dir.join("attachments"),
             files_written: std::cell::Cell::new(false),
+            rules: Arc::new(plan::NoRules),
             config,
             templates,
         }
@@ -194,6 +225,35 @@ impl Processor {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Take rule actions from `rules` from the next message on.
+    pub fn set_rules(&mut self, rules: Arc<dyn plan::Rules + Send + Sync>) {
+        self.rules = rules;
+    }
+
+    /// What the decide stage needs besides facts and mail.
+    fn settings(&self) -> decide::Settings<'_> {
+        decide::Settings {
+            config: &self.config,
+            own: &self.own,
+            numbering: &self.numbering,
+            rules: &*self.rules,
+        }
+    }
+
+    /// What the facts stage needs besides the store and the mail.
+    fn lookup<'a>(
+        &'a self,
+        has_language: &'a dyn Fn(&str) -> bool,
+        except_article: Option<i64>,
+    ) -> facts::Lookup<'a> {
+        facts::Lookup {
+            numbering: &self.numbering,
+            own: &self.own,
+            has_language,
+            except_article,
+        }
     }
 
     /// Use `templates` from the next batch on (a reload: the worker calls
@@ -251,43 +311,6 @@ impl Processor {
         Ok(outcomes)
     }
 
-    /// The mailbox configuration a message belongs to.
-    fn mailbox_for(
-        &self,
-        origin: &Origin,
-        mail: Option<&InboundMail>,
-    ) -> Result<&MailboxConfig, Failure> {
-        let named = match origin {
-            Origin::Imap { mailbox, .. } => Some(mailbox.as_str()),
-            Origin::Pipe { mailbox } | Origin::Retry { mailbox, .. } => mailbox.as_deref(),
-        };
-        if let Some(name) = named {
-            return self.config.mailbox(name).ok_or_else(|| {
-                Failure::Other(format!(
-                    "no [[mailbox]] named {name:?} in {} (was it renamed?)",
-                    self.config.source.display()
-                ))
-            });
-        }
-        // A piped mail: the support address it was sent to.
-        if let Some(m) = mail {
-            let candidates = m
-                .delivered_to
-                .iter()
-                .chain(m.to.iter().map(|a| &a.address))
-                .chain(m.cc.iter().map(|a| &a.address));
-            for c in candidates {
-                if let Some(mb) = self.config.mailboxes.iter().find(|mb| &mb.address == c) {
-                    return Ok(mb);
-                }
-            }
-        }
-        self.config
-            .mailboxes
-            .first()
-            .ok_or_else(|| Failure::Other("no [[mailbox]] is configured".into()))
-    }
-
     fn mailbox_name(&self, origin: &Origin) -> String {
         match origin {
             Origin::Imap { mailbox, .. } => mailbox.clone(),
@@ -298,166 +321,41 @@ impl Processor {
     }
 
     fn process_one(&self, db: &Db, item: &Incoming) -> Result<Outcome, Failure> {
-        let (imap_source, uid_validity, uid) = match &item.origin {
-            Origin::Imap {
-                source,
-                uid_validity,
-                uid,
-                ..
-            } => {
-                if let Some(prior) = records::receipt_for_uid(db, source, *uid_validity, *uid)? {
-                    // Handled in an earlier run; only the acknowledgement
-                    // is missing. A message we could not keep must stay.
-                    if prior.status == "quarantined" && prior.raw_id.is_none() {
-                        return Ok(Outcome::Quarantined {
-                            id: 0,
-                            error: "quarantined earlier without a copy: left in the mailbox".into(),
-                            raw_kept: false,
-                        });
-                    }
-                    return Ok(Outcome::AlreadyHandled);
-                }
-                (Some(source.as_str()), Some(*uid_validity), Some(*uid))
-            }
-            _ => (None, None, None),
-        };
-        if let Some(e) = &item.fetch_error {
-            return Err(Failure::Other(e.clone()));
-        }
-        let limit = self.config.system.max_message_bytes;
-        if item.raw.is_empty() && item.size > 0
-            || item.size > limit
-            || item.raw.len() as u64 > limit
+        if let Origin::Imap {
+            source,
+            uid_validity,
+            uid,
+            ..
+        } = &item.origin
         {
-            return Err(MailError::TooLarge {
-                size: item.size.max(item.raw.len() as u64),
-                limit,
-            }
-            .into());
-        }
-        let sha = sha256_hex(&item.raw);
-        let raw_id = records::store_raw(db, &sha, &item.raw)?;
-        let mail = mail::parse(&item.raw, &self.config.system.fqdn)?;
-        let mailbox = self.mailbox_for(&item.origin, Some(&mail))?;
-
-        let receipt =
-            |status: &str, ticket_id: Option<i64>, article_id: Option<i64>, error: Option<&str>| {
-                records::insert_receipt(
-                    db,
-                    &records::NewReceipt {
-                        source: item.origin.source(),
-                        mailbox: &mailbox.name,
-                        imap_source,
-                        uid_validity,
-                        uid,
-                        message_id: mail.message_id.as_deref(),
-                        sha256: &sha,
-                        raw_id: Some(raw_id),
-                        status,
-                        ticket_id,
-                        article_id,
-                        error,
-                    },
-                )
-            };
-
-        // Redelivery: same bytes, or same Message-ID, sender and subject
-        // (a copy that reached a second support address).
-        let mut duplicate_of = records::receipt_for_content(db, &sha)?
-            .and_then(|p| Some((p.ticket_id?, p.article_id?)));
-        if duplicate_of.is_none() {
-            if let Some(mid) = &mail.message_id {
-                if let Some((aid, tid)) = records::same_inbound_article(
-                    db,
-                    mid,
-                    &mail.from.address,
-                    &mail.subject,
-                    &mail.text,
-                )? {
-                    duplicate_of = Some((tid, aid));
+            if let Some(prior) = records::receipt_for_uid(db, source, *uid_validity, *uid)? {
+                // Handled in an earlier run; only the acknowledgement
+                // is missing. A message we could not keep must stay.
+                if prior.status == "quarantined" && prior.raw_id.is_none() {
+                    return Ok(Outcome::Quarantined {
+                        id: 0,
+                        error: "quarantined earlier without a copy: left in the mailbox".into(),
+                        raw_kept: false,
+                    });
                 }
+                return Ok(Outcome::AlreadyHandled);
             }
         }
-        if let Some((ticket_id, article_id)) = duplicate_of {
-            receipt("duplicate", Some(ticket_id), Some(article_id), None)?;
-            let number: Option<String> = db
-                .prepare_cached("SELECT number FROM tickets WHERE id = ?1")?
-                .query_row([ticket_id], |r| r.get(0))
-                .ok();
-            tracing::info!(
-                ticket = number.as_deref(),
-                message_id = mail.message_id.as_deref(),
-                "duplicate delivery recorded, nothing sent"
-            );
-            return Ok(Outcome::Duplicate { ticket: number });
-        }
-
-        if mail.our_loop_marker {
-            let reason =
-                "our own notification came back (X-Postdesk-Loop): not turned into a ticket";
-            receipt("ignored", None, None, Some(reason))?;
-            tracing::warn!(mailbox = %mailbox.name, message_id = mail.message_id.as_deref(), "{reason}");
-            return Ok(Outcome::Ignored {
-                reason: reason.into(),
-            });
-        }
-
-        // Threading: the tagged number first, then the Message-IDs.
-        let mut found = None;
-        // A number is found only under the check digit its ticket was
-        // issued with (the old digit only for tickets issued before Damm).
-        for n in self.numbering.numbers_in_subject(&mail.subject) {
-            let (current, legacy) = (threading::is_valid(&n), threading::is_legacy_valid(&n));
-            if let Some(t) = safeguards::ticket_by_tagged_number(db, &n, current, legacy)? {
-                found = Some(t);
-                break;
-            }
-        }
-        let referenced = threading::referenced_ids(&mail.in_reply_to, &mail.references);
-        if found.is_none() {
-            found = records::ticket_by_message_ids(db, &referenced)?;
-        }
-
-        // Mail from someone with no right to the ticket it threads to is
-        // never recorded on it: by default it opens a ticket of its own,
-        // and the agents' alert names the ticket it quoted.
-        let mut quoted = None;
-        let found = match found {
-            Some(ticket) => {
-                let standing = self.standing(db, &mail, &ticket, &referenced)?;
-                if standing == Standing::Stranger
-                    && self.config.system.stranger_follow_up == StrangerFollowUp::NewTicket
-                {
-                    tracing::warn!(quoted = %ticket.number, from = %mail.from.address,
-                        "mail threads to a ticket its sender has no right to: filed as a new ticket");
-                    quoted = Some(ticket.number);
-                    None
-                } else {
-                    Some((ticket, standing))
-                }
-            }
-            None => None,
-        };
-
-        let outcome = match found {
-            Some((ticket, standing)) => {
-                let article_id = self.follow_up(db, &mail, &ticket, standing, raw_id, &sha)?;
-                receipt("follow_up", Some(ticket.id), Some(article_id), None)?;
-                Outcome::FollowUp {
-                    ticket: ticket.number,
-                }
-            }
-            None => {
-                let (ticket_id, number, article_id) =
-                    self.new_ticket(db, &mail, mailbox, raw_id, &sha, quoted.as_deref())?;
-                receipt("created", Some(ticket_id), Some(article_id), None)?;
-                Outcome::Created { ticket: number }
-            }
-        };
-        for w in &mail.warnings {
-            tracing::warn!(mailbox = %mailbox.name, message_id = mail.message_id.as_deref(), "{w}");
-        }
-        Ok(outcome)
+        let parsed = parse::parse(item, &self.config)?;
+        let has_language = |l: &str| self.templates.has_language(l);
+        let facts = facts::gather(
+            db,
+            &parsed.mail,
+            &parsed.sha,
+            &self.lookup(&has_language, None),
+        )?;
+        let plan = decide::decide(
+            &facts,
+            &parsed.mail,
+            item.origin.received_by(),
+            &self.settings(),
+        );
+        self.apply(db, item, &parsed, &plan)
     }
 }
 

@@ -1,21 +1,18 @@
 //! Who a threaded mail's sender is to its ticket, and whether the agents
 //! may be alerted about it.
 //!
-//! Both are decisions over facts gathered from the store: [`decide`] turns
-//! [`Facts`] into a [`Standing`], and [`alert_cap`] turns the alert counts
-//! into "go ahead" or the reason to hold the alert back. They are pure, so
-//! the tests below state the rules as data. The `Processor` methods at the
-//! bottom gather the facts and apply the outcome (an agents' alert, or a
-//! note saying why there was none).
+//! Both are decisions over facts gathered from the store (by
+//! [`super::facts`]): [`decide`] turns [`Facts`] into a [`Standing`], and
+//! [`alert_cap`] turns the alert counts into "go ahead" or the reason to
+//! hold the alert back. They are pure, so the tests below state the rules
+//! as data; [`super::decide`] calls them.
 
-use super::{Failure, Processor};
-use crate::config::{Config, Mailbox as MailboxConfig};
-use crate::mail::InboundMail;
-use crate::notify::{self, Kind};
-use crate::store::{records, safeguards, Db};
+use serde::Serialize;
+
+use crate::config::Config;
 
 /// What is known about a mail that threads to a ticket.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Facts {
     /// It references one of the ticket's trusted Message-IDs (ours, or the
     /// customer's original), which only the ticket's recipients know.
@@ -30,7 +27,8 @@ pub struct Facts {
 }
 
 /// What the sender is to the ticket, and so what the mail may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Standing {
     /// Answers the ticket's mail: may reopen it and bring its sender and
     /// Cc's in as participants.
@@ -130,66 +128,6 @@ pub fn alert_cap(config: &Config, counts: AlertCounts) -> Option<String> {
         ))
     } else {
         None
-    }
-}
-
-impl Processor {
-    /// Gather the facts about `mail` threading to `ticket` and decide.
-    pub(super) fn standing(
-        &self,
-        db: &Db,
-        mail: &InboundMail,
-        ticket: &records::TicketRef,
-        referenced: &[String],
-    ) -> Result<Standing, Failure> {
-        let mut answers = false;
-        for id in referenced {
-            if records::ticket_has_trusted_id(db, ticket.id, id)? {
-                answers = true;
-                break;
-            }
-        }
-        let facts = Facts {
-            answers,
-            answers_alert: answers && safeguards::answers_agents_alert(db, ticket.id, referenced)?,
-            from_participant: records::is_participant(db, ticket.id, &mail.from.address)?,
-            from_own: self.own.contains(&mail.from.address),
-        };
-        Ok(decide(facts))
-    }
-
-    /// Alert the queue's agents about `article_id`, unless the caps say
-    /// no: then log why and note it on the article.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn alert(
-        &self,
-        db: &Db,
-        kind: Kind,
-        ticket: &records::TicketRef,
-        mailbox: &MailboxConfig,
-        mail: &InboundMail,
-        ctx: &notify::Context,
-        agents: String,
-        article_id: i64,
-        sha: &str,
-    ) -> Result<(), Failure> {
-        let since = (chrono::Utc::now() - chrono::Duration::hours(1))
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string();
-        let (on_ticket, by_sender) =
-            safeguards::agent_alerts_since(db, ticket.id, &mail.from.address, &since)?;
-        let counts = AlertCounts {
-            on_ticket,
-            by_sender,
-        };
-        if let Some(why) = alert_cap(&self.config, counts) {
-            tracing::warn!(ticket = %ticket.number, from = %mail.from.address, "{why}");
-            safeguards::add_note(db, article_id, &why)?;
-            return Ok(());
-        }
-        self.send(db, kind, ticket, mailbox, mail, ctx, &[agents], sha)?;
-        safeguards::record_agent_alert(db, ticket.id, &mail.from.address)?;
-        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@ use super::{now_text, StoreError};
 type Result<T> = std::result::Result<T, StoreError>;
 
 /// A ticket as processing needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TicketRef {
     pub id: i64,
     pub number: String,
@@ -19,10 +19,14 @@ pub struct TicketRef {
     pub customer_address: String,
     pub language: String,
     pub support_address: String,
+    pub urgency: u8,
+    pub impact: u8,
+    pub priority: u8,
+    pub priority_explicit: bool,
 }
 
-const TICKET_COLS: &str =
-    "t.id, t.number, t.subject, t.state, q.name, t.customer_address, t.language, t.support_address";
+const TICKET_COLS: &str = "t.id, t.number, t.subject, t.state, q.name, t.customer_address, \
+     t.language, t.support_address, t.urgency, t.impact, t.priority, t.priority_explicit";
 
 fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<TicketRef> {
     Ok(TicketRef {
@@ -34,7 +38,20 @@ fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<TicketRef> {
         customer_address: r.get(5)?,
         language: r.get(6)?,
         support_address: r.get(7)?,
+        urgency: r.get(8)?,
+        impact: r.get(9)?,
+        priority: r.get(10)?,
+        priority_explicit: r.get(11)?,
     })
+}
+
+/// The number of the ticket with this id.
+pub fn ticket_number(c: &Connection, ticket_id: i64) -> Result<Option<String>> {
+    Ok(
+        c.prepare_cached("SELECT number FROM tickets WHERE id = ?1")?
+            .query_row([ticket_id], |r| r.get(0))
+            .optional()?,
+    )
 }
 
 pub fn ticket_by_number(c: &Connection, number: &str) -> Result<Option<TicketRef>> {
@@ -76,7 +93,10 @@ pub struct NewTicket<'a> {
     pub number: &'a str,
     pub subject: &'a str,
     pub state: &'a str,
+    pub urgency: u8,
+    pub impact: u8,
     pub priority: u8,
+    pub priority_explicit: bool,
     pub queue: &'a str,
     pub customer_address: &'a str,
     pub customer_name: Option<&'a str>,
@@ -88,8 +108,10 @@ pub fn insert_ticket(c: &Connection, t: &NewTicket) -> Result<i64> {
     let now = now_text();
     c.prepare_cached(
         "INSERT INTO tickets (number, subject, state, priority, queue_id, customer_address,
-             customer_name, support_address, language, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, (SELECT id FROM queues WHERE name = ?5), ?6, ?7, ?8, ?9, ?10, ?10)",
+             customer_name, support_address, language, created_at, updated_at, urgency, impact,
+             priority_explicit)
+         VALUES (?1, ?2, ?3, ?4, (SELECT id FROM queues WHERE name = ?5), ?6, ?7, ?8, ?9, ?10, ?10,
+             ?11, ?12, ?13)",
     )?
     .execute(params![
         t.number,
@@ -101,9 +123,40 @@ pub fn insert_ticket(c: &Connection, t: &NewTicket) -> Result<i64> {
         t.customer_name,
         t.support_address,
         t.language,
-        now
+        now,
+        t.urgency,
+        t.impact,
+        t.priority_explicit
     ])?;
     Ok(c.last_insert_rowid())
+}
+
+/// A ticket's queue and classification as a follow-up's plan leaves them.
+pub struct TicketFields<'a> {
+    pub queue: &'a str,
+    pub urgency: u8,
+    pub impact: u8,
+    pub priority: u8,
+    pub priority_explicit: bool,
+}
+
+/// Set a ticket's queue and classification.
+pub fn set_ticket_fields(c: &Connection, ticket_id: i64, f: &TicketFields) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE tickets SET queue_id = (SELECT id FROM queues WHERE name = ?2), urgency = ?3,
+             impact = ?4, priority = ?5, priority_explicit = ?6, updated_at = ?7
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        ticket_id,
+        f.queue,
+        f.urgency,
+        f.impact,
+        f.priority,
+        f.priority_explicit,
+        now_text()
+    ])?;
+    Ok(())
 }
 
 pub fn touch_ticket(c: &Connection, ticket_id: i64, state: &str) -> Result<()> {

@@ -89,6 +89,15 @@ pub fn agent_alerts_since(
     Ok((on_ticket, by_sender))
 }
 
+/// Agents' alerts queued since `since` (RFC 3339) caused by mail from
+/// `sender`, on any ticket.
+pub fn agent_alerts_by_sender_since(c: &Connection, sender: &str, since: &str) -> Result<u32> {
+    Ok(c.prepare_cached(
+        "SELECT COUNT(*) FROM agent_alerts WHERE sender = ?1 AND created_at >= ?2",
+    )?
+    .query_row(params![sender, since], |r| r.get(0))?)
+}
+
 /// Count one agents' alert (for the caps).
 pub fn record_agent_alert(c: &Connection, ticket_id: i64, sender: &str) -> Result<()> {
     c.prepare_cached(

@@ -75,6 +75,11 @@ pub struct TicketDetail {
     pub subject: String,
     pub state: String,
     pub priority: u8,
+    /// 1–5; with `impact`, gives the priority through the priority matrix.
+    pub urgency: u8,
+    pub impact: u8,
+    /// The priority was set explicitly: urgency and impact no longer move it.
+    pub priority_explicit: bool,
     pub queue: String,
     pub customer: String,
     pub customer_name: Option<String>,
@@ -137,7 +142,8 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
     let head = c
         .query_row(
             "SELECT t.id, t.number, t.subject, t.state, t.priority, q.name, t.customer_address,
-                    t.customer_name, t.support_address, t.language, t.created_at, t.updated_at
+                    t.customer_name, t.support_address, t.language, t.created_at, t.updated_at,
+                    t.urgency, t.impact, t.priority_explicit
              FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE t.number = ?1",
             [number],
             |r| {
@@ -155,6 +161,9 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
                         language: r.get(9)?,
                         created_at: r.get(10)?,
                         updated_at: r.get(11)?,
+                        urgency: r.get(12)?,
+                        impact: r.get(13)?,
+                        priority_explicit: r.get(14)?,
                         participants: Vec::new(),
                         articles: Vec::new(),
                     },
@@ -396,4 +405,32 @@ pub fn status(c: &Connection) -> Result<Status> {
         outbox_failed_latest: failed_mail(c, 10)?,
         mailboxes,
     })
+}
+
+/// Where an article came from, for `postdesk explain --article`.
+#[derive(Debug)]
+pub struct ArticleSource {
+    /// `in` or `out`.
+    pub direction: String,
+    /// The raw mail (None for our own outbound articles).
+    pub raw: Option<Vec<u8>>,
+    /// The mailbox its receipt names.
+    pub mailbox: Option<String>,
+}
+
+pub fn article_source(c: &Connection, article_id: i64) -> Result<Option<ArticleSource>> {
+    Ok(c.query_row(
+        "SELECT a.direction, r.content,
+                (SELECT mailbox FROM receipts WHERE article_id = a.id ORDER BY id LIMIT 1)
+         FROM articles a LEFT JOIN raw_messages r ON r.id = a.raw_id WHERE a.id = ?1",
+        [article_id],
+        |r| {
+            Ok(ArticleSource {
+                direction: r.get(0)?,
+                raw: r.get(1)?,
+                mailbox: r.get(2)?,
+            })
+        },
+    )
+    .optional()?)
 }

@@ -1,4 +1,5 @@
-//! The ticket domain: states and what a customer's mail does to them.
+//! The ticket domain: states and what a customer's mail does to them, and
+//! the priority matrix ([`priority`]).
 //! Pure; the store persists what this module decides.
 //!
 //! The states are the Moodle tracker's (POSTED … TRANSFERED), which every
@@ -8,6 +9,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::Serialize;
+
+pub mod priority;
 
 /// Life-cycle state of a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -90,9 +93,6 @@ impl FromStr for State {
             .ok_or_else(|| format!("unknown ticket state {s:?}"))
     }
 }
-
-/// Default priority of a new ticket (1 very low … 5 very high, GLPI's scale).
-pub const DEFAULT_PRIORITY: u8 = 3;
 
 #[cfg(test)]
 mod tests {

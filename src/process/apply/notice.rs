@@ -1,41 +1,70 @@
-//! Notifications: which agents' address to alert, the auto-reply limit,
-//! the template context, and rendering a mail into an outbound article and
-//! an outbox row in the caller's transaction.
+//! Sending a plan's notifications: the template context, rendering a mail
+//! into an outbound article and an outbox row in the caller's
+//! transaction, counting agents' alerts, and noting held-back ones.
 
-use super::standing::Standing;
-use super::{sha256_hex, Failure, Processor};
+use super::super::plan::{Disposition, Plan};
+use super::super::standing::Standing;
+use super::super::{sha256_hex, Failure, Processor};
 use crate::config::Mailbox as MailboxConfig;
 use crate::mail::InboundMail;
 use crate::notify::{self, Kind};
-use crate::store::{outbox, records, Db};
+use crate::store::{outbox, records, safeguards, Db};
 use crate::threading;
 
 impl Processor {
-    /// The agents' address to alert, if the queue wants this alert. Mail
-    /// from the agents' address itself is alerted too (with a warning):
-    /// From proves nothing, and the alert caps stop any loop.
-    pub(super) fn agents_for(&self, queue: &str, new: bool) -> Option<String> {
-        let q = self.config.queue(queue)?;
-        let wanted = if new {
-            q.notify_agents_on_new
-        } else {
-            q.notify_agents_on_follow_up
+    /// Send the plan's notifications, or note why each held-back one was
+    /// held back, all in the caller's transaction. `ticket` is the ticket
+    /// as the plan left it.
+    pub(super) fn notify_plan(
+        &self,
+        db: &Db,
+        plan: &Plan,
+        ticket: &records::TicketRef,
+        mail: &InboundMail,
+        article_id: i64,
+        sha: &str,
+    ) -> Result<(), Failure> {
+        let (standing, quoted) = match &plan.disposition {
+            Disposition::FollowUp { standing, .. } => (Some(*standing), None),
+            Disposition::NewTicket { quoted } => (None, quoted.as_deref()),
+            _ => (None, None),
         };
-        q.agents_address.clone().filter(|_| wanted)
-    }
-
-    pub(super) fn over_auto_reply_limit(&self, db: &Db, address: &str) -> Result<bool, Failure> {
-        let since = (chrono::Utc::now() - chrono::Duration::hours(1))
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string();
-        let n = records::auto_replies_since(db, address, &since)?;
-        Ok(n >= self.config.system.auto_reply_limit_per_hour)
+        for n in &plan.notifications {
+            if let Some(why) = &n.suppressed {
+                if n.note_if_suppressed {
+                    tracing::warn!(ticket = %ticket.number, from = %mail.from.address, "{why}");
+                    safeguards::add_note(db, article_id, why)?;
+                } else {
+                    tracing::info!(ticket = %ticket.number, "no {}: {why}", n.kind.name());
+                }
+                continue;
+            }
+            let mailbox = self.config.mailbox(&n.from_mailbox).ok_or_else(|| {
+                Failure::Other(format!("no [[mailbox]] named {:?}", n.from_mailbox))
+            })?;
+            let ctx = self.context(ticket, mail, mailbox, standing, quoted);
+            let sent = self.send(db, n.kind, ticket, mailbox, mail, &ctx, &n.to, sha);
+            match sent {
+                // The sender's address is one lettre cannot write into a
+                // mail: the ticket stands, without an auto-reply.
+                Err(Failure::Notify(notify::NotifyError::Address(e)))
+                    if n.kind == Kind::AutoReply =>
+                {
+                    tracing::warn!(ticket = %ticket.number, "no auto-reply: {e}")
+                }
+                other => other?,
+            }
+            if n.is_agents_alert {
+                safeguards::record_agent_alert(db, ticket.id, &mail.from.address)?;
+            }
+        }
+        Ok(())
     }
 
     /// What the templates see. Display names and subjects from the mail
     /// are clipped here ([`notify::clip`]), the one place they enter
     /// outgoing mail.
-    pub(super) fn context(
+    fn context(
         &self,
         ticket: &records::TicketRef,
         mail: &InboundMail,
@@ -85,7 +114,7 @@ impl Processor {
     /// Render, record as an outbound article, and queue in the outbox, all
     /// in the caller's transaction.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn send(
+    fn send(
         &self,
         db: &Db,
         kind: Kind,

@@ -1,0 +1,210 @@
+//! `postdesk explain`: what processing would do with a mail, and why,
+//! without taking it in. Runs the parse, facts and decide stages against
+//! the database opened read-only; the apply stage never runs.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use postdesk::notify::Templates;
+use postdesk::process::explain::Explanation;
+use postdesk::process::plan::{Disposition, Plan};
+use postdesk::process::Processor;
+use postdesk::store::views;
+
+use super::exit::{failure, DATAERR, NOINPUT};
+use super::Cli;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A raw mail (.eml); "-" for standard input.
+    #[arg(required_unless_present = "article", conflicts_with = "article")]
+    pub file: Option<PathBuf>,
+    /// An inbound article already taken in: its stored mail, explained as
+    /// if it arrived now (it does not count as an earlier copy of itself).
+    #[arg(long)]
+    pub article: Option<i64>,
+    /// The [[mailbox]] the mail comes through. Default: by its recipients
+    /// (for --article, the mailbox that received it).
+    #[arg(long, short)]
+    pub mailbox: Option<String>,
+    /// Print the facts and the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(&cli.config)?;
+    if let Some(name) = &args.mailbox {
+        if config.mailbox(name).is_none() {
+            let names: Vec<&str> = config.mailboxes.iter().map(|m| m.name.as_str()).collect();
+            return Err(failure(
+                NOINPUT,
+                format!(
+                    "no [[mailbox]] named {name:?}; the mailboxes are: {}",
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
+    let mut store = super::open_store_read_only(&config)?;
+    let (raw, mailbox) = match (args.article, &args.file) {
+        (Some(id), _) => {
+            let src = views::article_source(store.conn(), id)?.ok_or_else(|| {
+                failure(
+                    NOINPUT,
+                    format!("no article {id} (see `postdesk ticket show`)"),
+                )
+            })?;
+            if src.direction != "in" {
+                return Err(failure(
+                    DATAERR,
+                    format!(
+                        "article {id} is mail postdesk sent: only inbound mail can be explained"
+                    ),
+                ));
+            }
+            let raw = src
+                .raw
+                .ok_or_else(|| failure(NOINPUT, format!("article {id} has no stored mail")))?;
+            let received = args
+                .mailbox
+                .clone()
+                .or(src.mailbox.filter(|m| config.mailbox(m).is_some()));
+            (raw, received)
+        }
+        (None, file) => {
+            let limit = config.system.max_message_bytes;
+            let mut raw = Vec::new();
+            match file.as_deref() {
+                Some(p) if p.as_os_str() != "-" => std::fs::File::open(p)
+                    .and_then(|f| f.take(limit + 1).read_to_end(&mut raw))
+                    .map_err(|e| failure(NOINPUT, format!("reading {}: {e}", p.display())))?,
+                _ => std::io::stdin()
+                    .lock()
+                    .take(limit + 1)
+                    .read_to_end(&mut raw)
+                    .context("reading the mail from standard input")?,
+            };
+            (raw, args.mailbox.clone())
+        }
+    };
+    let templates = Templates::load(&config.templates_dir, &config.system.default_language)
+        .context("loading mail templates")?;
+    let processor = Processor::new(config.clone(), Arc::new(templates));
+    let e = processor.explain(store.conn(), &raw, mailbox.as_deref(), args.article)?;
+    let mut out = super::output::stdout();
+    if args.json {
+        out.json(&e)?;
+    } else {
+        print(&mut out, &e)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print(out: &mut impl Write, e: &Explanation) -> std::io::Result<()> {
+    let p = &e.plan;
+    if let Some(m) = &e.mail {
+        let to: Vec<&str> = m.to.iter().map(|a| a.address.as_str()).collect();
+        writeln!(
+            out,
+            "Mail:     from {} to {}",
+            m.from.address,
+            to.join(", ")
+        )?;
+        writeln!(out, "Subject:  {}", m.subject)?;
+        match &m.automatic {
+            Some(why) => writeln!(out, "Class:    automatic ({why})")?,
+            None => writeln!(out, "Class:    a person's mail")?,
+        }
+    }
+    match &p.route.mailbox {
+        Some(mb) => writeln!(out, "Route:    mailbox {mb}: {}", p.route.reason)?,
+        None => writeln!(out, "Route:    none: {}", p.route.reason)?,
+    }
+    writeln!(out, "Outcome:  {}", outcome(p))?;
+    if let Some(t) = &p.ticket {
+        let c = &t.classification;
+        writeln!(
+            out,
+            "Ticket:   queue {}, state {}, language {}, priority {}{} (urgency {}, impact {})",
+            t.queue,
+            t.state,
+            t.language,
+            c.priority,
+            if c.priority_explicit { " set" } else { "" },
+            c.urgency,
+            c.impact
+        )?;
+    }
+    if let Some(a) = &p.article {
+        let trust = if a.trusted { "trusted" } else { "not trusted" };
+        writeln!(
+            out,
+            "Article:  {} ({trust} as proof of a later reply)",
+            a.kind
+        )?;
+        if let Some(why) = &a.unverified {
+            writeln!(out, "          UNVERIFIED: {why}")?;
+        }
+        for n in &a.notes {
+            writeln!(out, "          Note: {n}")?;
+        }
+    }
+    for x in &p.participants {
+        writeln!(out, "Adds:     {} ({})", x.address, x.role)?;
+    }
+    for n in &p.notifications {
+        match &n.suppressed {
+            None => writeln!(
+                out,
+                "Sends:    {} to {} from mailbox {} ({})",
+                n.kind.name(),
+                n.to.join(", "),
+                n.from_mailbox,
+                n.language
+            )?,
+            Some(why) => writeln!(
+                out,
+                "Holds:    {} to {}: {why}",
+                n.kind.name(),
+                n.to.join(", ")
+            )?,
+        }
+    }
+    writeln!(out, "Why:")?;
+    for d in &p.trace {
+        writeln!(out, "  {:<13} {}", d.step, d.said)?;
+    }
+    writeln!(
+        out,
+        "(nothing was written: `postdesk explain` never applies a plan)"
+    )
+}
+
+fn outcome(p: &Plan) -> String {
+    match &p.disposition {
+        Disposition::Duplicate {
+            ticket, article_id, ..
+        } => format!(
+            "duplicate of article {article_id} on ticket {}: recorded, nothing sent",
+            ticket.as_deref().unwrap_or("-")
+        ),
+        Disposition::Ignore { reason } => format!("ignored: {reason}"),
+        Disposition::Quarantine { reason } => format!("quarantined: {reason}"),
+        Disposition::NewTicket { quoted: None } => {
+            "a new ticket (its number is drawn when the mail is taken in)".into()
+        }
+        Disposition::NewTicket { quoted: Some(q) } => {
+            format!("a new ticket: the sender has no right to ticket {q}, which the mail quotes")
+        }
+        Disposition::FollowUp { ticket, standing } => {
+            format!(
+                "follow-up on ticket {} (sender's standing: {standing:?})",
+                ticket.number
+            )
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The apply stage: carries out a [`Plan`] in the caller's savepoint. The
+//! only stage of message processing that writes to the store (besides
+//! [`super::quarantine`], the failure path): the raw bytes, the receipt,
+//! the ticket, its article, attachments and participants, the outbound
+//! articles and their outbox rows. It decides nothing the plan did not.
+
+mod article;
+mod notice;
+
+pub(in crate::process) use article::sync_filesystem;
+
+use super::parse::Parsed;
+use super::plan::{Disposition, Plan};
+use super::{Failure, Incoming, Outcome, Processor};
+use crate::store::{records, Db};
+
+impl Processor {
+    /// Write what `plan` says about the parsed `item`.
+    pub(super) fn apply(
+        &self,
+        db: &Db,
+        item: &Incoming,
+        parsed: &Parsed,
+        plan: &Plan,
+    ) -> Result<Outcome, Failure> {
+        let mail = &parsed.mail;
+        let raw_id = records::store_raw(db, &parsed.sha, &item.raw)?;
+        let (imap_source, uid_validity, uid) = item.origin.imap_position();
+        let mailbox_name = plan
+            .route
+            .received_by
+            .as_deref()
+            .or(plan.route.mailbox.as_deref())
+            .unwrap_or_default();
+        let receipt =
+            |status: &str, ticket_id: Option<i64>, article_id: Option<i64>, error: Option<&str>| {
+                records::insert_receipt(
+                    db,
+                    &records::NewReceipt {
+                        source: item.origin.source(),
+                        mailbox: mailbox_name,
+                        imap_source,
+                        uid_validity,
+                        uid,
+                        message_id: mail.message_id.as_deref(),
+                        sha256: &parsed.sha,
+                        raw_id: Some(raw_id),
+                        status,
+                        ticket_id,
+                        article_id,
+                        error,
+                    },
+                )
+            };
+        let outcome = match &plan.disposition {
+            // Rolled back and quarantined raw by the batch, like any failure.
+            Disposition::Quarantine { reason } => return Err(Failure::Other(reason.clone())),
+            Disposition::Duplicate {
+                ticket_id,
+                article_id,
+                ticket,
+            } => {
+                receipt("duplicate", Some(*ticket_id), Some(*article_id), None)?;
+                tracing::info!(
+                    ticket = ticket.as_deref(),
+                    message_id = mail.message_id.as_deref(),
+                    "duplicate delivery recorded, nothing sent"
+                );
+                return Ok(Outcome::Duplicate {
+                    ticket: ticket.clone(),
+                });
+            }
+            Disposition::Ignore { reason } => {
+                receipt("ignored", None, None, Some(reason))?;
+                tracing::warn!(
+                    mailbox = mailbox_name,
+                    message_id = mail.message_id.as_deref(),
+                    "{reason}"
+                );
+                return Ok(Outcome::Ignored {
+                    reason: reason.clone(),
+                });
+            }
+            Disposition::NewTicket { quoted } => {
+                if let Some(q) = quoted {
+                    tracing::warn!(quoted = %q, from = %mail.from.address,
+                        "mail threads to a ticket its sender has no right to: filed as a new ticket");
+                }
+                let routed = plan
+                    .route
+                    .mailbox
+                    .as_deref()
+                    .and_then(|n| self.config.mailbox(n))
+                    .ok_or_else(|| Failure::Other(plan.route.reason.clone()))?;
+                let (ticket, article_id) =
+                    self.insert_new_ticket(db, mail, plan, routed, raw_id)?;
+                self.notify_plan(db, plan, &ticket, mail, article_id, &parsed.sha)?;
+                receipt("created", Some(ticket.id), Some(article_id), None)?;
+                Outcome::Created {
+                    ticket: ticket.number,
+                }
+            }
+            Disposition::FollowUp { ticket, .. } => {
+                let (after, article_id) = self.insert_follow_up(db, mail, plan, ticket, raw_id)?;
+                self.notify_plan(db, plan, &after, mail, article_id, &parsed.sha)?;
+                receipt("follow_up", Some(ticket.id), Some(article_id), None)?;
+                Outcome::FollowUp {
+                    ticket: after.number,
+                }
+            }
+        };
+        for w in &mail.warnings {
+            tracing::warn!(
+                mailbox = mailbox_name,
+                message_id = mail.message_id.as_deref(),
+                "{w}"
+            );
+        }
+        Ok(outcome)
+    }
+}

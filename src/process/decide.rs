@@ -1,0 +1,437 @@
+//! The decide stage: facts and a parsed mail in, a [`Plan`] out. Pure: no
+//! store, no clock, no I/O, so every rule of handling mail can be stated as
+//! data in the tests (`decide_tests.rs`) and `postdesk explain` shows
+//! exactly what processing would do.
+//!
+//! In order: routing (which mailbox, so which queue), redelivery, our own
+//! mail coming back, threading and the sender's standing, the draft of the
+//! ticket, article and participants, then the rules ([`apply_rules`], the
+//! one place rule actions change a plan), and last the notifications, so
+//! that they follow whatever the rules set (queue, suppression).
+
+pub use super::route::route;
+
+use super::facts::{Facts, Match};
+use super::plan::{ArticlePlan, Disposition, Notification, Plan, RuleEdit, Rules, TicketPlan};
+use super::standing::{self, AlertCounts, Standing};
+use crate::config::{Config, Mailbox as MailboxConfig, StrangerFollowUp};
+use crate::mail::InboundMail;
+use crate::notify::Kind;
+use crate::threading::Numbering;
+use crate::tickets::priority::Classification;
+use crate::tickets::State;
+
+/// What deciding needs besides the facts and the mail.
+pub struct Settings<'a> {
+    pub config: &'a Config,
+    /// Our own addresses (mailboxes, agents, `system.own_addresses`).
+    pub own: &'a crate::config::OwnAddresses,
+    pub numbering: &'a Numbering,
+    pub rules: &'a dyn Rules,
+}
+
+/// Why mail that came back with our loop header makes nothing.
+pub const OUR_LOOP: &str =
+    "our own notification came back (X-Postdesk-Loop): not turned into a ticket";
+
+/// Decide what `mail` does, given the `facts` about it; `received_by` is
+/// the mailbox the copy came through, if known.
+pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Settings) -> Plan {
+    let route = route(s.config, mail, received_by);
+    let mut plan = Plan {
+        route: route.clone(),
+        disposition: Disposition::NewTicket { quoted: None },
+        ticket: None,
+        article: None,
+        participants: Vec::new(),
+        notifications: Vec::new(),
+        auto_reply_suppressed: None,
+        trace: Vec::new(),
+    };
+    plan.note("route", route.reason.clone());
+    let Some(mailbox) = route.mailbox.as_deref().and_then(|n| s.config.mailbox(n)) else {
+        plan.disposition = Disposition::Quarantine {
+            reason: route.reason,
+        };
+        return plan;
+    };
+    if let Some(d) = &f.duplicate_of {
+        plan.note(
+            "dedupe",
+            format!(
+                "already taken in ({}): article {} on ticket {}; recorded as a duplicate, nothing sent",
+                d.by,
+                d.article_id,
+                d.ticket.as_deref().unwrap_or("-")
+            ),
+        );
+        plan.disposition = Disposition::Duplicate {
+            ticket_id: d.ticket_id,
+            article_id: d.article_id,
+            ticket: d.ticket.clone(),
+        };
+        return plan;
+    }
+    if mail.our_loop_marker {
+        plan.note("loop", OUR_LOOP);
+        plan.disposition = Disposition::Ignore {
+            reason: OUR_LOOP.into(),
+        };
+        return plan;
+    }
+    match &mail.automatic {
+        Some(a) => plan.note("classify", format!("automatic mail: {}", a.0)),
+        None => plan.note("classify", "a person's mail (no sign of automatic mail)"),
+    }
+    thread(&mut plan, f, mail, s);
+    match plan.disposition.clone() {
+        Disposition::FollowUp { ticket, standing } => {
+            if let Err(why) = draft_follow_up(&mut plan, &ticket, standing, mail, s) {
+                plan.disposition = Disposition::Quarantine {
+                    reason: format!("ticket {}: {why}", ticket.number),
+                };
+                return plan;
+            }
+        }
+        Disposition::NewTicket { quoted } => {
+            draft_new_ticket(&mut plan, f, mail, mailbox, quoted.as_deref(), s);
+        }
+        _ => {}
+    }
+    let edits = s.rules.evaluate(&plan, mail);
+    apply_rules(&mut plan, &edits, s.config);
+    if plan.makes_article() {
+        notifications(&mut plan, f, mail, mailbox, s);
+    }
+    plan
+}
+
+/// **The rules hook.** Apply the rule actions, as plan edits, in the
+/// order the rules engine returns them (file-name order, then rule
+/// order). Rules change the plan only: never the store.
+pub fn apply_rules(plan: &mut Plan, edits: &[RuleEdit], config: &Config) {
+    for e in edits {
+        plan.edit(e, config);
+    }
+}
+
+/// Threading and standing: a follow-up, or a new ticket and why.
+fn thread(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &Settings) {
+    for n in f.numbers.iter().filter(|n| !n.found) {
+        let why = if !n.current_digit && !n.legacy_digit {
+            "its check digit is wrong"
+        } else {
+            "no ticket was issued under that number and check digit"
+        };
+        plan.note("thread", format!("subject carries {}: {why}", n.number));
+    }
+    let Some(t) = &f.thread else {
+        let why = if f.referenced.is_empty() {
+            "no ticket number in the subject and no In-Reply-To or References"
+        } else {
+            "no ticket number found and none of its In-Reply-To/References is a ticket's"
+        };
+        plan.note("thread", format!("new ticket: {why}"));
+        return;
+    };
+    let how = match &t.matched {
+        Match::Tag { number } => format!("ticket number {number} in the subject"),
+        Match::MessageId { message_id } => format!("answers Message-ID <{message_id}>"),
+    };
+    plan.note("thread", format!("ticket {} by {how}", t.ticket.number));
+    let standing = standing::decide(t.standing);
+    let sf = t.standing;
+    plan.note(
+        "standing",
+        format!(
+            "{standing:?}: answers the ticket's mail {}, answers an agents' alert {}, \
+             From is a participant {}, From is our own address {}",
+            yes(sf.answers),
+            yes(sf.answers_alert),
+            yes(sf.from_participant),
+            yes(sf.from_own)
+        ),
+    );
+    if standing == Standing::Stranger
+        && s.config.system.stranger_follow_up == StrangerFollowUp::NewTicket
+    {
+        plan.note(
+            "standing",
+            format!(
+                "{} has no right to ticket {}: filed as a new ticket (system.stranger_follow_up)",
+                mail.from.address, t.ticket.number
+            ),
+        );
+        plan.disposition = Disposition::NewTicket {
+            quoted: Some(t.ticket.number.clone()),
+        };
+    } else {
+        plan.disposition = Disposition::FollowUp {
+            ticket: t.ticket.clone(),
+            standing,
+        };
+    }
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn draft_new_ticket(
+    plan: &mut Plan,
+    f: &Facts,
+    mail: &InboundMail,
+    mailbox: &MailboxConfig,
+    quoted: Option<&str>,
+    s: &Settings,
+) {
+    let mut subject = s.numbering.clean_subject(&mail.subject);
+    if subject.is_empty() {
+        subject = "(no subject)".into();
+    }
+    let language = f
+        .language_with_templates
+        .as_deref()
+        .or(mailbox.language.as_deref())
+        .unwrap_or(&s.config.system.default_language)
+        .to_string();
+    plan.ticket = Some(TicketPlan {
+        subject,
+        queue: mailbox.queue.clone(),
+        state: State::Posted,
+        language,
+        classification: Classification::new(&s.config.priority),
+    });
+    let from_own = s.own.contains(&mail.from.address);
+    // Our own addresses are never participants (From proves nothing).
+    if from_own {
+        plan.note(
+            "participants",
+            "From is one of our own addresses: not a participant",
+        );
+    } else {
+        plan.add_participant(&mail.from.address, mail.from.name.as_deref(), "requester");
+    }
+    add_cc(plan, mail, s);
+    plan.article = Some(ArticlePlan {
+        kind: "customer",
+        trusted: !from_own,
+        unverified: from_own.then(|| standing::FROM_OWN.to_string()),
+        notes: quoted
+            .map(|q| {
+                format!(
+                    "quoted ticket {q}, to which the sender has no right: filed as this new ticket"
+                )
+            })
+            .into_iter()
+            .collect(),
+    });
+}
+
+fn draft_follow_up(
+    plan: &mut Plan,
+    ticket: &crate::store::records::TicketRef,
+    standing: Standing,
+    mail: &InboundMail,
+    s: &Settings,
+) -> Result<(), String> {
+    // Knowing a ticket number is not access to the ticket, and a From:
+    // header proves nothing (see `standing`). Only a mail answering the
+    // ticket's own mail adds people (the sender, the Cc's) as
+    // participants; a customer's reply may move the state; the agents'
+    // side, our own addresses and strangers (with `stranger_follow_up =
+    // "record"`) are recorded unverified and change nothing.
+    let state: State = ticket.state.parse()?;
+    let new_state = if standing.is_customer_reply() && mail.automatic.is_none() {
+        state.after_customer_reply()
+    } else {
+        state
+    };
+    if new_state != state {
+        plan.note(
+            "state",
+            format!("{state} → {new_state}: the customer wrote again"),
+        );
+    }
+    plan.ticket = Some(TicketPlan {
+        subject: ticket.subject.clone(),
+        queue: ticket.queue.clone(),
+        state: new_state,
+        language: ticket.language.clone(),
+        classification: Classification {
+            urgency: ticket.urgency,
+            impact: ticket.impact,
+            priority: ticket.priority,
+            priority_explicit: ticket.priority_explicit,
+        },
+    });
+    let answers = standing == Standing::Answers;
+    if answers && mail.automatic.is_none() {
+        plan.add_participant(&mail.from.address, mail.from.name.as_deref(), "cc");
+        add_cc(plan, mail, s);
+    }
+    plan.article = Some(ArticlePlan {
+        kind: if standing == Standing::AgentsSide {
+            "agents_side"
+        } else {
+            "customer"
+        },
+        // Its own Message-ID is trusted only if the mail itself was.
+        trusted: answers,
+        unverified: standing.unverified().map(str::to_string),
+        notes: Vec::new(),
+    });
+    Ok(())
+}
+
+/// At most this many Cc addresses of one mail become participants (a mail
+/// with a megabyte of Cc is not a conversation).
+pub const MAX_CC_PARTICIPANTS: usize = 50;
+
+fn add_cc(plan: &mut Plan, mail: &InboundMail, s: &Settings) {
+    let cc: Vec<_> = mail
+        .cc
+        .iter()
+        .filter(|a| !s.own.contains(&a.address))
+        .collect();
+    if cc.len() > MAX_CC_PARTICIPANTS {
+        plan.note(
+            "participants",
+            format!(
+                "{} Cc addresses: only the first {MAX_CC_PARTICIPANTS} become participants",
+                cc.len()
+            ),
+        );
+    }
+    for a in cc.into_iter().take(MAX_CC_PARTICIPANTS) {
+        plan.add_participant(&a.address, a.name.as_deref(), "cc");
+    }
+}
+
+/// The notifications of a plan that makes an article.
+fn notifications(
+    plan: &mut Plan,
+    f: &Facts,
+    mail: &InboundMail,
+    routed: &MailboxConfig,
+    s: &Settings,
+) {
+    let Some(ticket) = plan.ticket.clone() else {
+        return;
+    };
+    let new = matches!(plan.disposition, Disposition::NewTicket { .. });
+    let sys = &s.config.system;
+    // Follow-ups are answered from the ticket's own support address.
+    let from_mailbox = match &plan.disposition {
+        Disposition::FollowUp { ticket, .. } => s
+            .config
+            .mailboxes
+            .iter()
+            .find(|m| m.address == ticket.support_address)
+            .unwrap_or(routed),
+        _ => routed,
+    };
+    let notice = |kind, to: Vec<String>, suppressed, alert| Notification {
+        kind,
+        to,
+        from_mailbox: from_mailbox.name.clone(),
+        language: ticket.language.clone(),
+        suppressed,
+        note_if_suppressed: alert,
+        is_agents_alert: alert,
+    };
+    if new {
+        // Auto-reply, unless the mail is machine-made, from one of our own
+        // addresses, the sender already had too many this hour, or a rule
+        // said no.
+        let skip = if let Some(a) = &mail.automatic {
+            Some(format!("automatic mail ({})", a.0))
+        } else if s.own.contains(&mail.from.address) {
+            Some("sender is one of our own addresses".into())
+        } else if f.auto_replies_to_sender >= sys.auto_reply_limit_per_hour {
+            Some(format!(
+                "more than {} auto-replies to this address in the last hour",
+                sys.auto_reply_limit_per_hour
+            ))
+        } else {
+            plan.auto_reply_suppressed.clone()
+        };
+        plan.note(
+            "auto_reply",
+            match &skip {
+                Some(why) => format!("no auto-reply: {why}"),
+                None => format!("auto-reply to {} ({})", mail.from.address, ticket.language),
+            },
+        );
+        plan.notifications.push(notice(
+            Kind::AutoReply,
+            vec![mail.from.address.clone()],
+            skip,
+            false,
+        ));
+    } else if mail.automatic.is_some() {
+        plan.note("agents_alert", "automatic mail: the agents are not alerted");
+        return;
+    }
+    let kind = if new {
+        Kind::AgentNewTicket
+    } else {
+        Kind::AgentFollowUp
+    };
+    // The agents' address to alert, if the queue wants this alert. Mail
+    // from the agents' address itself is alerted too (with a warning):
+    // From proves nothing, and the alert caps stop any loop.
+    let Some(q) = s.config.queue(&ticket.queue) else {
+        plan.note(
+            "agents_alert",
+            format!("queue {} is not configured: no alert", ticket.queue),
+        );
+        return;
+    };
+    let Some(agents) = q.agents_address.clone() else {
+        plan.note(
+            "agents_alert",
+            format!("queue {} has no agents_address: no alert", q.name),
+        );
+        return;
+    };
+    if !(if new {
+        q.notify_agents_on_new
+    } else {
+        q.notify_agents_on_follow_up
+    }) {
+        plan.note(
+            "agents_alert",
+            format!("queue {} does not alert on this", q.name),
+        );
+        return;
+    }
+    let on_ticket = match (&f.thread, new) {
+        (Some(t), false) => t.alerts_on_ticket,
+        _ => 0,
+    };
+    let cap = standing::alert_cap(
+        s.config,
+        AlertCounts {
+            on_ticket,
+            by_sender: f.alerts_by_sender,
+        },
+    );
+    plan.note(
+        "agents_alert",
+        match &cap {
+            Some(why) => why.clone(),
+            None => format!("{} to {agents}", kind.name()),
+        },
+    );
+    plan.notifications
+        .push(notice(kind, vec![agents], cap, true));
+}
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+pub(crate) mod tests;

@@ -1,0 +1,197 @@
+//! The facts stage: everything the decision needs from the store, gathered
+//! by reads only (duplicate receipts, the ticket a mail threads to and how
+//! it was found, who the sender is to it, the counters behind the loop and
+//! alert brakes). [`gather`] never writes, so `postdesk explain` runs it on
+//! a read-only connection.
+
+use serde::Serialize;
+
+use super::standing;
+use crate::mail::InboundMail;
+use crate::store::records::{self, TicketRef};
+use crate::store::{safeguards, Db, StoreError};
+use crate::threading::{self, Numbering};
+
+/// What the store says about one parsed mail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Facts {
+    /// An earlier copy of this mail that made an article.
+    pub duplicate_of: Option<Duplicate>,
+    /// Each ticket number in the subject, in order, and what it found.
+    pub numbers: Vec<NumberLookup>,
+    /// The Message-IDs the mail refers to (In-Reply-To, References).
+    pub referenced: Vec<String>,
+    /// The ticket the mail threads to, how, and the sender's standing facts.
+    pub thread: Option<Thread>,
+    /// Auto-replies queued to the sender in the last hour.
+    pub auto_replies_to_sender: u32,
+    /// Agents' alerts caused by the sender's mail in the last hour.
+    pub alerts_by_sender: u32,
+    /// The mail's language, if templates exist for it.
+    pub language_with_templates: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Duplicate {
+    pub ticket_id: i64,
+    pub article_id: i64,
+    pub ticket: Option<String>,
+    /// `same bytes` or `same Message-ID, sender, subject and text`.
+    pub by: &'static str,
+}
+
+/// A number found in the subject and whether it leads to a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NumberLookup {
+    pub number: String,
+    /// Its check digit is Damm's (numbers issued since the switch).
+    pub current_digit: bool,
+    /// Its check digit is the old weighted one (legacy tickets only).
+    pub legacy_digit: bool,
+    pub found: bool,
+}
+
+/// How the mail was matched to a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Match {
+    Tag { number: String },
+    MessageId { message_id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Thread {
+    pub ticket: TicketRef,
+    pub matched: Match,
+    pub standing: standing::Facts,
+    /// Agents' alerts on this ticket in the last hour.
+    pub alerts_on_ticket: u32,
+}
+
+/// What the gathering needs besides the store and the mail.
+pub struct Lookup<'a> {
+    pub numbering: &'a Numbering,
+    /// Our own addresses (mailboxes, agents, `system.own_addresses`).
+    pub own: &'a crate::config::OwnAddresses,
+    /// Whether templates exist in a language.
+    pub has_language: &'a dyn Fn(&str) -> bool,
+    /// `explain --article ID`: that article and its receipt are not
+    /// counted as an earlier copy (the question is what the mail would do
+    /// if it came now).
+    pub except_article: Option<i64>,
+}
+
+/// An hour ago, as stored.
+fn hour_ago() -> String {
+    (chrono::Utc::now() - chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// Gather the facts about `mail` (whose raw bytes hash to `sha`). Reads only.
+pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Facts, StoreError> {
+    let mut f = Facts::default();
+    let since = hour_ago();
+    let not_excepted = |article_id: i64| Some(article_id) != l.except_article;
+
+    // Redelivery: same bytes, or same Message-ID, sender, subject and text
+    // (a copy that reached a second support address).
+    if let Some(p) = records::receipt_for_content(db, sha)? {
+        if let (Some(t), Some(a)) = (p.ticket_id, p.article_id) {
+            if not_excepted(a) {
+                f.duplicate_of = Some(Duplicate {
+                    ticket_id: t,
+                    article_id: a,
+                    ticket: None,
+                    by: "same bytes",
+                });
+            }
+        }
+    }
+    if f.duplicate_of.is_none() {
+        if let Some(mid) = &mail.message_id {
+            let same = records::same_inbound_article(
+                db,
+                mid,
+                &mail.from.address,
+                &mail.subject,
+                &mail.text,
+            )?;
+            if let Some((a, t)) = same.filter(|(a, _)| not_excepted(*a)) {
+                f.duplicate_of = Some(Duplicate {
+                    ticket_id: t,
+                    article_id: a,
+                    ticket: None,
+                    by: "same Message-ID, sender, subject and text",
+                });
+            }
+        }
+    }
+    if let Some(d) = &mut f.duplicate_of {
+        d.ticket = records::ticket_number(db, d.ticket_id)?;
+    }
+
+    // Threading: the tagged number first (found only under the check digit
+    // its ticket was issued with), then the Message-IDs.
+    let mut found = None;
+    for n in l.numbering.numbers_in_subject(&mail.subject) {
+        let (current, legacy) = (threading::is_valid(&n), threading::is_legacy_valid(&n));
+        let t = if found.is_none() {
+            safeguards::ticket_by_tagged_number(db, &n, current, legacy)?
+        } else {
+            None
+        };
+        f.numbers.push(NumberLookup {
+            number: n.clone(),
+            current_digit: current,
+            legacy_digit: legacy,
+            found: t.is_some(),
+        });
+        if let Some(t) = t {
+            found = Some((t, Match::Tag { number: n }));
+        }
+    }
+    f.referenced = threading::referenced_ids(&mail.in_reply_to, &mail.references);
+    if found.is_none() {
+        for id in &f.referenced {
+            if let Some(t) = records::ticket_by_message_ids(db, std::slice::from_ref(id))? {
+                found = Some((
+                    t,
+                    Match::MessageId {
+                        message_id: id.clone(),
+                    },
+                ));
+                break;
+            }
+        }
+    }
+    if let Some((ticket, matched)) = found {
+        let mut answers = false;
+        for id in &f.referenced {
+            if records::ticket_has_trusted_id(db, ticket.id, id)? {
+                answers = true;
+                break;
+            }
+        }
+        let standing = standing::Facts {
+            answers,
+            answers_alert: answers
+                && safeguards::answers_agents_alert(db, ticket.id, &f.referenced)?,
+            from_participant: records::is_participant(db, ticket.id, &mail.from.address)?,
+            from_own: l.own.contains(&mail.from.address),
+        };
+        let (alerts_on_ticket, _) =
+            safeguards::agent_alerts_since(db, ticket.id, &mail.from.address, &since)?;
+        f.thread = Some(Thread {
+            ticket,
+            matched,
+            standing,
+            alerts_on_ticket,
+        });
+    }
+
+    f.auto_replies_to_sender = records::auto_replies_since(db, &mail.from.address, &since)?;
+    f.alerts_by_sender = safeguards::agent_alerts_by_sender_since(db, &mail.from.address, &since)?;
+    f.language_with_templates = mail.language.clone().filter(|l2| (l.has_language)(l2));
+    Ok(f)
+}

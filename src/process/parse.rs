@@ -1,0 +1,36 @@
+//! The parse stage: raw bytes in, an [`InboundMail`] (with its automatic
+//! classification) and the bytes' SHA-256 out, or the reason the message
+//! goes to quarantine (not fetched, over the size limit, not a mail).
+//! Pure: it touches no store, so it could run before the batch takes the
+//! write lock; it runs per message inside it only so that a batch never
+//! holds more than one parsed mail in memory at a time.
+
+use super::{sha256_hex, Failure, Incoming};
+use crate::config::Config;
+use crate::mail::{self, InboundMail, MailError};
+
+/// One parsed message.
+pub(super) struct Parsed {
+    pub mail: InboundMail,
+    /// SHA-256 of the raw bytes, hex: what redelivery is recognised by.
+    pub sha: String,
+}
+
+/// Parse `item`, or say why it cannot be processed.
+pub(super) fn parse(item: &Incoming, config: &Config) -> Result<Parsed, Failure> {
+    if let Some(e) = &item.fetch_error {
+        return Err(Failure::Other(e.clone()));
+    }
+    let limit = config.system.max_message_bytes;
+    if item.raw.is_empty() && item.size > 0 || item.size > limit || item.raw.len() as u64 > limit {
+        return Err(MailError::TooLarge {
+            size: item.size.max(item.raw.len() as u64),
+            limit,
+        }
+        .into());
+    }
+    Ok(Parsed {
+        mail: mail::parse(&item.raw, &config.system.fqdn)?,
+        sha: sha256_hex(&item.raw),
+    })
+}

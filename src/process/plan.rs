@@ -1,0 +1,281 @@
+//! The plan: what handling one mail will do, as data. [`super::decide`]
+//! makes it from the facts, rules edit it ([`Edit`], through
+//! [`super::decide::apply_rules`]), the apply stage carries it out and
+//! `postdesk explain` prints it. Nothing here touches the store.
+
+use serde::Serialize;
+
+use super::standing::Standing;
+use crate::config::Config;
+use crate::notify::Kind;
+use crate::store::records::TicketRef;
+use crate::tickets::priority::Classification;
+use crate::tickets::State;
+
+/// What handling one mail will do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// Which mailbox the mail counts as received by, and why.
+    pub route: Route,
+    pub disposition: Disposition,
+    /// The ticket as the plan leaves it: a new ticket's fields, or a
+    /// followed-up ticket's after the change. None for a duplicate, an
+    /// ignored or a quarantined mail.
+    pub ticket: Option<TicketPlan>,
+    /// The inbound article the mail becomes (None as for `ticket`).
+    pub article: Option<ArticlePlan>,
+    /// People added to the ticket.
+    pub participants: Vec<NewParticipant>,
+    /// Mail to send, and mail held back with the reason.
+    pub notifications: Vec<Notification>,
+    /// Set by a rule: no auto-reply, for this reason.
+    pub auto_reply_suppressed: Option<String>,
+    /// Every decision taken, in order, with its reason.
+    pub trace: Vec<Decision>,
+}
+
+/// Which mailbox serves the mail: its queue, its address (the ticket's
+/// support address and the sender of our replies) and its language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Route {
+    /// The `[[mailbox]]` name (None: no mailbox could be chosen).
+    pub mailbox: Option<String>,
+    /// The mailbox the copy at hand came through (IMAP, `--mailbox`).
+    pub received_by: Option<String>,
+    pub reason: String,
+}
+
+/// What becomes of the mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Disposition {
+    /// A copy of a mail already taken in: a receipt, nothing else.
+    Duplicate {
+        ticket_id: i64,
+        article_id: i64,
+        ticket: Option<String>,
+    },
+    /// Stored as received, no ticket, no mail.
+    Ignore { reason: String },
+    /// Kept raw in quarantine for an operator.
+    Quarantine { reason: String },
+    /// A new ticket (its number is drawn when the plan is applied).
+    NewTicket {
+        /// A ticket the sender quoted without a right to it.
+        quoted: Option<String>,
+    },
+    /// An article on an existing ticket (as it was before this mail).
+    FollowUp {
+        ticket: TicketRef,
+        standing: Standing,
+    },
+}
+
+/// A ticket's fields as the plan leaves them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TicketPlan {
+    pub subject: String,
+    pub queue: String,
+    pub state: State,
+    pub language: String,
+    pub classification: Classification,
+}
+
+/// The inbound article.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArticlePlan {
+    /// `customer` or `agents_side`.
+    pub kind: &'static str,
+    /// Its Message-ID may later prove a reply's right to the ticket.
+    pub trusted: bool,
+    /// Why its sender is unverified; None = verified.
+    pub unverified: Option<String>,
+    /// Notes for `ticket show` (what was held back and why).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewParticipant {
+    pub address: String,
+    pub name: Option<String>,
+    /// `requester`, `cc` or `observer`.
+    pub role: &'static str,
+}
+
+/// One notification, to be sent or held back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    pub kind: Kind,
+    pub to: Vec<String>,
+    /// The mailbox whose address it comes from.
+    pub from_mailbox: String,
+    pub language: String,
+    /// Held back, and why; None = sent.
+    pub suppressed: Option<String>,
+    /// The reason it was held back goes on the inbound article as a note.
+    pub note_if_suppressed: bool,
+    /// Counts toward the agents' alert caps when sent.
+    pub is_agents_alert: bool,
+}
+
+/// One step of the decision and its reason, for logs and `explain`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub step: &'static str,
+    pub said: String,
+}
+
+/// A change a rule makes to the plan (the rules engine turns its actions
+/// into these; see [`super::decide::apply_rules`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "set", content = "to", rename_all = "snake_case")]
+pub enum Edit {
+    Queue(String),
+    Urgency(u8),
+    Impact(u8),
+    Priority(u8),
+    State(State),
+    /// Add an observer (a participant who is not the requester).
+    Observer(String),
+    /// No auto-reply.
+    SuppressAutoReply,
+    /// Store the mail, make no ticket and send nothing.
+    Ignore(String),
+    /// Quarantine the mail (e.g. spam), with the reason.
+    Quarantine(String),
+}
+
+/// An edit and the rule that made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleEdit {
+    pub rule: String,
+    pub edit: Edit,
+}
+
+/// Where rule actions come from: the rules engine implements this; it
+/// sees the draft plan (new ticket or follow-up, queue, …) and the mail.
+pub trait Rules {
+    fn evaluate(&self, draft: &Plan, mail: &crate::mail::InboundMail) -> Vec<RuleEdit>;
+}
+
+/// No rules: the plan stays as decided.
+pub struct NoRules;
+
+impl Rules for NoRules {
+    fn evaluate(&self, _: &Plan, _: &crate::mail::InboundMail) -> Vec<RuleEdit> {
+        Vec::new()
+    }
+}
+
+impl Plan {
+    pub(super) fn note(&mut self, step: &'static str, said: impl Into<String>) {
+        self.trace.push(Decision {
+            step,
+            said: said.into(),
+        });
+    }
+
+    /// Add a participant unless the address is one already.
+    pub(super) fn add_participant(
+        &mut self,
+        address: &str,
+        name: Option<&str>,
+        role: &'static str,
+    ) {
+        if !self.participants.iter().any(|p| p.address == address) {
+            self.participants.push(NewParticipant {
+                address: address.to_string(),
+                name: name.map(str::to_string),
+                role,
+            });
+        }
+    }
+
+    /// The mail makes no article after all.
+    fn drop_article(&mut self, d: Disposition) {
+        self.disposition = d;
+        self.ticket = None;
+        self.article = None;
+        self.participants.clear();
+        self.notifications.clear();
+    }
+
+    /// Whether the mail becomes an article (new ticket or follow-up).
+    pub fn makes_article(&self) -> bool {
+        matches!(
+            self.disposition,
+            Disposition::NewTicket { .. } | Disposition::FollowUp { .. }
+        )
+    }
+
+    /// Apply one rule's edit, recording it (or why it was refused) in the
+    /// trace. Edits only apply to a mail that becomes an article.
+    pub fn edit(&mut self, e: &RuleEdit, config: &Config) {
+        let by = &e.rule;
+        if !self.makes_article() {
+            self.note(
+                "rules",
+                format!(
+                    "rule {by}: {:?} not applied: the mail makes no article",
+                    e.edit
+                ),
+            );
+            return;
+        }
+        let (Some(t), Some(_)) = (self.ticket.as_mut(), self.article.as_ref()) else {
+            return;
+        };
+        let m = &config.priority;
+        let c = &mut t.classification;
+        let said = match &e.edit {
+            Edit::Queue(q) if config.queue(q).is_none() => {
+                format!(
+                    "rule {by}: no [[queue]] named {q:?}; the queue stays {}",
+                    t.queue
+                )
+            }
+            Edit::Queue(q) => {
+                t.queue = q.clone();
+                format!("rule {by}: queue {q}")
+            }
+            Edit::Urgency(u) => {
+                c.set_urgency(*u, m);
+                format!("rule {by}: urgency {} (priority {})", c.urgency, c.priority)
+            }
+            Edit::Impact(i) => {
+                c.set_impact(*i, m);
+                format!("rule {by}: impact {} (priority {})", c.impact, c.priority)
+            }
+            Edit::Priority(p) => {
+                c.set_priority(*p);
+                format!("rule {by}: priority {} (set explicitly)", c.priority)
+            }
+            Edit::State(s) => {
+                t.state = *s;
+                format!("rule {by}: state {s}")
+            }
+            Edit::Observer(a) => {
+                let a = a.to_lowercase();
+                self.add_participant(&a, None, "observer");
+                format!("rule {by}: observer {a}")
+            }
+            Edit::SuppressAutoReply => {
+                self.auto_reply_suppressed = Some(format!("suppressed by rule {by}"));
+                format!("rule {by}: no auto-reply")
+            }
+            Edit::Ignore(why) => {
+                self.drop_article(Disposition::Ignore {
+                    reason: format!("rule {by}: {why}"),
+                });
+                format!("rule {by}: ignore ({why})")
+            }
+            Edit::Quarantine(why) => {
+                self.drop_article(Disposition::Quarantine {
+                    reason: format!("rule {by}: {why}"),
+                });
+                format!("rule {by}: quarantine ({why})")
+            }
+        };
+        self.note("rules", said);
+    }
+}
