@@ -15,7 +15,10 @@ mod safe_name;
 pub mod shape;
 
 pub use body::MAX_BODY_BYTES;
-pub use classify::{automatic_reason, Automatic};
+pub use classify::{
+    classify, Automatic, Bounce, Classification, DeliveryOutcome, MailClass, OriginalMessage,
+    Recipient,
+};
 pub use safe_name::safe_filename;
 
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
@@ -79,7 +82,11 @@ pub struct InboundMail {
     pub attachments: Vec<Attachment>,
     /// `Content-Language`, first tag, lower-case (`pt`, `fr`, …).
     pub language: Option<String>,
-    /// Set when the mail is machine-made (auto-reply, bounce, list, …).
+    /// What kind of sender wrote it, why we think so, and for reports what
+    /// they are about (see [`classify`]).
+    pub class: Classification,
+    /// Set when the mail is machine-made (auto-reply, bounce, list, …):
+    /// `class.automatic()`, kept for the stages that only ask "machine?".
     pub automatic: Option<Automatic>,
     /// Our own loop header was present: this is our mail coming back.
     pub our_loop_marker: bool,
@@ -89,6 +96,12 @@ pub struct InboundMail {
 
 /// Header carrying our FQDN on every mail we send.
 pub const LOOP_HEADER: &str = "X-Postdesk-Loop";
+
+/// The sender recorded for a report (bounce, read receipt, feedback) that
+/// names no sender address at all (`From: <>`, `From: MAILER-DAEMON`, or
+/// no From): reports come from mail systems, and this address (in the
+/// reserved `.invalid` domain) can never receive mail.
+pub const PLACEHOLDER_SENDER: &str = "mailer-daemon@unknown.invalid";
 
 /// Parse `raw`. `own_fqdn` recognises our own loop header.
 pub fn parse(raw: &[u8], own_fqdn: &str) -> Result<InboundMail, MailError> {
@@ -124,11 +137,30 @@ fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError
         return Err(MailError::Unparseable);
     }
 
-    let from = first_mailbox(msg.from())
-        .or_else(|| first_mailbox(msg.sender()))
-        .ok_or(MailError::NoSender)?;
-
+    // Before the bodies are taken: reports are read from their parts.
+    let class = classify(msg, own_fqdn);
     let mut warnings = Vec::new();
+    let from = match first_mailbox(msg.from()).or_else(|| first_mailbox(msg.sender())) {
+        Some(from) => from,
+        None if matches!(
+            class.class,
+            MailClass::DeliveryReport | MailClass::ReadReceipt | MailClass::FeedbackReport
+        ) =>
+        {
+            warnings.push(format!(
+                "no sender address: recorded as {PLACEHOLDER_SENDER} ({})",
+                class.class
+            ));
+            Mailbox {
+                name: msg
+                    .header_raw("From")
+                    .map(sanitize_line)
+                    .filter(|n| !n.is_empty() && n != "<>"),
+                address: PLACEHOLDER_SENDER.to_string(),
+            }
+        }
+        None => return Err(MailError::NoSender),
+    };
 
     let mut attachments = Vec::new();
     for (i, part) in msg.attachments().enumerate() {
@@ -205,7 +237,8 @@ fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError
         delivered_to,
         in_reply_to: text_list(msg.in_reply_to()),
         references: text_list(msg.references()),
-        automatic: automatic_reason(msg),
+        automatic: class.automatic(),
+        class,
         from,
         text,
         html,
