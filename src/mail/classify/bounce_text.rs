@@ -49,6 +49,12 @@ const MARKERS: &[&str] = &[
     "user unknown",
     "mailbox unavailable",
     "no such user",
+    "cannot be delivered",
+    "could not be delivered",
+    "not been delivered",
+    "undeliverable to",
+    "did not reach the following recipient",
+    "delivery failure",
 ];
 
 /// Lines that start the returned message (or its headers) in the text.
@@ -160,18 +166,14 @@ pub(super) fn delivery_report(
 /// The mail's own text (not that of mail it carries), cut to a size.
 fn text(msg: &Message) -> String {
     let mut out = String::new();
-    for part in msg.text_bodies() {
-        if let Some(t) = part.text_contents() {
-            out.push_str(t);
+    // `body_text` turns an HTML part into text when there is no plain one.
+    for i in 0..msg.text_body.len() {
+        if let Some(t) = msg.body_text(i) {
+            out.push_str(&t);
             out.push('\n');
         }
         if out.len() > MAX_TEXT_BYTES {
             break;
-        }
-    }
-    if out.trim().is_empty() {
-        if let Some(t) = msg.body_text(0) {
-            out = t.into_owned();
         }
     }
     if out.len() > MAX_TEXT_BYTES {
@@ -237,15 +239,21 @@ const ADDR: &str = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0
 /// address as group 1.
 static RECIPIENT_LINES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
-        // Alone on its line: "  ann@example.com", "<ann@example.com>:",
-        // "ann@example.com (ann@example.com)", "ann@example.com<mailto:…>".
-        format!(r#"(?i)^\s*(?:rcpt to:\s*)?[<"'(\[]?(?:mailto:)?({ADDR})[>"')\]]?(?:\s*[(<][^)>]*[)>])?\s*[:.,;]?\s*$"#),
-        // qmail, Postfix, Yahoo: "<ann@example.com>: host … said:".
-        format!(r"(?i)^\s*<?({ADDR})>?(?:\s*\(expanded from[^)]*\))?\s*:\s+\S"),
+        // Leading the line: "  ann@example.com", "<ann@example.com>:",
+        // "ann@example.com (ann@example.com)", "* [ann@example.com]: 550 …",
+        // "-- ann@example.com", "ann@example.com on Fri, …".
+        format!(r#"(?i)^\s*(?:[*>-]+\s*)?(?:rcpt to:\s*)?[<"'(\[]?(?:mailto:|smtp:)?({ADDR})(?:[>"')\]]|\s|:|$)"#),
         // Gmail, Exchange, Lotus: "… wasn't delivered to ann@example.com".
-        format!(r#"(?i)\bdeliver(?:ed|y)?\s+(?:\S+\s+){{0,4}}?to:?\s+[<"']?({ADDR})"#),
+        format!(r#"(?i)\b(?:deliver(?:ed|y)?|undeliverable|addressed)\s+(?:\S+\s+){{0,4}}?to:?\s+[<"'\[]?({ADDR})"#),
         format!(r#"(?i)\byour message to:?\s+[<"']?({ADDR})"#),
-        format!(r#"(?i)\b(?:failed|failure|rejected)\s+(?:for|to)\s*:?\s*[<"']?({ADDR})"#),
+        // "Delivery failed for …", "Quota violation for …", "Error-for: …".
+        format!(r#"(?i)\b(?:failed|failure|rejected|violation|error-for|unknown)\s*(?:for|to|:)?\s*(?:\d+\s+attempts:\s*)?:?\s*[<"'\[]?({ADDR})"#),
+        format!(r#"(?i)\bfailed\s+\d+\s+attempts:\s*<?({ADDR})"#),
+        // "Intended recipient: …", "Recipient: [SMTP:…]", "userid: …".
+        format!(r#"(?i)\b(?:recipient(?:\(s\))?|recipient address|address|userid)\s*:\s*[<"'\[]?(?:smtp:)?({ADDR})"#),
+        format!(r#"(?i)\b(?:mailbox|generated from|expanded from:?)\s+[<"'\[]?({ADDR})"#),
+        format!(r"(?i)\bsmtp=({ADDR})"),
+        format!(r"(?i)(?:full|unavailable|unknown|not found)\W+<({ADDR})>"),
         // Sendmail transcripts: "550 5.1.1 <ann@example.com>... User unknown".
         format!(r"(?i)<({ADDR})>\.\.\.\s"),
         format!(r"(?i)rcpt to:\s*<({ADDR})>"),

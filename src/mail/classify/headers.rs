@@ -153,6 +153,7 @@ const DAEMONS: &[&str] = &[
     "mailerdaemon",
     "mail-daemon",
     "postmaster",
+    "mdaemon",
 ];
 
 /// Local parts of senders that read no answers.
@@ -188,6 +189,9 @@ pub(super) fn daemon_sender(msg: &Message) -> Option<String> {
         return Some(format!("sender {d}"));
     }
     let name = lower(msg, "From").unwrap_or_default();
+    if name.ends_with("<>") {
+        return Some("null From address <>".into());
+    }
     for n in [
         "mail delivery subsystem",
         "mail delivery system",
@@ -199,6 +203,15 @@ pub(super) fn daemon_sender(msg: &Message) -> Option<String> {
     }
     if null_return_path(msg) && from.trim_matches(['<', '>', ' ']).is_empty() {
         return Some("null sender (no From address, empty Return-Path)".into());
+    }
+    let envelope = lower(msg, "Return-Path").unwrap_or_default();
+    let local = envelope
+        .trim_matches(['<', '>', ' '])
+        .split('@')
+        .next()
+        .unwrap_or("");
+    if let Some(d) = DAEMONS.iter().find(|d| local == **d) {
+        return Some(format!("envelope sender {d} (Return-Path)"));
     }
     None
 }

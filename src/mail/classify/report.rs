@@ -163,15 +163,23 @@ fn outcome(blocks: &[Block]) -> DeliveryOutcome {
 fn delivery_blocks(body: &[u8]) -> Vec<Block> {
     let mut out: Vec<Block> = Vec::new();
     for f in fields(body) {
-        let address = [
-            "final-recipient",
+        // The address as we wrote it (Original-Recipient) before where it
+        // ended up; one with a dotted domain before a host-local name.
+        let candidates: Vec<String> = [
             "original-recipient",
+            "final-recipient",
             "x-actual-recipient",
         ]
         .iter()
-        .find_map(|n| field(&f, n))
+        .filter_map(|n| field(&f, n))
         .map(|v| typed_address(&v))
-        .filter(|a| crate::mail::plausible_address(a));
+        .filter(|a| crate::mail::plausible_address(a))
+        .collect();
+        let address = candidates
+            .iter()
+            .find(|a| a.rsplit_once('@').is_some_and(|(_, d)| d.contains('.')))
+            .or(candidates.first())
+            .cloned();
         let Some(address) = address else {
             continue;
         };

@@ -132,6 +132,7 @@ const BOUNCE: &[&str] = &[
     "delivery status notification",
     "delivery failure",
     "delivery failed",
+    "permanent delivery failure",
     "delivery notification",
     "delivery report",
     "failure notice",
