@@ -3,7 +3,9 @@
 //! names, and the header facts later stages decide on. Pure and panic-free:
 //! malformed mail is data, and parsing keeps what it can. Only mail with
 //! nothing usable (no header block, no sender) is refused, with a
-//! [`MailError`] that says why, so the caller can quarantine it.
+//! [`MailError`] that says why, so the caller can quarantine it; a report
+//! from a mail system without a sender address gets [`PLACEHOLDER_SENDER`].
+//! Every mail is classified on the way ([`classify`]).
 //!
 //! Charsets are decoded by mail-parser (it carries the WHATWG/legacy
 //! tables); a part in an unknown charset is kept as lossy UTF-8 and noted
@@ -391,6 +393,27 @@ mod tests {
         );
         // Binary garbage has no header block at all.
         assert!(parse(&[0xff, 0xfe, 0x00, 0x01, 0x02], "x").is_err());
+    }
+
+    #[test]
+    fn report_without_a_sender_gets_the_placeholder() {
+        let dsn = "From: <>\r\nSubject: Delivery Status Notification\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; bob@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n--B--\r\n";
+        let m = p(dsn);
+        assert_eq!(m.from.address, PLACEHOLDER_SENDER);
+        assert_eq!(m.class.class, MailClass::DeliveryReport);
+        assert!(m.automatic.is_some());
+        assert!(m.warnings.iter().any(|w| w.contains("no sender address")));
+        // Without From at all, too.
+        let m = p(&dsn.replacen("From: <>\r\n", "", 1));
+        assert_eq!(m.from.address, PLACEHOLDER_SENDER);
+        // A null From is itself the sign of a mail system…
+        let m = p("From: <>\r\nSubject: hi\r\n\r\nbody");
+        assert_eq!(m.class.class, MailClass::DeliveryReport);
+        // …but ordinary mail without a sender is still refused.
+        assert_eq!(
+            parse(b"Subject: hi\r\n\r\nbody", "x").unwrap_err(),
+            MailError::NoSender
+        );
     }
 
     #[test]

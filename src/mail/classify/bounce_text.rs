@@ -80,11 +80,8 @@ pub(super) fn looks_like_bounce(msg: &Message) -> Option<String> {
     if let Some(why) = headers::daemon_sender(msg) {
         return Some(why);
     }
+    // The cheap signals first: most mail has none, and its text is not read.
     let subject = msg.subject().unwrap_or("");
-    let text = text(msg);
-    let (prose, _) = split_returned(&text);
-    let prose = prose.to_lowercase();
-    let marker = MARKERS.iter().find(|m| prose.contains(**m))?;
     let other = if let Some(s) = subject::bounce(subject) {
         s
     } else if headers::null_return_path(msg) {
@@ -94,6 +91,9 @@ pub(super) fn looks_like_bounce(msg: &Message) -> Option<String> {
     } else {
         return None;
     };
+    let text = text(msg);
+    let prose = split_returned(&text).0.to_lowercase();
+    let marker = MARKERS.iter().find(|m| prose.contains(**m))?;
     Some(format!("bounce text \"{marker}\", {other}"))
 }
 
@@ -117,8 +117,9 @@ pub(super) fn delivery_report(
             original.merge(describe_headers(part.contents(), own_fqdn));
         }
     }
-    original.merge(returned_in_text(msg, own_fqdn));
-    let mut recipients = prose_recipients(msg, listed);
+    let text = text(msg);
+    original.merge(returned_in_text(&text, own_fqdn));
+    let mut recipients = prose_recipients(msg, &text, listed);
     if recipients.is_empty() {
         recipients = original
             .to
@@ -130,9 +131,7 @@ pub(super) fn delivery_report(
             })
             .collect();
     }
-    let text = text(msg);
-    let (prose, _) = split_returned(&text);
-    let prose = prose.to_lowercase();
+    let prose = split_returned(&text).0.to_lowercase();
     let delayed = subject::is_delay(msg.subject().unwrap_or(""))
         || [
             "has not yet been delivered",
@@ -164,7 +163,7 @@ pub(super) fn delivery_report(
 }
 
 /// The mail's own text (not that of mail it carries), cut to a size.
-fn text(msg: &Message) -> String {
+pub(super) fn text(msg: &Message) -> String {
     let mut out = String::new();
     // `body_text` turns an HTML part into text when there is no plain one.
     for i in 0..msg.text_body.len() {
@@ -203,10 +202,9 @@ fn split_returned(text: &str) -> (&str, Option<&str>) {
     (text, None)
 }
 
-/// The returned message's headers, read from the bounce's text.
-pub(super) fn returned_in_text(msg: &Message, own_fqdn: &str) -> OriginalMessage {
-    let text = text(msg);
-    let Some(returned) = split_returned(&text).1 else {
+/// The returned message's headers, read from the bounce's `text`.
+pub(super) fn returned_in_text(text: &str, own_fqdn: &str) -> OriginalMessage {
+    let Some(returned) = split_returned(text).1 else {
         return OriginalMessage::default();
     };
     // From its first header line, dedented by that line's indent.
@@ -270,8 +268,8 @@ static STATUS: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Recipients from `listed` (a comma-separated header value) and from the
-/// bounce's prose, without the bounce's own parties and mail systems.
-pub(super) fn prose_recipients(msg: &Message, listed: &str) -> Vec<Recipient> {
+/// prose of the bounce's `text`, without the bounce's own parties and mail systems.
+pub(super) fn prose_recipients(msg: &Message, text: &str, listed: &str) -> Vec<Recipient> {
     let mut exclude: Vec<String> = Vec::new();
     for a in [msg.from(), msg.to(), msg.cc()].into_iter().flatten() {
         exclude.extend(a.iter().filter_map(|a| a.address()).map(str::to_lowercase));
@@ -281,8 +279,7 @@ pub(super) fn prose_recipients(msg: &Message, listed: &str) -> Vec<Recipient> {
         .map(|a| a.trim().trim_matches(['<', '>']).to_lowercase())
         .filter(|a| crate::mail::plausible_address(a))
         .collect();
-    let text = text(msg);
-    let (prose, _) = split_returned(&text);
+    let (prose, _) = split_returned(text);
     let mut status = None;
     let mut diagnostic = None;
     for line in prose.lines() {

@@ -99,12 +99,15 @@ pub(super) fn classify(msg: &Message, own_fqdn: &str) -> Option<Classification> 
     if kind == Kind::Delivery {
         let outcome = outcome(&blocks);
         let mut recipients: Vec<Recipient> = blocks.into_iter().map(|b| b.recipient).collect();
-        if recipients.is_empty() {
-            let listed = headers::raw(msg, "X-Failed-Recipients").unwrap_or_default();
-            recipients = bounce_text::prose_recipients(msg, &listed);
-        }
-        if original.is_empty() {
-            original = bounce_text::returned_in_text(msg, own_fqdn);
+        if recipients.is_empty() || original.is_empty() {
+            let text = bounce_text::text(msg);
+            if recipients.is_empty() {
+                let listed = headers::raw(msg, "X-Failed-Recipients").unwrap_or_default();
+                recipients = bounce_text::prose_recipients(msg, &text, &listed);
+            }
+            if original.is_empty() {
+                original = bounce_text::returned_in_text(&text, own_fqdn);
+            }
         }
         let first = recipients.first().and_then(|r| r.status.clone());
         let word = match outcome {
