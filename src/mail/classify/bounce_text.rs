@@ -212,13 +212,15 @@ pub(super) fn returned_in_text(text: &str, own_fqdn: &str) -> OriginalMessage {
     let Some(first) = lines.next() else {
         return OriginalMessage::default();
     };
-    let indent = first.len() - first.trim_start().len();
+    // ASCII blanks only, so every cut falls on a character boundary.
+    let blank = |l: &str| l.len() - l.trim_start_matches([' ', '\t']).len();
+    let indent = blank(first);
     let mut block = String::new();
     for line in std::iter::once(first).chain(lines) {
         if line.trim().is_empty() {
             break;
         }
-        let cut = line.len() - line.trim_start().len();
+        let cut = blank(line);
         block.push_str(&line[cut.min(indent)..]);
         block.push_str("\r\n");
     }

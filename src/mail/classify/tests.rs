@@ -375,3 +375,19 @@ fn subjects_as_the_last_resort() {
         MailClass::ChallengeResponse,
     );
 }
+
+#[test]
+fn odd_text_never_panics() {
+    // Multi-byte blanks where the returned headers are dedented, lines of
+    // nothing but markers, and a bounce cut in the middle of a header.
+    for body in [
+        "--- Below this line is a copy of the message.\n Received: x\n\u{3000}Subject: é\n\u{3000}\u{3000}To: a@b.c\n",
+        "Received: \u{3000}\n\u{3000}\n",
+        "This is the qmail-send program\n<é@é.é>:\n--- Below this line is a copy of the message.\n",
+        "Return-Path:",
+    ] {
+        let raw = format!("From: MAILER-DAEMON@mx.example\nSubject: failure notice\n\n{body}");
+        let c = run(&raw);
+        assert_eq!(c.class, MailClass::DeliveryReport);
+    }
+}
