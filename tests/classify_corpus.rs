@@ -1,10 +1,16 @@
 //! Classification on real mail: every file under `tests/data/real/` against
 //! its line in `tests/data/real/expected.tsv` (class, and for bounces the
 //! failed recipients). A file marked as a known miss must still miss, so a
-//! fix updates the list and the figures in BENCHMARKS.md.
+//! fix updates the list and the figures in BENCHMARKS.md. And a delivery
+//! report written there and then by the test stack's Postfix.
 
-use postdesk::mail::{parse, MailClass};
+#[allow(unused_imports)] // the test desk is not used here
+mod common;
+
+use common::*;
+use postdesk::mail::{parse, DeliveryOutcome, MailClass};
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
 struct Row {
@@ -137,4 +143,67 @@ fn real_mail_is_classified_as_expected() {
             "unknown class {class} in expected.tsv"
         );
     }
+}
+
+/// One SMTP command and its (last) reply line, which must start with `code`.
+fn smtp(conn: &mut BufReader<std::net::TcpStream>, line: &str, code: &str) {
+    if !line.is_empty() {
+        conn.get_mut().write_all(line.as_bytes()).unwrap();
+    }
+    loop {
+        let mut reply = String::new();
+        conn.read_line(&mut reply).unwrap();
+        assert!(reply.starts_with(code), "{line:?} → {reply:?}");
+        if reply.as_bytes().get(3) != Some(&b'-') {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_postfix_delivery_report_on_our_mail_is_read_back() {
+    // Our mail, sent with RFC 3461 NOTIFY=SUCCESS and RET=HDRS: Postfix
+    // answers the envelope sender with a multipart/report holding
+    // message/delivery-status and the returned headers.
+    let id = unique("dsn");
+    let sender = format!("desk-{id}@desk.test");
+    let rcpt = format!("ann-{id}@customer.test");
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", stack().smtp_port)).unwrap();
+    let mut conn = BufReader::new(tcp);
+    smtp(&mut conn, "", "220");
+    smtp(&mut conn, "EHLO desk.test\r\n", "250");
+    smtp(
+        &mut conn,
+        &format!("MAIL FROM:<{sender}> RET=HDRS\r\n"),
+        "250",
+    );
+    smtp(
+        &mut conn,
+        &format!("RCPT TO:<{rcpt}> NOTIFY=SUCCESS\r\n"),
+        "250",
+    );
+    smtp(&mut conn, "DATA\r\n", "354");
+    let body = format!(
+        "From: Help <{sender}>\r\nTo: <{rcpt}>\r\nSubject: [Ticket#2026112210000017] Your request\r\nMessage-ID: <{id}@desk.test>\r\nX-Postdesk-Loop: desk.example.com\r\nAuto-Submitted: auto-replied\r\n\r\nWe have your request.\r\n.\r\n"
+    );
+    smtp(&mut conn, &body, "250");
+    smtp(&mut conn, "QUIT\r\n", "221");
+
+    let report = wait_for_mail(&sender, "INBOX", 1, 30).remove(0);
+    let m = parse(&report, "desk.example.com").unwrap();
+    assert_eq!(m.class.class, MailClass::DeliveryReport, "{:?}", m.class);
+    assert!(m.automatic.is_some());
+    let bounce = m.class.bounce.as_ref().unwrap();
+    assert_eq!(bounce.outcome, DeliveryOutcome::Delivered);
+    assert_eq!(bounce.recipients[0].address, rcpt);
+    let original = m.class.original.as_ref().unwrap();
+    assert_eq!(
+        original.message_id.as_deref(),
+        Some(format!("{id}@desk.test").as_str())
+    );
+    assert_eq!(
+        original.subject.as_deref(),
+        Some("[Ticket#2026112210000017] Your request")
+    );
+    assert!(original.ours, "{original:?}");
 }
