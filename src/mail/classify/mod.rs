@@ -167,6 +167,13 @@ impl OriginalMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Automatic(pub String);
 
+impl Default for Classification {
+    /// A person's mail: what a mail without any machine signal is.
+    fn default() -> Self {
+        Classification::new(MailClass::Person, "no sign of a machine")
+    }
+}
+
 impl Classification {
     /// `Some(reason)` for every class but [`MailClass::Person`].
     pub fn automatic(&self) -> Option<Automatic> {
@@ -244,5 +251,5 @@ pub fn classify(msg: &Message, own_fqdn: &str) -> Classification {
     if let Some(s) = subject::challenge(subject) {
         return Classification::new(MailClass::ChallengeResponse, s);
     }
-    Classification::new(MailClass::Person, "no sign of a machine")
+    Classification::default()
 }
