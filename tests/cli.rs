@@ -135,6 +135,31 @@ fn ticket_json_shapes() {
 }
 
 #[test]
+fn ticket_show_prints_the_class_and_its_reason() {
+    let desk = Desk::new(DeskOptions::default());
+    let customer = desk.customer("list");
+    let mail = format!(
+        "From: News <{customer}>\r\nTo: {}\r\nSubject: Weekly digest\r\nList-Id: <digest.lists.customer.test>\r\nMessage-ID: <l-{}@customer.test>\r\n\r\nThis week.\r\n",
+        desk.support, desk.id
+    );
+    assert!(desk
+        .cli_stdin(&["ingest"], mail.as_bytes())
+        .status
+        .success());
+    let list = desk.tickets();
+    let number = list[0]["number"].as_str().unwrap();
+    let show = desk.json(&["ticket", "show", number, "--json"]);
+    assert_eq!(show["articles"][0]["class"], "list");
+    assert_eq!(show["articles"][0]["automatic"], "mailing list (List-Id)");
+    let out = desk.cli(&["ticket", "show", number]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Class: list (mailing list (List-Id))"),
+        "{text}"
+    );
+}
+
+#[test]
 fn check_reports_bad_configuration_with_file_and_key() {
     let desk = Desk::new(DeskOptions::default());
     let text = std::fs::read_to_string(&desk.config).unwrap();

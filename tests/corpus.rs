@@ -1,6 +1,6 @@
 //! The `tests/data` corpus through parsing, classification and threading.
 
-use postdesk::mail::{parse, MailError};
+use postdesk::mail::{parse, DeliveryOutcome, MailClass, MailError};
 use postdesk::threading::Numbering;
 
 fn load(name: &str) -> Vec<u8> {
@@ -149,4 +149,27 @@ fn no_sender_is_refused() {
         parse(&load("no-sender.eml"), "x").unwrap_err(),
         MailError::NoSender
     );
+}
+
+#[test]
+fn hand_written_files_have_their_class() {
+    let class = |name: &str| parse(&load(name), "helpdesk.example.com").unwrap().class;
+    let c = class("bounce-dsn.eml");
+    assert_eq!(c.class, MailClass::DeliveryReport);
+    let b = c.bounce.unwrap();
+    assert_eq!(b.outcome, DeliveryOutcome::Failed);
+    assert_eq!(b.recipients[0].address, "nobody@customer.test");
+    assert_eq!(b.recipients[0].status.as_deref(), Some("5.1.1"));
+    assert_eq!(
+        class("out-of-office-cp1252.eml").class,
+        MailClass::AutoReply
+    );
+    assert_eq!(class("newsletter-html-only.eml").class, MailClass::List);
+    for person in [
+        "outlook-pt-latin1.eml",
+        "thunderbird-fr-reply-attachment.eml",
+        "unknown-charset.eml",
+    ] {
+        assert_eq!(class(person).class, MailClass::Person, "{person}");
+    }
 }

@@ -196,6 +196,12 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
             Some(d) => writeln!(out, " [{d}]")?,
             None => writeln!(out)?,
         }
+        match (&a.class, &a.automatic) {
+            (Some(class), Some(why)) => writeln!(out, "Class: {class} ({why})")?,
+            (Some(class), None) => writeln!(out, "Class: {class}")?,
+            (None, Some(why)) => writeln!(out, "Automatic: {why}")?,
+            (None, None) => {}
+        }
         if let Some(why) = &a.unverified {
             writeln!(out, "UNVERIFIED: {why}")?;
         }

@@ -3,7 +3,9 @@
 //! names, and the header facts later stages decide on. Pure and panic-free:
 //! malformed mail is data, and parsing keeps what it can. Only mail with
 //! nothing usable (no header block, no sender) is refused, with a
-//! [`MailError`] that says why, so the caller can quarantine it.
+//! [`MailError`] that says why, so the caller can quarantine it; a report
+//! from a mail system without a sender address gets [`PLACEHOLDER_SENDER`].
+//! Every mail is classified on the way ([`classify`]).
 //!
 //! Charsets are decoded by mail-parser (it carries the WHATWG/legacy
 //! tables); a part in an unknown charset is kept as lossy UTF-8 and noted
@@ -16,7 +18,10 @@ mod safe_name;
 pub mod shape;
 
 pub use body::MAX_BODY_BYTES;
-pub use classify::{automatic_reason, Automatic};
+pub use classify::{
+    classify, Automatic, Bounce, Classification, DeliveryOutcome, MailClass, OriginalMessage,
+    Recipient,
+};
 pub use peek::{peek, Peek};
 pub use safe_name::safe_filename;
 
@@ -81,7 +86,11 @@ pub struct InboundMail {
     pub attachments: Vec<Attachment>,
     /// `Content-Language`, first tag, lower-case (`pt`, `fr`, …).
     pub language: Option<String>,
-    /// Set when the mail is machine-made (auto-reply, bounce, list, …).
+    /// What kind of sender wrote it, why we think so, and for reports what
+    /// they are about (see [`classify`]).
+    pub class: Classification,
+    /// Set when the mail is machine-made (auto-reply, bounce, list, …):
+    /// `class.automatic()`, kept for the stages that only ask "machine?".
     pub automatic: Option<Automatic>,
     /// Our own loop header was present: this is our mail coming back.
     pub our_loop_marker: bool,
@@ -91,6 +100,12 @@ pub struct InboundMail {
 
 /// Header carrying our FQDN on every mail we send.
 pub const LOOP_HEADER: &str = "X-Postdesk-Loop";
+
+/// The sender recorded for a report (bounce, read receipt, feedback) that
+/// names no sender address at all (`From: <>`, `From: MAILER-DAEMON`, or
+/// no From): reports come from mail systems, and this address (in the
+/// reserved `.invalid` domain) can never receive mail.
+pub const PLACEHOLDER_SENDER: &str = "mailer-daemon@unknown.invalid";
 
 /// Parse `raw`. `own_fqdn` recognises our own loop header.
 pub fn parse(raw: &[u8], own_fqdn: &str) -> Result<InboundMail, MailError> {
@@ -126,11 +141,30 @@ fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError
         return Err(MailError::Unparseable);
     }
 
-    let from = first_mailbox(msg.from())
-        .or_else(|| first_mailbox(msg.sender()))
-        .ok_or(MailError::NoSender)?;
-
+    // Before the bodies are taken: reports are read from their parts.
+    let class = classify(msg, own_fqdn);
     let mut warnings = Vec::new();
+    let from = match first_mailbox(msg.from()).or_else(|| first_mailbox(msg.sender())) {
+        Some(from) => from,
+        None if matches!(
+            class.class,
+            MailClass::DeliveryReport | MailClass::ReadReceipt | MailClass::FeedbackReport
+        ) =>
+        {
+            warnings.push(format!(
+                "no sender address: recorded as {PLACEHOLDER_SENDER} ({})",
+                class.class
+            ));
+            Mailbox {
+                name: msg
+                    .header_raw("From")
+                    .map(sanitize_line)
+                    .filter(|n| !n.is_empty() && n != "<>"),
+                address: PLACEHOLDER_SENDER.to_string(),
+            }
+        }
+        None => return Err(MailError::NoSender),
+    };
 
     let mut attachments = Vec::new();
     for (i, part) in msg.attachments().enumerate() {
@@ -207,7 +241,8 @@ fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError
         delivered_to,
         in_reply_to: text_list(msg.in_reply_to()),
         references: text_list(msg.references()),
-        automatic: automatic_reason(msg),
+        automatic: class.automatic(),
+        class,
         from,
         text,
         html,
@@ -376,6 +411,27 @@ mod tests {
         assert_eq!(parse(raw.as_bytes(), "x").unwrap_err(), MailError::NoSender);
         let ok = format!("From: {}@example.com\r\n\r\nx", "a".repeat(64));
         assert!(parse(ok.as_bytes(), "x").is_ok());
+    }
+
+    #[test]
+    fn report_without_a_sender_gets_the_placeholder() {
+        let dsn = "From: <>\r\nSubject: Delivery Status Notification\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; bob@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n--B--\r\n";
+        let m = p(dsn);
+        assert_eq!(m.from.address, PLACEHOLDER_SENDER);
+        assert_eq!(m.class.class, MailClass::DeliveryReport);
+        assert!(m.automatic.is_some());
+        assert!(m.warnings.iter().any(|w| w.contains("no sender address")));
+        // Without From at all, too.
+        let m = p(&dsn.replacen("From: <>\r\n", "", 1));
+        assert_eq!(m.from.address, PLACEHOLDER_SENDER);
+        // A null From is itself the sign of a mail system…
+        let m = p("From: <>\r\nSubject: hi\r\n\r\nbody");
+        assert_eq!(m.class.class, MailClass::DeliveryReport);
+        // …but ordinary mail without a sender is still refused.
+        assert_eq!(
+            parse(b"Subject: hi\r\n\r\nbody", "x").unwrap_err(),
+            MailError::NoSender
+        );
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub(crate) fn mail(from: &str, to: &[&str], cc: &[&str], subject: &str) -> Inbou
         attachments: Vec::new(),
         language: None,
         automatic: None,
+        class: Default::default(),
         our_loop_marker: false,
         warnings: Vec::new(),
     }

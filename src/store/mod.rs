@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v3_outbox_claims.sql"),
     include_str!("schema_v4_attempts.sql"),
     include_str!("schema_v5_priority.sql"),
+    include_str!("schema_v6_class.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -181,6 +181,8 @@ pub struct NewArticle<'a> {
     pub message_id: Option<&'a str>,
     pub in_reply_to: Option<&'a str>,
     pub automatic: Option<&'a str>,
+    /// For inbound mail: its `mail::MailClass` (`auto-reply`, …).
+    pub class: Option<&'a str>,
     pub raw_id: Option<i64>,
 }
 
@@ -189,8 +191,8 @@ pub fn insert_article(c: &Connection, a: &NewArticle) -> Result<i64> {
     c.prepare_cached(
         "INSERT INTO articles (ticket_id, direction, kind, from_address, from_name, to_addresses,
              cc_addresses, subject, body_text, body_html, message_id, in_reply_to, automatic,
-             raw_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             raw_id, created_at, class)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         a.ticket_id,
@@ -207,7 +209,8 @@ pub fn insert_article(c: &Connection, a: &NewArticle) -> Result<i64> {
         a.in_reply_to,
         a.automatic,
         a.raw_id,
-        now_text()
+        now_text(),
+        a.class
     ])?;
     let id = c.last_insert_rowid();
     if let Some(mid) = a.message_id {

@@ -108,7 +108,11 @@ pub struct ArticleView {
     pub cc: Vec<String>,
     pub subject: String,
     pub message_id: Option<String>,
+    /// Why the mail counts as machine-made (the classification's reason).
     pub automatic: Option<String>,
+    /// Inbound mail: what kind of sender wrote it (`person`, `auto-reply`,
+    /// `delivery-report`, …); null for outbound and older articles.
+    pub class: Option<String>,
     pub created_at: String,
     pub text: String,
     pub attachments: Vec<AttachmentView>,
@@ -189,7 +193,8 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
     let mut stmt = c.prepare(
         "SELECT a.id, a.direction, a.kind, a.from_address, a.to_addresses, a.cc_addresses, a.subject,
                 a.message_id, a.automatic, a.created_at, a.body_text,
-                (SELECT o.status FROM outbox o WHERE o.article_id = a.id), a.unverified, a.note
+                (SELECT o.status FROM outbox o WHERE o.article_id = a.id), a.unverified, a.note,
+                a.class
          FROM articles a WHERE a.ticket_id = ?1 ORDER BY a.id",
     )?;
     let mut articles: Vec<ArticleView> = stmt
@@ -210,6 +215,7 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
                 delivery: r.get(11)?,
                 unverified: r.get(12)?,
                 note: r.get(13)?,
+                class: r.get(14)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;

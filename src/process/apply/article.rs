@@ -50,6 +50,7 @@ impl Processor {
                 message_id: mail.message_id.as_deref(),
                 in_reply_to: mail.in_reply_to.first().map(String::as_str),
                 automatic: mail.automatic.as_ref().map(|a| a.0.as_str()),
+                class: Some(mail.class.class.as_str()),
                 raw_id: Some(raw_id),
             },
         )?;

@@ -216,6 +216,7 @@ impl Processor {
                 message_id: Some(&message_id),
                 in_reply_to: mail.message_id.as_deref(),
                 automatic: None,
+                class: None,
                 raw_id: None,
             },
         )?;
