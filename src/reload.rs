@@ -16,20 +16,14 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::logging::{self, LevelChange};
 use crate::notify::Templates;
-use crate::rules::RuleSet;
+use crate::rules::{RuleSet, RulesError};
 use crate::worker::Worker;
 
 /// Load and check every rule file of `dir` (see [`RuleSet::load`]). The
 /// folder may be empty; it must exist. The error lists every problem of
-/// every file, each with file, line, rule and reason, separated by "; ".
-pub fn read_rules(dir: &Path) -> Result<Arc<RuleSet>, String> {
-    RuleSet::load(dir).map(Arc::new).map_err(|errors| {
-        errors
-            .iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("; ")
-    })
+/// every file, each with file, line, rule and reason.
+pub fn read_rules(dir: &Path) -> Result<Arc<RuleSet>, RulesError> {
+    RuleSet::load(dir).map(Arc::new).map_err(RulesError)
 }
 
 /// Log, as warnings, rules naming a queue the configuration lacks (such a
@@ -202,7 +196,7 @@ mod tests {
             "[[rule]]\nname = \"c\"\nwhen = {}\nactions = { urgency = 9 }\n",
         )
         .unwrap();
-        let e = read_rules(dir.path()).unwrap_err();
+        let e = read_rules(dir.path()).unwrap_err().to_string();
         assert!(e.contains("b.toml:1: not valid TOML"), "{e}");
         assert!(
             e.contains(
@@ -210,7 +204,9 @@ mod tests {
             ),
             "{e}"
         );
-        let e = read_rules(&dir.path().join("missing")).unwrap_err();
+        let e = read_rules(&dir.path().join("missing"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("create the folder"), "{e}");
     }
 

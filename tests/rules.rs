@@ -141,3 +141,30 @@ fn rules_check_lists_the_shipped_rules_and_warns_about_unknown_queues() {
         .ends_with("4 rule(s) in 4 file(s)"));
     assert_eq!(rules[1]["warning"], true);
 }
+
+#[test]
+fn run_refuses_to_start_on_a_bad_rule_file_with_exit_78() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let bad = dir.path().join("rules/10-vip.toml");
+    std::fs::write(
+        &bad,
+        "[[rule]]\nname = \"vip\"\nwhen = { sender_domain = \"vip.example\" }\n\n[rule.actions]\nurgency = \"high\"\n",
+    )
+    .unwrap();
+    let out = postdesk()
+        .arg("--config")
+        .arg(&config)
+        .args(["--log-format", "plain", "run"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG: {err}");
+    assert!(
+        err.contains(&format!(
+            "{}:6: rule \"vip\": actions.urgency: expected a whole number from 1 to 5",
+            bad.display()
+        )),
+        "{err}"
+    );
+}

@@ -66,6 +66,13 @@ impl fmt::Display for RuleError {
     }
 }
 
+/// Every problem of a rules folder, for callers that carry errors up
+/// (the daemon's start maps it to EX_CONFIG). Shown on one line, the
+/// problems separated by "; ", as a log line wants them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+pub struct RulesError(pub Vec<RuleError>);
+
 /// One checked rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
