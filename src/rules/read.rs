@@ -35,7 +35,8 @@ impl<'t> Reader<'t> {
 
     /// The 1-based line a span starts on.
     pub(crate) fn line_of(&self, span: &Range<usize>) -> Option<usize> {
-        (span.start <= self.text.len()).then(|| self.text[..span.start].matches('\n').count() + 1)
+        let before = self.text.as_bytes().get(..span.start)?;
+        Some(before.iter().filter(|b| **b == b'\n').count() + 1)
     }
 
     pub(crate) fn error(&mut self, span: Range<usize>, key: &str, reason: impl Into<String>) {

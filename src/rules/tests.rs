@@ -506,3 +506,34 @@ fn trace_reads_like_the_file() {
     assert_eq!(held, [true, false, true, true]);
     assert!(!ev.trace[0].matched);
 }
+
+#[test]
+fn no_rule_text_panics_the_loader() {
+    // Every 7th prefix of the shipped files, and each with a byte flipped:
+    // whatever it reads, the loader answers with rules or problems.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let mut texts: Vec<String> = Vec::new();
+    for f in std::fs::read_dir(dir).unwrap() {
+        let p = f.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            texts.push(std::fs::read_to_string(p).unwrap());
+        }
+    }
+    let mut tried = 0;
+    for text in &texts {
+        let bytes = text.as_bytes();
+        for cut in (0..bytes.len()).step_by(7) {
+            let prefix = String::from_utf8_lossy(&bytes[..cut]).into_owned();
+            let mut flipped = bytes.to_vec();
+            flipped[cut] ^= 0x20;
+            let flipped = String::from_utf8_lossy(&flipped).into_owned();
+            for t in [prefix, flipped] {
+                if let Err(errors) = set(&[("x.toml", &t)]) {
+                    assert!(errors.iter().all(|e| !e.reason.is_empty()));
+                }
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried > 200, "{tried}");
+}
