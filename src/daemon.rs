@@ -35,8 +35,7 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let rules =
-        reload::read_rules(&config.rules_dir).map_err(|e| anyhow::anyhow!("rules folder: {e}"))?;
+    let rules = reload::read_rules(&config.rules_dir).context("rules folder")?;
     let mut reloader = Reloader::new((*config).clone(), rules);
     let templates = Arc::new(
         Templates::load(&config.templates_dir, &config.system.default_language)

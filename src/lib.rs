@@ -23,6 +23,7 @@ pub mod notify;
 pub mod outbox;
 pub mod process;
 pub mod reload;
+pub mod rules;
 pub mod store;
 pub mod threading;
 pub mod tickets;

@@ -6,58 +6,31 @@
 //! the error names the file and the problem. New templates reach the store
 //! worker as a request on its channel, so they apply between batches.
 //!
-//! The rules folder is re-read and checked here (every `*.toml` must parse);
-//! applying rules to mail belongs to the rules stage, not to this module.
+//! The rules folder is re-read and checked here ([`crate::rules::RuleSet`]:
+//! a bad file keeps the rules in force); applying rules to mail belongs to
+//! the decide stage, not to this module.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::logging::{self, LevelChange};
 use crate::notify::Templates;
+use crate::rules::{RuleSet, RulesError};
 use crate::worker::Worker;
 
-/// The rule files read and checked at the last (re)load.
-#[derive(Debug, Clone)]
-pub struct RuleFiles {
-    pub dir: PathBuf,
-    /// Each `*.toml` file of the folder, sorted, with its parsed table.
-    pub files: Vec<(PathBuf, toml::Table)>,
+/// Load and check every rule file of `dir` (see [`RuleSet::load`]). The
+/// folder may be empty; it must exist. The error lists every problem of
+/// every file, each with file, line, rule and reason.
+pub fn read_rules(dir: &Path) -> Result<Arc<RuleSet>, RulesError> {
+    RuleSet::load(dir).map(Arc::new).map_err(RulesError)
 }
 
-/// Read every `*.toml` of `dir` and check it parses. The folder may be
-/// empty; it must exist. The error lists every bad file with its problem.
-pub fn read_rules(dir: &Path) -> Result<RuleFiles, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        format!(
-            "{}: {e} (create the folder, it may stay empty)",
-            dir.display()
-        )
-    })?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
-    let mut files = Vec::new();
-    let mut problems = Vec::new();
-    for p in paths {
-        match std::fs::read_to_string(&p) {
-            Ok(text) => match text.parse::<toml::Table>() {
-                Ok(t) => files.push((p, t)),
-                Err(e) => problems.push(format!("{}: {e}", p.display())),
-            },
-            Err(e) => problems.push(format!("{}: unreadable: {e}", p.display())),
-        }
-    }
-    if problems.is_empty() {
-        Ok(RuleFiles {
-            dir: dir.to_path_buf(),
-            files,
-        })
-    } else {
-        Err(problems.join("; "))
+/// Log, as warnings, rules naming a queue the configuration lacks (such a
+/// rule loads: the queue may be added by the next reload or restart).
+fn warn_unknown_queues(config: &Config, rules: &RuleSet) {
+    for e in rules.unknown_queues(config.queues.iter().map(|q| q.name.as_str())) {
+        tracing::warn!("rules: {e}");
     }
 }
 
@@ -84,16 +57,17 @@ pub struct Reloader {
     /// The configuration in effect: as started, with the reloadable parts
     /// (templates and rules folders, log level) updated by each reload.
     running: Config,
-    rules: RuleFiles,
+    rules: Arc<RuleSet>,
 }
 
 impl Reloader {
-    pub fn new(running: Config, rules: RuleFiles) -> Reloader {
+    pub fn new(running: Config, rules: Arc<RuleSet>) -> Reloader {
+        warn_unknown_queues(&running, &rules);
         Reloader { running, rules }
     }
 
-    /// The rule files in effect.
-    pub fn rules(&self) -> &RuleFiles {
+    /// The rules in effect.
+    pub fn rules(&self) -> &Arc<RuleSet> {
         &self.rules
     }
 
@@ -166,7 +140,8 @@ impl Reloader {
         let d = dir.clone();
         match tokio::task::spawn_blocking(move || read_rules(&d)).await {
             Ok(Ok(rules)) => {
-                tracing::info!(dir = %dir.display(), files = rules.files.len(), "reload: rules reloaded");
+                tracing::info!(dir = %dir.display(), files = rules.files.len(), rules = rules.rules.len(), "reload: rules reloaded");
+                warn_unknown_queues(&self.running, &rules);
                 self.running.rules_dir = dir;
                 self.rules = rules;
                 reloaded.push("rules");
@@ -220,14 +195,27 @@ mod tests {
     fn rules_folder_errors_name_every_bad_file() {
         let dir = tempfile::tempdir().unwrap();
         assert!(read_rules(dir.path()).unwrap().files.is_empty());
-        std::fs::write(dir.path().join("a.toml"), "x = 1\n").unwrap();
+        let rule = "[[rule]]\nname = \"vip\"\nwhen = { sender_domain = \"vip.example\" }\nactions = { urgency = 4 }\n";
+        std::fs::write(dir.path().join("a.toml"), rule).unwrap();
         std::fs::write(dir.path().join("notes.txt"), "not a rule").unwrap();
-        assert_eq!(read_rules(dir.path()).unwrap().files.len(), 1);
+        assert_eq!(read_rules(dir.path()).unwrap().rules.len(), 1);
         std::fs::write(dir.path().join("b.toml"), "x = \n").unwrap();
-        std::fs::write(dir.path().join("c.toml"), "[[[").unwrap();
-        let e = read_rules(dir.path()).unwrap_err();
-        assert!(e.contains("b.toml") && e.contains("c.toml"), "{e}");
-        let e = read_rules(&dir.path().join("missing")).unwrap_err();
+        std::fs::write(
+            dir.path().join("c.toml"),
+            "[[rule]]\nname = \"c\"\nwhen = {}\nactions = { urgency = 9 }\n",
+        )
+        .unwrap();
+        let e = read_rules(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("b.toml:1: not valid TOML"), "{e}");
+        assert!(
+            e.contains(
+                "c.toml:4: rule \"c\": actions.urgency: expected a whole number from 1 to 5"
+            ),
+            "{e}"
+        );
+        let e = read_rules(&dir.path().join("missing"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("create the folder"), "{e}");
     }
 

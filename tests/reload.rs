@@ -84,7 +84,11 @@ fn sighup_with_a_broken_template_or_rule_keeps_the_old_ones() {
     let tpl = desk.own_templates("tpl");
     let rules = desk.path().join("rules");
     std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(rules.join("vip.toml"), "name = \"vip\"\n").unwrap();
+    std::fs::write(
+        rules.join("vip.toml"),
+        "[[rule]]\nname = \"vip\"\nwhen = { sender_domain = \"vip.example\" }\nactions = { urgency = 4 }\n",
+    )
+    .unwrap();
     desk.use_rules(&rules);
     desk.start();
     wait_for(30, "the daemon to start", || {

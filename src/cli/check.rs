@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use postdesk::config::{Config, TlsMode};
 use postdesk::notify::Templates;
+use postdesk::rules::RuleSet;
 use postdesk::store::{Store, StoreError};
 
 use super::exit::{CONFIG, UNAVAILABLE};
@@ -57,22 +58,34 @@ fn loopback(host: &str) -> bool {
     host == "localhost" || host.starts_with("127.") || host == "::1"
 }
 
-/// Every rule file must be readable TOML; the folder may be empty.
+/// Every rule file must load (each problem is its own line, with file,
+/// line, rule and reason); the folder may be empty. A rule naming a queue
+/// the configuration lacks is a warning.
 fn check_rules(config: &Config, items: &mut Vec<Item>) {
     let dir = &config.rules_dir;
-    let (ok, detail) = match postdesk::reload::read_rules(dir) {
-        Ok(r) => (
-            true,
-            format!("{}: {} rule file(s) readable", dir.display(), r.files.len()),
-        ),
-        Err(e) => (false, e),
-    };
-    items.push(Item {
+    let item = |ok: bool, detail: String| Item {
         warning: false,
         check: "rules".into(),
         ok,
         detail,
-    });
+    };
+    match RuleSet::load(dir) {
+        Ok(set) => {
+            items.push(item(
+                true,
+                format!(
+                    "{}: {} rule(s) in {} file(s)",
+                    dir.display(),
+                    set.rules.len(),
+                    set.files.len()
+                ),
+            ));
+            for e in set.unknown_queues(config.queues.iter().map(|q| q.name.as_str())) {
+                items.push(Item::warn("rules", e.to_string()));
+            }
+        }
+        Err(errors) => items.extend(errors.iter().map(|e| item(false, e.to_string()))),
+    }
 }
 
 /// Notifications that will not be sent (refused by the relay, too old, or

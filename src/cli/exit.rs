@@ -63,7 +63,10 @@ pub fn code_of(e: &anyhow::Error) -> u8 {
         if let Some(f) = cause.downcast_ref::<Failure>() {
             return f.code;
         }
-        if cause.is::<ConfigError>() || cause.is::<NotifyError>() {
+        if cause.is::<ConfigError>()
+            || cause.is::<NotifyError>()
+            || cause.is::<postdesk::rules::RulesError>()
+        {
             return CONFIG;
         }
         if let Some(s) = cause.downcast_ref::<StoreError>() {

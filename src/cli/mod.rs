@@ -11,6 +11,7 @@ mod explain;
 mod ingest;
 mod output;
 mod quarantine;
+mod rules;
 mod storage_check;
 mod ticket;
 
@@ -117,6 +118,9 @@ pub enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(db::Command),
+    /// Business rules (`rules/*.toml`).
+    #[command(subcommand)]
+    Rules(rules::Command),
 }
 
 impl Command {
@@ -131,6 +135,7 @@ impl Command {
             Command::Quarantine(c) => c.json(),
             Command::Status(a) => a.json,
             Command::Db(c) => c.json(),
+            Command::Rules(c) => c.json(),
         }
     }
 }
@@ -154,6 +159,7 @@ pub fn main() -> ExitCode {
         Command::Quarantine(ref c) => quarantine::run(&cli, c),
         Command::Status(ref a) => ticket::status(&cli, a),
         Command::Db(ref c) => db::run(&cli, c),
+        Command::Rules(ref c) => rules::run(&cli, c),
     };
     match result {
         Ok(code) => code,
