@@ -384,6 +384,8 @@ pub(super) fn check(
         problems.push("queue: define at least one [[queue]]".into());
     }
 
+    let ops = super::ops::check(raw.http, raw.health, &mut problems, &mut warnings);
+
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -414,6 +416,7 @@ pub(super) fn check(
         smtp,
         queues,
         mailboxes,
+        ops,
         warnings,
     })
 }

@@ -4,7 +4,9 @@
 //! Then IDLE (or sleep, where the server lacks IDLE) until something new
 //! arrives or the poll interval passes. Connection trouble is retried with
 //! backoff capped near 30 s ([`crate::backoff`], reset once a session is
-//! ready); one mailbox's trouble never touches another's.
+//! ready); one mailbox's trouble never touches another's. Each step is
+//! reported to [`crate::ops`] (connected, backlog, fetched, failed) for
+//! health, metrics and systemd's status.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -64,6 +66,7 @@ pub async fn run(
         match session(&cfg, max_bytes, &worker, &mut shutdown, &mut backoff).await {
             Ok(()) => break,
             Err(e) => {
+                crate::ops::ops().mailbox_failed(&cfg.name, &format!("{e:#}"));
                 let wait = backoff.next_delay();
                 tracing::error!(mailbox = %cfg.name, "IMAP: {e:#}; reconnecting in {:.1}s", wait.as_secs_f64());
                 tokio::select! {
@@ -73,6 +76,7 @@ pub async fn run(
             }
         }
     }
+    crate::ops::ops().mailbox_disconnected(&cfg.name);
     tracing::info!(mailbox = %cfg.name, "intake stopped");
 }
 
@@ -131,6 +135,7 @@ async fn session(
         None => 0,
     };
     backoff.reset();
+    crate::ops::ops().mailbox_connected(&cfg.name);
     tracing::info!(mailbox = %cfg.name, folder = %cfg.folder, uid_validity, last_uid,
         idle = caps.idle && cfg.idle, "IMAP session ready");
     let cx = Ctx {
@@ -148,6 +153,7 @@ async fn session(
         refetch(&mut s, &cx).await?;
         drain(&mut s, &cx, &mut last_uid, shutdown).await?;
         if *shutdown.borrow() {
+            crate::ops::ops().mailbox_disconnected(&cfg.name);
             timed("LOGOUT", s.logout()).await.ok();
             return Ok(());
         }
@@ -317,6 +323,7 @@ async fn prepare(
         .into_iter()
         .filter(|u| *u > after_uid)
         .collect();
+    crate::ops::ops().mailbox_backlog(&cfg.name, uids.len() as u64);
     if uids.is_empty() {
         return Ok(None);
     }
@@ -450,6 +457,9 @@ async fn drain(
         }
         inflight = next;
         if inflight.is_none() {
+            if !*shutdown.borrow() {
+                crate::ops::ops().mailbox_fetched(&cx.cfg.name);
+            }
             return Ok(());
         }
     }
