@@ -143,12 +143,18 @@ fn notify_socket_hears_ready_status_watchdog_reload_and_stopping() {
     // The watchdog goes on after the reload.
     notify.wait_for("WATCHDOG=1", 30);
 
-    // `postdesk status` shows the running daemon's view.
-    let out = desk.cli(&["status"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("mailbox support connected  last fetch 20"),
-        "{text}"
+    // `postdesk status` shows the running daemon's view (refreshed every
+    // few seconds).
+    wait_for(
+        60,
+        "postdesk status to show the mailbox's last fetch",
+        || {
+            let out = desk.cli(&["status"]);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            (text.contains("health ok")
+                && text.contains("mailbox support connected  last fetch 20"))
+            .then_some(())
+        },
     );
     let st = desk.status();
     assert_eq!(st["live"]["mailboxes"][0]["name"], "support", "{st}");

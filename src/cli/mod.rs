@@ -56,7 +56,7 @@ pub struct Cli {
     #[arg(long, short, global = true, env = "POSTDESK_CONFIG", default_value = config::DEFAULT_PATH)]
     pub config: PathBuf,
 
-    /// Log format: auto (plain on a terminal, JSON otherwise), plain, json, journald.
+    /// Log format: auto (journald when run by systemd, plain on a terminal, JSON otherwise), plain, json, journald.
     #[arg(long, global = true, value_parser = parse_log_format)]
     pub log_format: Option<LogFormat>,
 
