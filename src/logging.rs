@@ -1,8 +1,10 @@
 //! Logging through `tracing`: with `log.format = "auto"`, straight to
 //! journald when stderr is the journal (systemd sets `JOURNAL_STREAM` to
 //! its device and inode), so fields such as `ticket`, `mailbox` and
-//! `message_id` become journal fields (`TICKET=`, `MAILBOX=`,
-//! `MESSAGE_ID=`); plain text on a terminal; JSON lines otherwise, or
+//! `message_id` become journal fields (`POSTDESK_TICKET=`,
+//! `POSTDESK_MAILBOX=`, `POSTDESK_MESSAGE_ID=`: the prefix keeps them apart
+//! from journald's own, such as its 128-bit `MESSAGE_ID`); plain text on a
+//! terminal; JSON lines otherwise, or
 //! whatever `log.format` names. Plain
 //! text is coloured only when stderr is a terminal and `NO_COLOR` is unset,
 //! so a plain log file holds no escape codes. Optional fields are recorded
@@ -16,6 +18,9 @@ use std::sync::OnceLock;
 use tracing_subscriber::{fmt, prelude::*, reload, EnvFilter, Registry};
 
 use crate::config::LogFormat;
+
+/// Put before every field name in the journal (`POSTDESK_TICKET=`).
+pub const JOURNAL_FIELD_PREFIX: &str = "POSTDESK";
 
 /// Install the global subscriber. `RUST_LOG` overrides `level`.
 pub fn init(format: LogFormat, level: &str) {
@@ -45,7 +50,9 @@ pub fn init(format: LogFormat, level: &str) {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Journald => match tracing_journald::layer() {
-            Ok(layer) => registry.with(layer).try_init(),
+            Ok(layer) => registry
+                .with(layer.with_field_prefix(Some(JOURNAL_FIELD_PREFIX.into())))
+                .try_init(),
             Err(e) => {
                 eprintln!("postdesk: journald unavailable ({e}); logging JSON to stderr");
                 registry

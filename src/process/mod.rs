@@ -219,6 +219,18 @@ impl Processor {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for item in batch {
+            // Every log line about this message carries its mailbox, UID
+            // and (once parsed) Message-ID: journal fields under systemd.
+            let _span = tracing::info_span!(
+                "message",
+                mailbox = %self.mailbox_name(&item.origin),
+                uid = match &item.origin {
+                    Origin::Imap { uid, .. } => Some(*uid),
+                    _ => None,
+                },
+                message_id = tracing::field::Empty,
+            )
+            .entered();
             let sp = tx.savepoint()?;
             let result = catch_unwind(AssertUnwindSafe(|| self.process_one(&sp, item)));
             let error = match result {
@@ -339,6 +351,7 @@ impl Processor {
         let sha = sha256_hex(&item.raw);
         let raw_id = records::store_raw(db, &sha, &item.raw)?;
         let mail = mail::parse(&item.raw, &self.config.system.fqdn)?;
+        tracing::Span::current().record("message_id", mail.message_id.as_deref());
         let mailbox = self.mailbox_for(&item.origin, Some(&mail))?;
 
         let receipt =
