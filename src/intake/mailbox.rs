@@ -97,7 +97,17 @@ async fn session(
         .imap
         .as_ref()
         .context("mailbox has no IMAP server (pipe-only)")?;
-    let mut s = connect(imap).await?;
+    // The greeting, TLS and login have no timeout of their own: a server
+    // that accepts and never answers would hold the mailbox (and READY=1).
+    let mut s = match tokio::time::timeout(COMMAND_TIMEOUT, connect(imap)).await {
+        Ok(session) => session?,
+        Err(_) => anyhow::bail!(
+            "connecting and logging in to IMAP {}:{}: no answer from the server in {}s",
+            imap.host,
+            imap.port,
+            COMMAND_TIMEOUT.as_secs()
+        ),
+    };
     let c = timed("CAPABILITY", s.capabilities()).await?;
     let caps = Caps {
         idle: c.has_str("IDLE"),
