@@ -6,7 +6,8 @@
 //! sender when it queued mail. One `watch` channel carries shutdown to all:
 //! on SIGTERM/SIGINT intake finishes the batch in hand (commit, then
 //! acknowledge) and stops, the sender finishes the mail in flight, and the
-//! worker thread ends when the last handle is gone. SIGHUP reloads
+//! worker thread ends when the last handle is gone. SIGUSR1 (`postdesk
+//! fetch`) makes every intake task look into its mailbox now. SIGHUP reloads
 //! templates, rules and log level ([`crate::reload`]) and never stops the
 //! daemon. With only pipe mailboxes there is no intake task: the daemon
 //! then runs the outbox sender (draining what `postdesk ingest` queues)
@@ -113,12 +114,18 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         ));
     }
     let mut intakes = tokio::task::JoinSet::new();
+    // One per intake task: `notify_one` keeps a permit for a task that is
+    // busy when SIGUSR1 comes, so its next wait ends at once.
+    let mut fetch_now = Vec::new();
     for mb in config.mailboxes.iter().filter(|m| m.imap.is_some()) {
+        let wake = Arc::new(Notify::new());
+        fetch_now.push(wake.clone());
         intakes.spawn(intake::mailbox::run(
             mb.clone(),
             config.system.max_message_bytes,
             worker.clone(),
             shutdown_rx.clone(),
+            wake,
         ));
     }
     tracing::info!(
@@ -136,6 +143,10 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         tokio::select! {
             _ = signals.term.recv() => break None,
             _ = signals.int.recv() => break None,
+            _ = signals.usr1.recv() => {
+                tracing::info!("SIGUSR1: looking into every mailbox now");
+                fetch_now.iter().for_each(|n| n.notify_one());
+            }
             _ = signals.hup.recv() => {
                 systemd::reloading();
                 reloader.reload(&worker).await;
@@ -198,6 +209,8 @@ struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
+    /// `postdesk fetch`: look into the mailboxes now.
+    usr1: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -207,6 +220,7 @@ impl Signals {
             term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
             int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
             hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+            usr1: signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?,
         })
     }
 }

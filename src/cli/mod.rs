@@ -7,6 +7,7 @@
 mod check;
 mod db;
 mod exit;
+mod fetch;
 mod ingest;
 mod output;
 mod quarantine;
@@ -106,6 +107,9 @@ pub enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(db::Command),
+    /// Look into an IMAP mailbox now: the running daemon is asked to (it
+    /// looks into all of its mailboxes); with none running, fetch here once.
+    Fetch(fetch::Args),
 }
 
 impl Command {
@@ -119,6 +123,7 @@ impl Command {
             Command::Quarantine(c) => c.json(),
             Command::Status(a) => a.json,
             Command::Db(c) => c.json(),
+            Command::Fetch(a) => a.json,
         }
     }
 }
@@ -141,6 +146,7 @@ pub fn main() -> ExitCode {
         Command::Quarantine(ref c) => quarantine::run(&cli, c),
         Command::Status(ref a) => ticket::status(&cli, a),
         Command::Db(ref c) => db::run(&cli, c),
+        Command::Fetch(ref a) => fetch::run(&cli, a),
     };
     match result {
         Ok(code) => code,
@@ -170,6 +176,8 @@ fn run_daemon(cli: &Cli) -> anyhow::Result<ExitCode> {
     // ours in signal context; no other thread exists yet.
     unsafe {
         libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        // Likewise SIGUSR1 (`postdesk fetch`), whose default also ends it.
+        libc::signal(libc::SIGUSR1, libc::SIG_IGN);
     }
     let config = load_config(&cli.config)?;
     init_logging(cli, Some(&config));

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use futures::TryStreamExt;
-use tokio::sync::watch;
+use std::sync::Arc;
+
+use tokio::sync::{watch, Notify};
 
 use super::ack::{acknowledge, store_flags, uid_set};
 use super::{connect, Session};
@@ -51,19 +53,22 @@ where
 }
 
 /// Run until `shutdown` turns true. Never returns an error: failures are
-/// logged and retried.
+/// logged and retried. `fetch_now` (SIGUSR1, `postdesk fetch`) cuts an
+/// IDLE, a poll interval or a reconnect wait short.
 pub async fn run(
     cfg: Mailbox,
     max_bytes: u64,
     worker: Worker,
     mut shutdown: watch::Receiver<bool>,
+    fetch_now: Arc<Notify>,
 ) {
     let mut backoff = Backoff::default();
+    let mode = Mode::Run(fetch_now.clone());
     loop {
         if *shutdown.borrow() {
             break;
         }
-        match session(&cfg, max_bytes, &worker, &mut shutdown, &mut backoff).await {
+        match session(&cfg, max_bytes, &worker, &mut shutdown, &mut backoff, &mode).await {
             Ok(()) => break,
             Err(e) => {
                 crate::ops::ops().mailbox_failed(&cfg.name, &format!("{e:#}"));
@@ -71,6 +76,7 @@ pub async fn run(
                 tracing::error!(mailbox = %cfg.name, "IMAP: {e:#}; reconnecting in {:.1}s", wait.as_secs_f64());
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
+                    _ = fetch_now.notified() => {}
                     _ = shutdown.changed() => break,
                 }
             }
@@ -78,6 +84,29 @@ pub async fn run(
     }
     crate::ops::ops().mailbox_disconnected(&cfg.name);
     tracing::info!(mailbox = %cfg.name, "intake stopped");
+}
+
+/// Fetch once (`postdesk fetch` with no daemon running): connect, take in
+/// everything new, acknowledge it, log out.
+pub async fn fetch_once(cfg: &Mailbox, max_bytes: u64, worker: &Worker) -> anyhow::Result<()> {
+    let (_keep, mut shutdown) = watch::channel(false);
+    session(
+        cfg,
+        max_bytes,
+        worker,
+        &mut shutdown,
+        &mut Backoff::default(),
+        &Mode::Once,
+    )
+    .await
+}
+
+/// How long a session lasts.
+enum Mode {
+    /// Until shutdown; `fetch_now` ends a wait early.
+    Run(Arc<Notify>),
+    /// One look through the folder.
+    Once,
 }
 
 pub(super) struct Caps {
@@ -92,7 +121,13 @@ async fn session(
     worker: &Worker,
     shutdown: &mut watch::Receiver<bool>,
     backoff: &mut Backoff,
+    mode: &Mode,
 ) -> anyhow::Result<()> {
+    let fetch_now = match mode {
+        Mode::Run(n) => n.clone(),
+        // Never notified: the session ends before it would wait.
+        Mode::Once => Arc::new(Notify::new()),
+    };
     let imap = cfg
         .imap
         .as_ref()
@@ -162,7 +197,7 @@ async fn session(
     loop {
         refetch(&mut s, &cx).await?;
         drain(&mut s, &cx, &mut last_uid, shutdown).await?;
-        if *shutdown.borrow() {
+        if *shutdown.borrow() || matches!(mode, Mode::Once) {
             crate::ops::ops().mailbox_disconnected(&cfg.name);
             timed("LOGOUT", s.logout()).await.ok();
             return Ok(());
@@ -191,6 +226,7 @@ async fn session(
                 let r = tokio::select! {
                     r = wait => { r.context("IDLE wait")?; false }
                     _ = tokio::time::sleep(wait_for) => false,
+                    _ = fetch_now.notified() => false,
                     _ = shutdown.changed() => true,
                 };
                 drop(stop);
@@ -204,6 +240,7 @@ async fn session(
         } else {
             tokio::select! {
                 _ = tokio::time::sleep(cfg.poll_interval) => {}
+                _ = fetch_now.notified() => {}
                 _ = shutdown.changed() => {
                     timed("LOGOUT", s.logout()).await.ok();
                     return Ok(());
