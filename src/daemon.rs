@@ -6,7 +6,8 @@
 //! sender when it queued mail. One `watch` channel carries shutdown to all:
 //! on SIGTERM/SIGINT intake finishes the batch in hand (commit, then
 //! acknowledge) and stops, the sender finishes the mail in flight, and the
-//! worker thread ends when the last handle is gone. SIGHUP reloads
+//! worker thread ends when the last handle is gone. SIGUSR1 (`postdesk
+//! fetch`) makes every intake task look into its mailbox now. SIGHUP reloads
 //! templates, rules and log level ([`crate::reload`]) and never stops the
 //! daemon. With only pipe mailboxes there is no intake task: the daemon
 //! then runs the outbox sender (draining what `postdesk ingest` queues)
@@ -14,6 +15,11 @@
 //!
 //! Before it opens the database `run` takes the daemon lock
 //! ([`crate::lock`]): a second daemon on the same database is refused.
+//!
+//! Alongside run the operations tasks ([`crate::ops`]): systemd's
+//! `READY=1` (once every mailbox has been tried) and `STATUS=` lines, the
+//! watchdog fed by the store worker's answers, and the optional HTTP
+//! listener for `/healthz` and `/metrics`.
 
 use std::sync::Arc;
 
@@ -23,6 +29,7 @@ use tokio::sync::{watch, Notify};
 use crate::config::Config;
 use crate::lock::{self, DaemonLock};
 use crate::notify::Templates;
+use crate::ops::systemd;
 use crate::process::{self, Processor};
 use crate::reload::{self, Reloader};
 use crate::worker::Worker;
@@ -58,6 +65,14 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
             config.storage.data_dir.join("attachments").display()
         )
     })?;
+    let reader = Arc::new(
+        crate::ops::StoreReader::open(config.clone())
+            .context("opening the database for health and metrics")?,
+    );
+    let http = match config.ops.listen {
+        Some(addr) => Some(crate::ops::http::bind(addr).await?),
+        None => None,
+    };
     let processor = Processor::new(config.clone(), templates);
     let wake = Arc::new(Notify::new());
     let (worker, worker_thread) =
@@ -70,13 +85,46 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         shutdown_rx.clone(),
         claimant,
     ));
+    let imap_names = config.mailboxes.iter().filter(|m| m.imap.is_some());
+    crate::ops::ops().expect_mailboxes(imap_names.map(|m| m.name.as_str()));
+    let mut ops_tasks = tokio::task::JoinSet::new();
+    ops_tasks.spawn(systemd::report_status(reader.clone(), shutdown_rx.clone()));
+    if let Some(listener) = http {
+        ops_tasks.spawn(crate::ops::http::serve(
+            listener,
+            reader,
+            shutdown_rx.clone(),
+        ));
+    }
+    if let Some(interval) = systemd::watchdog_interval() {
+        let w = worker.clone();
+        tracing::info!(
+            "systemd watchdog every {:.1}s, fed by the store worker",
+            interval.as_secs_f64()
+        );
+        ops_tasks.spawn(systemd::feed_watchdog(
+            interval,
+            move || {
+                let w = w.clone();
+                async move { w.ping().await }
+            },
+            systemd::watchdog_ping,
+            shutdown_rx.clone(),
+        ));
+    }
     let mut intakes = tokio::task::JoinSet::new();
+    // One per intake task: `notify_one` keeps a permit for a task that is
+    // busy when SIGUSR1 comes, so its next wait ends at once.
+    let mut fetch_now = Vec::new();
     for mb in config.mailboxes.iter().filter(|m| m.imap.is_some()) {
+        let wake = Arc::new(Notify::new());
+        fetch_now.push(wake.clone());
         intakes.spawn(intake::mailbox::run(
             mb.clone(),
             config.system.max_message_bytes,
             worker.clone(),
             shutdown_rx.clone(),
+            wake,
         ));
     }
     tracing::info!(
@@ -94,7 +142,15 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         tokio::select! {
             _ = signals.term.recv() => break None,
             _ = signals.int.recv() => break None,
-            _ = signals.hup.recv() => reloader.reload(&worker).await,
+            _ = signals.usr1.recv() => {
+                tracing::info!("SIGUSR1: looking into every mailbox now");
+                fetch_now.iter().for_each(|n| n.notify_one());
+            }
+            _ = signals.hup.recv() => {
+                systemd::reloading();
+                reloader.reload(&worker).await;
+                systemd::reloaded();
+            }
             r = &mut sender => break Some(format!("the outbox sender stopped: {}", match r {
                 Ok(Ok(())) => "without error".to_string(),
                 Ok(Err(e)) => format!("{e:#}"),
@@ -111,7 +167,10 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         None => tracing::info!("shutting down: finishing the work in hand"),
         Some(f) => tracing::error!("{f}; shutting down"),
     }
+    systemd::stopping();
     let _ = shutdown_tx.send(true);
+    // The watchdog holds a worker handle: it must end before the worker.
+    while ops_tasks.join_next().await.is_some() {}
     while let Some(r) = intakes.join_next().await {
         if let Err(e) = r {
             tracing::error!("intake task failed: {e}");
@@ -149,6 +208,8 @@ struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
+    /// `postdesk fetch`: look into the mailboxes now.
+    usr1: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -158,6 +219,7 @@ impl Signals {
             term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
             int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
             hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+            usr1: signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?,
         })
     }
 }

@@ -20,6 +20,7 @@ pub mod lock;
 pub mod logging;
 pub mod mail;
 pub mod notify;
+pub mod ops;
 pub mod outbox;
 pub mod process;
 pub mod reload;

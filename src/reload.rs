@@ -44,6 +44,7 @@ pub fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
         ("[[queue]]", old.queues != new.queues),
         ("[[mailbox]]", old.mailboxes != new.mailboxes),
         ("log.format", old.log.format != new.log.format),
+        ("[http] and [health]", old.ops != new.ops),
     ] {
         if differs {
             changed.push(name);

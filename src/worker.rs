@@ -4,7 +4,9 @@
 //! channel: when it is busy, they wait, instead of fetching more mail into
 //! memory. After each commit that queued mail it wakes the outbox sender.
 //! A reload's new templates arrive as a request too, so they take effect
-//! between batches, never inside one.
+//! between batches, never inside one. So does the watchdog's ping
+//! ([`Worker::ping`]): answered only between batches, it proves the worker
+//! makes progress. Committed outcomes are counted in the metrics.
 
 use std::sync::Arc;
 
@@ -13,6 +15,30 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use crate::notify::Templates;
 use crate::process::{Incoming, Outcome, Processor};
 use crate::store::{Store, StoreError};
+
+/// **Test only.** When this environment variable is set, the worker stops
+/// for good (the thread sleeps for ever) on a batch holding a message whose
+/// raw bytes contain its value, so the tests can see a stalled worker stop
+/// the watchdog's pings. Never set it in production.
+pub const TEST_STALL_ENV: &str = "POSTDESK_TEST_STALL_ON";
+
+/// See [`TEST_STALL_ENV`].
+fn test_stall_hook(batch: &[Incoming]) {
+    let Some(marker) = std::env::var_os(TEST_STALL_ENV) else {
+        return;
+    };
+    let marker = marker.as_encoded_bytes();
+    if !marker.is_empty()
+        && batch
+            .iter()
+            .any(|i| i.raw.windows(marker.len()).any(|w| w == marker))
+    {
+        eprintln!("postdesk: {TEST_STALL_ENV} marker found: the store worker stalls (test hook)");
+        loop {
+            std::thread::park();
+        }
+    }
+}
 
 /// Where IMAP intake stands for a mailbox: (source, UIDVALIDITY, last UID).
 pub type LedgerEntry = (String, u32, u32);
@@ -36,6 +62,10 @@ enum Request {
         source: String,
         uid_validity: u32,
         last_uid: u32,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Answered between batches: the watchdog's proof of progress.
+    Ping {
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
     /// Use these templates from the next batch on.
@@ -73,8 +103,15 @@ impl Worker {
                 while let Some(req) = rx.blocking_recv() {
                     match req {
                         Request::Process { items, reply } => {
+                            let started = std::time::Instant::now();
+                            test_stall_hook(&items);
                             let result = processor.process_batch(&mut store, &items);
                             if let Ok(outcomes) = &result {
+                                crate::ops::metrics::record_batch(
+                                    &items,
+                                    outcomes,
+                                    started.elapsed(),
+                                );
                                 if outcomes.iter().any(|o| {
                                     matches!(o, Outcome::Created { .. } | Outcome::FollowUp { .. })
                                 }) {
@@ -82,6 +119,9 @@ impl Worker {
                                 }
                             }
                             let _ = reply.send(result);
+                        }
+                        Request::Ping { reply } => {
+                            let _ = reply.send(Ok(()));
                         }
                         Request::Templates { templates, reply } => {
                             processor.set_templates(templates);
@@ -143,6 +183,12 @@ impl Worker {
     pub async fn set_templates(&self, templates: Arc<Templates>) -> Result<(), WorkerError> {
         self.call(|reply| Request::Templates { templates, reply })
             .await
+    }
+
+    /// Returns once the worker has served every request queued before
+    /// this one: `false` when it is gone.
+    pub async fn ping(&self) -> bool {
+        self.call(|reply| Request::Ping { reply }).await.is_ok()
     }
 
     pub async fn ledger(&self, mailbox: &str) -> Result<Option<LedgerEntry>, WorkerError> {

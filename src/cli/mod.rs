@@ -8,6 +8,7 @@ mod check;
 mod db;
 mod exit;
 mod explain;
+mod fetch;
 mod ingest;
 mod output;
 mod quarantine;
@@ -61,7 +62,7 @@ pub struct Cli {
     #[arg(long, short, global = true, env = "POSTDESK_CONFIG", default_value = config::DEFAULT_PATH)]
     pub config: PathBuf,
 
-    /// Log format: auto (plain on a terminal, JSON otherwise), plain, json, journald.
+    /// Log format: auto (journald when run by systemd, plain on a terminal, JSON otherwise), plain, json, journald.
     #[arg(long, global = true, value_parser = parse_log_format)]
     pub log_format: Option<LogFormat>,
 
@@ -121,6 +122,9 @@ pub enum Command {
     /// Business rules (`rules/*.toml`).
     #[command(subcommand)]
     Rules(rules::Command),
+    /// Look into an IMAP mailbox now: the running daemon is asked to (it
+    /// looks into all of its mailboxes); with none running, fetch here once.
+    Fetch(fetch::Args),
 }
 
 impl Command {
@@ -136,6 +140,7 @@ impl Command {
             Command::Status(a) => a.json,
             Command::Db(c) => c.json(),
             Command::Rules(c) => c.json(),
+            Command::Fetch(a) => a.json,
         }
     }
 }
@@ -160,6 +165,7 @@ pub fn main() -> ExitCode {
         Command::Status(ref a) => ticket::status(&cli, a),
         Command::Db(ref c) => db::run(&cli, c),
         Command::Rules(ref c) => rules::run(&cli, c),
+        Command::Fetch(ref a) => fetch::run(&cli, a),
     };
     match result {
         Ok(code) => code,
@@ -189,6 +195,8 @@ fn run_daemon(cli: &Cli) -> anyhow::Result<ExitCode> {
     // ours in signal context; no other thread exists yet.
     unsafe {
         libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        // Likewise SIGUSR1 (`postdesk fetch`), whose default also ends it.
+        libc::signal(libc::SIGUSR1, libc::SIG_IGN);
     }
     let config = load_config(&cli.config)?;
     init_logging(cli, Some(&config));

@@ -1,5 +1,6 @@
-//! `postdesk quarantine list|show|retry`. `list` and `show` only read (the
-//! database is opened read-only); `retry` processes, so it migrates.
+//! `postdesk quarantine list|show|retry|drop`. `list` and `show` only read
+//! (the database is opened read-only); `retry` processes and `drop`
+//! writes, so they migrate.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -14,7 +15,8 @@ use super::Cli;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
-    /// List held messages (with --all, retried ones too).
+    /// List held messages, oldest first, with the time each was
+    /// quarantined (with --all, retried and dropped ones too).
     List {
         #[arg(long)]
         all: bool,
@@ -43,6 +45,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Give up on held entries: they leave the list and stay in the
+    /// database for the record (`list --all` and `show` still find them).
+    Drop {
+        /// Entries to drop.
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl Command {
@@ -50,7 +62,8 @@ impl Command {
         match self {
             Command::List { json, .. }
             | Command::Show { json, .. }
-            | Command::Retry { json, .. } => *json,
+            | Command::Retry { json, .. }
+            | Command::Drop { json, .. } => *json,
         }
     }
 }
@@ -65,7 +78,7 @@ fn no_entry(id: i64) -> anyhow::Error {
 pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
     let config = super::load_config(&cli.config)?;
     let mut store = match cmd {
-        Command::Retry { .. } => super::open_store(&config)?,
+        Command::Retry { .. } | Command::Drop { .. } => super::open_store(&config)?,
         _ => super::open_store_read_only(&config)?,
     };
     let mut out = super::output::stdout();
@@ -80,9 +93,10 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                 for q in list {
                     writeln!(
                         out,
-                        "{:>5} {:<8} {:<12} {:<28} {}  [{}]",
+                        "{:>5} {:<8} {:<20} {:<12} {:<28} {}  [{}]",
                         q.id,
                         q.status,
+                        q.created_at,
                         q.mailbox,
                         q.from.unwrap_or_else(|| "-".into()),
                         q.subject.unwrap_or_else(|| "-".into()),
@@ -130,12 +144,15 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                     q.message_id.as_deref().unwrap_or("-")
                 )?;
                 writeln!(out, "Size: {} bytes, copy kept: {}", q.size, q.raw_kept)?;
+                writeln!(out, "Quarantined: {}", q.created_at)?;
+                writeln!(out, "Updated: {}", q.updated_at)?;
                 writeln!(out, "Error: {}", q.error)?;
                 if let Some(t) = &q.ticket {
                     writeln!(out, "Ticket: {t}")?;
                 }
             }
         }
+        Command::Drop { ids, json } => return drop_entries(&mut out, &mut store, ids, *json),
         Command::Retry { ids, all, json } => {
             let ids: Vec<i64> = if *all {
                 views::quarantine(store.conn(), false)?
@@ -188,4 +205,46 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `quarantine drop`: each entry's result; exit 0 when all were dropped,
+/// NOINPUT when only unknown entries failed, FAILURE otherwise.
+fn drop_entries(
+    out: &mut super::output::Stdout,
+    store: &mut postdesk::store::Store,
+    ids: &[i64],
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use postdesk::store::records::{self, Dropped};
+    let mut results = Vec::new();
+    let (mut failed, mut unknown) = (0, 0);
+    for &id in ids {
+        let r = records::drop_quarantined(store.conn(), id)?;
+        let text = match &r {
+            Dropped::Done => {
+                "dropped (kept for the record; `quarantine list --all` shows it)".to_string()
+            }
+            Dropped::NotFound => {
+                format!("no quarantine entry {id} (see `postdesk quarantine list --all`)")
+            }
+            Dropped::NotHeld(status) => format!("not held but {status}: left as it is"),
+        };
+        if r != Dropped::Done {
+            failed += 1;
+            unknown += u32::from(r == Dropped::NotFound);
+        }
+        if json {
+            results.push(serde_json::json!({ "id": id, "ok": r == Dropped::Done, "result": text }));
+        } else {
+            writeln!(out, "{id}: {text}")?;
+        }
+    }
+    if json {
+        out.json(&results)?;
+    }
+    Ok(match failed {
+        0 => ExitCode::SUCCESS,
+        f if f == unknown => ExitCode::from(NOINPUT),
+        _ => ExitCode::from(FAILURE),
+    })
 }

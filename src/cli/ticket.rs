@@ -228,6 +228,7 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let mut store = super::open_store_read_only(&config)?;
     let s = views::status(store.conn())?;
     let claimed = postdesk::store::outbox::claimed_count(store.conn())?;
+    let backlog = views::backlog(store.conn())?;
     // A lock file we may not read (another user's) leaves the rest useful.
     let (daemon, lock_error) = match postdesk::lock::DaemonLock::holder(&config.storage.database) {
         Ok(h) => (h, None),
@@ -238,6 +239,18 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             (None, Some(msg))
         }
     };
+    // The running daemon's live view: fetches, backlogs, last errors.
+    let live = match &daemon {
+        Some(_) => postdesk::ops::status_file::read(&config.storage.database).unwrap_or_else(|e| {
+            eprintln!("postdesk status: cannot read the daemon's status file {e}");
+            None
+        }),
+        None => None,
+    };
+    let oldest_pending = backlog.outbox_oldest_unix.and_then(|t| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    });
     let mut out = super::output::stdout();
     if args.json {
         #[derive(serde::Serialize)]
@@ -248,11 +261,18 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             outbox_claimed: u64,
             /// The running daemon, if any.
             daemon: Option<postdesk::lock::Holder>,
+            /// When the oldest pending outbox mail was queued.
+            outbox_oldest_pending: Option<String>,
+            /// The running daemon's health report (per mailbox: connected,
+            /// last fetch, backlog, last error; the last SMTP error).
+            live: Option<postdesk::ops::status_file::StatusFile>,
         }
         out.json(&Out {
             status: &s,
             outbox_claimed: claimed,
             daemon,
+            outbox_oldest_pending: oldest_pending,
+            live,
         })?;
     } else {
         match (&daemon, &lock_error) {
@@ -271,8 +291,11 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "quarantine held {}", s.quarantine_held)?;
         writeln!(
             out,
-            "outbox pending {} (claimed {claimed})  sent {}  failed {}",
-            s.outbox_pending, s.outbox_sent, s.outbox_failed
+            "outbox pending {} (claimed {claimed}, oldest {})  sent {}  failed {}",
+            s.outbox_pending,
+            oldest_pending.as_deref().unwrap_or("-"),
+            s.outbox_sent,
+            s.outbox_failed
         )?;
         for f in &s.outbox_failed_latest {
             writeln!(
@@ -293,6 +316,52 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
                 m.mailbox, m.uid_validity, m.last_uid, m.updated_at
             )?;
         }
+        if let Some(live) = &live {
+            live_status(&mut out, live)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The running daemon's view, from its status file.
+fn live_status(
+    out: &mut impl Write,
+    live: &postdesk::ops::status_file::StatusFile,
+) -> std::io::Result<()> {
+    let r = &live.report;
+    writeln!(
+        out,
+        "health {} (as of {})",
+        if r.ok { "ok" } else { "UNHEALTHY" },
+        live.written_at
+    )?;
+    for p in &r.problems {
+        writeln!(out, "  problem: {p}")?;
+    }
+    for m in &r.mailboxes {
+        writeln!(
+            out,
+            "mailbox {} {}  last fetch {}  backlog {}{}",
+            m.name,
+            if m.connected {
+                "connected"
+            } else {
+                "not connected"
+            },
+            m.last_fetch.as_deref().unwrap_or("never"),
+            m.backlog,
+            m.last_error
+                .as_deref()
+                .map(|e| format!("  last error: {e}"))
+                .unwrap_or_default()
+        )?;
+    }
+    if let Some(e) = &r.outbox.last_smtp_error {
+        writeln!(
+            out,
+            "last SMTP error ({}): {e}",
+            r.outbox.last_smtp_error_at.as_deref().unwrap_or("-")
+        )?;
+    }
+    Ok(())
 }

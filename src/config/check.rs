@@ -456,6 +456,8 @@ pub(super) fn check(
         problems.push("queue: define at least one [[queue]]".into());
     }
 
+    let ops = super::ops::check(raw.http, raw.health, &mut problems, &mut warnings);
+
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -487,6 +489,7 @@ pub(super) fn check(
         priority,
         queues,
         mailboxes,
+        ops,
         warnings,
     })
 }

@@ -22,6 +22,7 @@ mod check;
 mod diagnostics;
 mod document;
 mod env;
+mod ops;
 mod raw;
 mod read;
 
@@ -102,7 +103,8 @@ pub enum StrangerFollowUp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    /// Plain text on a terminal, JSON otherwise.
+    /// journald when stderr is the journal (run by systemd), plain text
+    /// on a terminal, JSON otherwise.
     #[default]
     Auto,
     Plain,
@@ -125,6 +127,8 @@ pub struct Config {
     pub priority: crate::tickets::priority::Matrix,
     pub queues: Vec<Queue>,
     pub mailboxes: Vec<Mailbox>,
+    /// `/healthz` and `/metrics` (item of `[http]` and `[health]`).
+    pub ops: Ops,
     /// Settings that are accepted but have no effect, for `check` and the
     /// daemon's start to show; each a line like a problem's
     /// (`postdesk.toml:12: mailbox[0]: …`).
@@ -181,6 +185,18 @@ pub struct Smtp {
     pub retry_max: Duration,
     /// A message still undelivered after this long is marked failed.
     pub give_up_after: Duration,
+}
+
+/// The health and metrics listener and when health turns bad.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ops {
+    /// Where `/healthz` and `/metrics` are served; `None`: not at all.
+    pub listen: Option<std::net::SocketAddr>,
+    /// A mailbox whose last successful fetch is older than this (plus its
+    /// poll interval while it is connected) makes `/healthz` answer 503.
+    pub max_fetch_age: Duration,
+    /// Pending outbox mail older than this makes `/healthz` answer 503.
+    pub max_outbox_age: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]

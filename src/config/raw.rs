@@ -32,6 +32,37 @@ pub(super) struct RawConfig {
     pub(super) queue: Vec<RawQueue>,
     #[serde(default)]
     pub(super) mailbox: Vec<RawMailbox>,
+    #[serde(default)]
+    pub(super) http: RawHttp,
+    #[serde(default)]
+    pub(super) health: RawHealth,
+}
+
+/// The optional HTTP listener for `/healthz` and `/metrics`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHttp {
+    /// `host:port` or a bare port (then on 127.0.0.1); absent: no listener.
+    pub(super) listen: Option<String>,
+}
+
+/// When `/healthz` turns 503.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHealth {
+    #[serde(default = "default_max_fetch_age")]
+    pub(super) max_fetch_age_secs: u64,
+    #[serde(default = "default_max_outbox_age")]
+    pub(super) max_outbox_age_secs: u64,
+}
+
+impl Default for RawHealth {
+    fn default() -> Self {
+        RawHealth {
+            max_fetch_age_secs: default_max_fetch_age(),
+            max_outbox_age_secs: default_max_outbox_age(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,6 +180,12 @@ pub(super) struct RawMailbox {
     pub(super) batch_size: Option<u32>,
 }
 
+fn default_max_fetch_age() -> u64 {
+    600
+}
+fn default_max_outbox_age() -> u64 {
+    3600
+}
 fn default_tag() -> String {
     "Ticket#".into()
 }

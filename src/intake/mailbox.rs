@@ -7,11 +7,15 @@
 //! taken mail in or stayed up a minute); one mailbox's trouble never
 //! touches another's. A connection that fails during a fetch ends the
 //! session (the mail is fetched again), see `intake/fetch.rs`.
+//! Each step is reported to [`crate::ops`] (connected, backlog, fetched,
+//! failed) for health, metrics and systemd's status.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::sync::watch;
+use std::sync::Arc;
+
+use tokio::sync::{watch, Notify};
 
 use super::ack::{acknowledge, store_flags};
 use super::fetch::{fetch_bodies, fetch_sizes, Strikes};
@@ -52,15 +56,18 @@ where
 }
 
 /// Run until `shutdown` turns true. Never returns an error: failures are
-/// logged and retried.
+/// logged and retried. `fetch_now` (SIGUSR1, `postdesk fetch`) cuts an
+/// IDLE, a poll interval or a reconnect wait short.
 pub async fn run(
     cfg: Mailbox,
     max_bytes: u64,
     worker: Worker,
     mut shutdown: watch::Receiver<bool>,
+    fetch_now: Arc<Notify>,
 ) {
     let mut backoff = Backoff::default();
     let mut strikes = Strikes::default();
+    let mode = Mode::Run(fetch_now.clone());
     loop {
         if *shutdown.borrow() {
             break;
@@ -72,21 +79,49 @@ pub async fn run(
             &mut shutdown,
             &mut backoff,
             &mut strikes,
+            &mode,
         )
         .await;
         match r {
             Ok(()) => break,
             Err(e) => {
+                crate::ops::ops().mailbox_failed(&cfg.name, &format!("{e:#}"));
                 let wait = backoff.next_delay();
                 tracing::error!(mailbox = %cfg.name, "IMAP: {e:#}; reconnecting in {:.1}s", wait.as_secs_f64());
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
+                    _ = fetch_now.notified() => {}
                     _ = shutdown.changed() => break,
                 }
             }
         }
     }
+    crate::ops::ops().mailbox_disconnected(&cfg.name);
     tracing::info!(mailbox = %cfg.name, "intake stopped");
+}
+
+/// Fetch once (`postdesk fetch` with no daemon running): connect, take in
+/// everything new, acknowledge it, log out.
+pub async fn fetch_once(cfg: &Mailbox, max_bytes: u64, worker: &Worker) -> anyhow::Result<()> {
+    let (_keep, mut shutdown) = watch::channel(false);
+    session(
+        cfg,
+        max_bytes,
+        worker,
+        &mut shutdown,
+        &mut Backoff::default(),
+        &mut Strikes::default(),
+        &Mode::Once,
+    )
+    .await
+}
+
+/// How long a session lasts.
+enum Mode {
+    /// Until shutdown; `fetch_now` ends a wait early.
+    Run(Arc<Notify>),
+    /// One look through the folder.
+    Once,
 }
 
 pub(super) struct Caps {
@@ -102,12 +137,28 @@ async fn session(
     shutdown: &mut watch::Receiver<bool>,
     backoff: &mut Backoff,
     strikes: &mut Strikes,
+    mode: &Mode,
 ) -> anyhow::Result<()> {
+    let fetch_now = match mode {
+        Mode::Run(n) => n.clone(),
+        // Never notified: the session ends before it would wait.
+        Mode::Once => Arc::new(Notify::new()),
+    };
     let imap = cfg
         .imap
         .as_ref()
         .context("mailbox has no IMAP server (pipe-only)")?;
-    let mut s = connect(imap).await?;
+    // The greeting, TLS and login have no timeout of their own: a server
+    // that accepts and never answers would hold the mailbox (and READY=1).
+    let mut s = match tokio::time::timeout(COMMAND_TIMEOUT, connect(imap)).await {
+        Ok(session) => session?,
+        Err(_) => anyhow::bail!(
+            "connecting and logging in to IMAP {}:{}: no answer from the server in {}s",
+            imap.host,
+            imap.port,
+            COMMAND_TIMEOUT.as_secs()
+        ),
+    };
     let c = timed("CAPABILITY", s.capabilities()).await?;
     let caps = Caps {
         idle: c.has_str("IDLE"),
@@ -145,6 +196,7 @@ async fn session(
         None => 0,
     };
     strikes.for_folder(uid_validity);
+    crate::ops::ops().mailbox_connected(&cfg.name);
     tracing::info!(mailbox = %cfg.name, folder = %cfg.folder, uid_validity, last_uid,
         idle = caps.idle && cfg.idle, "IMAP session ready");
     let cx = Ctx {
@@ -168,7 +220,8 @@ async fn session(
         if last_uid > start_uid || started.elapsed() >= USEFUL_SESSION {
             backoff.reset();
         }
-        if *shutdown.borrow() {
+        if *shutdown.borrow() || matches!(mode, Mode::Once) {
+            crate::ops::ops().mailbox_disconnected(&cfg.name);
             timed("LOGOUT", s.logout()).await.ok();
             return Ok(());
         }
@@ -196,6 +249,7 @@ async fn session(
                 let r = tokio::select! {
                     r = wait => { r.context("IDLE wait")?; false }
                     _ = tokio::time::sleep(wait_for) => false,
+                    _ = fetch_now.notified() => false,
                     _ = shutdown.changed() => true,
                 };
                 drop(stop);
@@ -209,6 +263,7 @@ async fn session(
         } else {
             tokio::select! {
                 _ = tokio::time::sleep(cfg.poll_interval) => {}
+                _ = fetch_now.notified() => {}
                 _ = shutdown.changed() => {
                     timed("LOGOUT", s.logout()).await.ok();
                     return Ok(());
@@ -263,6 +318,7 @@ async fn prepare(
         .into_iter()
         .filter(|u| *u > after_uid)
         .collect();
+    crate::ops::ops().mailbox_backlog(&cfg.name, uids.len() as u64);
     if uids.is_empty() {
         return Ok(None);
     }
@@ -397,6 +453,9 @@ async fn drain(
         }
         inflight = next;
         if inflight.is_none() {
+            if !*shutdown.borrow() {
+                crate::ops::ops().mailbox_fetched(&cx.cfg.name);
+            }
             return Ok(());
         }
     }

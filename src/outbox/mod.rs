@@ -282,16 +282,20 @@ impl Sender<'_> {
     async fn deliver(&self, lane: &mut Lane, m: &outbox::Outgoing) -> Delivery {
         match send_one(self.relay, lane, m).await {
             Ok(()) => {
+                crate::ops::ops().smtp_sent();
                 tracing::debug!(outbox = m.id, "sent");
                 Delivery::Sent
             }
             Err((msg, true)) => {
+                crate::ops::ops().smtp_failed(&msg, true);
                 tracing::error!(outbox = m.id, "SMTP delivery failed for good: {msg}");
                 Delivery::Failed(msg)
             }
             Err((msg, false)) => {
                 let age = store::now_unix() - m.created_unix;
-                if age > self.config.smtp.give_up_after.as_secs() as i64 {
+                let give_up = age > self.config.smtp.give_up_after.as_secs() as i64;
+                crate::ops::ops().smtp_failed(&msg, give_up);
+                if give_up {
                     let msg = format!("giving up after {}h: {msg}", age / 3600);
                     tracing::error!(outbox = m.id, "SMTP delivery failed for good: {msg}");
                     Delivery::Failed(msg)

@@ -278,6 +278,18 @@ impl Processor {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for item in batch {
+            // Every log line about this message carries its mailbox, UID
+            // and (once parsed) Message-ID: journal fields under systemd.
+            let _span = tracing::info_span!(
+                "message",
+                mailbox = %self.mailbox_name(&item.origin),
+                uid = match &item.origin {
+                    Origin::Imap { uid, .. } => Some(*uid),
+                    _ => None,
+                },
+                message_id = tracing::field::Empty,
+            )
+            .entered();
             let sp = tx.savepoint()?;
             let result = catch_unwind(AssertUnwindSafe(|| self.process_one(&sp, item)));
             let error = match result {
@@ -342,6 +354,7 @@ impl Processor {
             }
         }
         let parsed = parse::parse(item, &self.config)?;
+        tracing::Span::current().record("message_id", parsed.mail.message_id.as_deref());
         let has_language = |l: &str| self.templates.has_language(l);
         let facts = facts::gather(
             db,

@@ -510,6 +510,34 @@ pub fn auto_replies_since(c: &Connection, address: &str, since: &str) -> Result<
     .query_row(params![address, since], |r| r.get(0))?)
 }
 
+/// What `quarantine drop` did to one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dropped {
+    /// Now `dropped`: hidden from the list, kept for the record.
+    Done,
+    NotFound,
+    /// Not held (retried, dropped, or waiting for a refetch): unchanged.
+    NotHeld(String),
+}
+
+/// Drop a held quarantine entry: it stays in the database (raw copy,
+/// receipt and error, for the record) with status `dropped`, and leaves
+/// the list of held messages.
+pub fn drop_quarantined(c: &Connection, id: i64) -> Result<Dropped> {
+    let n = c.execute(
+        "UPDATE quarantine SET status = 'dropped', updated_at = ?2
+         WHERE id = ?1 AND status = 'held'",
+        params![id, now_text()],
+    )?;
+    if n == 1 {
+        return Ok(Dropped::Done);
+    }
+    Ok(match quarantine_entry(c, id)? {
+        None => Dropped::NotFound,
+        Some(e) => Dropped::NotHeld(e.status),
+    })
+}
+
 /// Ask the daemon to fetch a message again that was quarantined without a
 /// copy. False when the entry has no IMAP location.
 pub fn request_refetch(c: &Connection, id: i64) -> Result<bool> {

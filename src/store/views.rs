@@ -440,3 +440,35 @@ pub fn article_source(c: &Connection, article_id: i64) -> Result<Option<ArticleS
     )
     .optional()?)
 }
+
+/// What waits: the outbox's pending mail and the quarantine, for health,
+/// metrics and `status`. Cheap enough to run on every scrape: the outbox
+/// count and the oldest row run on `outbox_due` (status first).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Backlog {
+    /// Outbox rows still to be sent (`pending`).
+    pub outbox_pending: u64,
+    /// When the oldest pending row was queued (unix seconds).
+    pub outbox_oldest_unix: Option<i64>,
+    /// Quarantined messages still held.
+    pub quarantine_held: u64,
+}
+
+pub fn backlog(c: &Connection) -> Result<Backlog> {
+    let (pending, oldest): (i64, Option<i64>) = c.query_row(
+        "SELECT COUNT(*), MIN(CAST(strftime('%s', created_at) AS INTEGER))
+         FROM outbox WHERE status = 'pending'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let held: i64 = c.query_row(
+        "SELECT COUNT(*) FROM quarantine WHERE status = 'held'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(Backlog {
+        outbox_pending: pending as u64,
+        outbox_oldest_unix: oldest,
+        quarantine_held: held as u64,
+    })
+}

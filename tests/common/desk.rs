@@ -270,6 +270,11 @@ agents_address = "{agents}"
     }
 
     pub fn start(&mut self) {
+        self.start_with_env(&[]);
+    }
+
+    /// Start the daemon with these environment variables added.
+    pub fn start_with_env(&mut self, env: &[(&str, &str)]) {
         assert!(self.child.is_none(), "already running");
         self.runs += 1;
         let log = std::fs::File::create(self.path().join(format!("run{}.log", self.runs))).unwrap();
@@ -277,6 +282,7 @@ agents_address = "{agents}"
             .arg("--config")
             .arg(&self.config)
             .arg("run")
+            .envs(env.iter().copied())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
