@@ -11,6 +11,7 @@
 
 mod body;
 mod classify;
+pub mod quote;
 mod safe_name;
 pub mod shape;
 
@@ -75,6 +76,11 @@ pub struct InboundMail {
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
     pub text: String,
+    /// Byte offset in `text` where the new part ends and quoted history or
+    /// a signature begins (see [`quote`]); `None` when all of it is new.
+    /// The full text is kept; notifications and agent views use
+    /// [`InboundMail::new_text`].
+    pub quote_start: Option<usize>,
     pub html: Option<String>,
     pub attachments: Vec<Attachment>,
     /// `Content-Language`, first tag, lower-case (`pt`, `fr`, …).
@@ -85,6 +91,17 @@ pub struct InboundMail {
     pub our_loop_marker: bool,
     /// Things parsing had to paper over (unknown charset, …).
     pub warnings: Vec<String>,
+}
+
+impl InboundMail {
+    /// The new part of the text: what precedes quoted history and the
+    /// signature (all of it when nothing is quoted).
+    pub fn new_text(&self) -> &str {
+        match self.quote_start {
+            Some(end) if self.text.is_char_boundary(end) => &self.text[..end],
+            _ => &self.text,
+        }
+    }
 }
 
 /// Header carrying our FQDN on every mail we send.
@@ -207,6 +224,7 @@ fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError
         references: text_list(msg.references()),
         automatic: automatic_reason(msg),
         from,
+        quote_start: quote::new_part_end(&text),
         text,
         html,
         attachments,
