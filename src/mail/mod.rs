@@ -11,6 +11,7 @@
 
 mod body;
 mod classify;
+mod html;
 pub mod quote;
 mod safe_name;
 pub mod shape;
