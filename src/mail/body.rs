@@ -28,6 +28,7 @@ pub fn take(msg: &mut Message<'_>) -> (String, Option<String>, Vec<String>) {
     // HTML is cut before it is converted or sanitised, so neither works on
     // more than MAX_BODY_BYTES (a charset may have tripled the body).
     let mut html_cut = None;
+    let redecoded = text_at.and_then(|i| super::charset::redecode_body(msg, i));
     let text = match text_at
         .and_then(|i| msg.parts.get_mut(i))
         .map(|p| &mut p.body)
@@ -36,6 +37,7 @@ pub fn take(msg: &mut Message<'_>) -> (String, Option<String>, Vec<String>) {
             html_cut = over(h);
             html::to_text(prefix(h))
         }
+        _ if redecoded.is_some() => redecoded.unwrap_or_default(),
         Some(PartType::Text(t)) if shared => t.to_string(),
         Some(PartType::Text(t)) => std::mem::take(t).into_owned(),
         _ => String::new(),

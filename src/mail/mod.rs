@@ -5,11 +5,16 @@
 //! nothing usable (no header block, no sender) is refused, with a
 //! [`MailError`] that says why, so the caller can quarantine it.
 //!
-//! Charsets are decoded by mail-parser (it carries the WHATWG/legacy
-//! tables); a part in an unknown charset is kept as lossy UTF-8 and noted
-//! in [`InboundMail::warnings`].
+//! Charsets are decoded by mail-parser built with `full_encoding`
+//! (encoding_rs: every WHATWG label, CJK included); `charset` repairs what
+//! breaks the rules (raw 8-bit headers, split encoded words, bodies without
+//! a charset, CR-only line ends, blank lines before the headers). A part
+//! that still cannot be decoded is kept as lossy UTF-8 and noted in
+//! [`InboundMail::warnings`]. Quoted history is found by [`quote`], HTML
+//! turned into text and sanitised by `html`.
 
 mod body;
+mod charset;
 mod classify;
 mod html;
 pub mod quote;
@@ -29,8 +34,14 @@ pub enum MailError {
     Empty,
     #[error("not a mail: no header block could be parsed")]
     Unparseable,
-    #[error("no sender: the From header is missing or holds no valid address")]
+    #[error("no sender: no From address (the mail has no From or Sender header)")]
     NoSender,
+    /// The From header is there but holds nothing that looks like an
+    /// address; carries the header, flattened and cut.
+    #[error("no sender: the From header holds no valid address: {0:?}")]
+    BadSender(String),
+    #[error("not a mail: binary data (NUL or control bytes where the headers should be)")]
+    Binary,
     #[error("message of {size} bytes exceeds system.max_message_bytes ({limit})")]
     TooLarge { size: u64, limit: u64 },
     /// The MIME structure would cost memory or stack out of proportion to
@@ -110,12 +121,10 @@ pub const LOOP_HEADER: &str = "X-Postdesk-Loop";
 
 /// Parse `raw`. `own_fqdn` recognises our own loop header.
 pub fn parse(raw: &[u8], own_fqdn: &str) -> Result<InboundMail, MailError> {
-    if raw.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(MailError::Empty);
-    }
-    shape::check(raw)?;
+    let raw = charset::prepare(raw)?;
+    shape::check(&raw)?;
     let mut msg = MessageParser::default()
-        .parse(raw)
+        .parse(&raw[..])
         .ok_or(MailError::Unparseable)?;
     let result = build(&mut msg, own_fqdn);
     dismantle(msg);
@@ -144,7 +153,10 @@ fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError
 
     let from = first_mailbox(msg.from())
         .or_else(|| first_mailbox(msg.sender()))
-        .ok_or(MailError::NoSender)?;
+        .ok_or_else(|| match msg.header_raw("From").map(sanitize_line) {
+            Some(v) if !v.is_empty() => MailError::BadSender(truncate_chars(&v, 100)),
+            _ => MailError::NoSender,
+        })?;
 
     let mut warnings = Vec::new();
 
@@ -373,7 +385,7 @@ mod tests {
         );
         assert_eq!(
             parse(b"From: not an address\r\n\r\nbody", "x").unwrap_err(),
-            MailError::NoSender
+            MailError::BadSender("not an address".into())
         );
         // Binary garbage has no header block at all.
         assert!(parse(&[0xff, 0xfe, 0x00, 0x01, 0x02], "x").is_err());

@@ -8,9 +8,10 @@
 //! It works on decoded text (so quoted-printable soft breaks no longer split
 //! attribution lines) and line by line, with regexes compiled once.
 //! Deliberately conservative: a `>` block followed by more unquoted text is
-//! a bottom-posted or inline reply and is kept, a mail whose new part would
-//! be empty (a bare forward, a mail that is only a quote) keeps its text,
-//! and a "Sent from…" line counts only as the last line of the new part.
+//! a bottom-posted or inline reply and is kept; a forward is kept whole
+//! (what was forwarded is what the sender wants read); a mail whose new
+//! part would be empty (a mail that is only a quote) keeps its text; and a
+//! "Sent from…" line counts only as the last line of the new part.
 
 use regex::Regex;
 use std::sync::LazyLock;
@@ -95,26 +96,31 @@ static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
       | am\s.{4,}\bschrieb\b.*:
       | op\s.{4,}\bschreef\b.*:
       | den\s.{4,}\bskrev\b.*:
-      | dnia\s.{4,}\bnapisał\b.*:
-      | .{2,}\s(wrote|a\s+écrit|escreveu|escribió|ha\s+scritto|schrieb|schreef|skrev|napisał)\s*:
+      | on\s.{4,}\bsent\s*:
+      | op\s.{4,}\bgeschreven\b.*:
+      | på\s.{4,}\bskrev\b.*:
+      | w\s+dniu\s.{4,}\bnapisał\b.*:
+      | vào\s.{4,}\bđã\s+viết\s*:
+      | \d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\s.{0,200}@\S+?>?\s*:?
+      | .{2,}\s(wrote|a\s+écrit|escreveu|escribió|ha\s+scritto|schrieb|schreef|skrev|napisał|napisała|пише|написал|написала|написав|kirjoitti|napsal|yazdı)\s*:
     )\s*$")
 });
 
 /// The first line of a header block quoted by Outlook and others.
 static HEADER_FROM: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)^\s*\*?(from|de|von|da|van|od|fra|från)\s*:\*?\s*\S"));
+    LazyLock::new(|| re(r"(?i)^\s*\*?(from|de|von|da|van|od|fra|från)\*?\s*:\*?\s*\S"));
 
 /// Further lines of such a block.
 static HEADER_OTHER: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)^\s*\*?(sent|date|envoyé|enviado|enviada|gesendet|datum|data|verzonden|to|à|a|para|an|aan|cc|subject|objet|assunto|asunto|betreff|oggetto|onderwerp|reply-to|répondre à)\s*:",
+        r"(?i)^\s*\*?(sent|date|envoyé|enviado|enviada|gesendet|datum|data|verzonden|to|à|a|para|an|aan|cc|subject|objet|assunto|asunto|betreff|oggetto|onderwerp|reply-to|répondre à|ogg|sendt|til|emne|skickat|till|ämne|wysłano|do|temat)\*?\s*:",
     )
 });
 
 /// Forwarded-message and original-message separators.
 static SEPARATOR: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?ix)^\s*(
-        [-_=]{2,}\s*(original\s+message|forwarded\s+message|message\s+d'origine|message\s+transféré
+        [-_=]{2,}\s*(original\s+message|reply\s+message|message\s+original|antwort\s+nachricht|oprindelig\s+meddelelse|ursprungligt\s+meddelande|forwarded\s+message|message\s+d'origine|message\s+transféré
           |mensagem\s+original|mensagem\s+encaminhada|mensaje\s+original|mensaje\s+reenviado
           |ursprüngliche\s+nachricht|weitergeleitete\s+nachricht|messaggio\s+originale
           |messaggio\s+inoltrato|oorspronkelijk\s+bericht|doorgestuurd\s+bericht)\s*[-_=]*
@@ -123,6 +129,18 @@ static SEPARATOR: LazyLock<Regex> = LazyLock::new(|| {
           |inizio\s+messaggio\s+inoltrato|begin\s+doorgestuurd\s+bericht)\s*:
     )\s*$")
 });
+
+/// Forwarded-message separators: a forward is kept whole, since what was
+/// forwarded is what the sender wants us to read.
+static FORWARD: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)(forwarded\s+message|message\s+transféré|mensagem\s+encaminhada|mensaje\s+reenviado|weitergeleitete\s+nachricht|messaggio\s+inoltrato|doorgestuurd\s+bericht|begin\s+forwarded|début\s+du\s+message\s+réexpédié|inicio\s+del\s+mensaje\s+reenviado|início\s+da\s+mensagem\s+reencaminhada|anfang\s+der\s+weitergeleiteten|inizio\s+messaggio\s+inoltrato|begin\s+doorgestuurd)",
+    )
+});
+
+/// "---- Ana wrote ----" (Android) and "-----On … wrote-----".
+static DASHED_ATTRIBUTION: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)^\s*-{2,}\s*.{1,200}\bwrote\s*:?\s*-{2,}\s*$"));
 
 /// Outlook's rule above its header block.
 static RULE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*_{10,}\s*$"));
@@ -135,6 +153,14 @@ static MOBILE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// How an attribution starts in each language: only such a line may be
+/// joined with the next ones (or a date, for "2014-10-17 … <a@b>:").
+static LEADING: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)^\s*(on|le|em|el|il|am|op|den|dnia|w\s+dniu|på|vào)\s"));
+
+/// A line that starts with a date, as Gmail's "2014-10-17 11:28 GMT Ana <a@b>:".
+static DATED: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*\d{1,4}[-/. ]"));
+
 fn attribution_at(lines: &Lines<'_>, i: usize) -> bool {
     let first = lines.line(i);
     if first.trim().is_empty() || first.trim_start().starts_with('>') || first.len() > 300 {
@@ -143,6 +169,9 @@ fn attribution_at(lines: &Lines<'_>, i: usize) -> bool {
     let mut joined = first.trim().to_string();
     for k in 0..3 {
         if k > 0 {
+            if !LEADING.is_match(first) && !DATED.is_match(first) {
+                return false;
+            }
             let next = lines.line(i + k);
             if next.trim().is_empty() || next.trim_start().starts_with('>') {
                 return false;
@@ -160,8 +189,6 @@ fn attribution_at(lines: &Lines<'_>, i: usize) -> bool {
 /// A bare "… wrote:" line (no leading "On") counts only when a quote
 /// follows it; the full "On … wrote:" forms stand alone.
 fn attribution_plausible(lines: &Lines<'_>, i: usize, extra: usize, joined: &str) -> bool {
-    static LEADING: LazyLock<Regex> =
-        LazyLock::new(|| re(r"(?i)^\s*(on|le|em|el|il|am|op|den|dnia)\s"));
     if LEADING.is_match(joined) {
         return true;
     }
@@ -170,12 +197,27 @@ fn attribution_plausible(lines: &Lines<'_>, i: usize, extra: usize, joined: &str
         .is_some_and(|j| lines.quoted(j) || header_block_at(lines, j))
 }
 
+/// Header fields that, after a `Date:` line, show it heads a quoted mail.
+static HEADER_PARTY: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)^\s*\*?(from|to|subject|cc|de|von|à|para|an|objet|assunto|asunto|betreff)\*?\s*:")
+});
+
 fn header_block_at(lines: &Lines<'_>, i: usize) -> bool {
-    if !HEADER_FROM.is_match(lines.line(i)) {
-        return false;
+    let next = i + 1..(i + 6).min(lines.len());
+    if HEADER_FROM.is_match(lines.line(i)) {
+        return next
+            .into_iter()
+            .any(|j| HEADER_OTHER.is_match(lines.line(j)));
     }
-    (i + 1..(i + 6).min(lines.len())).any(|j| HEADER_OTHER.is_match(lines.line(j)))
+    // Thunderbird and some web mail start the block with the date.
+    HEADER_DATE.is_match(lines.line(i))
+        && next
+            .take_while(|&j| !lines.blank(j))
+            .any(|j| HEADER_PARTY.is_match(lines.line(j)))
 }
+
+static HEADER_DATE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)^\s*\*?(date|sent|datum|data|envoyé|enviado)\*?\s*:\s*\S"));
 
 /// The line where quoted history starts, if any.
 fn quote_start(lines: &Lines<'_>) -> Option<usize> {
@@ -185,7 +227,13 @@ fn quote_start(lines: &Lines<'_>) -> Option<usize> {
             i += 1;
             continue;
         }
-        if SEPARATOR.is_match(lines.line(i)) || header_block_at(lines, i) {
+        if SEPARATOR.is_match(lines.line(i)) {
+            if FORWARD.is_match(lines.line(i)) {
+                return None;
+            }
+            return Some(i);
+        }
+        if header_block_at(lines, i) || DASHED_ATTRIBUTION.is_match(lines.line(i)) {
             return Some(i);
         }
         if RULE.is_match(lines.line(i)) {
@@ -226,10 +274,21 @@ fn quoted_block_end(lines: &Lines<'_>, from: usize) -> Option<usize> {
     if !lines.quoted(j) {
         return None;
     }
-    while j < lines.len() && (lines.quoted(j) || lines.blank(j)) {
-        j += 1;
+    loop {
+        while j < lines.len() && (lines.quoted(j) || lines.blank(j)) {
+            j += 1;
+        }
+        // A lone word or two between quoted lines is the quote's own
+        // wrapped link, not an inline answer.
+        if j + 1 < lines.len()
+            && lines.quoted(j + 1)
+            && lines.line(j).split_whitespace().count() <= 2
+        {
+            j += 1;
+            continue;
+        }
+        return Some(j);
     }
-    Some(j)
 }
 
 /// Whether unquoted text other than a signature follows line `from`.
@@ -340,17 +399,25 @@ mod tests {
     #[test]
     fn separators() {
         check(
-            "FYI\n\n---------- Forwarded message ---------\nFrom: a@b.c\nDate: x\n\nold\n",
-            "FYI",
-        );
-        check(
             "See below\n\n-----Original Message-----\nFrom: a@b.c\n\nold\n",
             "See below",
         );
         check(
-            "Look\n\nBegin forwarded message:\n\nFrom: a\n\nold\n",
-            "Look",
+            "Voir plus bas\n\n-----Message d'origine-----\nDe : a@b.c\n\nold\n",
+            "Voir plus bas",
         );
+        check("Thanks\n\n---- Ana wrote ----\n\n> old\n", "Thanks");
+    }
+
+    #[test]
+    fn forwards_are_kept_whole() {
+        for fwd in [
+            "FYI\n\n---------- Forwarded message ---------\nFrom: a@b.c\nDate: x\n\nthe problem",
+            "Look\n\nBegin forwarded message:\n\nFrom: a\n\nthe problem",
+            "Voir\n\n-------- Message transféré --------\nDe : a\n\nle problème",
+        ] {
+            check(fwd, fwd);
+        }
     }
 
     #[test]
