@@ -3,8 +3,13 @@
 //! `NAME.txt` is a reply body and `NAME.expected` the new part its
 //! upstream project expects. Reports the exact-match rate (compared after
 //! trimming surrounding whitespace, as the upstream tests do) and asserts
-//! the floor we reach; BENCHMARKS.md keeps the figure.
+//! the floor we reach; BENCHMARKS.md keeps the figure. And one piped
+//! Gmail reply: its stored article keeps the full text and where the new
+//! part ends, and the agents' alert quotes only the new part.
 
+mod common;
+
+use common::*;
 use postdesk::mail::quote::new_part;
 use std::path::Path;
 
@@ -54,4 +59,50 @@ fn quote_splitter_exact_match_rate_on_public_test_sets() {
         "{exact} of {} exact, below the floor of {FLOOR}",
         names.len()
     );
+}
+
+#[test]
+fn gmail_reply_piped_stores_where_its_new_text_ends() {
+    let desk = Desk::new(DeskOptions::default());
+    let customer = desk.customer("quote");
+    // Quoted-printable with a soft break inside the attribution line, as
+    // Gmail writes long lines: only the decoded text shows the attribution.
+    let raw = format!(
+        "From: Ana <{customer}>\r\nTo: {}\r\nSubject: Printer\r\nMessage-ID: <gmail-quote@customer.test>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+         Thanks, that fixed it.\r\n\r\nOn Mon, 1 Jan 2024 at 10:00, Support Desk <support@desk.example> wr=\r\note:\r\n\r\n\
+         > Please restart the printer.\r\n> The old secret quoted line.\r\n",
+        desk.support
+    );
+    let out = desk.cli_stdin(&["ingest"], raw.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+
+    let db = rusqlite::Connection::open(desk.path().join("state/postdesk.db")).unwrap();
+    let (text, end): (String, Option<i64>) = db
+        .query_row(
+            "SELECT body_text, new_text_end FROM articles WHERE direction = 'in'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(text.contains("The old secret quoted line."), "{text}");
+    let end = end.expect("the new part's end is stored") as usize;
+    assert_eq!(&text[..end], "Thanks, that fixed it.");
+
+    let alerts: Vec<Vec<u8>> = db
+        .prepare("SELECT raw FROM outbox")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let texts: Vec<String> = alerts
+        .iter()
+        .map(|raw| postdesk::mail::parse(raw, "x").unwrap().text)
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.contains("Thanks, that fixed it.")),
+        "{texts:?}"
+    );
+    assert!(!texts.iter().any(|t| t.contains("old secret")), "{texts:?}");
 }

@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v2_robots.sql"),
     include_str!("schema_v3_outbox_claims.sql"),
     include_str!("schema_v4_attempts.sql"),
+    include_str!("schema_v7_quote.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
