@@ -180,7 +180,20 @@ fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError
             PartType::Message(m) => m.raw_message().to_vec(),
             PartType::Multipart(_) => continue,
         };
-        let fallback = format!("attachment-{}", i + 1);
+        // An inline image (`cid:` in the HTML) often has no file name: name
+        // it after its Content-ID so the article's list says what it is.
+        let fallback = match (part.content_id(), part.content_type()) {
+            (Some(cid), Some(ct)) if ct.ctype().eq_ignore_ascii_case("image") => {
+                let ext = match ct.subtype().unwrap_or("img") {
+                    "jpeg" | "pjpeg" => "jpg",
+                    "svg+xml" => "svg",
+                    other => other,
+                };
+                let stem = cid.trim_matches(['<', '>']).split('@').next().unwrap_or("");
+                format!("{stem}.{ext}")
+            }
+            _ => format!("attachment-{}", i + 1),
+        };
         attachments.push(Attachment {
             filename: safe_filename(part.attachment_name().unwrap_or(""), &fallback),
             content_type: sanitize_line(&content_type),
@@ -367,6 +380,16 @@ mod tests {
         assert_eq!(m.attachments.len(), 1);
         assert_eq!(m.attachments[0].filename, "passwd");
         assert_eq!(m.attachments[0].content, b"hello");
+    }
+
+    #[test]
+    fn inline_cid_images_are_attachments_named_after_their_content_id() {
+        let raw = "From: a@b.co\r\nSubject: s\r\nContent-Type: multipart/related; boundary=x\r\n\r\n--x\r\nContent-Type: text/html\r\n\r\n<p>hi <img src=\"cid:logo@x\"></p>\r\n--x\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\nContent-Disposition: inline\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--x--\r\n";
+        let m = p(raw);
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!(m.attachments[0].filename, "logo.png");
+        assert_eq!(m.attachments[0].content, b"hello");
+        assert!(m.html.unwrap().contains("cid:logo@x"));
     }
 
     #[test]
