@@ -5,7 +5,8 @@
 //! trimming surrounding whitespace, as the upstream tests do) and asserts
 //! the floor we reach; BENCHMARKS.md keeps the figure. And one piped
 //! Gmail reply: its stored article keeps the full text and where the new
-//! part ends, and the agents' alert quotes only the new part.
+//! part ends, the agents' alert quotes only the new part, and `ticket
+//! show` shows only it.
 
 mod common;
 
@@ -105,4 +106,17 @@ fn gmail_reply_piped_stores_where_its_new_text_ends() {
         "{texts:?}"
     );
     assert!(!texts.iter().any(|t| t.contains("old secret")), "{texts:?}");
+
+    // The agents' view shows the new part; --json keeps the full text.
+    let tickets = desk.tickets();
+    let number = tickets[0]["number"].as_str().unwrap();
+    let shown = desk.cli(&["ticket", "show", number]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("Thanks, that fixed it."), "{shown}");
+    assert!(!shown.contains("old secret"), "{shown}");
+    assert!(shown.contains("more lines of quoted text"), "{shown}");
+    let json = desk.json(&["ticket", "show", number, "--json"]);
+    let article = &json["articles"][0];
+    assert!(article["text"].as_str().unwrap().contains("old secret"));
+    assert_eq!(article["new_text_end"], 22);
 }

@@ -106,6 +106,9 @@ pub struct ArticleView {
     pub automatic: Option<String>,
     pub created_at: String,
     pub text: String,
+    /// Byte offset in `text` where the new part of an inbound mail ends
+    /// (quoted history and signature follow); null when all of it is new.
+    pub new_text_end: Option<usize>,
     pub attachments: Vec<AttachmentView>,
     /// For outbound mail: pending | sent | failed.
     pub delivery: Option<String>,
@@ -180,7 +183,8 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
     let mut stmt = c.prepare(
         "SELECT a.id, a.direction, a.kind, a.from_address, a.to_addresses, a.cc_addresses, a.subject,
                 a.message_id, a.automatic, a.created_at, a.body_text,
-                (SELECT o.status FROM outbox o WHERE o.article_id = a.id), a.unverified, a.note
+                (SELECT o.status FROM outbox o WHERE o.article_id = a.id), a.unverified, a.note,
+                a.new_text_end
          FROM articles a WHERE a.ticket_id = ?1 ORDER BY a.id",
     )?;
     let mut articles: Vec<ArticleView> = stmt
@@ -197,6 +201,7 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
                 automatic: r.get(8)?,
                 created_at: r.get(9)?,
                 text: r.get(10)?,
+                new_text_end: r.get::<_, Option<i64>>(14)?.map(|n| n as usize),
                 attachments: Vec::new(),
                 delivery: r.get(11)?,
                 unverified: r.get(12)?,
