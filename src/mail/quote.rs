@@ -43,6 +43,11 @@ pub fn new_part(text: &str) -> &str {
     }
 }
 
+/// Only the first lines are searched: the new part of a reply is at the
+/// top, and a body of millions of short lines must not cost a vector entry
+/// each. A mail whose quote starts further down is taken as all new.
+const MAX_LINES: usize = 5_000;
+
 /// The text split into lines, with each line's byte offset.
 struct Lines<'a> {
     all: Vec<(usize, &'a str)>,
@@ -52,7 +57,7 @@ impl<'a> Lines<'a> {
     fn of(text: &'a str) -> Lines<'a> {
         let mut owned = Vec::new();
         let mut at = 0;
-        for raw in text.split_inclusive('\n') {
+        for raw in text.split_inclusive('\n').take(MAX_LINES) {
             owned.push((at, raw.trim_end_matches(['\n', '\r'])));
             at += raw.len();
         }
@@ -305,18 +310,19 @@ fn is_signature_delimiter(line: &str) -> bool {
 
 /// A "Sent from my …" line with nothing but blank lines after it.
 fn mobile_signature_at(lines: &Lines<'_>, i: usize) -> bool {
-    MOBILE.is_match(lines.line(i))
-        && lines.line(i).split_whitespace().count() <= 8
-        && lines.next_filled(i + 1).is_none()
+    is_mobile_signature(lines.line(i)) && lines.next_filled(i + 1).is_none()
+}
+
+fn is_mobile_signature(line: &str) -> bool {
+    MOBILE.is_match(line) && line.split_whitespace().count() <= 8
 }
 
 /// The line where a signature at the end of the new part starts, if any.
 fn signature_start(lines: &Lines<'_>, end: usize) -> Option<usize> {
     let last = (0..end).rev().find(|&j| !lines.blank(j))?;
-    let bounded = Lines {
-        all: lines.all[..end].to_vec(),
-    };
-    if mobile_signature_at(&bounded, last) {
+    // `last` is the last filled line before `end`, so only its own form
+    // needs checking.
+    if is_mobile_signature(lines.line(last)) {
         return Some(last);
     }
     // A `-- ` line, with at most 12 lines of signature under it.
@@ -466,6 +472,14 @@ mod tests {
             "Bob wrote: the spec\nis fine\n",
             "Bob wrote: the spec\nis fine",
         );
+    }
+
+    #[test]
+    fn many_lines_are_searched_only_at_the_top() {
+        let quoted = format!("New\n\nOn Mon, Ana wrote:\n{}", "> x\n".repeat(1_000_000));
+        assert_eq!(new_part(&quoted), "New");
+        let late = format!("{}On Mon, Ana wrote:\n> x\n", "line\n".repeat(MAX_LINES));
+        assert_eq!(new_part_end(&late), None);
     }
 
     #[test]
