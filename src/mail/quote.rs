@@ -21,6 +21,10 @@ use std::sync::LazyLock;
 pub fn new_part_end(text: &str) -> Option<usize> {
     let lines = Lines::of(text);
     let quote = quote_start(&lines);
+    let upto = quote.map_or(lines.len(), |q| q + 1);
+    if let Some(end) = (0..upto).find_map(|k| inline_attribution(&lines, k)) {
+        return Some(end);
+    }
     let end_line = quote.unwrap_or(lines.len());
     let end_line = signature_start(&lines, end_line).unwrap_or(end_line);
     if end_line >= lines.len() {
@@ -33,6 +37,21 @@ pub fn new_part_end(text: &str) -> Option<usize> {
         return None;
     }
     Some(kept.len())
+}
+
+/// "reply On … wrote:" with a quote under it: the reply and the attribution
+/// share a line (some clients and mailing-list digests). Returns the byte
+/// offset where the reply on that line ends.
+fn inline_attribution(lines: &Lines<'_>, k: usize) -> Option<usize> {
+    static INLINE: LazyLock<Regex> =
+        LazyLock::new(|| re(r"(?i)^(.*?\S)[\s-]*\bon\s.{4,}\bwrote\s*:\s*$"));
+    let line = lines.line(k);
+    if line.len() > 600 || LEADING.is_match(line) {
+        return None;
+    }
+    let prefix = INLINE.captures(line)?.get(1)?;
+    let quoted_next = lines.next_filled(k + 1).is_some_and(|j| lines.quoted(j));
+    quoted_next.then(|| lines.start(k) + prefix.end())
 }
 
 /// The new part of `text` (all of it when nothing is quoted).
@@ -480,6 +499,18 @@ mod tests {
         assert_eq!(new_part(&quoted), "New");
         let late = format!("{}On Mon, Ana wrote:\n> x\n", "line\n".repeat(MAX_LINES));
         assert_eq!(new_part_end(&late), None);
+    }
+
+    #[test]
+    fn reply_and_attribution_on_one_line() {
+        check("Sure. On Wed, Apr 4, 2012, Bob wrote:\n> Hi", "Sure.");
+        check("a\nb-b - c--- On Wed, Bob wrote:\n> Hi", "a\nb-b - c");
+        // Not an attribution: text follows "wrote:" (the `>` block under it
+        // is cut as a quote all the same).
+        check(
+            "I met him. On Monday Bob wrote: fine\n> x",
+            "I met him. On Monday Bob wrote: fine",
+        );
     }
 
     #[test]
