@@ -393,6 +393,24 @@ mod tests {
     }
 
     #[test]
+    fn html_only_replies_have_their_new_part_found() {
+        for (html, new) in [
+            (
+                r#"<div dir="ltr">Thanks, it works now.</div><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">On Mon, 1 Jan 2024 at 10:00, Support &lt;support@desk.example&gt; wrote:<br></div><blockquote class="gmail_quote">Please restart it.<br></blockquote></div>"#,
+                "Thanks, it works now.",
+            ),
+            (
+                r#"<p>Merci, c'est réglé.</p><hr><div id="divRplyFwdMsg"><b>De :</b> Support &lt;support@desk.example&gt;<br><b>Envoyé :</b> lundi 1 janvier 2024 10:00<br><b>À :</b> Jean<br><b>Objet :</b> Imprimante</div><p>Redémarrez-la.</p>"#,
+                "Merci, c'est réglé.",
+            ),
+        ] {
+            let raw = format!("From: a@b.co\r\nSubject: s\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n");
+            let m = p(&raw);
+            assert_eq!(m.new_text(), new, "text:\n{}", m.text);
+        }
+    }
+
+    #[test]
     fn unknown_charset_is_kept() {
         let m = p("From: a@b.co\r\nSubject: s\r\nContent-Type: text/plain; charset=x-klingon\r\n\r\nqapla\r\n");
         assert!(m.text.contains("qapla"));
