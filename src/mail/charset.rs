@@ -8,7 +8,9 @@
 //! - binary data is refused as such, not as "no sender";
 //! - CR-only line ends (old Mac clients) become CRLF;
 //! - raw 8-bit header fields that are not UTF-8 are decoded with the
-//!   message's own charset, else windows-1252;
+//!   message's own charset (the top level's, else the first a part
+//!   declares), else windows-1252; raw ISO-2022-JP in a header (7-bit
+//!   escape sequences) is decoded as such;
 //! - adjacent encoded words of one charset whose bytes split a character
 //!   are joined into one before decoding (RFC 2047 lets a client cut the
 //!   bytes anywhere);
@@ -78,14 +80,31 @@ fn repair_headers(mail: &[u8]) -> Option<Vec<u8>> {
     let len = header_len(mail);
     let head = &mail[..len];
     let eight_bit = head.iter().any(|b| *b >= 0x80) && std::str::from_utf8(head).is_err();
-    if !eight_bit && !ADJACENT_WORDS.is_match(head) {
+    let jis = memchr_esc(head);
+    if !eight_bit && !jis && !ADJACENT_WORDS.is_match(head) {
         return None;
     }
-    let fallback = header_charset(head).unwrap_or(WINDOWS_1252);
+    // The message's own charset: the top level's, else the first a part
+    // declares (a multipart's top level has none).
+    let body = &mail[len..mail.len().min(len + 64 * 1024)];
+    let fallback = header_charset(head)
+        .or_else(|| declared_charset(body))
+        .unwrap_or(WINDOWS_1252);
     let mut out = Vec::with_capacity(mail.len() + 64);
     let mut changed = false;
     for field in fields(head) {
         let text: Cow<'_, [u8]> = match std::str::from_utf8(field) {
+            // Raw ISO-2022-JP is 7-bit, so valid UTF-8, but unreadable.
+            Ok(_) if memchr_esc(field) => {
+                changed = true;
+                Cow::Owned(
+                    encoding_rs::ISO_2022_JP
+                        .decode_without_bom_handling(field)
+                        .0
+                        .into_owned()
+                        .into_bytes(),
+                )
+            }
             Ok(_) => Cow::Borrowed(field),
             Err(_) => {
                 changed = true;
@@ -111,6 +130,25 @@ fn repair_headers(mail: &[u8]) -> Option<Vec<u8>> {
     }
     out.extend_from_slice(&mail[len..]);
     Some(out)
+}
+
+/// Whether `bytes` hold an ISO-2022-JP escape sequence (ESC `$B`, `$@`,
+/// `(J`, `(B`): raw JIS text in a header.
+fn memchr_esc(bytes: &[u8]) -> bool {
+    bytes
+        .windows(3)
+        .any(|w| w[0] == 0x1b && matches!((w[1], w[2]), (b'$', b'B' | b'@') | (b'(', b'J' | b'B')))
+}
+
+/// The first `charset=` declared in the first part headers of a body, if
+/// encoding_rs knows it and it is not UTF-8.
+fn declared_charset(body: &[u8]) -> Option<&'static Encoding> {
+    static DECLARED: LazyLock<Regex> =
+        LazyLock::new(|| re(r#"(?i)\bcharset\s*=\s*"?([A-Za-z0-9_.:-]+)"#));
+    DECLARED
+        .captures_iter(body)
+        .filter_map(|c| Encoding::for_label(c.get(1)?.as_bytes()))
+        .find(|e| *e != UTF_8)
 }
 
 /// Header fields, each with its continuation lines and line ends.

@@ -99,6 +99,19 @@ fn raw_8bit_headers_fall_back_to_the_message_charset_then_windows_1252() {
 }
 
 #[test]
+fn raw_headers_in_a_multipart_take_a_part_charset_and_raw_jis_is_decoded() {
+    let raw = b"From: Zo\xeb <z@b.co>\r\nSubject: Ol\xe1\r\nContent-Type: multipart/alternative; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain; charset=iso-8859-7\r\n\r\n\xe1\r\n--x--\r\n";
+    // iso-8859-7 (Greek): 0xe1 is alpha, 0xeb is lambda.
+    check(raw, "Olα", Some("Zoλ"), "α");
+    check(
+        b"From: a@b.co\r\nSubject: \x1b$B%F%9%H\x1b(B\r\n\r\nx",
+        "テスト",
+        None,
+        "x",
+    );
+}
+
+#[test]
 fn bodies_without_or_with_unknown_charsets_fall_back() {
     check(
         b"From: a@b.co\r\nSubject: s\r\n\r\nbody \x93q\x94",
