@@ -120,3 +120,38 @@ fn gmail_reply_piped_stores_where_its_new_text_ends() {
     assert!(article["text"].as_str().unwrap().contains("old secret"));
     assert_eq!(article["new_text_end"], 22);
 }
+
+#[test]
+fn gmail_reply_over_the_real_stack_alerts_agents_with_its_new_text_only() {
+    let mut desk = Desk::new(DeskOptions::default());
+    let customer = desk.customer("gmail");
+    let raw = format!(
+        "From: Ana <{customer}>\r\nTo: {}\r\nSubject: Printer\r\nMessage-ID: <gmail-real-{}@customer.test>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"gm\"\r\n\r\n\
+         --gm\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+         Obrigada, j=C3=A1 funciona.\r\n\r\nEm seg., 1 de jan. de 2024 =C3=A0s 10:00, Support Desk <support@d=\r\nesk.example>\r\nescreveu:\r\n\r\n\
+         > Reinicie a impressora.\r\n> Linha antiga citada.\r\n\r\n\
+         --gm\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n<div>Obrigada, j&aacute; funciona.</div>\r\n--gm--\r\n",
+        desk.support, desk.id
+    );
+    smtp_send(&customer, &[&desk.support], raw.as_bytes());
+    desk.start();
+    let tickets = desk.wait_tickets(1, 30);
+    let alerts = wait_for_mail(&desk.agents, "INBOX", 1, 30);
+    let alert = postdesk::mail::parse(&alerts[0], "x").unwrap();
+    assert!(
+        alert.text.contains("Obrigada, já funciona."),
+        "{}",
+        alert.text
+    );
+    assert!(!alert.text.contains("Linha antiga"), "{}", alert.text);
+
+    let number = tickets[0]["number"].as_str().unwrap();
+    let json = desk.json(&["ticket", "show", number, "--json"]);
+    let article = &json["articles"][0];
+    let text = article["text"].as_str().unwrap();
+    let end = article["new_text_end"].as_u64().expect("new part stored") as usize;
+    assert_eq!(&text[..end], "Obrigada, já funciona.");
+    assert!(text.contains("Linha antiga citada."));
+    assert_eq!(desk.stop(), Some(0));
+}
