@@ -218,7 +218,19 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
             )?;
         }
         writeln!(out)?;
-        writeln!(out, "{}", a.text.trim_end())?;
+        // Agents read the new part; the quoted rest is counted, and
+        // `--json` carries the full text.
+        match a.new_text_end.filter(|&e| a.text.is_char_boundary(e)) {
+            Some(end) => {
+                writeln!(out, "{}", a.text[..end].trim_end())?;
+                let hidden = a.text[end..].trim().lines().count();
+                writeln!(
+                    out,
+                    "[{hidden} more lines of quoted text or signature not shown; --json has them]"
+                )?;
+            }
+            None => writeln!(out, "{}", a.text.trim_end())?,
+        }
     }
     Ok(())
 }

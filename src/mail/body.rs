@@ -3,9 +3,11 @@
 //! cut at [`MAX_BODY_BYTES`]: a body is decoded to UTF-8 (up to three
 //! times its encoded size) and then held by the mail and by SQLite at once,
 //! so an uncapped body would make memory grow with the charset, not the
-//! size limit. The raw message is always kept whole.
+//! size limit. The raw message is always kept whole. HTML becomes text and
+//! is sanitised through [`super::html`].
 
-use mail_parser::decoders::html::{html_to_text, text_to_html};
+use super::html;
+use mail_parser::decoders::html::text_to_html;
 use mail_parser::{Message, PartType};
 
 /// Longer text or HTML bodies are cut (with a warning); 4 MiB of text is
@@ -13,8 +15,8 @@ use mail_parser::{Message, PartType};
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// (text, html, warnings). Text: the first text body (converted when it is
-/// HTML). HTML: the first HTML body, only when the mail has a real HTML
-/// part (mail-parser fills the gaps by converting).
+/// HTML). HTML: the first HTML body, sanitised, only when the mail has a
+/// real HTML part (mail-parser fills the gaps by converting).
 pub fn take(msg: &mut Message<'_>) -> (String, Option<String>, Vec<String>) {
     let want_html = msg
         .html_bodies()
@@ -22,11 +24,20 @@ pub fn take(msg: &mut Message<'_>) -> (String, Option<String>, Vec<String>) {
     let text_at = msg.text_body.first().map(|&i| i as usize);
     let html_at = msg.html_body.first().map(|&i| i as usize);
     let shared = want_html && text_at == html_at;
+    let mut warnings = Vec::new();
+    // HTML is cut before it is converted or sanitised, so neither works on
+    // more than MAX_BODY_BYTES (a charset may have tripled the body).
+    let mut html_cut = None;
+    let redecoded = text_at.and_then(|i| super::charset::redecode_body(msg, i));
     let text = match text_at
         .and_then(|i| msg.parts.get_mut(i))
         .map(|p| &mut p.body)
     {
-        Some(PartType::Html(h)) => html_to_text(h),
+        Some(PartType::Html(h)) => {
+            html_cut = over(h);
+            html::to_text(prefix(h))
+        }
+        _ if redecoded.is_some() => redecoded.unwrap_or_default(),
         Some(PartType::Text(t)) if shared => t.to_string(),
         Some(PartType::Text(t)) => std::mem::take(t).into_owned(),
         _ => String::new(),
@@ -36,17 +47,39 @@ pub fn take(msg: &mut Message<'_>) -> (String, Option<String>, Vec<String>) {
             .and_then(|i| msg.parts.get_mut(i))
             .map(|p| &mut p.body)
         {
-            Some(PartType::Html(h)) => Some(std::mem::take(h).into_owned()),
+            Some(PartType::Html(h)) => {
+                let h = std::mem::take(h);
+                html_cut = html_cut.or(over(&h));
+                Some(html::sanitize(prefix(&h)))
+            }
             Some(PartType::Text(t)) => Some(text_to_html(t)),
             _ => None,
         }
     } else {
         None
     };
-    let mut warnings = Vec::new();
+    if let Some((len, at)) = html_cut {
+        warnings.push(format!(
+            "HTML body of {len} bytes cut at {at} before conversion (the raw message is kept whole)"
+        ));
+    }
     let text = cut(text, "text", &mut warnings);
     let html = html.map(|h| cut(h, "HTML", &mut warnings));
     (text, html, warnings)
+}
+
+/// (length, where it is cut) of an over-long body.
+fn over(s: &str) -> Option<(usize, usize)> {
+    (s.len() > MAX_BODY_BYTES).then(|| (s.len(), prefix(s).len()))
+}
+
+/// At most [`MAX_BODY_BYTES`] of `s`, ending on a character boundary.
+fn prefix(s: &str) -> &str {
+    let mut at = s.len().min(MAX_BODY_BYTES);
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    &s[..at]
 }
 
 fn cut(mut s: String, what: &str, warnings: &mut Vec<String>) -> String {
@@ -75,25 +108,25 @@ mod tests {
         take(&mut msg)
     }
 
+    fn check(raw: &str, text: &str, html: Option<&str>) {
+        let (t, h, w) = bodies(raw);
+        assert_eq!((t.as_str(), h.as_deref()), (text, html), "{raw}");
+        assert!(w.is_empty());
+    }
+
     #[test]
-    fn same_bodies_as_mail_parser_gives() {
-        for raw in [
-            "From: a@b.co\r\n\r\nplain\r\n",
-            "From: a@b.co\r\nContent-Type: text/html\r\n\r\n<p>only <b>html</b></p>\r\n",
-            "From: a@b.co\r\nContent-Type: multipart/alternative; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nthe text\r\n--x\r\nContent-Type: text/html\r\n\r\n<p>the html</p>\r\n--x--\r\n",
-            "From: a@b.co\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nfirst\r\n--x\r\nContent-Type: text/html\r\n\r\n<p>second</p>\r\n--x--\r\n",
-        ] {
-            let msg = MessageParser::default().parse(raw.as_bytes()).unwrap();
-            let text = msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
-            let html = msg
-                .html_bodies()
-                .any(|p| matches!(p.body, PartType::Html(_)))
-                .then(|| msg.body_html(0).map(|h| h.into_owned()))
-                .flatten();
-            let (t, h, w) = bodies(raw);
-            assert_eq!((t, h), (text, html), "{raw}");
-            assert!(w.is_empty());
-        }
+    fn text_and_sanitised_html() {
+        check("From: a@b.co\r\n\r\nplain\r\n", "plain\r\n", None);
+        check(
+            "From: a@b.co\r\nContent-Type: text/html\r\n\r\n<p>only <b>html</b><script>x</script></p>\r\n",
+            "only html",
+            Some("<p>only <b>html</b></p>\n"),
+        );
+        check(
+            "From: a@b.co\r\nContent-Type: multipart/alternative; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nthe text\r\n--x\r\nContent-Type: text/html\r\n\r\n<p onclick=\"x\">the html</p>\r\n--x--\r\n",
+            "the text",
+            Some("<p>the html</p>"),
+        );
     }
 
     #[test]
@@ -102,5 +135,17 @@ mod tests {
         let (text, _, warnings) = bodies(&raw);
         assert_eq!(text.len(), MAX_BODY_BYTES);
         assert!(warnings[0].contains("cut at"), "{warnings:?}");
+    }
+
+    #[test]
+    fn huge_html_is_cut_before_conversion() {
+        let raw = format!(
+            "From: a@b.co\r\nContent-Type: text/html\r\n\r\n<p>{}</p>\r\n",
+            "é".repeat(MAX_BODY_BYTES)
+        );
+        let (text, html, warnings) = bodies(&raw);
+        assert!(text.len() <= MAX_BODY_BYTES && text.starts_with("éé"));
+        assert!(html.is_some_and(|h| h.len() <= MAX_BODY_BYTES));
+        assert!(warnings[0].contains("before conversion"), "{warnings:?}");
     }
 }

@@ -7,13 +7,20 @@
 //! from a mail system without a sender address gets [`PLACEHOLDER_SENDER`].
 //! Every mail is classified on the way ([`classify`]).
 //!
-//! Charsets are decoded by mail-parser (it carries the WHATWG/legacy
-//! tables); a part in an unknown charset is kept as lossy UTF-8 and noted
-//! in [`InboundMail::warnings`].
+//! Charsets are decoded by mail-parser built with `full_encoding`
+//! (encoding_rs: every WHATWG label, CJK included); `charset` repairs what
+//! breaks the rules (raw 8-bit headers, split encoded words, bodies without
+//! a charset, CR-only line ends, blank lines before the headers). A part
+//! that still cannot be decoded is kept as lossy UTF-8 and noted in
+//! [`InboundMail::warnings`]. Quoted history is found by [`quote`], HTML
+//! turned into text and sanitised by `html`.
 
 mod body;
+mod charset;
 mod classify;
+mod html;
 mod peek;
+pub mod quote;
 mod safe_name;
 pub mod shape;
 
@@ -34,8 +41,14 @@ pub enum MailError {
     Empty,
     #[error("not a mail: no header block could be parsed")]
     Unparseable,
-    #[error("no sender: the From header is missing or holds no valid address")]
+    #[error("no sender: no From address (the mail has no From or Sender header)")]
     NoSender,
+    /// The From header is there but holds nothing that looks like an
+    /// address; carries the header, flattened and cut.
+    #[error("no sender: the From header holds no valid address: {0:?}")]
+    BadSender(String),
+    #[error("not a mail: binary data (NUL or control bytes where the headers should be)")]
+    Binary,
     #[error("message of {size} bytes exceeds system.max_message_bytes ({limit})")]
     TooLarge { size: u64, limit: u64 },
     /// The MIME structure would cost memory or stack out of proportion to
@@ -82,6 +95,11 @@ pub struct InboundMail {
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
     pub text: String,
+    /// Byte offset in `text` where the new part ends and quoted history or
+    /// a signature begins (see [`quote`]); `None` when all of it is new.
+    /// The full text is kept; notifications and agent views use
+    /// [`InboundMail::new_text`].
+    pub quote_start: Option<usize>,
     pub html: Option<String>,
     pub attachments: Vec<Attachment>,
     /// `Content-Language`, first tag, lower-case (`pt`, `fr`, …).
@@ -98,6 +116,17 @@ pub struct InboundMail {
     pub warnings: Vec<String>,
 }
 
+impl InboundMail {
+    /// The new part of the text: what precedes quoted history and the
+    /// signature (all of it when nothing is quoted).
+    pub fn new_text(&self) -> &str {
+        match self.quote_start {
+            Some(end) if self.text.is_char_boundary(end) => &self.text[..end],
+            _ => &self.text,
+        }
+    }
+}
+
 /// Header carrying our FQDN on every mail we send.
 pub const LOOP_HEADER: &str = "X-Postdesk-Loop";
 
@@ -109,12 +138,10 @@ pub const PLACEHOLDER_SENDER: &str = "mailer-daemon@unknown.invalid";
 
 /// Parse `raw`. `own_fqdn` recognises our own loop header.
 pub fn parse(raw: &[u8], own_fqdn: &str) -> Result<InboundMail, MailError> {
-    if raw.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(MailError::Empty);
-    }
-    shape::check(raw)?;
+    let raw = charset::prepare(raw)?;
+    shape::check(&raw)?;
     let mut msg = MessageParser::default()
-        .parse(raw)
+        .parse(&raw[..])
         .ok_or(MailError::Unparseable)?;
     let result = build(&mut msg, own_fqdn);
     dismantle(msg);
@@ -163,7 +190,12 @@ fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError
                 address: PLACEHOLDER_SENDER.to_string(),
             }
         }
-        None => return Err(MailError::NoSender),
+        None => {
+            return Err(match msg.header_raw("From").map(sanitize_line) {
+                Some(v) if !v.is_empty() => MailError::BadSender(truncate_chars(&v, 100)),
+                _ => MailError::NoSender,
+            })
+        }
     };
 
     let mut attachments = Vec::new();
@@ -186,7 +218,20 @@ fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError
             PartType::Message(m) => m.raw_message().to_vec(),
             PartType::Multipart(_) => continue,
         };
-        let fallback = format!("attachment-{}", i + 1);
+        // An inline image (`cid:` in the HTML) often has no file name: name
+        // it after its Content-ID so the article's list says what it is.
+        let fallback = match (part.content_id(), part.content_type()) {
+            (Some(cid), Some(ct)) if ct.ctype().eq_ignore_ascii_case("image") => {
+                let ext = match ct.subtype().unwrap_or("img") {
+                    "jpeg" | "pjpeg" => "jpg",
+                    "svg+xml" => "svg",
+                    other => other,
+                };
+                let stem = cid.trim_matches(['<', '>']).split('@').next().unwrap_or("");
+                format!("{stem}.{ext}")
+            }
+            _ => format!("attachment-{}", i + 1),
+        };
         attachments.push(Attachment {
             filename: safe_filename(part.attachment_name().unwrap_or(""), &fallback),
             content_type: sanitize_line(&content_type),
@@ -244,6 +289,7 @@ fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError
         automatic: class.automatic(),
         class,
         from,
+        quote_start: quote::new_part_end(&text),
         text,
         html,
         attachments,
@@ -381,6 +427,34 @@ mod tests {
     }
 
     #[test]
+    fn inline_cid_images_are_attachments_named_after_their_content_id() {
+        let raw = "From: a@b.co\r\nSubject: s\r\nContent-Type: multipart/related; boundary=x\r\n\r\n--x\r\nContent-Type: text/html\r\n\r\n<p>hi <img src=\"cid:logo@x\"></p>\r\n--x\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\nContent-Disposition: inline\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--x--\r\n";
+        let m = p(raw);
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!(m.attachments[0].filename, "logo.png");
+        assert_eq!(m.attachments[0].content, b"hello");
+        assert!(m.html.unwrap().contains("cid:logo@x"));
+    }
+
+    #[test]
+    fn html_only_replies_have_their_new_part_found() {
+        for (html, new) in [
+            (
+                r#"<div dir="ltr">Thanks, it works now.</div><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">On Mon, 1 Jan 2024 at 10:00, Support &lt;support@desk.example&gt; wrote:<br></div><blockquote class="gmail_quote">Please restart it.<br></blockquote></div>"#,
+                "Thanks, it works now.",
+            ),
+            (
+                r#"<p>Merci, c'est réglé.</p><hr><div id="divRplyFwdMsg"><b>De :</b> Support &lt;support@desk.example&gt;<br><b>Envoyé :</b> lundi 1 janvier 2024 10:00<br><b>À :</b> Jean<br><b>Objet :</b> Imprimante</div><p>Redémarrez-la.</p>"#,
+                "Merci, c'est réglé.",
+            ),
+        ] {
+            let raw = format!("From: a@b.co\r\nSubject: s\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n");
+            let m = p(&raw);
+            assert_eq!(m.new_text(), new, "text:\n{}", m.text);
+        }
+    }
+
+    #[test]
     fn unknown_charset_is_kept() {
         let m = p("From: a@b.co\r\nSubject: s\r\nContent-Type: text/plain; charset=x-klingon\r\n\r\nqapla\r\n");
         assert!(m.text.contains("qapla"));
@@ -396,7 +470,7 @@ mod tests {
         );
         assert_eq!(
             parse(b"From: not an address\r\n\r\nbody", "x").unwrap_err(),
-            MailError::NoSender
+            MailError::BadSender("not an address".into())
         );
         // Binary garbage has no header block at all.
         assert!(parse(&[0xff, 0xfe, 0x00, 0x01, 0x02], "x").is_err());

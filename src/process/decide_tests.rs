@@ -40,6 +40,7 @@ pub(crate) fn mail(from: &str, to: &[&str], cc: &[&str], subject: &str) -> Inbou
         in_reply_to: Vec::new(),
         references: Vec::new(),
         text: "It does not print.".into(),
+        quote_start: None,
         html: None,
         attachments: Vec::new(),
         language: None,

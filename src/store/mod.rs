@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v4_attempts.sql"),
     include_str!("schema_v5_priority.sql"),
     include_str!("schema_v6_class.sql"),
+    include_str!("schema_v7_quote.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -186,6 +186,17 @@ pub struct NewArticle<'a> {
     pub raw_id: Option<i64>,
 }
 
+/// Record where the new part of an inbound article's text ends (a byte
+/// offset into its text, see `mail::quote`); `None` leaves the whole text
+/// new and writes nothing.
+pub fn set_new_text_end(c: &Connection, article_id: i64, end: Option<usize>) -> Result<()> {
+    if let Some(end) = end {
+        c.prepare_cached("UPDATE articles SET new_text_end = ?1 WHERE id = ?2")?
+            .execute(params![end as i64, article_id])?;
+    }
+    Ok(())
+}
+
 /// Insert an article and register its Message-ID on the ticket.
 pub fn insert_article(c: &Connection, a: &NewArticle) -> Result<i64> {
     c.prepare_cached(

@@ -115,6 +115,9 @@ pub struct ArticleView {
     pub class: Option<String>,
     pub created_at: String,
     pub text: String,
+    /// Byte offset in `text` where the new part of an inbound mail ends
+    /// (quoted history and signature follow); null when all of it is new.
+    pub new_text_end: Option<usize>,
     pub attachments: Vec<AttachmentView>,
     /// For outbound mail: pending | sent | failed.
     pub delivery: Option<String>,
@@ -194,7 +197,7 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
         "SELECT a.id, a.direction, a.kind, a.from_address, a.to_addresses, a.cc_addresses, a.subject,
                 a.message_id, a.automatic, a.created_at, a.body_text,
                 (SELECT o.status FROM outbox o WHERE o.article_id = a.id), a.unverified, a.note,
-                a.class
+                a.class, a.new_text_end
          FROM articles a WHERE a.ticket_id = ?1 ORDER BY a.id",
     )?;
     let mut articles: Vec<ArticleView> = stmt
@@ -211,6 +214,7 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
                 automatic: r.get(8)?,
                 created_at: r.get(9)?,
                 text: r.get(10)?,
+                new_text_end: r.get::<_, Option<i64>>(15)?.map(|n| n as usize),
                 attachments: Vec::new(),
                 delivery: r.get(11)?,
                 unverified: r.get(12)?,

@@ -54,6 +54,7 @@ impl Processor {
                 raw_id: Some(raw_id),
             },
         )?;
+        records::set_new_text_end(db, article_id, mail.quote_start)?;
         for a in &mail.attachments {
             let (sha, rel) = self.save_attachment(&a.content)?;
             records::insert_attachment(

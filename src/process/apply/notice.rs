@@ -92,7 +92,7 @@ impl Processor {
                 from: mail.from.address.clone(),
                 from_name,
                 subject: notify::clip(&mail.subject),
-                text: truncate(&mail.text, 20_000),
+                text: truncate(mail.new_text(), 20_000),
                 attachments: mail
                     .attachments
                     .iter()
