@@ -13,12 +13,16 @@
 //! [`safeguards`] holds what keeps robots, typos and forged senders off
 //! tickets, [`outbox`] is the durable send queue, [`views`] answers the CLI,
 //! [`attempts`] counts processing interrupted by a crash, [`denied`] tells
-//! which file or folder refused this user when SQLite cannot say.
+//! which file or folder refused this user when SQLite cannot say,
+//! [`maintenance`] backs up, restores and checks, [`retention`] forgets
+//! raw messages and attachments past their age.
 
 pub mod attempts;
 pub mod denied;
+pub mod maintenance;
 pub mod outbox;
 pub mod records;
+pub mod retention;
 pub mod safeguards;
 pub mod views;
 
