@@ -22,6 +22,8 @@ pub const NOINPUT: u8 = 66;
 /// `postdesk db migrate`, or upgrade postdesk); `check --connect` could
 /// not reach a server.
 pub const UNAVAILABLE: u8 = 69;
+/// Cannot create the output: `db backup` into a folder that exists.
+pub const CANTCREAT: u8 = 73;
 /// An internal error: a bug or a damaged database.
 pub const SOFTWARE: u8 = 70;
 /// Temporary trouble, try again later: the database is busy or locked,

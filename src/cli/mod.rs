@@ -38,13 +38,15 @@ Exit codes (sysexits):
    0  done (also when standard output was closed early)
    1  quarantine retry: some entries are still failing
   64  bad command line
-  65  bad data: malformed ticket number, wrong check digit; ingest: empty or oversized mail
+  65  bad data: malformed ticket number, wrong check digit; ingest: empty or oversized mail;
+      db check/backup/restore: a damaged database or attachment file
   66  not found: ticket, quarantine entry, queue, database
   69  unavailable: database at another schema version (`postdesk db migrate`, or upgrade);
       check --connect: a server could not be reached
   70  internal error
+  73  cannot create the output (db backup: the folder exists)
   75  temporary trouble, try again later (database busy; ingest: whatever an MTA should retry);
-      run: another daemon holds the lock
+      run, db restore: a daemon holds the lock
   77  permission denied: this user may not read or write the database, its folder or the
       daemon lock (run as the daemon's user)
   78  configuration error

@@ -457,6 +457,23 @@ pub(super) fn check(
     }
 
     let ops = super::ops::check(raw.http, raw.health, &mut problems, &mut warnings);
+    for (key, days) in [
+        (
+            "retention.raw_messages_days",
+            raw.retention.raw_messages_days,
+        ),
+        ("retention.attachments_days", raw.retention.attachments_days),
+    ] {
+        if days == Some(0) {
+            problems.push(format!(
+                "{key}: must be at least 1 (days); leave it out to keep everything"
+            ));
+        }
+    }
+    let retention = super::Retention {
+        raw_messages_days: raw.retention.raw_messages_days,
+        attachments_days: raw.retention.attachments_days,
+    };
 
     if !problems.is_empty() {
         return Err(problems);
@@ -490,6 +507,7 @@ pub(super) fn check(
         queues,
         mailboxes,
         ops,
+        retention,
         warnings,
     })
 }

@@ -129,6 +129,8 @@ pub struct Config {
     pub mailboxes: Vec<Mailbox>,
     /// `/healthz` and `/metrics` (item of `[http]` and `[health]`).
     pub ops: Ops,
+    /// How long raw messages and attachments are kept (`[retention]`).
+    pub retention: Retention,
     /// Settings that are accepted but have no effect, for `check` and the
     /// daemon's start to show; each a line like a problem's
     /// (`postdesk.toml:12: mailbox[0]: …`).
@@ -185,6 +187,14 @@ pub struct Smtp {
     pub retry_max: Duration,
     /// A message still undelivered after this long is marked failed.
     pub give_up_after: Duration,
+}
+
+/// Ages after which `postdesk db prune` forgets raw messages and
+/// attachments; `None`: kept forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    pub raw_messages_days: Option<u32>,
+    pub attachments_days: Option<u32>,
 }
 
 /// The health and metrics listener and when health turns bad.

@@ -36,6 +36,17 @@ pub(super) struct RawConfig {
     pub(super) http: RawHttp,
     #[serde(default)]
     pub(super) health: RawHealth,
+    #[serde(default)]
+    pub(super) retention: RawRetention,
+}
+
+/// How long raw messages and attachments are kept (`postdesk db prune`);
+/// absent: forever.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRetention {
+    pub(super) raw_messages_days: Option<u32>,
+    pub(super) attachments_days: Option<u32>,
 }
 
 /// The optional HTTP listener for `/healthz` and `/metrics`.

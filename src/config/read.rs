@@ -229,7 +229,15 @@ pub(super) fn read<'i>(text: &'i str, overrides: &'i [Override]) -> Read<'i> {
 
 /// The sections that are one table each (the other top-level keys are
 /// lists of tables). Keep in step with `RawConfig`.
-const ONE_TABLE: [&str; 6] = ["system", "storage", "paths", "log", "smtp", "priority"];
+const ONE_TABLE: [&str; 7] = [
+    "system",
+    "storage",
+    "paths",
+    "log",
+    "smtp",
+    "priority",
+    "retention",
+];
 
 /// A one-table section written as a list of tables (`[[smtp]]`) is told
 /// so, and its first table read in its place: serde would read the list
