@@ -89,6 +89,7 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     crate::ops::ops().expect_mailboxes(imap_names.map(|m| m.name.as_str()));
     let mut ops_tasks = tokio::task::JoinSet::new();
     ops_tasks.spawn(systemd::report_status(reader.clone(), shutdown_rx.clone()));
+    ops_tasks.spawn(crate::retention::daily(config.clone(), shutdown_rx.clone()));
     if let Some(listener) = http {
         ops_tasks.spawn(crate::ops::http::serve(
             listener,

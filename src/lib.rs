@@ -24,6 +24,7 @@ pub mod ops;
 pub mod outbox;
 pub mod process;
 pub mod reload;
+pub mod retention;
 pub mod rules;
 pub mod store;
 pub mod threading;

@@ -261,13 +261,13 @@ fn prune_dry_run_changes_nothing_and_prune_leaves_a_sound_database() {
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["raw_messages"], 1);
     assert_eq!(v["attachment_rows"], 1);
-    assert_eq!(v["attachment_files"].as_array().unwrap().len(), 1);
+    assert_eq!(v["files"].as_array().unwrap().len(), 1);
     let after = (
         count("SELECT count(*) FROM raw_messages"),
         count("SELECT count(*) FROM attachments"),
     );
     assert_eq!(before, after, "--dry-run changed the database");
-    let file = state(&desk).join(v["attachment_files"][0].as_str().unwrap());
+    let file = state(&desk).join(v["files"][0].as_str().unwrap());
     assert!(file.exists(), "--dry-run removed a file");
 
     let (code, v) = run_json(&desk, &["db", "prune", "--json"]);

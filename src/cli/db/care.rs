@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use postdesk::config::Config;
 use postdesk::store::maintenance;
-use postdesk::store::retention::{self, Cutoffs};
 
 use super::super::exit;
 use super::Progress;
@@ -58,73 +57,39 @@ pub fn check(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The cut-off `days` before now, as stored timestamps are written.
-fn days_ago(days: Option<u32>) -> Option<String> {
-    days.map(|d| {
-        (chrono::Utc::now() - chrono::Duration::days(i64::from(d)))
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string()
-    })
-}
-
 pub fn prune(config: &Config, dry_run: bool, json: bool) -> anyhow::Result<ExitCode> {
-    let cut = Cutoffs {
-        raw_messages: days_ago(config.retention.raw_messages_days),
-        attachments: days_ago(config.retention.attachments_days),
-    };
-    let mut store = super::super::open_store(config)?;
-    let pruned = retention::prune(store.conn(), &cut, dry_run)?;
-    drop(store);
-    let mut removed = 0;
-    if !dry_run {
-        for rel in &pruned.files {
-            let path = config.storage.data_dir.join(rel);
-            match std::fs::remove_file(&path) {
-                Ok(()) => removed += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(anyhow::anyhow!(
-                        "removing {} (its rows are already gone; remove it by hand): {e}",
-                        path.display()
-                    ))
-                }
-            }
-        }
-    }
+    let r = postdesk::retention::prune(config, dry_run)
+        .map_err(|e| super::super::storage_check::explain_denied(e.into()))
+        .with_context(|| format!("pruning {}", config.storage.database.display()))?;
     let mut out = super::super::output::stdout();
     if json {
-        out.json(&serde_json::json!({
-            "dry_run": dry_run,
-            "raw_messages_before": cut.raw_messages,
-            "attachments_before": cut.attachments,
-            "raw_messages": pruned.raw_messages,
-            "raw_bytes": pruned.raw_bytes,
-            "attachment_rows": pruned.attachment_rows,
-            "attachment_files": pruned.files,
-        }))?;
-    } else if cut == Cutoffs::default() {
+        out.json(&r)?;
+    } else if !postdesk::retention::configured(config) {
         writeln!(
             out,
             "nothing to prune: [retention] sets no age, so everything is kept"
         )?;
     } else {
-        let verb = if dry_run { "would forget" } else { "forgot" };
+        let p = &r.pruned;
+        let (verb, files) = if dry_run {
+            (
+                "would forget",
+                format!("{} file(s) would be removed", p.files.len()),
+            )
+        } else {
+            ("forgot", format!("{} file(s) removed", r.files_removed))
+        };
         writeln!(
             out,
-            "{verb} {} raw message(s) ({} bytes) and {} attachment row(s); {} file(s) {}",
-            pruned.raw_messages,
-            pruned.raw_bytes,
-            pruned.attachment_rows,
-            if dry_run { pruned.files.len() } else { removed },
-            if dry_run {
-                "would be removed"
-            } else {
-                "removed"
-            },
+            "{verb} {} raw message(s) ({} bytes) and {} attachment row(s); {files}",
+            p.raw_messages, p.raw_bytes, p.attachment_rows
         )?;
-        if !dry_run && pruned.raw_messages + pruned.attachment_rows > 0 {
+        if !dry_run && p.raw_messages + p.attachment_rows > 0 {
             writeln!(out, "run `postdesk db vacuum` to give the space back")?;
         }
+    }
+    for f in &r.files_failed {
+        eprintln!("postdesk: {f}; its rows are gone, remove it by hand");
     }
     Ok(ExitCode::SUCCESS)
 }
