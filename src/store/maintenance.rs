@@ -95,6 +95,40 @@ fn copy_all(from: &Connection, to: &mut Connection) -> Result<(), StoreError> {
     }
 }
 
+/// What a backup's database file holds, read without changing it.
+#[derive(Debug, Clone)]
+pub struct BackupFile {
+    /// SQLite's integrity findings; empty when sound.
+    pub damage: Vec<String>,
+    pub schema_version: i64,
+    /// The attachment files it refers to.
+    pub files: Vec<AttachmentFile>,
+}
+
+/// Open a backup's database read-only and say what it holds.
+pub fn inspect_backup(path: &Path) -> Result<BackupFile, StoreError> {
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|error| {
+            StoreError::Open {
+                path: path.to_path_buf(),
+                error,
+            }
+        })?;
+    let damage = integrity_problems(&conn)?;
+    let schema_version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    // A damaged file may not list its attachments reliably.
+    let files = if damage.is_empty() {
+        attachment_files(&conn)?
+    } else {
+        Vec::new()
+    };
+    Ok(BackupFile {
+        damage,
+        schema_version,
+        files,
+    })
+}
+
 /// `PRAGMA integrity_check`: empty when the database is sound, else
 /// SQLite's findings (at most 100).
 pub fn integrity_problems(conn: &Connection) -> Result<Vec<String>, StoreError> {
@@ -188,6 +222,10 @@ mod tests {
         let copy = dir.path().join("copy.db");
         backup_database(s.conn(), &copy).unwrap();
         assert!(!dir.path().join("copy.db-wal").exists());
+        let b = inspect_backup(&copy).unwrap();
+        assert!(b.damage.is_empty(), "{:?}", b.damage);
+        assert_eq!(b.schema_version, Store::known_schema_version());
+        assert!(b.files.is_empty());
         s.set_ledger("m", "h/u/INBOX", 7, 99).unwrap();
         drop(s);
         restore_database(&copy, &live).unwrap();

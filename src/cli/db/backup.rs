@@ -42,9 +42,7 @@ pub fn backup(config: &Config, dest: &Path, json: bool) -> anyhow::Result<ExitCo
     maintenance::backup_database(store.conn(), &db)
         .with_context(|| format!("copying {} to {}", store.path().display(), db.display()))?;
     drop(store);
-    let copy = rusqlite::Connection::open(&db)?;
-    let wanted = maintenance::attachment_files(&copy)?;
-    drop(copy);
+    let wanted = maintenance::inspect_backup(&db)?.files;
     let mut progress = Progress::new("copying attachments", json);
     let (bytes, problems) =
         files::copy_all(&wanted, &config.storage.data_dir, &partial, &mut progress)?;
@@ -102,35 +100,30 @@ pub fn restore(config: &Config, from: &Path, json: bool) -> anyhow::Result<ExitC
         }
         Err(e) => return Err(super::super::storage_check::explain_denied(e.into())),
     };
-    let wanted = {
-        let conn =
-            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .with_context(|| format!("opening {}", db.display()))?;
-        let damaged = maintenance::integrity_problems(&conn)
-            .with_context(|| format!("checking {}", db.display()))?;
-        if !damaged.is_empty() {
-            return Err(exit::failure(
-                exit::DATAERR,
-                format!(
-                    "{} is damaged, nothing was restored: {}",
-                    db.display(),
-                    damaged.join("; ")
-                ),
-            ));
-        }
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > Store::known_schema_version() {
-            return Err(exit::failure(
-                exit::UNAVAILABLE,
-                format!(
-                    "{} has schema version {version}, newer than this postdesk knows ({}); restore it with a newer postdesk",
-                    db.display(),
-                    Store::known_schema_version()
-                ),
-            ));
-        }
-        maintenance::attachment_files(&conn)?
-    };
+    let contents =
+        maintenance::inspect_backup(&db).with_context(|| format!("checking {}", db.display()))?;
+    if !contents.damage.is_empty() {
+        return Err(exit::failure(
+            exit::DATAERR,
+            format!(
+                "{} is damaged, nothing was restored: {}",
+                db.display(),
+                contents.damage.join("; ")
+            ),
+        ));
+    }
+    let version = contents.schema_version;
+    if version > Store::known_schema_version() {
+        return Err(exit::failure(
+            exit::UNAVAILABLE,
+            format!(
+                "{} has schema version {version}, newer than this postdesk knows ({}); restore it with a newer postdesk",
+                db.display(),
+                Store::known_schema_version()
+            ),
+        ));
+    }
+    let wanted = contents.files;
     let bad: Vec<FileProblem> = wanted
         .iter()
         .filter_map(|f| maintenance::check_attachment(from, f))
