@@ -30,6 +30,7 @@ mod parse;
 pub mod plan;
 mod quarantine;
 mod route;
+mod rules_bridge;
 pub mod standing;
 
 use apply::sync_filesystem;
