@@ -58,7 +58,8 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
             config.storage.data_dir.join("attachments").display()
         )
     })?;
-    let processor = Processor::new(config.clone(), templates);
+    let mut processor = Processor::new(config.clone(), templates);
+    processor.set_rules(reloader.rules().clone());
     let wake = Arc::new(Notify::new());
     let (worker, worker_thread) =
         Worker::spawn(store, processor, wake.clone()).context("starting the store worker")?;

@@ -3,8 +3,8 @@
 //! never runs on the async workers. Intake tasks talk to it over a bounded
 //! channel: when it is busy, they wait, instead of fetching more mail into
 //! memory. After each commit that queued mail it wakes the outbox sender.
-//! A reload's new templates arrive as a request too, so they take effect
-//! between batches, never inside one.
+//! A reload's new templates and rules arrive as requests too, so they take
+//! effect between batches, never inside one.
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::notify::Templates;
 use crate::process::{Incoming, Outcome, Processor};
+use crate::rules::RuleSet;
 use crate::store::{Store, StoreError};
 
 /// Where IMAP intake stands for a mailbox: (source, UIDVALIDITY, last UID).
@@ -41,6 +42,11 @@ enum Request {
     /// Use these templates from the next batch on.
     Templates {
         templates: Arc<Templates>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Act on these rules from the next batch on.
+    Rules {
+        rules: Arc<RuleSet>,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
 }
@@ -85,6 +91,10 @@ impl Worker {
                         }
                         Request::Templates { templates, reply } => {
                             processor.set_templates(templates);
+                            let _ = reply.send(Ok(()));
+                        }
+                        Request::Rules { rules, reply } => {
+                            processor.set_rules(rules);
                             let _ = reply.send(Ok(()));
                         }
                         Request::Ledger { mailbox, reply } => {
@@ -143,6 +153,12 @@ impl Worker {
     pub async fn set_templates(&self, templates: Arc<Templates>) -> Result<(), WorkerError> {
         self.call(|reply| Request::Templates { templates, reply })
             .await
+    }
+
+    /// Swap the rules; returns once the worker acts on them (after the
+    /// batch in hand, if any).
+    pub async fn set_rules(&self, rules: Arc<RuleSet>) -> Result<(), WorkerError> {
+        self.call(|reply| Request::Rules { rules, reply }).await
     }
 
     pub async fn ledger(&self, mailbox: &str) -> Result<Option<LedgerEntry>, WorkerError> {
