@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 
 const RULES: &str = r#"
 [[rule]]
