@@ -186,7 +186,7 @@ pub struct RulesOutcome {
 }
 
 /// Where rule actions come from: the rules engine implements this (see
-/// [`super::rules_bridge`]); it sees the draft plan (new ticket or
+/// `process/rules_bridge.rs`); it sees the draft plan (new ticket or
 /// follow-up, queue, …), the mail, and when it is handled (`now`, taken
 /// from the facts, so deciding stays pure).
 pub trait Rules {
