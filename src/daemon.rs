@@ -73,7 +73,8 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         Some(addr) => Some(crate::ops::http::bind(addr).await?),
         None => None,
     };
-    let processor = Processor::new(config.clone(), templates);
+    let mut processor = Processor::new(config.clone(), templates);
+    processor.set_rules(reloader.rules().clone());
     let wake = Arc::new(Notify::new());
     let (worker, worker_thread) =
         Worker::spawn(store, processor, wake.clone()).context("starting the store worker")?;

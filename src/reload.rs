@@ -7,8 +7,9 @@
 //! worker as a request on its channel, so they apply between batches.
 //!
 //! The rules folder is re-read and checked here ([`crate::rules::RuleSet`]:
-//! a bad file keeps the rules in force); applying rules to mail belongs to
-//! the decide stage, not to this module.
+//! a bad file keeps the rules in force); a good one reaches the store
+//! worker the way templates do, and the decide stage acts on it from the
+//! next batch on.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -140,13 +141,19 @@ impl Reloader {
         let dir = rules_dir;
         let d = dir.clone();
         match tokio::task::spawn_blocking(move || read_rules(&d)).await {
-            Ok(Ok(rules)) => {
-                tracing::info!(dir = %dir.display(), files = rules.files.len(), rules = rules.rules.len(), "reload: rules reloaded");
-                warn_unknown_queues(&self.running, &rules);
-                self.running.rules_dir = dir;
-                self.rules = rules;
-                reloaded.push("rules");
-            }
+            Ok(Ok(rules)) => match worker.set_rules(rules.clone()).await {
+                Ok(()) => {
+                    tracing::info!(dir = %dir.display(), files = rules.files.len(), rules = rules.rules.len(), "reload: rules reloaded");
+                    warn_unknown_queues(&self.running, &rules);
+                    self.running.rules_dir = dir;
+                    self.rules = rules;
+                    reloaded.push("rules");
+                }
+                Err(e) => {
+                    tracing::error!("reload: rules not reloaded: {e}");
+                    kept.push("rules");
+                }
+            },
             Ok(Err(e)) => {
                 tracing::error!("reload: rules: {e}; the rule files in use stay");
                 kept.push("rules");

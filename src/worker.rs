@@ -3,8 +3,8 @@
 //! never runs on the async workers. Intake tasks talk to it over a bounded
 //! channel: when it is busy, they wait, instead of fetching more mail into
 //! memory. After each commit that queued mail it wakes the outbox sender.
-//! A reload's new templates arrive as a request too, so they take effect
-//! between batches, never inside one. So does the watchdog's ping
+//! A reload's new templates and rules arrive as requests too, so they take
+//! effect between batches, never inside one. So does the watchdog's ping
 //! ([`Worker::ping`]): answered only between batches, it proves the worker
 //! makes progress. Committed outcomes are counted in the metrics.
 
@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::notify::Templates;
 use crate::process::{Incoming, Outcome, Processor};
+use crate::rules::RuleSet;
 use crate::store::{Store, StoreError};
 
 /// **Test only.** When this environment variable is set, the worker stops
@@ -73,6 +74,11 @@ enum Request {
         templates: Arc<Templates>,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// Act on these rules from the next batch on.
+    Rules {
+        rules: Arc<RuleSet>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +131,10 @@ impl Worker {
                         }
                         Request::Templates { templates, reply } => {
                             processor.set_templates(templates);
+                            let _ = reply.send(Ok(()));
+                        }
+                        Request::Rules { rules, reply } => {
+                            processor.set_rules(rules);
                             let _ = reply.send(Ok(()));
                         }
                         Request::Ledger { mailbox, reply } => {
@@ -189,6 +199,12 @@ impl Worker {
     /// this one: `false` when it is gone.
     pub async fn ping(&self) -> bool {
         self.call(|reply| Request::Ping { reply }).await.is_ok()
+    }
+
+    /// Swap the rules; returns once the worker acts on them (after the
+    /// batch in hand, if any).
+    pub async fn set_rules(&self, rules: Arc<RuleSet>) -> Result<(), WorkerError> {
+        self.call(|reply| Request::Rules { rules, reply }).await
     }
 
     pub async fn ledger(&self, mailbox: &str) -> Result<Option<LedgerEntry>, WorkerError> {

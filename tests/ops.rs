@@ -277,7 +277,7 @@ fn healthz_turns_503_for_a_mailbox_that_cannot_fetch_and_metrics_parse() {
     assert_eq!(
         value(
             "postdesk_messages_total",
-            &[("outcome", "created"), ("class", "human")]
+            &[("outcome", "created"), ("class", "person")]
         ),
         Some(3.0),
         "{body}"

@@ -1,6 +1,7 @@
 //! `postdesk explain`: what processing would do with a mail, and why,
-//! without taking it in. Runs the parse, facts and decide stages against
-//! the database opened read-only; the apply stage never runs.
+//! without taking it in. Runs the parse, facts and decide stages (with the
+//! rules folder, each rule's trace shown) against the database opened
+//! read-only; the apply stage never runs.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use postdesk::process::plan::{Disposition, Plan};
 use postdesk::process::Processor;
 use postdesk::store::views;
 
-use super::exit::{failure, DATAERR, NOINPUT};
+use super::exit::{failure, CONFIG, DATAERR, NOINPUT};
 use super::Cli;
 
 #[derive(clap::Args, Debug)]
@@ -93,7 +94,14 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     };
     let templates = Templates::load(&config.templates_dir, &config.system.default_language)
         .context("loading mail templates")?;
-    let processor = Processor::new(config.clone(), Arc::new(templates));
+    let rules = postdesk::reload::read_rules(&config.rules_dir).map_err(|e| {
+        failure(
+            CONFIG,
+            format!("rules folder: {e} (see `postdesk rules check`)"),
+        )
+    })?;
+    let mut processor = Processor::new(config.clone(), Arc::new(templates));
+    processor.set_rules(rules);
     let e = processor.explain(store.conn(), &raw, mailbox.as_deref(), args.article)?;
     let mut out = super::output::stdout();
     if args.json {
@@ -172,6 +180,19 @@ fn print(out: &mut impl Write, e: &Explanation) -> std::io::Result<()> {
                 n.kind.name(),
                 n.to.join(", ")
             )?,
+        }
+    }
+    for r in &p.rules {
+        let how = if r.matched { "matched" } else { "no match" };
+        writeln!(out, "Rule:     {} ({}): {how}", r.rule, r.file)?;
+        for (c, ok) in &r.criteria {
+            writeln!(out, "          {} {c}", if *ok { "yes" } else { "no " })?;
+        }
+        for a in &r.actions {
+            writeln!(out, "          → {a}")?;
+        }
+        if r.stopped {
+            writeln!(out, "          (stop: no later rule evaluated)")?;
         }
     }
     writeln!(out, "Why:")?;

@@ -1,5 +1,6 @@
 //! `postdesk ingest`: one raw message from a file or stdin, through the
-//! same pipeline as IMAP, with sysexits exit codes for MTA pipe delivery.
+//! same pipeline as IMAP (the rules folder included), with sysexits exit
+//! codes for MTA pipe delivery.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -90,7 +91,20 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => return fail(TEMPFAIL, &format!("{e:#}")),
     };
-    let processor = Processor::new(config.clone(), templates);
+    // The daemon refuses to start on a bad rules folder; mail piped in
+    // meanwhile waits at the MTA (75) rather than being handled without
+    // the rules.
+    let rules = match postdesk::reload::read_rules(&config.rules_dir) {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                TEMPFAIL,
+                &format!("rules folder: {e}\n(fix the file, see `postdesk rules check`; the MTA will try again later)"),
+            )
+        }
+    };
+    let mut processor = Processor::new(config.clone(), templates);
+    processor.set_rules(rules);
     let item = Incoming {
         origin: Origin::Pipe {
             mailbox: args.mailbox.clone(),

@@ -18,6 +18,7 @@
 mod body;
 mod charset;
 mod classify;
+mod headers;
 mod html;
 mod peek;
 pub mod quote;
@@ -29,6 +30,7 @@ pub use classify::{
     classify, Automatic, Bounce, Classification, DeliveryOutcome, MailClass, OriginalMessage,
     Recipient,
 };
+pub use headers::{MAX_HEADER_FIELDS, MAX_HEADER_VALUE_CHARS};
 pub use peek::{peek, Peek};
 pub use safe_name::safe_filename;
 
@@ -114,6 +116,11 @@ pub struct InboundMail {
     pub our_loop_marker: bool,
     /// Things parsing had to paper over (unknown charset, …).
     pub warnings: Vec<String>,
+    /// Every top-level header field as (name, value), in mail order, for
+    /// criteria on any header (at most [`MAX_HEADER_FIELDS`] fields).
+    pub headers: Vec<(String, String)>,
+    /// Size of the raw mail in bytes.
+    pub size: u64,
 }
 
 impl InboundMail {
@@ -143,7 +150,10 @@ pub fn parse(raw: &[u8], own_fqdn: &str) -> Result<InboundMail, MailError> {
     let mut msg = MessageParser::default()
         .parse(&raw[..])
         .ok_or(MailError::Unparseable)?;
-    let result = build(&mut msg, own_fqdn);
+    let result = build(&mut msg, own_fqdn).map(|mut m| {
+        m.size = raw.len() as u64;
+        m
+    });
     dismantle(msg);
     result
 }
@@ -245,6 +255,7 @@ fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError
         }
     }
 
+    let headers = headers::collect(msg);
     let (text, html, cut) = body::take(msg);
     warnings.extend(cut);
     let msg = &*msg;
@@ -296,6 +307,8 @@ fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError
         language,
         our_loop_marker,
         warnings,
+        headers,
+        size: 0,
     })
 }
 
@@ -482,7 +495,10 @@ mod tests {
             "From: {}@example.com\r\nSubject: s\r\n\r\nx",
             "a".repeat(60_000)
         );
-        assert_eq!(parse(raw.as_bytes(), "x").unwrap_err(), MailError::NoSender);
+        assert!(matches!(
+            parse(raw.as_bytes(), "x").unwrap_err(),
+            MailError::BadSender(_)
+        ));
         let ok = format!("From: {}@example.com\r\n\r\nx", "a".repeat(64));
         assert!(parse(ok.as_bytes(), "x").is_ok());
     }

@@ -58,7 +58,7 @@ impl Metrics {
         let mut r = m.registry;
         r.register(
             "messages",
-            "Messages taken in, by outcome (created, follow_up, duplicate, already_handled, quarantined, ignored, refetch_requested) and class (human, auto_reply, bounce, list, unknown)",
+            "Messages taken in, by outcome (created, follow_up, duplicate, already_handled, quarantined, ignored, refetch_requested) and class (person, auto-reply, read-receipt, delivery-report, feedback-report, challenge-response, list, own-mail; unknown for mail not parsed)",
             m.messages.clone(),
         );
         r.register(
@@ -246,7 +246,7 @@ mod tests {
             160,
         );
         for line in [
-            "postdesk_messages_total{outcome=\"created\",class=\"human\"} 1",
+            "postdesk_messages_total{outcome=\"created\",class=\"person\"} 1",
             "postdesk_tickets_created_total 1",
             "postdesk_processing_seconds_count 2",
             "postdesk_outbox_depth 3",

@@ -46,6 +46,7 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         participants: Vec::new(),
         notifications: Vec::new(),
         auto_reply_suppressed: None,
+        rules: Vec::new(),
         trace: Vec::new(),
     };
     plan.note("route", route.reason.clone());
@@ -98,8 +99,9 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         }
         _ => {}
     }
-    let edits = s.rules.evaluate(&plan, mail);
-    apply_rules(&mut plan, &edits, s.config);
+    let outcome = s.rules.evaluate(&plan, mail, f.received_at);
+    plan.rules = outcome.checks;
+    apply_rules(&mut plan, &outcome.edits, s.config);
     if plan.makes_article() {
         notifications(&mut plan, f, mail, mailbox, s);
     }

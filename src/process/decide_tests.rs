@@ -3,7 +3,7 @@
 use super::*;
 use crate::mail::{Automatic, Mailbox};
 use crate::process::facts::{Duplicate, NumberLookup, Thread};
-use crate::process::plan::{Edit, NewParticipant, NoRules};
+use crate::process::plan::{Edit, NewParticipant, NoRules, RulesOutcome};
 use crate::store::records::TicketRef;
 
 pub(crate) fn config() -> Config {
@@ -48,11 +48,18 @@ pub(crate) fn mail(from: &str, to: &[&str], cc: &[&str], subject: &str) -> Inbou
         class: Default::default(),
         our_loop_marker: false,
         warnings: Vec::new(),
+        headers: Vec::new(),
+        size: 1000,
     }
 }
 
 /// Decide with the example configuration and `rules`.
-fn plan_with(f: &Facts, m: &InboundMail, received: Option<&str>, rules: &dyn Rules) -> Plan {
+pub(crate) fn plan_with(
+    f: &Facts,
+    m: &InboundMail,
+    received: Option<&str>,
+    rules: &dyn Rules,
+) -> Plan {
     let config = config();
     let own = config.own_addresses();
     let numbering = Numbering::new(&config.system.ticket_tag, config.system.system_id);
@@ -189,6 +196,7 @@ fn new_ticket_plan_as_data() {
             notice(Kind::AgentNewTicket, "agents@example.com", true),
         ],
         auto_reply_suppressed: None,
+        rules: Vec::new(),
         trace: p.trace.clone(),
     };
     assert_eq!(p, expected);
@@ -416,17 +424,26 @@ fn language_of_the_mail_when_templates_exist_else_the_mailbox() {
 struct Fixed(Vec<Edit>);
 
 impl Rules for Fixed {
-    fn evaluate(&self, draft: &Plan, _: &InboundMail) -> Vec<RuleEdit> {
+    fn evaluate(
+        &self,
+        draft: &Plan,
+        _: &InboundMail,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> RulesOutcome {
         if !matches!(draft.disposition, Disposition::NewTicket { .. }) {
-            return Vec::new();
+            return RulesOutcome::default();
         }
-        self.0
-            .iter()
-            .map(|e| RuleEdit {
-                rule: "test".into(),
-                edit: e.clone(),
-            })
-            .collect()
+        RulesOutcome {
+            edits: self
+                .0
+                .iter()
+                .map(|e| RuleEdit {
+                    rule: "test".into(),
+                    edit: e.clone(),
+                })
+                .collect(),
+            checks: Vec::new(),
+        }
     }
 }
 

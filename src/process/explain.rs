@@ -65,6 +65,7 @@ impl Processor {
                     plan: Plan {
                         route: Route {
                             mailbox: None,
+                            address: None,
                             received_by: mailbox.map(str::to_string),
                             reason: "not routed: the mail could not be parsed".into(),
                         },
@@ -76,6 +77,7 @@ impl Processor {
                         participants: Vec::new(),
                         notifications: Vec::new(),
                         auto_reply_suppressed: None,
+                        rules: Vec::new(),
                         trace: vec![super::plan::Decision {
                             step: "parse",
                             said: reason,

@@ -4,6 +4,7 @@
 //! alert brakes). [`gather`] never writes, so `postdesk explain` runs it on
 //! a read-only connection.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::standing;
@@ -29,6 +30,14 @@ pub struct Facts {
     pub alerts_by_sender: u32,
     /// The mail's language, if templates exist for it.
     pub language_with_templates: Option<String>,
+    /// When the mail is handled: what rules with a weekday or time window
+    /// read (the decide stage itself reads no clock).
+    #[serde(serialize_with = "rfc3339")]
+    pub received_at: DateTime<Utc>,
+}
+
+fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -81,17 +90,20 @@ pub struct Lookup<'a> {
     pub except_article: Option<i64>,
 }
 
-/// An hour ago, as stored.
-fn hour_ago() -> String {
-    (chrono::Utc::now() - chrono::Duration::hours(1))
+/// An hour before `now`, as stored.
+fn hour_before(now: DateTime<Utc>) -> String {
+    (now - chrono::Duration::hours(1))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
 }
 
 /// Gather the facts about `mail` (whose raw bytes hash to `sha`). Reads only.
 pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Facts, StoreError> {
-    let mut f = Facts::default();
-    let since = hour_ago();
+    let mut f = Facts {
+        received_at: Utc::now(),
+        ..Facts::default()
+    };
+    let since = hour_before(f.received_at);
     let not_excepted = |article_id: i64| Some(article_id) != l.except_article;
 
     // Redelivery: same bytes, or same Message-ID, sender, subject and text

@@ -30,6 +30,7 @@ mod parse;
 pub mod plan;
 mod quarantine;
 mod route;
+mod rules_bridge;
 pub mod standing;
 
 use apply::sync_filesystem;
@@ -203,7 +204,8 @@ pub struct Processor {
     numbering: Numbering,
     own: crate::config::OwnAddresses,
     attachments_dir: PathBuf,
-    /// What rule actions come from (none until the rules engine is set).
+    /// What rule actions come from: the rules folder's `RuleSet` once the
+    /// caller sets it (daemon, `ingest`, `explain`), else none.
     rules: Arc<dyn plan::Rules + Send + Sync>,
     /// Set when the batch in progress wrote attachment files: they are
     /// flushed with one `syncfs` before the batch commits.

@@ -3,6 +3,7 @@
 //! [`super::decide::apply_rules`]), the apply stage carries it out and
 //! `postdesk explain` prints it. Nothing here touches the store.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::standing::Standing;
@@ -30,6 +31,8 @@ pub struct Plan {
     pub notifications: Vec<Notification>,
     /// Set by a rule: no auto-reply, for this reason.
     pub auto_reply_suppressed: Option<String>,
+    /// Each rule evaluated, in order: whether it matched and why.
+    pub rules: Vec<RuleCheck>,
     /// Every decision taken, in order, with its reason.
     pub trace: Vec<Decision>,
 }
@@ -40,6 +43,8 @@ pub struct Plan {
 pub struct Route {
     /// The `[[mailbox]]` name (None: no mailbox could be chosen).
     pub mailbox: Option<String>,
+    /// That mailbox's support address (what rules call `address`).
+    pub address: Option<String>,
     /// The mailbox the copy at hand came through (IMAP, `--mailbox`).
     pub received_by: Option<String>,
     pub reason: String,
@@ -143,6 +148,11 @@ pub enum Edit {
     Ignore(String),
     /// Quarantine the mail (e.g. spam), with the reason.
     Quarantine(String),
+    /// A rule action the plan cannot carry out yet (group, agent, type,
+    /// service, category, tags, language, a named auto-reply template, an
+    /// observer given by agent name), as the rule file writes it: recorded
+    /// in the trace and on the article, so it never vanishes silently.
+    NotApplied(String),
 }
 
 /// An edit and the rule that made it.
@@ -152,18 +162,48 @@ pub struct RuleEdit {
     pub edit: Edit,
 }
 
-/// Where rule actions come from: the rules engine implements this; it
-/// sees the draft plan (new ticket or follow-up, queue, …) and the mail.
+/// How one rule fared against the mail, for `explain` and the logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleCheck {
+    pub rule: String,
+    /// The rule file it comes from.
+    pub file: String,
+    pub matched: bool,
+    /// Each top-level criterion, as it reads, and whether it held.
+    pub criteria: Vec<(String, bool)>,
+    /// The actions it asked for (empty when it did not match).
+    pub actions: Vec<String>,
+    /// It matched with `stop = true`: no later rule was evaluated.
+    pub stopped: bool,
+}
+
+/// What the rules made of one mail: the edits in order, and every rule
+/// evaluated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RulesOutcome {
+    pub edits: Vec<RuleEdit>,
+    pub checks: Vec<RuleCheck>,
+}
+
+/// Where rule actions come from: the rules engine implements this (see
+/// `process/rules_bridge.rs`); it sees the draft plan (new ticket or
+/// follow-up, queue, …), the mail, and when it is handled (`now`, taken
+/// from the facts, so deciding stays pure).
 pub trait Rules {
-    fn evaluate(&self, draft: &Plan, mail: &crate::mail::InboundMail) -> Vec<RuleEdit>;
+    fn evaluate(
+        &self,
+        draft: &Plan,
+        mail: &crate::mail::InboundMail,
+        now: DateTime<Utc>,
+    ) -> RulesOutcome;
 }
 
 /// No rules: the plan stays as decided.
 pub struct NoRules;
 
 impl Rules for NoRules {
-    fn evaluate(&self, _: &Plan, _: &crate::mail::InboundMail) -> Vec<RuleEdit> {
-        Vec::new()
+    fn evaluate(&self, _: &Plan, _: &crate::mail::InboundMail, _: DateTime<Utc>) -> RulesOutcome {
+        RulesOutcome::default()
     }
 }
 
@@ -275,7 +315,15 @@ impl Plan {
                 });
                 format!("rule {by}: quarantine ({why})")
             }
+            Edit::NotApplied(action) => {
+                format!("rule {by}: not applied yet: {action}")
+            }
         };
+        // The ticket keeps, on the article, which rules acted and how
+        // (`ticket show` lists it).
+        if let Some(a) = self.article.as_mut() {
+            a.notes.push(said.clone());
+        }
         self.note("rules", said);
     }
 }

@@ -18,6 +18,7 @@ pub fn route(config: &Config, mail: &InboundMail, received_by: Option<&str>) -> 
     let received = received_by.map(str::to_string);
     let done = |mb: &MailboxConfig, reason: String| Route {
         mailbox: Some(mb.name.clone()),
+        address: Some(mb.address.clone()),
         received_by: received.clone(),
         reason,
     };
@@ -25,6 +26,7 @@ pub fn route(config: &Config, mail: &InboundMail, received_by: Option<&str>) -> 
         if config.mailbox(name).is_none() {
             return Route {
                 mailbox: None,
+                address: None,
                 received_by: received.clone(),
                 reason: format!(
                     "no [[mailbox]] named {name:?} in {} (was it renamed?)",
@@ -80,6 +82,7 @@ pub fn route(config: &Config, mail: &InboundMail, received_by: Option<&str>) -> 
         ),
         None => Route {
             mailbox: None,
+            address: None,
             received_by: received.clone(),
             reason: "no [[mailbox]] is configured".into(),
         },
