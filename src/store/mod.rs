@@ -18,6 +18,8 @@
 pub mod attempts;
 pub mod denied;
 pub mod outbox;
+#[cfg(test)]
+mod plans;
 pub mod records;
 pub mod safeguards;
 pub mod views;
@@ -38,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v5_priority.sql"),
     include_str!("schema_v6_class.sql"),
     include_str!("schema_v7_quote.sql"),
+    include_str!("schema_v8_indexes.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
