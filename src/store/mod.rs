@@ -22,6 +22,7 @@ pub mod outbox;
 mod plans;
 pub mod records;
 pub mod safeguards;
+pub mod synthetic;
 pub mod views;
 
 use std::path::{Path, PathBuf};
