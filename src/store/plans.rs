@@ -252,6 +252,25 @@ fn no_store_query_scans_a_growing_table() {
     assert!(bad.is_empty(), "full scans:\n{}", bad.join("\n"));
 }
 
+/// `ticket show` reads each article's delivery state from the index
+/// alone: the outbox row, with its rendered mail, is never read.
+#[test]
+fn delivery_state_is_read_from_the_index_alone() {
+    let (_d, mut s) = db();
+    let c = s.conn();
+    let sql = statements()
+        .into_iter()
+        .map(|(_, q)| q)
+        .find(|q| q.contains("(SELECT o.status FROM outbox o WHERE o.article_id = a.id)"))
+        .expect("the ticket show query");
+    let p = plan(c, &sql);
+    assert!(
+        p.iter()
+            .any(|l| l == "SEARCH o USING COVERING INDEX outbox_article (article_id=?)"),
+        "{p:?}"
+    );
+}
+
 #[test]
 fn every_exception_still_names_a_store_query() {
     let all = statements();
