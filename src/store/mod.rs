@@ -21,9 +21,12 @@ pub mod attempts;
 pub mod denied;
 pub mod maintenance;
 pub mod outbox;
+#[cfg(test)]
+mod plans;
 pub mod records;
 pub mod retention;
 pub mod safeguards;
+pub mod synthetic;
 pub mod views;
 
 use std::path::{Path, PathBuf};
@@ -42,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v5_priority.sql"),
     include_str!("schema_v6_class.sql"),
     include_str!("schema_v7_quote.sql"),
+    include_str!("schema_v8_indexes.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

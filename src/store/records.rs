@@ -25,7 +25,8 @@ pub struct TicketRef {
     pub priority_explicit: bool,
 }
 
-const TICKET_COLS: &str = "t.id, t.number, t.subject, t.state, q.name, t.customer_address, \
+pub(super) const TICKET_COLS: &str =
+    "t.id, t.number, t.subject, t.state, q.name, t.customer_address, \
      t.language, t.support_address, t.urgency, t.impact, t.priority, t.priority_explicit";
 
 fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<TicketRef> {

@@ -29,15 +29,49 @@ pub struct TicketFilter {
     pub limit: u32,
 }
 
+/// The select list of `ticket list`, before its WHERE (see [`tickets_sql`]).
+pub(super) const TICKETS_SELECT: &str =
+    "SELECT t.number, t.subject, t.state, t.priority, q.name, t.customer_address,
+            (SELECT COUNT(*) FROM articles a WHERE a.ticket_id = t.id), t.created_at, t.updated_at
+     FROM tickets t JOIN queues q ON q.id = t.queue_id";
+
+/// The `ticket list` query for the filters `f` sets: only the filters
+/// given appear in the WHERE, so each one can use its index
+/// (`tickets_state_id`, `tickets_queue_id`, `tickets_customer_id`) and
+/// rows come out newest first without sorting. Parameters: ?1 state,
+/// ?2 queue, ?3 customer, ?4 limit (unused ones are bound and ignored).
+pub(super) fn tickets_sql(f: &TicketFilter) -> String {
+    let mut conds = Vec::new();
+    if f.state.is_some() {
+        conds.push("t.state = ?1");
+    }
+    if f.queue.is_some() {
+        conds.push("t.queue_id = (SELECT id FROM queues WHERE name = ?2)");
+    }
+    if f.customer.is_some() {
+        conds.push("t.customer_address = ?3");
+    }
+    // ?1..?3 must appear for the four parameters to bind; a filter not
+    // given is a no-op comparison of the parameter with NULL.
+    let unused = [
+        ("?1", f.state.is_none()),
+        ("?2", f.queue.is_none()),
+        ("?3", f.customer.is_none()),
+    ]
+    .iter()
+    .filter(|(_, unused)| *unused)
+    .map(|(p, _)| format!("{p} IS NULL"))
+    .collect::<Vec<_>>();
+    let mut all: Vec<String> = conds.iter().map(|s| s.to_string()).collect();
+    all.extend(unused);
+    format!(
+        "{TICKETS_SELECT} WHERE {} ORDER BY t.id DESC LIMIT ?4",
+        all.join(" AND ")
+    )
+}
+
 pub fn tickets(c: &Connection, f: &TicketFilter) -> Result<Vec<TicketSummary>> {
-    let mut stmt = c.prepare(
-        "SELECT t.number, t.subject, t.state, t.priority, q.name, t.customer_address,
-                (SELECT COUNT(*) FROM articles a WHERE a.ticket_id = t.id), t.created_at, t.updated_at
-         FROM tickets t JOIN queues q ON q.id = t.queue_id
-         WHERE (?1 IS NULL OR t.state = ?1) AND (?2 IS NULL OR q.name = ?2)
-           AND (?3 IS NULL OR t.customer_address = ?3)
-         ORDER BY t.id DESC LIMIT ?4",
-    )?;
+    let mut stmt = c.prepare(&tickets_sql(f))?;
     let rows = stmt.query_map(
         params![
             f.state,
@@ -271,19 +305,32 @@ pub fn quarantine_one(c: &Connection, id: i64) -> Result<Option<QuarantineEntry>
     Ok(quarantine_query(c, None, Some(id))?.into_iter().next())
 }
 
+/// The select list of `quarantine list/show`, before its WHERE.
+pub(super) const QUARANTINE_SELECT: &str =
+    "SELECT q.id, q.status, q.mailbox, q.uid_validity, q.uid, q.size, q.message_id,
+            q.from_address, q.subject, q.error, q.attempts, t.number, q.raw_id IS NOT NULL,
+            q.created_at, q.updated_at
+     FROM quarantine q LEFT JOIN tickets t ON t.id = q.ticket_id";
+
+/// The quarantine query with only the filters given in its WHERE, so that
+/// one status (`quarantine_status`) or one id is found by index.
+/// Parameters: ?1 status, ?2 id.
+pub(super) fn quarantine_sql(status: bool, id: bool) -> String {
+    let status = if status {
+        "q.status = ?1"
+    } else {
+        "?1 IS NULL"
+    };
+    let id = if id { "q.id = ?2" } else { "?2 IS NULL" };
+    format!("{QUARANTINE_SELECT} WHERE {status} AND {id} ORDER BY q.id")
+}
+
 fn quarantine_query(
     c: &Connection,
     status: Option<&str>,
     id: Option<i64>,
 ) -> Result<Vec<QuarantineEntry>> {
-    let mut stmt = c.prepare(
-        "SELECT q.id, q.status, q.mailbox, q.uid_validity, q.uid, q.size, q.message_id,
-                q.from_address, q.subject, q.error, q.attempts, t.number, q.raw_id IS NOT NULL,
-                q.created_at, q.updated_at
-         FROM quarantine q LEFT JOIN tickets t ON t.id = q.ticket_id
-         WHERE (?1 IS NULL OR q.status = ?1) AND (?2 IS NULL OR q.id = ?2)
-         ORDER BY q.id",
-    )?;
+    let mut stmt = c.prepare(&quarantine_sql(status.is_some(), id.is_some()))?;
     let rows = stmt.query_map(params![status, id], |r| {
         Ok(QuarantineEntry {
             id: r.get(0)?,

@@ -1,0 +1,130 @@
+//! Read-path benchmark for BENCHMARKS.md (issue 10, item 1): fills a
+//! database with synthetic history (`store::synthetic`, SQL only, one
+//! transaction per 100,000 tickets), then times the store calls behind
+//! `ticket show` and `ticket list` on it.
+//!
+//!     cargo run --example bench_readpath -- DB TICKETS [ARTICLES_PER_TICKET]
+//!
+//! DB is created (or extended) at the given path; TICKETS are added to it
+//! (0: only measure). Prints `key=value` lines: fill_s, then per query the
+//! first (cold) call and the median and max of 21 warm calls, in ms. A
+//! measurement, not a test: it never fails on time.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use postdesk::store::synthetic::{fill, Synthetic};
+use postdesk::store::views::{self, TicketFilter};
+use postdesk::store::{Durability, Store};
+
+/// Cold time, then median and max of 21 warm runs, in ms.
+fn time(name: &str, mut f: impl FnMut() -> usize) {
+    let t = Instant::now();
+    let rows = f();
+    let cold = t.elapsed().as_secs_f64() * 1e3;
+    let mut warm: Vec<f64> = (0..21)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    warm.sort_by(f64::total_cmp);
+    println!(
+        "{name}: rows={rows} cold_ms={cold:.2} median_ms={:.2} max_ms={:.2}",
+        warm[10], warm[20]
+    );
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let db = PathBuf::from(
+        args.first()
+            .expect("usage: bench_readpath DB TICKETS [PER]"),
+    );
+    let tickets: u64 = args.get(1).map_or(Ok(0), |s| s.parse())?;
+    let per: u64 = args.get(2).map_or(Ok(4), |s| s.parse())?;
+    let mut store = Store::open(&db, Durability::Normal)?;
+    let t = Instant::now();
+    let mut left = tickets;
+    while left > 0 {
+        let n = left.min(100_000);
+        let spec = Synthetic {
+            tickets: n,
+            articles_per_ticket: per,
+            customers: 50_000,
+            raw_size: 1024,
+        };
+        fill(store.conn(), &spec)?;
+        left -= n;
+        eprintln!("filled {} tickets", tickets - left);
+    }
+    println!("fill_s={:.1}", t.elapsed().as_secs_f64());
+    drop(store);
+
+    let mut store = Store::open_read_only(&db)?;
+    let c = store.conn();
+    let st = views::status(c)?;
+    println!("tickets={} articles={}", st.tickets, st.articles);
+    let newest = views::tickets(
+        c,
+        &TicketFilter {
+            limit: 1,
+            ..Default::default()
+        },
+    )?;
+    let Some(newest) = newest.first() else {
+        anyhow::bail!("no tickets in {}", db.display());
+    };
+    let middle = format!("B{:015}", st.tickets / 2);
+    for (name, number) in [
+        ("show_newest", newest.number.clone()),
+        ("show_middle", middle),
+    ] {
+        time(name, || {
+            views::ticket(c, &number)
+                .expect("ticket query runs")
+                .map_or(0, |t| t.articles.len())
+        });
+    }
+    let customer = newest.customer.clone();
+    let lists = [
+        (
+            "list_100",
+            TicketFilter {
+                limit: 100,
+                ..Default::default()
+            },
+        ),
+        (
+            "list_open_100",
+            TicketFilter {
+                state: Some("open".into()),
+                limit: 100,
+                ..Default::default()
+            },
+        ),
+        (
+            "list_queue_100",
+            TicketFilter {
+                queue: Some("bench".into()),
+                limit: 100,
+                ..Default::default()
+            },
+        ),
+        (
+            "list_customer_all",
+            TicketFilter {
+                customer: Some(customer),
+                limit: 0,
+                ..Default::default()
+            },
+        ),
+    ];
+    for (name, filter) in lists {
+        time(name, || {
+            views::tickets(c, &filter).expect("list query runs").len()
+        });
+    }
+    Ok(())
+}
