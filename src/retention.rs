@@ -133,18 +133,12 @@ mod tests {
 
     fn raw_count(dir: &std::path::Path) -> i64 {
         let mut s = Store::open(&dir.join("t.db"), Durability::Full).unwrap();
-        s.conn()
-            .query_row("SELECT count(*) FROM raw_messages", [], |r| r.get(0))
-            .unwrap()
+        crate::store::retention::raw_message_count(s.conn()).unwrap()
     }
 
     fn old_raw(dir: &std::path::Path) {
         let mut s = Store::open(&dir.join("t.db"), Durability::Full).unwrap();
-        s.conn()
-            .execute_batch(
-                "INSERT INTO raw_messages (sha256, size, content, received_at)
-                 VALUES ('r', 1, x'61', '2000-01-01T00:00:00Z')",
-            )
+        crate::store::retention::insert_raw_received_at(s.conn(), "r", "2000-01-01T00:00:00Z")
             .unwrap();
     }
 

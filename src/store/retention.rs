@@ -108,6 +108,27 @@ pub fn prune(conn: &mut Connection, cut: &Cutoffs, dry_run: bool) -> Result<Prun
     Ok(out)
 }
 
+/// Test support for the daemon's prune task (`crate::retention`), which
+/// may not speak SQL itself: how many raw messages are stored.
+#[cfg(test)]
+pub(crate) fn raw_message_count(c: &Connection) -> rusqlite::Result<i64> {
+    c.query_row("SELECT count(*) FROM raw_messages", [], |r| r.get(0))
+}
+
+/// Test support: store a one-byte raw message received at `when`.
+#[cfg(test)]
+pub(crate) fn insert_raw_received_at(
+    c: &Connection,
+    sha: &str,
+    when: &str,
+) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO raw_messages (sha256, size, content, received_at) VALUES (?1, 1, x'61', ?2)",
+        params![sha, when],
+    )
+    .map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
