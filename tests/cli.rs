@@ -432,26 +432,6 @@ fn check_warns_about_imap_settings_on_a_pipe_only_mailbox() {
     );
 }
 
-/// A configuration needing no mail stack, in `dir` (readable by all, so
-/// another user can `check` it), with `extra` appended.
-fn standalone_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::create_dir_all(dir.join("rules")).unwrap();
-    let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-templates");
-    let text = format!(
-        "[system]\nfqdn = \"desk.example.com\"\n\
-         [storage]\ndatabase = \"db.sqlite\"\ndata_dir = \"data\"\n\
-         [paths]\ntemplates = {templates:?}\n\
-         [smtp]\nhost = \"localhost\"\ntls = \"none\"\n\
-         [[queue]]\nname = \"support\"\n\
-         [[mailbox]]\nname = \"support\"\naddress = \"support@example.com\"\nqueue = \"support\"\nafter = \"flag\"\n{extra}"
-    );
-    let path = dir.join("postdesk.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 fn postdesk() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_postdesk"))
 }
@@ -462,7 +442,7 @@ fn check_lists_every_configuration_problem_with_line_and_exits_78() {
     // Lines 1-17 are the standalone file; the mailbox's keys go on.
     let config = standalone_config(
         dir.path(),
-        "tls = \"ssl\"\nidle = \"yes\"\nidel = true\nport = 70000\n[log]\nlevel = \"debg\"\n",
+        "after = \"flag\"\ntls = \"ssl\"\nidle = \"yes\"\nidel = true\nport = 70000\n[log]\nlevel = \"debg\"\n",
     );
     let out = postdesk()
         .arg("--config")
@@ -500,7 +480,7 @@ fn check_lists_every_configuration_problem_with_line_and_exits_78() {
 #[test]
 fn relative_config_name_works_like_dot_slash() {
     let dir = tempfile::tempdir().unwrap();
-    standalone_config(dir.path(), "");
+    standalone_config(dir.path(), "after = \"flag\"\n");
     let out = postdesk()
         .current_dir(dir.path())
         .args(["--config", "postdesk.toml", "check", "--json"])
@@ -525,7 +505,7 @@ fn check_fails_on_storage_the_user_cannot_write_and_names_its_owner() {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
-    let config = standalone_config(dir.path(), "");
+    let config = standalone_config(dir.path(), "after = \"flag\"\n");
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     std::fs::write(dir.path().join("db.sqlite"), b"").unwrap();

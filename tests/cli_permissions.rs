@@ -5,28 +5,13 @@
 //! As root, "another user" is nobody (uid 65534); otherwise the folder is
 //! made read-only for the user running the tests.
 
+mod common;
+
+use common::standalone_config;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-
-/// A pipe-only configuration in `dir` with its database `db.sqlite`.
-fn config(dir: &Path) -> PathBuf {
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::create_dir_all(dir.join("rules")).unwrap();
-    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-templates");
-    let text = format!(
-        "[system]\nfqdn = \"desk.example.com\"\n\
-         [storage]\ndatabase = \"db.sqlite\"\ndata_dir = \"data\"\n\
-         [paths]\ntemplates = {templates:?}\n\
-         [smtp]\nhost = \"localhost\"\ntls = \"none\"\n\
-         [[queue]]\nname = \"support\"\n\
-         [[mailbox]]\nname = \"support\"\naddress = \"support@example.com\"\nqueue = \"support\"\n"
-    );
-    let path = dir.join("postdesk.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 fn postdesk(config: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_postdesk"));
@@ -81,7 +66,7 @@ fn migrate(config: &Path) {
 #[test]
 fn read_commands_as_a_user_who_cannot_write_the_database_folder_exit_77_naming_its_owner() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
+    let config = standalone_config(dir.path(), "");
     migrate(&config);
     let (user, owner) = users();
     let folder = dir.path().display().to_string();
@@ -129,7 +114,7 @@ fn read_commands_as_a_user_who_cannot_write_the_database_folder_exit_77_naming_i
 #[test]
 fn run_and_ingest_as_a_user_who_cannot_write_say_so_once_naming_the_owner() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
+    let config = standalone_config(dir.path(), "");
     migrate(&config);
     let (user, owner) = users();
     let lock = std::fs::canonicalize(dir.path())
@@ -162,7 +147,7 @@ fn run_and_ingest_as_a_user_who_cannot_write_say_so_once_naming_the_owner() {
 fn run_refused_by_a_lock_held_under_a_dead_pid_says_someone_else_holds_it() {
     use std::os::fd::AsRawFd;
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
+    let config = standalone_config(dir.path(), "");
     let lock = std::fs::canonicalize(dir.path())
         .unwrap()
         .join("db.sqlite.lock");
@@ -197,7 +182,7 @@ fn run_refused_by_a_lock_held_under_a_dead_pid_says_someone_else_holds_it() {
 #[test]
 fn check_on_an_older_database_does_not_also_warn_about_the_outbox() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
+    let config = standalone_config(dir.path(), "");
     rusqlite::Connection::open(dir.path().join("db.sqlite"))
         .unwrap()
         .execute_batch("PRAGMA journal_mode = WAL")

@@ -3,34 +3,20 @@
 //! reason (exit 78), and warn about a rule naming an unknown queue. No
 //! mail stack needed.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::standalone_config;
+use std::path::Path;
 use std::process::Command;
 
 fn postdesk() -> Command {
     Command::new(env!("CARGO_BIN_EXE_postdesk"))
 }
 
-/// A configuration needing no mail stack, its rules in `dir/rules`.
-fn config(dir: &Path) -> PathBuf {
-    std::fs::create_dir_all(dir.join("rules")).unwrap();
-    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-templates");
-    let text = format!(
-        "[system]\nfqdn = \"desk.example.com\"\n\
-         [storage]\ndatabase = \"db.sqlite\"\ndata_dir = \"data\"\n\
-         [paths]\ntemplates = {templates:?}\n\
-         [smtp]\nhost = \"localhost\"\ntls = \"none\"\n\
-         [[queue]]\nname = \"support\"\n\
-         [[mailbox]]\nname = \"support\"\naddress = \"support@example.com\"\nqueue = \"support\"\n"
-    );
-    let path = dir.join("postdesk.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 #[test]
 fn check_refuses_a_bad_rule_file_with_file_line_and_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
+    let config = standalone_config(dir.path(), "");
     let bad = dir.path().join("rules/50-bad.toml");
     std::fs::write(
         &bad,
@@ -77,7 +63,7 @@ fn check_refuses_a_bad_rule_file_with_file_line_and_reason() {
 #[test]
 fn rules_check_lists_the_shipped_rules_and_warns_about_unknown_queues() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
+    let config = standalone_config(dir.path(), "");
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     for f in std::fs::read_dir(&shipped).unwrap() {
         let f = f.unwrap().path();
@@ -145,7 +131,7 @@ fn rules_check_lists_the_shipped_rules_and_warns_about_unknown_queues() {
 #[test]
 fn run_refuses_to_start_on_a_bad_rule_file_with_exit_78() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
+    let config = standalone_config(dir.path(), "");
     let bad = dir.path().join("rules/10-vip.toml");
     std::fs::write(
         &bad,

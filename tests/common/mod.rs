@@ -216,4 +216,27 @@ pub fn subject(raw: &[u8]) -> String {
 }
 
 mod desk;
+#[allow(unused_imports)]
 pub use desk::*;
+
+/// A pipe-only configuration needing no mail stack, in `dir` (made
+/// readable by all, so another user can run against it), with an empty
+/// rules folder and the shipped templates; `extra` is appended to its
+/// `[[mailbox]]` (the file's first 16 lines are always the same).
+pub fn standalone_config(dir: &std::path::Path, extra: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    let templates = repo().join("mail-templates");
+    let text = format!(
+        "[system]\nfqdn = \"desk.example.com\"\n\
+         [storage]\ndatabase = \"db.sqlite\"\ndata_dir = \"data\"\n\
+         [paths]\ntemplates = {templates:?}\n\
+         [smtp]\nhost = \"localhost\"\ntls = \"none\"\n\
+         [[queue]]\nname = \"support\"\n\
+         [[mailbox]]\nname = \"support\"\naddress = \"support@example.com\"\nqueue = \"support\"\n{extra}"
+    );
+    let path = dir.join("postdesk.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
