@@ -12,6 +12,7 @@
 //! them all and wires tasks together; the CLI lives in the binary.
 
 pub mod backoff;
+pub mod commands;
 pub mod config;
 pub mod crash_guard;
 pub mod daemon;

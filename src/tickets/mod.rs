@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+pub mod lifecycle;
 pub mod priority;
 
 /// Life-cycle state of a ticket.
