@@ -12,7 +12,7 @@
 //! 2. a reply address carrying a [`token`] that postdesk put in this
 //!    agent's alert for this ticket.
 //!
-//! Pure: [`check`] turns the mail's headers and recipients into
+//! Pure: [`Checker::check`] turns the mail's headers and recipients into
 //! [`Authenticity`] evidence (computed by the facts stage, carried by the
 //! plan, printed by `explain`), and [`powers::agent_powers`] is the one
 //! decision the decide stage asks. Only [`key`] touches a file.
