@@ -116,7 +116,7 @@ impl Checker {
         from: &str,
         headers: &[(String, String)],
         recipients: impl IntoIterator<Item = &'r str>,
-        key: KeyState,
+        key: &KeyState,
     ) -> Authenticity {
         let from = from.trim().to_lowercase();
         let mut a = Authenticity {
@@ -128,7 +128,7 @@ impl Checker {
             .into_iter()
             .filter_map(token::parse_reply_address)
             .find(|t| self.support.contains(&t.base))
-            .map(|t| check_token(&from, &t, &key));
+            .map(|t| check_token(&from, &t, key));
         a
     }
 }

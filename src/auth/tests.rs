@@ -43,7 +43,7 @@ fn checker() -> Checker {
 }
 
 fn check(from: &str, headers: &[&str]) -> Authenticity {
-    checker().check(from, &h(headers), [], KeyState::Missing)
+    checker().check(from, &h(headers), [], &KeyState::Missing)
 }
 
 #[test]
@@ -63,7 +63,7 @@ fn gmail_header_is_read() {
         trusted: vec!["mx.google.com".into()],
         ..checker()
     };
-    let a = c.check("alice@example.com", &h(&[GMAIL]), [], KeyState::Missing);
+    let a = c.check("alice@example.com", &h(&[GMAIL]), [], &KeyState::Missing);
     let p = a.authenticated.unwrap();
     assert_eq!((&*p.method, &*p.domain), ("dkim", "example.com"));
 }
@@ -154,7 +154,7 @@ fn grammar_corners() {
 #[test]
 fn no_authserv_id_configured_means_no_header_counts() {
     let c = Checker::default();
-    let a = c.check("alice@example.com", &h(&[RSPAMD]), [], KeyState::Missing);
+    let a = c.check("alice@example.com", &h(&[RSPAMD]), [], &KeyState::Missing);
     assert_eq!(a.authenticated, None);
     assert!(
         a.summary.contains("no [auth] authserv_id is configured"),
@@ -302,7 +302,7 @@ fn encoded_words_in_a_header_are_not_decoded_into_results() {
     // a `;` into our MTA's header.
     let raw = "Authentication-Results: mx.example.com; spf=pass smtp.mailfrom==?utf-8?q?x=3B_dkim=3Dpass_header.d=3Dexample.com?=@evil.test\r\nFrom: alice@example.com\r\nTo: support@example.com\r\nSubject: x\r\n\r\nbody";
     let m = crate::mail::parse(raw.as_bytes(), "desk.example.com").unwrap();
-    let a = checker().check(&m.from.address, &m.headers, [], KeyState::Missing);
+    let a = checker().check(&m.from.address, &m.headers, [], &KeyState::Missing);
     assert_eq!(a.authenticated, None, "{:?}", a.headers);
 }
 
@@ -312,7 +312,12 @@ fn tokens_among_the_recipients_are_checked_for_the_from() {
     let t = "2026112210000017";
     let to = token::reply_address(&k, "support@example.com", t, "alice@example.com").unwrap();
     let c = checker();
-    let a = c.check("Alice@example.com", &[], [to.as_str()], KeyState::Ready(&k));
+    let a = c.check(
+        "Alice@example.com",
+        &[],
+        [to.as_str()],
+        &KeyState::Ready(&k),
+    );
     let tc = a.token.clone().unwrap();
     assert!(
         tc.valid && tc.ticket == t && tc.agent == "alice@example.com",
@@ -321,11 +326,11 @@ fn tokens_among_the_recipients_are_checked_for_the_from() {
     assert_eq!(tc.address, to);
     assert!(a.warnings().is_empty());
     // Another agent using alice's reply address.
-    let a = c.check("bob@example.com", &[], [to.as_str()], KeyState::Ready(&k));
+    let a = c.check("bob@example.com", &[], [to.as_str()], &KeyState::Ready(&k));
     assert!(!a.token.as_ref().unwrap().valid);
     assert!(a.warnings()[0].contains("invalid"), "{:?}", a.warnings());
     // No key yet, or a tag under an address that is not a support address.
-    let a = c.check("alice@example.com", &[], [to.as_str()], KeyState::Missing);
+    let a = c.check("alice@example.com", &[], [to.as_str()], &KeyState::Missing);
     assert!(!a.token.unwrap().valid);
     let elsewhere = to
         .replace("support@", "other@")
@@ -334,7 +339,7 @@ fn tokens_among_the_recipients_are_checked_for_the_from() {
         "alice@example.com",
         &[],
         [elsewhere.as_str()],
-        KeyState::Ready(&k),
+        &KeyState::Ready(&k),
     );
     assert_eq!(a.token, None);
 }

@@ -74,7 +74,9 @@ impl OwnAddresses {
         self.0.contains(&Self::key(address))
     }
 
-    fn key(address: &str) -> String {
+    /// `address` as ours are compared: lower-case, without a `+tag` or a
+    /// trailing dot on the domain.
+    pub fn key(address: &str) -> String {
         let a = address.trim().to_lowercase();
         match a.rsplit_once('@') {
             Some((local, domain)) => {

@@ -5,6 +5,7 @@
 use super::super::plan::{Disposition, Plan};
 use super::super::standing::Standing;
 use super::super::{sha256_hex, Failure, Processor};
+use crate::auth;
 use crate::config::Mailbox as MailboxConfig;
 use crate::mail::InboundMail;
 use crate::notify::{self, Kind};
@@ -43,22 +44,63 @@ impl Processor {
                 Failure::Other(format!("no [[mailbox]] named {:?}", n.from_mailbox))
             })?;
             let ctx = self.context(ticket, mail, mailbox, standing, quoted);
-            let sent = self.send(db, n.kind, ticket, mailbox, mail, &ctx, &n.to, sha);
-            match sent {
-                // The sender's address is one lettre cannot write into a
-                // mail: the ticket stands, without an auto-reply.
-                Err(Failure::Notify(notify::NotifyError::Address(e)))
-                    if n.kind == Kind::AutoReply =>
-                {
-                    tracing::warn!(ticket = %ticket.number, "no auto-reply: {e}")
+            let groups = if n.is_agents_alert {
+                self.alert_recipients(ticket, mailbox, &n.to)
+            } else {
+                vec![(n.to.clone(), None)]
+            };
+            let split = groups.len() > 1;
+            for (to, reply_to) in &groups {
+                // One mail per recipient when each gets its own token:
+                // each then needs its own Message-ID.
+                let salt = if split { to.join(",") } else { String::new() };
+                let out = Outgoing {
+                    to,
+                    reply_to: reply_to.as_deref(),
+                    salt: &salt,
+                };
+                let sent = self.send(db, n.kind, ticket, mailbox, mail, &ctx, &out, sha);
+                match sent {
+                    // The sender's address is one lettre cannot write into a
+                    // mail: the ticket stands, without an auto-reply.
+                    Err(Failure::Notify(notify::NotifyError::Address(e)))
+                        if n.kind == Kind::AutoReply =>
+                    {
+                        tracing::warn!(ticket = %ticket.number, "no auto-reply: {e}")
+                    }
+                    other => other?,
                 }
-                other => other?,
             }
             if n.is_agents_alert {
                 safeguards::record_agent_alert(db, ticket.id, &mail.from.address)?;
             }
         }
         Ok(())
+    }
+
+    /// An agents' alert's recipients, each alone with the reply address
+    /// carrying its token for this ticket (an answer from that mailbox to
+    /// that address proves the alert was received: `auth::token`). If no
+    /// key can be had, all of them together without a Reply-To.
+    fn alert_recipients(
+        &self,
+        ticket: &records::TicketRef,
+        mailbox: &MailboxConfig,
+        to: &[String],
+    ) -> Vec<(Vec<String>, Option<String>)> {
+        let key = match self.reply_key_for_minting() {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!(ticket = %ticket.number, "agents' alert sent without a reply token: {e}");
+                return vec![(to.to_vec(), None)];
+            }
+        };
+        to.iter()
+            .map(|a| {
+                let r = auth::token::reply_address(key, &mailbox.address, &ticket.number, a);
+                (vec![a.clone()], r)
+            })
+            .collect()
     }
 
     /// What the templates see. Display names and subjects from the mail
@@ -122,16 +164,17 @@ impl Processor {
         mailbox: &MailboxConfig,
         mail: &InboundMail,
         ctx: &notify::Context,
-        to: &[String],
+        out: &Outgoing,
         sha: &str,
     ) -> Result<(), Failure> {
-        // Deterministic per (inbound message, kind): unique, and the same
-        // on a re-run of a rolled-back attempt.
+        let to = out.to;
+        // Deterministic per (inbound message, kind[, recipient]): unique,
+        // and the same on a re-run of a rolled-back attempt.
         let message_id = format!(
             "{}.{}.{}@{}",
             ticket.number,
             kind.name(),
-            &sha256_hex(format!("{sha}/{}", kind.name()).as_bytes())[..16],
+            &sha256_hex(format!("{sha}/{}{}", kind.name(), out.salt).as_bytes())[..16],
             self.config.system.fqdn
         );
         // A template problem never costs the customer their ticket: the
@@ -187,6 +230,7 @@ impl Processor {
             from_address: &mailbox.address,
             from_name: mailbox.display_name.as_deref(),
             to,
+            reply_to: out.reply_to,
             envelope_from: None,
             message_id: &message_id,
             in_reply_to: mail.message_id.as_deref(),
@@ -234,6 +278,14 @@ impl Processor {
         )?;
         Ok(())
     }
+}
+
+/// One mail's recipients and Reply-To.
+struct Outgoing<'a> {
+    to: &'a [String],
+    reply_to: Option<&'a str>,
+    /// Added to the Message-ID's hash when one notification is split.
+    salt: &'a str,
 }
 
 fn truncate(s: &str, max: usize) -> String {
