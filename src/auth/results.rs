@@ -10,7 +10,9 @@
 //! Written by hand: no maintained crate parses the header (mail-auth, the
 //! best-kept Rust mail-authentication crate, only writes it; its own
 //! DKIM/SPF verification needs DNS, which is the MTA's job here).
-//! Lenient where real MTAs stray from the grammar in harmless ways:
+//! Stricter than RFC 8601 at one point: the authserv-id must come first,
+//! bare (see [`parse`]). Lenient where real MTAs stray from the grammar in
+//! harmless ways:
 //! Microsoft 365's `action=none` and `compauth=pass reason=100` (a
 //! property without a ptype is kept with an empty ptype), a `;` at the end,
 //! and base64 with `=` in `header.b=`.
@@ -92,10 +94,24 @@ pub fn parse(value: &str) -> Result<AuthResults, ParseError> {
         s: value.as_bytes(),
         at: 0,
     };
-    r.cfws()?;
-    let id = r.value()?;
-    if id.is_empty() || id.contains('=') || r.peek() == Some(b'=') {
+    // Strict where a forgery could hide: the authserv-id is a plain
+    // token, first in the value, followed by white space, `;` or the end
+    // (no comment or quotes around it), so the simple pattern an MTA
+    // strips forged copies with (`^Authentication-Results:\s*mx\.example\.com`)
+    // sees every header this reader would take for ours.
+    while r.peek().is_some_and(|b| b.is_ascii_whitespace()) {
+        r.at += 1;
+    }
+    if matches!(r.peek(), Some(b'(' | b'"')) {
+        return Err(r.malformed("a comment or quotes around the authserv-id"));
+    }
+    let id = r.word();
+    if id.is_empty() || r.peek() == Some(b'=') {
         return Err(ParseError::NoAuthservId);
+    }
+    if !matches!(r.peek(), None | Some(b';')) && !r.peek().is_some_and(|b| b.is_ascii_whitespace())
+    {
+        return Err(r.malformed("the authserv-id runs into a comment or quotes"));
     }
     let authserv_id = id.to_ascii_lowercase();
     r.cfws()?;

@@ -125,7 +125,7 @@ fn grammar_corners() {
         ("example.org", 0)
     );
     let r = results::parse(
-        "\"Example.ORG\" (c (nested) \\) x); DKIM/1 = Pass (ok) Header.D = example.org ;",
+        " Example.ORG (c (nested) \\) x); DKIM/1 = Pass (ok) Header.D = example.org ;",
     )
     .unwrap();
     assert_eq!(r.authserv_id, "example.org");
@@ -146,6 +146,12 @@ fn grammar_corners() {
         "x; dkim=pass header.d=\"unclosed",
         "x dkim=pass",
         "x 1a; none",
+        // A comment or quotes around the authserv-id: a forgery could hide
+        // from the MTA's stripping pattern that way.
+        "(c) mx.example.com; dkim=pass header.d=example.com",
+        "\"mx.example.com\"; dkim=pass header.d=example.com",
+        "mx.example.com(c); dkim=pass header.d=example.com",
+        "mx.example.com\"x\"; dkim=pass header.d=example.com",
     ] {
         assert!(results::parse(bad).is_err(), "{bad:?} was read");
     }
