@@ -95,12 +95,7 @@ impl Processor {
                 return vec![(to.to_vec(), None)];
             }
         };
-        to.iter()
-            .map(|a| {
-                let r = auth::token::reply_address(key, &mailbox.address, &ticket.number, a);
-                (vec![a.clone()], r)
-            })
-            .collect()
+        with_reply_tokens(key, &mailbox.address, &ticket.number, to)
     }
 
     /// What the templates see. Display names and subjects from the mail
@@ -280,6 +275,22 @@ impl Processor {
     }
 }
 
+/// Each of `to` alone, with the reply address under `support` carrying
+/// its token for `ticket`.
+fn with_reply_tokens(
+    key: &auth::ReplyKey,
+    support: &str,
+    ticket: &str,
+    to: &[String],
+) -> Vec<(Vec<String>, Option<String>)> {
+    to.iter()
+        .map(|a| {
+            let r = auth::token::reply_address(key, support, ticket, a);
+            (vec![a.clone()], r)
+        })
+        .collect()
+}
+
 /// One mail's recipients and Reply-To.
 struct Outgoing<'a> {
     to: &'a [String],
@@ -297,4 +308,32 @@ fn truncate(s: &str, max: usize) -> String {
         cut -= 1;
     }
     format!("{}\n[… truncated]", &s[..cut])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_alert_recipient_gets_a_mail_with_a_token_of_its_own() {
+        let key = auth::ReplyKey::from_bytes([9; 32]);
+        let to = vec![
+            "alice@example.com".to_string(),
+            "bob@example.com".to_string(),
+        ];
+        let groups = with_reply_tokens(&key, "support@example.com", "2026112210000017", &to);
+        assert_eq!(groups.len(), 2);
+        for ((alone, reply_to), agent) in groups.iter().zip(&to) {
+            assert_eq!(alone, &vec![agent.clone()]);
+            let t = auth::token::parse_reply_address(reply_to.as_deref().unwrap()).unwrap();
+            assert_eq!(t.base, "support@example.com");
+            assert!(auth::token::verify(
+                &key,
+                "2026112210000017",
+                agent,
+                &t.token
+            ));
+        }
+        assert_ne!(groups[0].1, groups[1].1);
+    }
 }
