@@ -11,6 +11,7 @@
 //! Modules are listed in that order. [`daemon`] is the one place that knows
 //! them all and wires tasks together; the CLI lives in the binary.
 
+pub mod auth;
 pub mod backoff;
 pub mod commands;
 pub mod config;

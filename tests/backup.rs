@@ -125,12 +125,26 @@ fn backup_taken_while_ingest_runs_restores_consistently() {
         db_strings(&backup_db, "SELECT DISTINCT path FROM attachments").len()
     });
     assert!(!desk.path().join("backup-1.partial").exists());
+    // The reply-token key (made by the first agents' alert) is in the
+    // backup, private, and restored with it.
+    let key = std::fs::read(state(&desk).join("reply-token.key")).unwrap();
+    assert_eq!(std::fs::read(dest.join("reply-token.key")).unwrap(), key);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dest.join("reply-token.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
 
     // Restored into a fresh installation: the same tickets, files intact.
     let other = pipe_desk();
     let (code, v) = run_json(&other, &["db", "restore", dest.to_str().unwrap(), "--json"]);
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(numbers(&other.tickets()), backed_up);
+    assert_eq!(
+        std::fs::read(state(&other).join("reply-token.key")).unwrap(),
+        key
+    );
     let (code, v) = run_json(&other, &["db", "check", "--json"]);
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["ok"], true);

@@ -133,6 +133,9 @@ fn print(out: &mut impl Write, e: &Explanation) -> std::io::Result<()> {
         None => writeln!(out, "Route:    none: {}", p.route.reason)?,
     }
     writeln!(out, "Outcome:  {}", outcome(p))?;
+    if e.mail.is_some() {
+        print_authenticity(out, &p.authenticity)?;
+    }
     if let Some(t) = &p.ticket {
         let c = &t.classification;
         writeln!(
@@ -203,6 +206,26 @@ fn print(out: &mut impl Write, e: &Explanation) -> std::io::Result<()> {
         out,
         "(nothing was written: `postdesk explain` never applies a plan)"
     )
+}
+
+/// Whether the From is proven, each Authentication-Results header's fate
+/// and the reply token, if any.
+fn print_authenticity(
+    out: &mut impl Write,
+    a: &postdesk::auth::Authenticity,
+) -> std::io::Result<()> {
+    writeln!(out, "Sender:   {}", a.summary)?;
+    for h in &a.headers {
+        writeln!(
+            out,
+            "          Authentication-Results #{}: {}",
+            h.position, h.said
+        )?;
+    }
+    if let Some(t) = &a.token {
+        writeln!(out, "Token:    {} ({})", t.said, t.address)?;
+    }
+    Ok(())
 }
 
 fn outcome(p: &Plan) -> String {

@@ -470,6 +470,22 @@ pub(super) fn check(
             ));
         }
     }
+    let mut authserv_id = Vec::new();
+    for (i, id) in raw.auth.authserv_id.iter().enumerate() {
+        let id = id.trim().to_ascii_lowercase();
+        let plain = !id.is_empty()
+            && id.len() <= 255
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-_".contains(&b));
+        if plain {
+            authserv_id.push(id);
+        } else {
+            problems.push(format!(
+                "auth.authserv_id[{i}]: {id:?} is not an authserv-id (a host name such as \"mx.example.com\", as your MTA writes it first in Authentication-Results)"
+            ));
+        }
+    }
     let retention = super::Retention {
         raw_messages_days: raw.retention.raw_messages_days,
         attachments_days: raw.retention.attachments_days,
@@ -508,6 +524,7 @@ pub(super) fn check(
         mailboxes,
         ops,
         retention,
+        auth: super::Auth { authserv_id },
         warnings,
     })
 }

@@ -74,7 +74,9 @@ impl OwnAddresses {
         self.0.contains(&Self::key(address))
     }
 
-    fn key(address: &str) -> String {
+    /// `address` as ours are compared: lower-case, without a `+tag` or a
+    /// trailing dot on the domain.
+    pub fn key(address: &str) -> String {
         let a = address.trim().to_lowercase();
         match a.rsplit_once('@') {
             Some((local, domain)) => {
@@ -131,6 +133,8 @@ pub struct Config {
     pub ops: Ops,
     /// How long raw messages and attachments are kept (`[retention]`).
     pub retention: Retention,
+    /// Agent authenticity (`[auth]`).
+    pub auth: Auth,
     /// Settings that are accepted but have no effect, for `check` and the
     /// daemon's start to show; each a line like a problem's
     /// (`postdesk.toml:12: mailbox[0]: …`).
@@ -195,6 +199,14 @@ pub struct Smtp {
 pub struct Retention {
     pub raw_messages_days: Option<u32>,
     pub attachments_days: Option<u32>,
+}
+
+/// Whose `Authentication-Results` headers prove an agent's From.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Auth {
+    /// The authserv-ids our own MTA writes, lower-case; empty (the
+    /// default): no `Authentication-Results` header is believed.
+    pub authserv_id: Vec<String>,
 }
 
 /// The health and metrics listener and when health turns bad.

@@ -38,6 +38,17 @@ pub(super) struct RawConfig {
     pub(super) health: RawHealth,
     #[serde(default)]
     pub(super) retention: RawRetention,
+    #[serde(default)]
+    pub(super) auth: RawAuth,
+}
+
+/// Agent authenticity: whose `Authentication-Results` headers to believe.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuth {
+    /// The authserv-ids of our own MTA; empty: no header is believed.
+    #[serde(default)]
+    pub(super) authserv_id: Vec<String>,
 }
 
 /// How long raw messages and attachments are kept (`postdesk db prune`);

@@ -408,6 +408,8 @@ fn own_addresses_match_with_tags_case_and_trailing_dots() {
         "support+x@example.com",
         "support@example.com.",
         "SUPPORT+billing@example.com.",
+        // A reply address with a token (auth::token) is the support address.
+        "support+t2026112210000017-k7f3qx2m9a@example.com",
     ] {
         assert!(own.contains(ours), "{ours}");
     }
@@ -418,6 +420,27 @@ fn own_addresses_match_with_tags_case_and_trailing_dots() {
     ] {
         assert!(!own.contains(theirs), "{theirs}");
     }
+}
+
+#[test]
+fn auth_trusts_no_authserv_id_unless_told_and_checks_each() {
+    let (_d, p) = write(MINIMAL);
+    let c = Config::load_with_env(&p, &env(&[("PW", "x")])).unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.auth.authserv_id.is_empty(), "secure default: none");
+    let (_d, p) = write(&format!(
+        "{MINIMAL}\n[auth]\nauthserv_id = [\"MX.Example.com\", \"mx2.example.com\"]\n"
+    ));
+    let c = Config::load_with_env(&p, &env(&[("PW", "x")])).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.auth.authserv_id, ["mx.example.com", "mx2.example.com"]);
+    let p = problems(
+        &format!("{MINIMAL}\n[auth]\nauthserv_id = [\"mx.example.com\", \"\", \"a b;\"]\n"),
+        &[],
+    );
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(
+        p[0].contains("auth.authserv_id[1]") && p[1].contains("auth.authserv_id[2]"),
+        "{p:?}"
+    );
 }
 
 /// The warnings of `text`, one line each, the file shown as `c.toml`.
@@ -447,7 +470,7 @@ fn pipe_only_warning_names_every_imap_key_set_and_the_mailbox_line() {
 fn env_override_making_a_new_table_is_blamed_on_the_variable() {
     assert_eq!(
         problems(MINIMAL, &[("POSTDESK_NOSUCH__X", "1")]),
-        ["environment variable POSTDESK_NOSUCH__X: nosuch: unknown key; expected one of system, storage, paths, log, smtp, priority, queue, mailbox, http, health, retention"]
+        ["environment variable POSTDESK_NOSUCH__X: nosuch: unknown key; expected one of system, storage, paths, log, smtp, priority, queue, mailbox, http, health, retention, auth"]
     );
     assert_eq!(
         problems(MINIMAL, &[("POSTDESK_SYSTEM__FQDM__X", "1")]),

@@ -362,6 +362,9 @@ pub struct Envelope<'a> {
     pub from_address: &'a str,
     pub from_name: Option<&'a str>,
     pub to: &'a [String],
+    /// Where answers go (an agents' alert: the reply address with the
+    /// recipient's token); None: to `from_address`.
+    pub reply_to: Option<&'a str>,
     /// `None` sends with the null reverse-path (auto-replies, RFC 3834).
     pub envelope_from: Option<&'a str>,
     pub message_id: &'a str,
@@ -398,6 +401,9 @@ pub fn build(env: &Envelope, subject: &str, body: &str) -> Result<Rendered, Noti
         .raw_header(header("X-Postdesk-Ticket", env.ticket_number.to_string()));
     for to in env.to {
         b = b.to(mailbox(to, None)?);
+    }
+    if let Some(r) = env.reply_to {
+        b = b.reply_to(mailbox(r, env.from_name)?);
     }
     if let Some(irt) = env.in_reply_to {
         b = b.in_reply_to(format!("<{irt}>"));
@@ -507,6 +513,7 @@ mod tests {
             .render(Kind::AutoReply, "en", &ctx("hi\r\nBcc: victim@example.com"))
             .unwrap();
         let env = Envelope {
+            reply_to: Some("support+t2026112210000017-abcdefghij@desk.example.com"),
             from_address: "support@desk.example.com",
             from_name: Some("Support\r\nX-Evil: 1"),
             to: &["ana@example.pt".to_string()],
@@ -531,6 +538,11 @@ mod tests {
             "{head}"
         );
         assert_eq!(r.envelope_from, "");
+        assert!(head.lines().any(|l| l.starts_with("Reply-To:")), "{head}");
+        assert!(
+            head.contains("<support+t2026112210000017-abcdefghij@desk.example.com>"),
+            "{head}"
+        );
     }
 
     #[test]

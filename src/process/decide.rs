@@ -48,6 +48,7 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         auto_reply_suppressed: None,
         rules: Vec::new(),
         trace: Vec::new(),
+        authenticity: f.authenticity.clone(),
     };
     plan.note("route", route.reason.clone());
     let Some(mailbox) = route.mailbox.as_deref().and_then(|n| s.config.mailbox(n)) else {

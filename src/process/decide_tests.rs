@@ -198,6 +198,7 @@ fn new_ticket_plan_as_data() {
         auto_reply_suppressed: None,
         rules: Vec::new(),
         trace: p.trace.clone(),
+        authenticity: Default::default(),
     };
     assert_eq!(p, expected);
     assert_eq!(p.route.mailbox.as_deref(), Some("support"));
@@ -545,4 +546,23 @@ fn rules_cannot_edit_a_mail_that_makes_no_article() {
         "{}",
         last.said
     );
+}
+
+#[test]
+fn the_plan_carries_the_authenticity_evidence_of_the_facts() {
+    let m = mail(
+        "ana@customer.test",
+        &["support@example.com"],
+        &[],
+        "Printer",
+    );
+    let f = Facts {
+        authenticity: crate::auth::Authenticity {
+            from: "ana@customer.test".into(),
+            summary: "not authenticated: the mail has no Authentication-Results header".into(),
+            ..Default::default()
+        },
+        ..Facts::default()
+    };
+    assert_eq!(plan(&f, &m, Some("support")).authenticity, f.authenticity);
 }

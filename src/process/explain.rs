@@ -82,6 +82,7 @@ impl Processor {
                             step: "parse",
                             said: reason,
                         }],
+                        authenticity: Default::default(),
                     },
                 });
             }

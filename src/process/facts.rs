@@ -30,6 +30,9 @@ pub struct Facts {
     pub alerts_by_sender: u32,
     /// The mail's language, if templates exist for it.
     pub language_with_templates: Option<String>,
+    /// Whether the From is proven (our MTA's Authentication-Results, a
+    /// reply-address token): what agent powers will rest on.
+    pub authenticity: crate::auth::Authenticity,
     /// When the mail is handled: what rules with a weekday or time window
     /// read (the decide stage itself reads no clock).
     #[serde(serialize_with = "rfc3339")]
@@ -88,6 +91,10 @@ pub struct Lookup<'a> {
     /// counted as an earlier copy (the question is what the mail would do
     /// if it came now).
     pub except_article: Option<i64>,
+    /// Agent authenticity: whose headers to believe, where reply
+    /// addresses point, and the reply-token key.
+    pub auth: &'a crate::auth::Checker,
+    pub reply_key: crate::auth::KeyState<'a>,
 }
 
 /// An hour before `now`, as stored.
@@ -205,5 +212,12 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
     f.auto_replies_to_sender = records::auto_replies_since(db, &mail.from.address, &since)?;
     f.alerts_by_sender = safeguards::agent_alerts_by_sender_since(db, &mail.from.address, &since)?;
     f.language_with_templates = mail.language.clone().filter(|l2| (l.has_language)(l2));
+    let recipients = mail.to.iter().chain(&mail.cc).map(|m| m.address.as_str());
+    f.authenticity = l.auth.check(
+        &mail.from.address,
+        &mail.headers,
+        recipients.chain(mail.delivered_to.iter().map(String::as_str)),
+        &l.reply_key,
+    );
     Ok(f)
 }

@@ -210,6 +210,12 @@ pub struct Processor {
     /// Set when the batch in progress wrote attachment files: they are
     /// flushed with one `syncfs` before the batch commits.
     files_written: std::cell::Cell<bool>,
+    /// Agent authenticity: trusted authserv-ids and support addresses.
+    auth: crate::auth::Checker,
+    /// `storage.data_dir/reply-token.key`, read (or made, to mint a
+    /// token) once and kept.
+    reply_key_path: PathBuf,
+    reply_key: std::cell::OnceCell<crate::auth::ReplyKey>,
 }
 
 impl Processor {
@@ -220,6 +226,12 @@ impl Processor {
             attachments_dir: config.storage.data_dir.join("attachments"),
             files_written: std::cell::Cell::new(false),
             rules: Arc::new(plan::NoRules),
+            auth: crate::auth::Checker {
+                trusted: config.auth.authserv_id.clone(),
+                support: config.mailboxes.iter().map(|m| m.address.clone()).collect(),
+            },
+            reply_key_path: crate::auth::key::path(&config.storage.data_dir),
+            reply_key: std::cell::OnceCell::new(),
             config,
             templates,
         }
@@ -255,7 +267,32 @@ impl Processor {
             own: &self.own,
             has_language,
             except_article,
+            auth: &self.auth,
+            reply_key: self.reply_key_state(),
         }
+    }
+
+    /// The reply-token key for checking a token: read, never made (a
+    /// missing key means no token was ever issued).
+    fn reply_key_state(&self) -> crate::auth::KeyState<'_> {
+        use crate::auth::{key, KeyState};
+        if let Some(k) = self.reply_key.get() {
+            return KeyState::Ready(k);
+        }
+        match key::load(&self.reply_key_path) {
+            Ok(Some(k)) => KeyState::Ready(self.reply_key.get_or_init(|| k)),
+            Ok(None) => KeyState::Missing,
+            Err(e) => KeyState::Broken(e.to_string()),
+        }
+    }
+
+    /// The reply-token key for minting a token, made on first use.
+    fn reply_key_for_minting(&self) -> Result<&crate::auth::ReplyKey, crate::auth::key::KeyError> {
+        if let Some(k) = self.reply_key.get() {
+            return Ok(k);
+        }
+        let k = crate::auth::key::load_or_create(&self.reply_key_path)?;
+        Ok(self.reply_key.get_or_init(|| k))
     }
 
     /// Use `templates` from the next batch on (a reload: the worker calls
@@ -364,6 +401,9 @@ impl Processor {
             &parsed.sha,
             &self.lookup(&has_language, None),
         )?;
+        for w in facts.authenticity.warnings() {
+            tracing::warn!(from = %parsed.mail.from.address, "{w}");
+        }
         let plan = decide::decide(
             &facts,
             &parsed.mail,

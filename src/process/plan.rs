@@ -35,6 +35,9 @@ pub struct Plan {
     pub rules: Vec<RuleCheck>,
     /// Every decision taken, in order, with its reason.
     pub trace: Vec<Decision>,
+    /// Whether the From is proven (from the facts): what agent powers
+    /// rest on (`auth::agent_powers`).
+    pub authenticity: crate::auth::Authenticity,
 }
 
 /// Which mailbox serves the mail: its queue, its address (the ticket's

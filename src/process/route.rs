@@ -4,7 +4,7 @@
 //! queue afterwards.
 
 use super::plan::Route;
-use crate::config::{Config, Mailbox as MailboxConfig};
+use crate::config::{Config, Mailbox as MailboxConfig, OwnAddresses};
 use crate::mail::InboundMail;
 
 /// The mailbox serving a mail. The stated rule for mail that reached
@@ -35,7 +35,21 @@ pub fn route(config: &Config, mail: &InboundMail, received_by: Option<&str>) -> 
             };
         }
     }
-    let by_address = |a: &str| config.mailboxes.iter().find(|mb| mb.address == a);
+    // The support address itself, or it with a `+tag` (a reply address
+    // carrying a token, `support+t…-…@`: `auth::token`).
+    let by_address = |a: &str| {
+        config
+            .mailboxes
+            .iter()
+            .find(|mb| mb.address == a)
+            .or_else(|| {
+                let k = OwnAddresses::key(a);
+                config
+                    .mailboxes
+                    .iter()
+                    .find(|mb| OwnAddresses::key(&mb.address) == k)
+            })
+    };
     for (header, list) in [("To", &mail.to), ("Cc", &mail.cc)] {
         if let Some((a, mb)) = list
             .iter()
@@ -155,5 +169,21 @@ mod tests {
             Disposition::Quarantine { reason } => assert!(reason.contains("\"gone\""), "{reason}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_plus_addressed_support_address_routes_to_its_mailbox() {
+        // A reply to an agents' alert goes to support+t<ticket>-<token>@.
+        let reply = mail(
+            "alice@example.com",
+            &["ventes+t2026112210000017-abcdefghij@Example.com"],
+            &[],
+            "Re: x",
+        );
+        assert_eq!(routed(&reply, Some("support")).as_deref(), Some("ventes"));
+        assert_eq!(routed(&reply, None).as_deref(), Some("ventes"));
+        let mut piped = mail("alice@example.com", &["x@y.test"], &[], "x");
+        piped.delivered_to = vec!["ventes+t2026112210000017-abcdefghij@example.com".into()];
+        assert_eq!(routed(&piped, None).as_deref(), Some("ventes"));
     }
 }

@@ -518,6 +518,11 @@ message_size_limit = 52428800
 mailbox_size_limit = 0
 virtual_mailbox_limit = 0
 
+# support+tag@ is support@'s mail, as on a real MX (reply addresses with
+# a token, support+t<ticket>-<token>@, rely on it); Dovecot's LMTP drops
+# the +tag too (recipient_delimiter "+", lmtp_save_to_detail_mailbox=no).
+recipient_delimiter = +
+
 # every *.test domain -> Dovecot LMTP, any local part accepted
 virtual_mailbox_domains = regexp:$conf/virtual_domains.regexp
 virtual_mailbox_maps = regexp:$conf/virtual_mailboxes.regexp

@@ -1,7 +1,9 @@
 //! `db backup DEST` and `db restore FROM`. A backup is a folder:
-//! `postdesk.db` (one self-contained SQLite file, one snapshot) and
+//! `postdesk.db` (one self-contained SQLite file, one snapshot),
 //! `attachments/xx/<sha256>`, the files that snapshot refers to, laid out
-//! as under `storage.data_dir`. It is built as `DEST.partial` and renamed
+//! as under `storage.data_dir`, and `reply-token.key` (mode 0600) when
+//! the data folder has one, so reply addresses in alerts sent before
+//! keep verifying after a restore. It is built as `DEST.partial` and renamed
 //! to DEST when complete, so a DEST that exists is a whole backup.
 
 use std::io::Write;
@@ -46,6 +48,7 @@ pub fn backup(config: &Config, dest: &Path, json: bool) -> anyhow::Result<ExitCo
     let mut progress = Progress::new("copying attachments", json);
     let (bytes, problems) =
         files::copy_all(&wanted, &config.storage.data_dir, &partial, &mut progress)?;
+    copy_reply_key(&config.storage.data_dir, &partial)?;
     std::fs::rename(&partial, dest)
         .with_context(|| format!("renaming {} to {}", partial.display(), dest.display()))?;
     if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -157,6 +160,7 @@ pub fn restore(config: &Config, from: &Path, json: bool) -> anyhow::Result<ExitC
             ),
         ));
     }
+    copy_reply_key(from, &config.storage.data_dir)?;
     if let Some(dir) = live.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -195,6 +199,34 @@ pub fn print_problems(out: &mut impl Write, problems: &[FileProblem]) -> anyhow:
     for p in problems {
         writeln!(out, "{}: {}: {}", p.path, p.problem, p.detail)?;
     }
+    Ok(())
+}
+
+/// Copy the reply-token key from folder `from` to folder `to` (mode 0600,
+/// through a temporary file and a rename), if `from` has one.
+fn copy_reply_key(from: &Path, to: &Path) -> anyhow::Result<()> {
+    use postdesk::auth::key;
+    use std::os::unix::fs::OpenOptionsExt;
+    let (src, dst) = (key::path(from), key::path(to));
+    // Read through the key's own reader: a damaged key is not copied.
+    let Some(text) = key::load(&src)?.map(|_| std::fs::read(&src)).transpose()? else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    let tmp = with_suffix(&dst, ".partial");
+    let _ = std::fs::remove_file(&tmp); // a leftover keeps its old mode
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(&text)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &dst)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), dst.display()))?;
     Ok(())
 }
 

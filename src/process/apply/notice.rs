@@ -5,6 +5,7 @@
 use super::super::plan::{Disposition, Plan};
 use super::super::standing::Standing;
 use super::super::{sha256_hex, Failure, Processor};
+use crate::auth;
 use crate::config::Mailbox as MailboxConfig;
 use crate::mail::InboundMail;
 use crate::notify::{self, Kind};
@@ -43,22 +44,58 @@ impl Processor {
                 Failure::Other(format!("no [[mailbox]] named {:?}", n.from_mailbox))
             })?;
             let ctx = self.context(ticket, mail, mailbox, standing, quoted);
-            let sent = self.send(db, n.kind, ticket, mailbox, mail, &ctx, &n.to, sha);
-            match sent {
-                // The sender's address is one lettre cannot write into a
-                // mail: the ticket stands, without an auto-reply.
-                Err(Failure::Notify(notify::NotifyError::Address(e)))
-                    if n.kind == Kind::AutoReply =>
-                {
-                    tracing::warn!(ticket = %ticket.number, "no auto-reply: {e}")
+            let groups = if n.is_agents_alert {
+                self.alert_recipients(ticket, mailbox, &n.to)
+            } else {
+                vec![(n.to.clone(), None)]
+            };
+            let split = groups.len() > 1;
+            for (to, reply_to) in &groups {
+                // One mail per recipient when each gets its own token:
+                // each then needs its own Message-ID.
+                let salt = if split { to.join(",") } else { String::new() };
+                let out = Outgoing {
+                    to,
+                    reply_to: reply_to.as_deref(),
+                    salt: &salt,
+                };
+                let sent = self.send(db, n.kind, ticket, mailbox, mail, &ctx, &out, sha);
+                match sent {
+                    // The sender's address is one lettre cannot write into a
+                    // mail: the ticket stands, without an auto-reply.
+                    Err(Failure::Notify(notify::NotifyError::Address(e)))
+                        if n.kind == Kind::AutoReply =>
+                    {
+                        tracing::warn!(ticket = %ticket.number, "no auto-reply: {e}")
+                    }
+                    other => other?,
                 }
-                other => other?,
             }
             if n.is_agents_alert {
                 safeguards::record_agent_alert(db, ticket.id, &mail.from.address)?;
             }
         }
         Ok(())
+    }
+
+    /// An agents' alert's recipients, each alone with the reply address
+    /// carrying its token for this ticket (an answer from that mailbox to
+    /// that address proves the alert was received: `auth::token`). If no
+    /// key can be had, all of them together without a Reply-To.
+    fn alert_recipients(
+        &self,
+        ticket: &records::TicketRef,
+        mailbox: &MailboxConfig,
+        to: &[String],
+    ) -> Vec<(Vec<String>, Option<String>)> {
+        let key = match self.reply_key_for_minting() {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!(ticket = %ticket.number, "agents' alert sent without a reply token: {e}");
+                return vec![(to.to_vec(), None)];
+            }
+        };
+        with_reply_tokens(key, &mailbox.address, &ticket.number, to)
     }
 
     /// What the templates see. Display names and subjects from the mail
@@ -122,16 +159,17 @@ impl Processor {
         mailbox: &MailboxConfig,
         mail: &InboundMail,
         ctx: &notify::Context,
-        to: &[String],
+        out: &Outgoing,
         sha: &str,
     ) -> Result<(), Failure> {
-        // Deterministic per (inbound message, kind): unique, and the same
-        // on a re-run of a rolled-back attempt.
+        let to = out.to;
+        // Deterministic per (inbound message, kind[, recipient]): unique,
+        // and the same on a re-run of a rolled-back attempt.
         let message_id = format!(
             "{}.{}.{}@{}",
             ticket.number,
             kind.name(),
-            &sha256_hex(format!("{sha}/{}", kind.name()).as_bytes())[..16],
+            &sha256_hex(format!("{sha}/{}{}", kind.name(), out.salt).as_bytes())[..16],
             self.config.system.fqdn
         );
         // A template problem never costs the customer their ticket: the
@@ -187,6 +225,7 @@ impl Processor {
             from_address: &mailbox.address,
             from_name: mailbox.display_name.as_deref(),
             to,
+            reply_to: out.reply_to,
             envelope_from: None,
             message_id: &message_id,
             in_reply_to: mail.message_id.as_deref(),
@@ -236,6 +275,30 @@ impl Processor {
     }
 }
 
+/// Each of `to` alone, with the reply address under `support` carrying
+/// its token for `ticket`.
+fn with_reply_tokens(
+    key: &auth::ReplyKey,
+    support: &str,
+    ticket: &str,
+    to: &[String],
+) -> Vec<(Vec<String>, Option<String>)> {
+    to.iter()
+        .map(|a| {
+            let r = auth::token::reply_address(key, support, ticket, a);
+            (vec![a.clone()], r)
+        })
+        .collect()
+}
+
+/// One mail's recipients and Reply-To.
+struct Outgoing<'a> {
+    to: &'a [String],
+    reply_to: Option<&'a str>,
+    /// Added to the Message-ID's hash when one notification is split.
+    salt: &'a str,
+}
+
 fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
@@ -245,4 +308,32 @@ fn truncate(s: &str, max: usize) -> String {
         cut -= 1;
     }
     format!("{}\n[… truncated]", &s[..cut])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_alert_recipient_gets_a_mail_with_a_token_of_its_own() {
+        let key = auth::ReplyKey::from_bytes([9; 32]);
+        let to = vec![
+            "alice@example.com".to_string(),
+            "bob@example.com".to_string(),
+        ];
+        let groups = with_reply_tokens(&key, "support@example.com", "2026112210000017", &to);
+        assert_eq!(groups.len(), 2);
+        for ((alone, reply_to), agent) in groups.iter().zip(&to) {
+            assert_eq!(alone, &vec![agent.clone()]);
+            let t = auth::token::parse_reply_address(reply_to.as_deref().unwrap()).unwrap();
+            assert_eq!(t.base, "support@example.com");
+            assert!(auth::token::verify(
+                &key,
+                "2026112210000017",
+                agent,
+                &t.token
+            ));
+        }
+        assert_ne!(groups[0].1, groups[1].1);
+    }
 }
