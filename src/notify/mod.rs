@@ -31,10 +31,28 @@ pub enum Kind {
     AgentNewTicket,
     /// To the queue's agents: a customer wrote again.
     AgentFollowUp,
+    /// To the queue's agents: mail to an address of a ticket bounced; later
+    /// mail to it is held (sent once, when the address starts bouncing).
+    AgentBouncing,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::AutoReply, Kind::AgentNewTicket, Kind::AgentFollowUp];
+    pub const ALL: [Kind; 4] = [
+        Kind::AutoReply,
+        Kind::AgentNewTicket,
+        Kind::AgentFollowUp,
+        Kind::AgentBouncing,
+    ];
+
+    /// The kinds every templates folder must have in its default language
+    /// (or `en`). Kinds added later fall back to the shipped template, so
+    /// an operator's older folder still loads.
+    const REQUIRED: [Kind; 3] = [Kind::AutoReply, Kind::AgentNewTicket, Kind::AgentFollowUp];
+
+    /// An alert to the agents (not mail to a customer).
+    pub fn is_agents_alert(self) -> bool {
+        self != Kind::AutoReply
+    }
 
     /// Template file stem, also the outbox `kind`.
     pub fn name(self) -> &'static str {
@@ -42,6 +60,7 @@ impl Kind {
             Kind::AutoReply => "auto_reply",
             Kind::AgentNewTicket => "agent_new_ticket",
             Kind::AgentFollowUp => "agent_follow_up",
+            Kind::AgentBouncing => "agent_bouncing",
         }
     }
 }
@@ -179,7 +198,7 @@ impl Templates {
             default_language: default_language.to_string(),
             dir: dir.to_path_buf(),
         };
-        for kind in Kind::ALL {
+        for kind in Kind::REQUIRED {
             t.pick(kind, default_language)?;
         }
         // Render every template once with sample values, so a mistake
@@ -292,6 +311,8 @@ impl Context {
                 from_our_address: true,
                 agents_side: true,
                 quoted_ticket: "2026112010000023".into(),
+                bouncing: "ana@example.com".into(),
+                bouncing_reason: "5.1.1 user unknown".into(),
             },
             support_address: "support@example.com".into(),
             support_name: "Support".into(),
@@ -329,6 +350,10 @@ pub struct ArticleCtx {
     /// A new ticket made from mail that quoted this ticket's number (or
     /// answered its mail) without any right to it; empty otherwise.
     pub quoted_ticket: String,
+    /// For `agent_bouncing`: the addresses that started bouncing (comma
+    /// separated), and the server's reason; empty otherwise.
+    pub bouncing: String,
+    pub bouncing_reason: String,
 }
 
 /// At most this many characters of a display name or a subject taken
@@ -475,6 +500,8 @@ mod tests {
                 from_our_address: false,
                 agents_side: false,
                 quoted_ticket: String::new(),
+                bouncing: String::new(),
+                bouncing_reason: String::new(),
             },
             support_address: "support@desk.example.com".into(),
             support_name: "Support".into(),

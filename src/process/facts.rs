@@ -28,8 +28,25 @@ pub struct Facts {
     pub auto_replies_to_sender: u32,
     /// Agents' alerts caused by the sender's mail in the last hour.
     pub alerts_by_sender: u32,
-    /// The mail's language, if templates exist for it.
+    /// The mail's language, if templates exist for it: the first of the
+    /// customer's known language, Content-Language and the language
+    /// detected in the new text that has templates.
     pub language_with_templates: Option<String>,
+    /// The mail's language, templates or not, and its source.
+    pub language: Option<super::plan::LanguageChoice>,
+    /// For reports (delivery, read, feedback): the ticket of the message
+    /// reported on, and how it was found.
+    pub original: Option<Original>,
+    /// The recipients a bounce names that are already bouncing.
+    pub already_bouncing: Vec<String>,
+    /// The sender's address is bouncing: why (mail to it is held).
+    pub sender_bouncing: Option<String>,
+    /// Automatic mail queued to the sender, and on the ticket the mail
+    /// threads to, within the longest loop-cap window.
+    #[serde(serialize_with = "count")]
+    pub automatic_to_sender: Vec<DateTime<Utc>>,
+    #[serde(serialize_with = "count")]
+    pub automatic_on_ticket: Vec<DateTime<Utc>>,
     /// When the mail is handled: what rules with a weekday or time window
     /// read (the decide stage itself reads no clock).
     #[serde(serialize_with = "rfc3339")]
@@ -38,6 +55,10 @@ pub struct Facts {
 
 fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+fn count<S: serde::Serializer>(v: &[DateTime<Utc>], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(v.len() as u64)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -77,6 +98,14 @@ pub struct Thread {
     pub alerts_on_ticket: u32,
 }
 
+/// The ticket a report is about, and how it was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Original {
+    pub ticket: TicketRef,
+    /// "the returned Message-ID <…>", "the ticket number in the returned subject", …
+    pub by: String,
+}
+
 /// What the gathering needs besides the store and the mail.
 pub struct Lookup<'a> {
     pub numbering: &'a Numbering,
@@ -88,6 +117,8 @@ pub struct Lookup<'a> {
     /// counted as an earlier copy (the question is what the mail would do
     /// if it came now).
     pub except_article: Option<i64>,
+    /// The loop caps (their longest window bounds what is read).
+    pub loop_caps: &'a [crate::config::LoopCap],
 }
 
 /// An hour before `now`, as stored.
@@ -204,6 +235,6 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
 
     f.auto_replies_to_sender = records::auto_replies_since(db, &mail.from.address, &since)?;
     f.alerts_by_sender = safeguards::agent_alerts_by_sender_since(db, &mail.from.address, &since)?;
-    f.language_with_templates = mail.language.clone().filter(|l2| (l.has_language)(l2));
+    super::machine_facts::gather(db, mail, l, &mut f)?;
     Ok(f)
 }

@@ -8,7 +8,7 @@ use super::super::{sha256_hex, Failure, Processor};
 use crate::config::Mailbox as MailboxConfig;
 use crate::mail::InboundMail;
 use crate::notify::{self, Kind};
-use crate::store::{outbox, records, safeguards, Db};
+use crate::store::{machines, outbox, records, safeguards, Db};
 use crate::threading;
 
 impl Processor {
@@ -42,17 +42,43 @@ impl Processor {
             let mailbox = self.config.mailbox(&n.from_mailbox).ok_or_else(|| {
                 Failure::Other(format!("no [[mailbox]] named {:?}", n.from_mailbox))
             })?;
-            let ctx = self.context(ticket, mail, mailbox, standing, quoted);
+            let mut ctx = self.context(ticket, mail, mailbox, standing, quoted);
+            if n.kind == Kind::AgentBouncing {
+                let starting: Vec<&str> = plan
+                    .bounces
+                    .iter()
+                    .filter(|b| b.starts)
+                    .map(|b| b.address.as_str())
+                    .collect();
+                ctx.article.bouncing = starting.join(", ");
+                ctx.article.bouncing_reason = plan
+                    .bounces
+                    .iter()
+                    .find(|b| b.starts)
+                    .map(|b| notify::clip(&b.reason))
+                    .unwrap_or_default();
+            }
             let sent = self.send(db, n.kind, ticket, mailbox, mail, &ctx, &n.to, sha);
-            match sent {
+            let outbox_id = match sent {
                 // The sender's address is one lettre cannot write into a
                 // mail: the ticket stands, without an auto-reply.
                 Err(Failure::Notify(notify::NotifyError::Address(e)))
                     if n.kind == Kind::AutoReply =>
                 {
-                    tracing::warn!(ticket = %ticket.number, "no auto-reply: {e}")
+                    tracing::warn!(ticket = %ticket.number, "no auto-reply: {e}");
+                    None
                 }
                 other => other?,
+            };
+            if let (Some(id), Some(why)) = (outbox_id, &n.held) {
+                machines::hold_outbox(db, id, why)?;
+                safeguards::add_note(db, article_id, &format!("{} held: {why}", n.kind.name()))?;
+                tracing::warn!(ticket = %ticket.number, "{} held: {why}", n.kind.name());
+            } else if outbox_id.is_some() && !n.kind.is_agents_alert() {
+                // Automatic mail to a customer: what the loop caps count.
+                for to in &n.to {
+                    machines::record_automatic_mail(db, ticket.id, to)?;
+                }
             }
             if n.is_agents_alert {
                 safeguards::record_agent_alert(db, ticket.id, &mail.from.address)?;
@@ -102,6 +128,8 @@ impl Processor {
                 from_our_address: from_own,
                 agents_side: standing == Some(Standing::AgentsSide),
                 quoted_ticket: quoted.unwrap_or_default().to_string(),
+                bouncing: String::new(),
+                bouncing_reason: String::new(),
             },
             support_address: mailbox.address.clone(),
             support_name: mailbox
@@ -112,7 +140,8 @@ impl Processor {
     }
 
     /// Render, record as an outbound article, and queue in the outbox, all
-    /// in the caller's transaction.
+    /// in the caller's transaction. Returns the outbox row (None when the
+    /// mail could not be rendered and waits as failed).
     #[allow(clippy::too_many_arguments)]
     fn send(
         &self,
@@ -124,7 +153,7 @@ impl Processor {
         ctx: &notify::Context,
         to: &[String],
         sha: &str,
-    ) -> Result<(), Failure> {
+    ) -> Result<Option<i64>, Failure> {
         // Deterministic per (inbound message, kind): unique, and the same
         // on a re-run of a rolled-back attempt.
         let message_id = format!(
@@ -156,7 +185,7 @@ impl Processor {
                     &message_id,
                     &e.to_string(),
                 )?;
-                return Ok(());
+                return Ok(None);
             }
         };
         if let Some(why) = &text.fell_back {
@@ -220,7 +249,7 @@ impl Processor {
                 raw_id: None,
             },
         )?;
-        outbox::enqueue(
+        let id = outbox::enqueue(
             db,
             &outbox::NewOutgoing {
                 ticket_id: ticket.id,
@@ -232,7 +261,7 @@ impl Processor {
                 raw: &rendered.raw,
             },
         )?;
-        Ok(())
+        Ok(Some(id))
     }
 }
 
