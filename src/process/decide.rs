@@ -388,6 +388,11 @@ fn notifications(
         } else {
             plan.auto_reply_suppressed.clone()
         };
+        // A cap's reason goes on the article (`ticket show`): a loop the
+        // agents may want to look at.
+        let capped = skip.as_deref().is_some_and(|w| {
+            w.starts_with("loop cap") || w.contains("auto-replies to this address in the last hour")
+        });
         // Mail to a bouncing address is queued but held.
         let held = skip.is_none().then(|| f.sender_bouncing.clone()).flatten();
         plan.note(
@@ -407,6 +412,7 @@ fn notifications(
             false,
         );
         n.held = held;
+        n.note_if_suppressed = capped;
         plan.notifications.push(n);
     }
     if mail.automatic.is_some() {
