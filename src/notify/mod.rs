@@ -49,11 +49,6 @@ impl Kind {
     /// an operator's older folder still loads.
     const REQUIRED: [Kind; 3] = [Kind::AutoReply, Kind::AgentNewTicket, Kind::AgentFollowUp];
 
-    /// An alert to the agents (not mail to a customer).
-    pub fn is_agents_alert(self) -> bool {
-        self != Kind::AutoReply
-    }
-
     /// Template file stem, also the outbox `kind`.
     pub fn name(self) -> &'static str {
         match self {

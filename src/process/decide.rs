@@ -462,7 +462,17 @@ fn notifications(
             on_ticket,
             by_sender: f.alerts_by_sender,
         },
-    );
+    )
+    .or_else(|| match (&f.thread, new) {
+        // The loop caps on one ticket: all automatic mail about it.
+        (Some(t), false) => super::machines::loop_cap(
+            &sys.loop_caps,
+            &f.automatic_on_ticket,
+            f.received_at,
+            &format!("ticket {}", t.ticket.number),
+        ),
+        _ => None,
+    });
     plan.note(
         "agents_alert",
         match &cap {

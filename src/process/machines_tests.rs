@@ -321,3 +321,43 @@ fn failed_recipients_fall_back_to_the_returned_to() {
         )]
     );
 }
+
+#[test]
+fn the_loop_cap_on_one_ticket_stops_its_alerts() {
+    let now = Utc::now();
+    let mut m = mail(
+        "ana@customer.test",
+        &["support@example.com"],
+        &[],
+        "Re: Printer",
+    );
+    m.in_reply_to = vec!["x@helpdesk.example.com".into()];
+    let f = Facts {
+        received_at: now,
+        thread: Some(Thread {
+            ticket: ticket(),
+            matched: Match::MessageId {
+                message_id: "x@helpdesk.example.com".into(),
+            },
+            standing: crate::process::standing::Facts {
+                answers: true,
+                ..Default::default()
+            },
+            alerts_on_ticket: 0,
+        }),
+        automatic_on_ticket: (0..10).map(|i| at(i, now)).collect(),
+        ..Facts::default()
+    };
+    let p = plan(&f, &m, Some("support"));
+    assert!(matches!(p.disposition, Disposition::FollowUp { .. }));
+    let alert = p.notifications.iter().find(|n| n.is_agents_alert).unwrap();
+    assert!(
+        alert
+            .suppressed
+            .as_deref()
+            .unwrap()
+            .contains("to ticket 2026112210000017"),
+        "{:?}",
+        alert.suppressed
+    );
+}

@@ -74,8 +74,9 @@ impl Processor {
                 machines::hold_outbox(db, id, why)?;
                 safeguards::add_note(db, article_id, &format!("{} held: {why}", n.kind.name()))?;
                 tracing::warn!(ticket = %ticket.number, "{} held: {why}", n.kind.name());
-            } else if outbox_id.is_some() && !n.kind.is_agents_alert() {
-                // Automatic mail to a customer: what the loop caps count.
+            } else if outbox_id.is_some() {
+                // Automatic mail: what the loop caps count (per address,
+                // per ticket).
                 for to in &n.to {
                     machines::record_automatic_mail(db, ticket.id, to)?;
                 }
