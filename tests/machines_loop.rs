@@ -137,6 +137,13 @@ fn postfix_bounce_of_our_auto_reply_attaches_to_its_ticket_and_opens_none() {
     let cleared = desk.json(&["address", "clear", &gone, "--send-held", "--json"]);
     assert_eq!(cleared["released"], 1, "{cleared}");
     assert_eq!(desk.status()["outbox_held"], 0);
+    // Clearing an address that is not bouncing, or listing without saying
+    // which list, fails as such. (The released mail may bounce again at
+    // any moment, so not `gone`.)
+    let again = desk.cli(&["address", "clear", "never@nowhere.example"]);
+    assert_eq!(again.status.code(), Some(66), "{again:?}");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not bouncing"));
+    assert_eq!(desk.cli(&["address", "list"]).status.code(), Some(64));
     assert_eq!(desk.stop(), Some(0));
     mailstack(&["postfix-stop", &stack().dir.display().to_string(), &name]);
 }
