@@ -92,6 +92,16 @@ fn postfix_bounce_of_our_auto_reply_attaches_to_its_ticket_and_opens_none() {
     });
     assert_eq!(note["internal"], true, "{note}");
     assert_eq!(note["kind"], "machine");
+    // It names the mail that bounced: our auto-reply.
+    let explained = desk.json(&["explain", "--json", "--article", &note["id"].to_string()]);
+    assert!(
+        explained["facts"]["original"]["by"]
+            .as_str()
+            .unwrap()
+            .contains("our auto_reply"),
+        "{}",
+        explained["facts"]
+    );
     assert!(
         note["note"].as_str().unwrap().contains("is now bouncing"),
         "{note}"

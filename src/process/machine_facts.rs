@@ -85,9 +85,13 @@ fn original(db: &Db, mail: &InboundMail, l: &Lookup) -> Result<Option<Original>,
     };
     if let Some(mid) = &o.message_id {
         if let Some(ticket) = records::ticket_by_message_ids(db, std::slice::from_ref(mid))? {
+            let which = match machines::our_article(db, mid)? {
+                Some((id, kind)) => format!(" (our {kind}, article {id})"),
+                None => String::new(),
+            };
             return Ok(Some(Original {
                 ticket,
-                by: format!("the returned Message-ID <{mid}>"),
+                by: format!("the returned Message-ID <{mid}>{which}"),
             }));
         }
     }

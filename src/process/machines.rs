@@ -132,7 +132,7 @@ pub fn handle(plan: &mut Plan, f: &Facts, mail: &InboundMail, mailbox: &MailboxC
         ticket.number
     );
     plan.note("machines", reason.clone());
-    let mut notes = vec![format!("{what}: {}", mail.class.reason)];
+    let mut notes = vec![format!("{what} ({}), found by {by}", mail.class.reason)];
     if let Some(b) = &mail.class.bounce {
         if b.outcome == DeliveryOutcome::Delayed {
             notes.push("delivery is only delayed: the address is not marked bouncing".into());

@@ -187,6 +187,17 @@ pub fn automatic_mail_on(
     Ok(rows)
 }
 
+/// Which of our articles carries Message-ID `message_id` (normalised):
+/// its id and kind (`auto_reply`, …), when it is one of ours.
+pub fn our_article(c: &Connection, message_id: &str) -> Result<Option<(i64, String)>> {
+    Ok(c.prepare_cached(
+        "SELECT a.id, a.kind FROM message_ids m JOIN articles a ON a.id = m.article_id
+             WHERE m.message_id = ?1 AND a.direction = 'out'",
+    )?
+    .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?)))
+    .optional()?)
+}
+
 /// The language of the sender's latest ticket (the customer's known
 /// language), if they have one.
 pub fn customer_language(c: &Connection, address: &str) -> Result<Option<String>> {
