@@ -116,7 +116,7 @@ pub struct TicketPlan {
 /// The inbound article.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArticlePlan {
-    /// `customer` or `agents_side`.
+    /// `customer`, `agents_side` or `machine` (machines' mail kept as a note).
     pub kind: &'static str,
     /// Its Message-ID may later prove a reply's right to the ticket.
     pub trusted: bool,
