@@ -33,7 +33,7 @@ pub(super) fn gather(
     }
     f.sender_bouncing = machines::bouncing(db, &mail.from.address)?.map(|b| {
         format!(
-            "{} is bouncing since {} ({} bounces; last: {}); see `postdesk address list --bouncing`",
+            "{} is bouncing since {} (bounces: {}, the last: {}); see `postdesk address list --bouncing`",
             b.address, b.first_seen, b.count, b.last_reason
         )
     });
