@@ -142,8 +142,17 @@ pub fn held_mail(c: &Connection, limit: u32) -> Result<Vec<HeldMail>> {
 }
 
 /// Count one automatic mail queued to `address` on `ticket_id` (the loop
-/// caps read these back).
-pub fn record_automatic_mail(c: &Connection, ticket_id: i64, address: &str) -> Result<()> {
+/// caps read these back), and forget this address's counts from before
+/// `forget_before` (RFC 3339: older than every cap's window, they can no
+/// longer decide anything).
+pub fn record_automatic_mail(
+    c: &Connection,
+    ticket_id: i64,
+    address: &str,
+    forget_before: &str,
+) -> Result<()> {
+    c.prepare_cached("DELETE FROM automatic_mail WHERE address = ?1 AND created_at < ?2")?
+        .execute(params![address, forget_before])?;
     c.prepare_cached(
         "INSERT INTO automatic_mail (ticket_id, address, created_at) VALUES (?1, ?2, ?3)",
     )?
@@ -264,12 +273,15 @@ mod tests {
         )
         .unwrap();
         for _ in 0..3 {
-            record_automatic_mail(c, 1, "a@x").unwrap();
+            record_automatic_mail(c, 1, "a@x", "2000").unwrap();
         }
         assert_eq!(automatic_mail_to(c, "a@x", "2000", 10).unwrap().len(), 3);
         assert_eq!(automatic_mail_to(c, "a@x", "2000", 2).unwrap().len(), 2);
         assert!(automatic_mail_to(c, "a@x", "9999", 10).unwrap().is_empty());
         assert_eq!(automatic_mail_on(c, 1, "2000", 10).unwrap().len(), 3);
         assert!(automatic_mail_to(c, "b@x", "2000", 10).unwrap().is_empty());
+        // Counts older than every window are forgotten on the next one.
+        record_automatic_mail(c, 1, "a@x", "9999").unwrap();
+        assert_eq!(automatic_mail_to(c, "a@x", "2000", 10).unwrap().len(), 1);
     }
 }

@@ -77,8 +77,15 @@ impl Processor {
             } else if outbox_id.is_some() {
                 // Automatic mail: what the loop caps count (per address,
                 // per ticket).
+                let longest = (self.config.system.loop_caps.iter())
+                    .map(|c| c.window_secs)
+                    .max()
+                    .unwrap_or(0);
+                let forget_before = (chrono::Utc::now() - chrono::Duration::seconds(longest))
+                    .format("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string();
                 for to in &n.to {
-                    machines::record_automatic_mail(db, ticket.id, to)?;
+                    machines::record_automatic_mail(db, ticket.id, to, &forget_before)?;
                 }
             }
             if n.is_agents_alert {
