@@ -119,7 +119,12 @@ impl Worker {
                                     started.elapsed(),
                                 );
                                 if outcomes.iter().any(|o| {
-                                    matches!(o, Outcome::Created { .. } | Outcome::FollowUp { .. })
+                                    matches!(
+                                        o,
+                                        Outcome::Created { .. }
+                                            | Outcome::FollowUp { .. }
+                                            | Outcome::Note { .. }
+                                    )
                                 }) {
                                     mail_queued.notify_one();
                                 }

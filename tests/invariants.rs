@@ -87,6 +87,11 @@ const WRITES: &[&str] = &[
     "safeguards::add_note",
     "outbox::enqueue",
     "outbox::record_unrendered",
+    "machines::mark_internal",
+    "machines::mark_bouncing",
+    "machines::clear_bouncing",
+    "machines::hold_outbox",
+    "machines::record_automatic_mail",
 ];
 
 #[test]
@@ -127,6 +132,9 @@ fn parse_and_decide_touch_no_store() {
         "process/plan.rs",
         "process/route.rs",
         "process/standing.rs",
+        "process/machines.rs",
+        "process/machines_tests.rs",
+        "process/language.rs",
     ];
     let hits = find(
         &["Db", "Store", "safeguards::", "outbox::", "records::"],

@@ -167,8 +167,21 @@ fn print(out: &mut impl Write, e: &Explanation) -> std::io::Result<()> {
     for x in &p.participants {
         writeln!(out, "Adds:     {} ({})", x.address, x.role)?;
     }
+    for b in &p.bounces {
+        writeln!(out, "Bouncing: {} ({})", b.address, b.reason)?;
+    }
+    if let Some(l) = &p.language {
+        writeln!(out, "Language: {} ({})", l.code, l.source)?;
+    }
     for n in &p.notifications {
         match &n.suppressed {
+            None if n.held.is_some() => writeln!(
+                out,
+                "Queues:   {} to {}, held: {}",
+                n.kind.name(),
+                n.to.join(", "),
+                n.held.as_deref().unwrap_or_default()
+            )?,
             None => writeln!(
                 out,
                 "Sends:    {} to {} from mailbox {} ({})",
@@ -250,5 +263,6 @@ fn outcome(p: &Plan) -> String {
                 ticket.number
             )
         }
+        Disposition::Note { reason, .. } => reason.clone(),
     }
 }

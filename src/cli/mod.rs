@@ -4,6 +4,7 @@
 //! quietly) and fails with an error that [`exit::code_of`] maps to a
 //! sysexits code.
 
+mod address;
 mod check;
 mod db;
 mod exit;
@@ -124,6 +125,9 @@ pub enum Command {
     /// Business rules (`rules/*.toml`).
     #[command(subcommand)]
     Rules(rules::Command),
+    /// Addresses our mail bounced from: list them, clear one.
+    #[command(subcommand)]
+    Address(address::Command),
     /// Look into an IMAP mailbox now: the running daemon is asked to (it
     /// looks into all of its mailboxes); with none running, fetch here once.
     Fetch(fetch::Args),
@@ -143,6 +147,7 @@ impl Command {
             Command::Db(c) => c.json(),
             Command::Rules(c) => c.json(),
             Command::Fetch(a) => a.json,
+            Command::Address(c) => c.json(),
         }
     }
 }
@@ -168,6 +173,7 @@ pub fn main() -> ExitCode {
         Command::Db(ref c) => db::run(&cli, c),
         Command::Rules(ref c) => rules::run(&cli, c),
         Command::Fetch(ref a) => fetch::run(&cli, a),
+        Command::Address(ref c) => address::run(&cli, c),
     };
     match result {
         Ok(code) => code,

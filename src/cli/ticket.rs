@@ -192,6 +192,9 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
             a.from,
             a.created_at,
         )?;
+        if a.internal {
+            write!(out, " [internal]")?;
+        }
         match &a.delivery {
             Some(d) => writeln!(out, " [{d}]")?,
             None => writeln!(out)?,
@@ -319,6 +322,25 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
                 f.ticket.as_deref().unwrap_or("-"),
                 f.created_at,
                 f.error
+            )?;
+        }
+        if s.outbox_held > 0 {
+            writeln!(
+                out,
+                "outbox held {} (addresses bouncing: `postdesk address list --bouncing`)",
+                s.outbox_held
+            )?;
+        }
+        for h in &s.outbox_held_latest {
+            writeln!(
+                out,
+                "  held {} {} to {} (ticket {}, {}): {}",
+                h.id,
+                h.kind,
+                h.recipients,
+                h.ticket.as_deref().unwrap_or("-"),
+                h.created_at,
+                h.reason
             )?;
         }
         for m in &s.mailboxes {

@@ -442,6 +442,7 @@ pub(super) fn check(
             display_name: m.display_name,
             queue: m.queue,
             language: m.language,
+            list_policy: m.list_policy,
             imap,
             folder: m.folder.unwrap_or_else(default_folder),
             after,
@@ -491,6 +492,8 @@ pub(super) fn check(
         attachments_days: raw.retention.attachments_days,
     };
 
+    let loop_caps = super::caps::check(&s.loop_caps, &mut problems);
+
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -507,6 +510,7 @@ pub(super) fn check(
             agent_alert_limit_per_ticket_per_hour: s.agent_alert_limit_per_ticket_per_hour,
             agent_alert_limit_per_sender_per_hour: s.agent_alert_limit_per_sender_per_hour,
             stranger_follow_up: s.stranger_follow_up,
+            loop_caps,
         },
         storage: Storage {
             database: absolute(base, &raw.storage.database),

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod caps;
 mod check;
 mod diagnostics;
 mod document;
@@ -101,6 +102,19 @@ pub enum StrangerFollowUp {
     Record,
 }
 
+/// What list and bulk mail does in a mailbox (`list_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListPolicy {
+    /// A ticket, without an auto-reply or an agents' alert.
+    #[default]
+    Ticket,
+    /// Stored as received and ignored: no ticket.
+    Ignore,
+}
+
+pub use caps::LoopCap;
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -164,6 +178,9 @@ pub struct System {
     pub agent_alert_limit_per_sender_per_hour: u32,
     /// Mail that threads to a ticket its sender has no right to.
     pub stranger_follow_up: StrangerFollowUp,
+    /// Caps on automatic mail to one address and on one ticket, each over
+    /// its window (`system.loop_caps`).
+    pub loop_caps: Vec<LoopCap>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -237,6 +254,8 @@ pub struct Mailbox {
     pub display_name: Option<String>,
     pub queue: String,
     pub language: Option<String>,
+    /// What list and bulk mail does here.
+    pub list_policy: ListPolicy,
     /// IMAP server; `None` for a pipe-only mailbox that is never polled.
     pub imap: Option<Imap>,
     pub folder: String,

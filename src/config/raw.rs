@@ -109,6 +109,9 @@ pub(super) struct RawSystem {
     pub(super) agent_alert_limit_per_sender_per_hour: u32,
     #[serde(default)]
     pub(super) stranger_follow_up: StrangerFollowUp,
+    /// Caps on automatic mail per address and per ticket: `"10/10m"`, …
+    #[serde(default = "default_loop_caps")]
+    pub(super) loop_caps: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,6 +184,9 @@ pub(super) struct RawMailbox {
     pub(super) display_name: Option<String>,
     pub(super) queue: String,
     pub(super) language: Option<String>,
+    /// What list and bulk mail does here.
+    #[serde(default)]
+    pub(super) list_policy: super::ListPolicy,
     /// Absent for a pipe-only mailbox (mail arrives through `postdesk ingest`).
     pub(super) host: Option<String>,
     pub(super) port: Option<u16>,
@@ -219,6 +225,9 @@ fn default_language() -> String {
 }
 fn default_max_message_bytes() -> u64 {
     25 * 1024 * 1024
+}
+fn default_loop_caps() -> Vec<String> {
+    super::caps::DEFAULT.iter().map(|c| c.to_string()).collect()
 }
 fn default_auto_reply_limit() -> u32 {
     10

@@ -31,10 +31,23 @@ pub enum Kind {
     AgentNewTicket,
     /// To the queue's agents: a customer wrote again.
     AgentFollowUp,
+    /// To the queue's agents: mail to an address of a ticket bounced; later
+    /// mail to it is held (sent once, when the address starts bouncing).
+    AgentBouncing,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::AutoReply, Kind::AgentNewTicket, Kind::AgentFollowUp];
+    pub const ALL: [Kind; 4] = [
+        Kind::AutoReply,
+        Kind::AgentNewTicket,
+        Kind::AgentFollowUp,
+        Kind::AgentBouncing,
+    ];
+
+    /// The kinds every templates folder must have in its default language
+    /// (or `en`). Kinds added later fall back to the shipped template, so
+    /// an operator's older folder still loads.
+    const REQUIRED: [Kind; 3] = [Kind::AutoReply, Kind::AgentNewTicket, Kind::AgentFollowUp];
 
     /// Template file stem, also the outbox `kind`.
     pub fn name(self) -> &'static str {
@@ -42,6 +55,7 @@ impl Kind {
             Kind::AutoReply => "auto_reply",
             Kind::AgentNewTicket => "agent_new_ticket",
             Kind::AgentFollowUp => "agent_follow_up",
+            Kind::AgentBouncing => "agent_bouncing",
         }
     }
 }
@@ -179,7 +193,7 @@ impl Templates {
             default_language: default_language.to_string(),
             dir: dir.to_path_buf(),
         };
-        for kind in Kind::ALL {
+        for kind in Kind::REQUIRED {
             t.pick(kind, default_language)?;
         }
         // Render every template once with sample values, so a mistake
@@ -292,6 +306,8 @@ impl Context {
                 from_our_address: true,
                 agents_side: true,
                 quoted_ticket: "2026112010000023".into(),
+                bouncing: "ana@example.com".into(),
+                bouncing_reason: "5.1.1 user unknown".into(),
             },
             support_address: "support@example.com".into(),
             support_name: "Support".into(),
@@ -329,6 +345,10 @@ pub struct ArticleCtx {
     /// A new ticket made from mail that quoted this ticket's number (or
     /// answered its mail) without any right to it; empty otherwise.
     pub quoted_ticket: String,
+    /// For `agent_bouncing`: the addresses that started bouncing (comma
+    /// separated), and the server's reason; empty otherwise.
+    pub bouncing: String,
+    pub bouncing_reason: String,
 }
 
 /// At most this many characters of a display name or a subject taken
@@ -452,136 +472,4 @@ pub fn build(env: &Envelope, subject: &str, body: &str) -> Result<Rendered, Noti
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn templates() -> Templates {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-templates");
-        Templates::load(&dir, "en").unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    fn ctx(subject: &str) -> Context {
-        Context {
-            ticket: TicketCtx {
-                number: "2026112210000017".into(),
-                tag: "[Ticket#2026112210000017]".into(),
-                subject: subject.into(),
-                state: "posted".into(),
-                queue: "support".into(),
-                customer: "ana@example.pt".into(),
-                customer_name: "Ana".into(),
-            },
-            article: ArticleCtx {
-                from: "ana@example.pt".into(),
-                from_name: "Ana".into(),
-                subject: subject.into(),
-                text: "Bom dia".into(),
-                attachments: vec![],
-                unverified_sender: false,
-                from_our_address: false,
-                agents_side: false,
-                quoted_ticket: String::new(),
-            },
-            support_address: "support@desk.example.com".into(),
-            support_name: "Support".into(),
-        }
-    }
-
-    #[test]
-    fn shipped_templates_render_in_every_language() {
-        let t = templates();
-        for lang in ["en", "pt", "fr"] {
-            assert!(t.has_language(lang), "{lang}");
-            for kind in Kind::ALL {
-                let (subject, body) = t.render(kind, lang, &ctx("Impressora")).unwrap();
-                assert!(
-                    subject.contains("[Ticket#2026112210000017]"),
-                    "{lang} {subject}"
-                );
-                assert!(!body.is_empty());
-            }
-        }
-        // Unknown language falls back to the default.
-        let (s, _) = t.render(Kind::AutoReply, "xx", &ctx("x")).unwrap();
-        assert!(s.contains("Ticket#"));
-    }
-
-    #[test]
-    fn hostile_subject_cannot_add_headers() {
-        let t = templates();
-        let (subject, body) = t
-            .render(Kind::AutoReply, "en", &ctx("hi\r\nBcc: victim@example.com"))
-            .unwrap();
-        let env = Envelope {
-            reply_to: Some("support+t2026112210000017-abcdefghij@desk.example.com"),
-            from_address: "support@desk.example.com",
-            from_name: Some("Support\r\nX-Evil: 1"),
-            to: &["ana@example.pt".to_string()],
-            envelope_from: None,
-            message_id: "x.1@desk.example.com",
-            in_reply_to: Some("a1@example.pt"),
-            references: &["a0@example.pt".into(), "a1@example.pt".into()],
-            auto_submitted: Some("auto-replied"),
-            ticket_number: "2026112210000017",
-            fqdn: "desk.example.com",
-        };
-        let r = build(&env, &subject, &body).unwrap();
-        let text = String::from_utf8_lossy(&r.raw);
-        let head = text.split("\r\n\r\n").next().unwrap();
-        assert!(!head.lines().any(|l| l.starts_with("Bcc:")), "{head}");
-        assert!(!head.lines().any(|l| l.starts_with("X-Evil")), "{head}");
-        assert!(head.contains("Auto-Submitted: auto-replied"), "{head}");
-        assert!(head.contains("MIME-Version: 1.0"), "{head}");
-        assert!(head.contains("In-Reply-To: <a1@example.pt>"), "{head}");
-        assert!(
-            head.contains("Message-ID: <x.1@desk.example.com>"),
-            "{head}"
-        );
-        assert_eq!(r.envelope_from, "");
-        assert!(head.lines().any(|l| l.starts_with("Reply-To:")), "{head}");
-        assert!(
-            head.contains("<support+t2026112210000017-abcdefghij@desk.example.com>"),
-            "{head}"
-        );
-    }
-
-    #[test]
-    fn clip_bounds_names_and_subjects() {
-        assert_eq!(clip("short"), "short");
-        let long = "é".repeat(5000);
-        let c = clip(&long);
-        assert_eq!(c.chars().count(), MAX_COPIED_CHARS + 1);
-        assert!(c.ends_with('…'));
-        assert_eq!(clip(&"x".repeat(MAX_COPIED_CHARS)).len(), MAX_COPIED_CHARS);
-    }
-
-    #[test]
-    fn malformed_templates_are_named() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("en")).unwrap();
-        std::fs::write(dir.path().join("en/auto_reply.txt"), "no subject line").unwrap();
-        let e = Templates::load(dir.path(), "en").err().unwrap().to_string();
-        assert!(e.contains("auto_reply.txt"), "{e}");
-        std::fs::write(
-            dir.path().join("en/auto_reply.txt"),
-            "Subject: {{ x\n\nbody",
-        )
-        .unwrap();
-        let e = Templates::load(dir.path(), "en").err().unwrap().to_string();
-        assert!(e.contains("auto_reply.txt"), "{e}");
-        std::fs::write(dir.path().join("en/auto_reply.txt"), "Subject: x\n\nbody").unwrap();
-        let e = Templates::load(dir.path(), "en").err().unwrap().to_string();
-        assert!(e.contains("agent_new_ticket"), "{e}");
-        // An unknown variable is caught at load, naming the file.
-        for f in ["agent_new_ticket", "agent_follow_up"] {
-            std::fs::write(dir.path().join(format!("en/{f}.txt")), "Subject: x\n\nbody").unwrap();
-        }
-        std::fs::write(
-            dir.path().join("en/auto_reply.txt"),
-            "Subject: x\n\n{{ ticket.nope }}",
-        )
-        .unwrap();
-        let e = Templates::load(dir.path(), "en").err().unwrap().to_string();
-        assert!(e.contains("auto_reply.txt"), "{e}");
-    }
-}
+mod tests;

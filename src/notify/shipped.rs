@@ -27,6 +27,11 @@ const SHIPPED: &[(&str, Kind, &str)] = &[
         include_str!("../../mail-templates/en/agent_follow_up.txt"),
     ),
     (
+        "en",
+        Kind::AgentBouncing,
+        include_str!("../../mail-templates/en/agent_bouncing.txt"),
+    ),
+    (
         "fr",
         Kind::AutoReply,
         include_str!("../../mail-templates/fr/auto_reply.txt"),
@@ -42,6 +47,11 @@ const SHIPPED: &[(&str, Kind, &str)] = &[
         include_str!("../../mail-templates/fr/agent_follow_up.txt"),
     ),
     (
+        "fr",
+        Kind::AgentBouncing,
+        include_str!("../../mail-templates/fr/agent_bouncing.txt"),
+    ),
+    (
         "pt",
         Kind::AutoReply,
         include_str!("../../mail-templates/pt/auto_reply.txt"),
@@ -55,6 +65,11 @@ const SHIPPED: &[(&str, Kind, &str)] = &[
         "pt",
         Kind::AgentFollowUp,
         include_str!("../../mail-templates/pt/agent_follow_up.txt"),
+    ),
+    (
+        "pt",
+        Kind::AgentBouncing,
+        include_str!("../../mail-templates/pt/agent_bouncing.txt"),
     ),
 ];
 

@@ -201,6 +201,7 @@ fn class_of(raw: &[u8], o: &Outcome) -> &'static str {
     match o {
         Outcome::Created { .. }
         | Outcome::FollowUp { .. }
+        | Outcome::Note { .. }
         | Outcome::Duplicate { .. }
         | Outcome::Ignored { .. } => mail_parser::MessageParser::new()
             .parse_headers(raw)
@@ -215,6 +216,7 @@ pub fn outcome_label(o: &Outcome) -> &'static str {
     match o {
         Outcome::Created { .. } => "created",
         Outcome::FollowUp { .. } => "follow_up",
+        Outcome::Note { .. } => "note",
         Outcome::Duplicate { .. } => "duplicate",
         Outcome::AlreadyHandled => "already_handled",
         Outcome::Quarantined { .. } => "quarantined",

@@ -47,6 +47,8 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         notifications: Vec::new(),
         auto_reply_suppressed: None,
         rules: Vec::new(),
+        bounces: Vec::new(),
+        language: f.language.clone(),
         trace: Vec::new(),
         authenticity: f.authenticity.clone(),
     };
@@ -86,7 +88,9 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         None => plan.note("classify", "a person's mail (no sign of automatic mail)"),
     }
     thread(&mut plan, f, mail, s);
+    let machines = super::machines::handle(&mut plan, f, mail, mailbox);
     match plan.disposition.clone() {
+        _ if machines => {}
         Disposition::FollowUp { ticket, standing } => {
             if let Err(why) = draft_follow_up(&mut plan, &ticket, standing, mail, s) {
                 plan.disposition = Disposition::Quarantine {
@@ -224,6 +228,7 @@ fn draft_new_ticket(
         kind: "customer",
         trusted: !from_own,
         unverified: from_own.then(|| standing::FROM_OWN.to_string()),
+        internal: false,
         notes: quoted
             .map(|q| {
                 format!(
@@ -287,6 +292,7 @@ fn draft_follow_up(
         trusted: answers,
         unverified: standing.unverified().map(str::to_string),
         notes: Vec::new(),
+        internal: false,
     });
     Ok(())
 }
@@ -326,6 +332,18 @@ fn notifications(
     let Some(ticket) = plan.ticket.clone() else {
         return;
     };
+    if let Disposition::Note { ticket: t, .. } = &plan.disposition {
+        // Machines' mail alerts nobody, but for an address that starts
+        // bouncing (once).
+        let from_mailbox = s
+            .config
+            .mailboxes
+            .iter()
+            .find(|m| m.address == t.support_address)
+            .unwrap_or(routed);
+        bounce_alert(plan, f, &ticket.queue, &ticket.language, from_mailbox, s);
+        return;
+    }
     let new = matches!(plan.disposition, Disposition::NewTicket { .. });
     let sys = &s.config.system;
     // Follow-ups are answered from the ticket's own support address.
@@ -344,6 +362,7 @@ fn notifications(
         from_mailbox: from_mailbox.name.clone(),
         language: ticket.language.clone(),
         suppressed,
+        held: None,
         note_if_suppressed: alert,
         is_agents_alert: alert,
     };
@@ -360,23 +379,44 @@ fn notifications(
                 "more than {} auto-replies to this address in the last hour",
                 sys.auto_reply_limit_per_hour
             ))
+        } else if let Some(why) = super::machines::loop_cap(
+            &sys.loop_caps,
+            &f.automatic_to_sender,
+            f.received_at,
+            &mail.from.address,
+        ) {
+            Some(why)
         } else {
             plan.auto_reply_suppressed.clone()
         };
+        // A cap's reason goes on the article (`ticket show`): a loop the
+        // agents may want to look at.
+        let capped = skip.as_deref().is_some_and(|w| {
+            w.starts_with("loop cap") || w.contains("auto-replies to this address in the last hour")
+        });
+        // Mail to a bouncing address is queued but held.
+        let held = skip.is_none().then(|| f.sender_bouncing.clone()).flatten();
         plan.note(
             "auto_reply",
-            match &skip {
-                Some(why) => format!("no auto-reply: {why}"),
-                None => format!("auto-reply to {} ({})", mail.from.address, ticket.language),
+            match (&skip, &held) {
+                (Some(why), _) => format!("no auto-reply: {why}"),
+                (None, Some(why)) => format!("auto-reply queued but held: {why}"),
+                (None, None) => {
+                    format!("auto-reply to {} ({})", mail.from.address, ticket.language)
+                }
             },
         );
-        plan.notifications.push(notice(
+        let mut n = notice(
             Kind::AutoReply,
             vec![mail.from.address.clone()],
             skip,
             false,
-        ));
-    } else if mail.automatic.is_some() {
+        );
+        n.held = held;
+        n.note_if_suppressed = capped;
+        plan.notifications.push(n);
+    }
+    if mail.automatic.is_some() {
         plan.note("agents_alert", "automatic mail: the agents are not alerted");
         return;
     }
@@ -423,7 +463,17 @@ fn notifications(
             on_ticket,
             by_sender: f.alerts_by_sender,
         },
-    );
+    )
+    .or_else(|| match (&f.thread, new) {
+        // The loop caps on one ticket: all automatic mail about it.
+        (Some(t), false) => super::machines::loop_cap(
+            &sys.loop_caps,
+            &f.automatic_on_ticket,
+            f.received_at,
+            &format!("ticket {}", t.ticket.number),
+        ),
+        _ => None,
+    });
     plan.note(
         "agents_alert",
         match &cap {
@@ -433,6 +483,66 @@ fn notifications(
     );
     plan.notifications
         .push(notice(kind, vec![agents], cap, true));
+}
+
+/// The agents' alert for addresses that start bouncing: once per address
+/// (later bounces from it only count), under the usual alert caps.
+fn bounce_alert(
+    plan: &mut Plan,
+    f: &Facts,
+    queue: &str,
+    language: &str,
+    from_mailbox: &MailboxConfig,
+    s: &Settings,
+) {
+    let starting: Vec<&str> = plan
+        .bounces
+        .iter()
+        .filter(|b| b.starts)
+        .map(|b| b.address.as_str())
+        .collect();
+    if starting.is_empty() {
+        plan.note("agents_alert", "machines' mail: the agents are not alerted");
+        return;
+    }
+    let Some(agents) = s.config.queue(queue).and_then(|q| q.agents_address.clone()) else {
+        plan.note(
+            "agents_alert",
+            format!(
+                "queue {queue} has no agents_address: nobody to tell that {} bounces",
+                starting.join(", ")
+            ),
+        );
+        return;
+    };
+    let cap = standing::alert_cap(
+        s.config,
+        AlertCounts {
+            on_ticket: f.thread.as_ref().map_or(0, |t| t.alerts_on_ticket),
+            by_sender: f.alerts_by_sender,
+        },
+    );
+    plan.note(
+        "agents_alert",
+        match &cap {
+            Some(why) => why.clone(),
+            None => format!(
+                "{} to {agents}: {} now bouncing",
+                Kind::AgentBouncing.name(),
+                starting.join(", ")
+            ),
+        },
+    );
+    plan.notifications.push(Notification {
+        kind: Kind::AgentBouncing,
+        to: vec![agents],
+        from_mailbox: from_mailbox.name.clone(),
+        language: language.to_string(),
+        suppressed: cap,
+        held: None,
+        note_if_suppressed: true,
+        is_agents_alert: true,
+    });
 }
 
 #[cfg(test)]

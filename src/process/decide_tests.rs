@@ -154,10 +154,13 @@ fn new_ticket_plan_as_data() {
         from_mailbox: "support".into(),
         language: "en".into(),
         suppressed: None,
+        held: None,
         note_if_suppressed: alert,
         is_agents_alert: alert,
     };
     let expected = Plan {
+        bounces: Vec::new(),
+        language: None,
         route: p.route.clone(),
         disposition: Disposition::NewTicket { quoted: None },
         ticket: Some(TicketPlan {
@@ -177,6 +180,7 @@ fn new_ticket_plan_as_data() {
             trusted: true,
             unverified: None,
             notes: Vec::new(),
+            internal: false,
         }),
         participants: vec![
             NewParticipant {

@@ -63,6 +63,8 @@ impl Processor {
                     mail: None,
                     facts: None,
                     plan: Plan {
+                        bounces: Vec::new(),
+                        language: None,
                         route: Route {
                             mailbox: None,
                             address: None,

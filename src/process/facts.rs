@@ -28,11 +28,28 @@ pub struct Facts {
     pub auto_replies_to_sender: u32,
     /// Agents' alerts caused by the sender's mail in the last hour.
     pub alerts_by_sender: u32,
-    /// The mail's language, if templates exist for it.
+    /// The mail's language, if templates exist for it: the first of the
+    /// customer's known language, Content-Language and the language
+    /// detected in the new text that has templates.
     pub language_with_templates: Option<String>,
     /// Whether the From is proven (our MTA's Authentication-Results, a
     /// reply-address token): what agent powers will rest on.
     pub authenticity: crate::auth::Authenticity,
+    /// The mail's language, templates or not, and its source.
+    pub language: Option<super::plan::LanguageChoice>,
+    /// For reports (delivery, read, feedback): the ticket of the message
+    /// reported on, and how it was found.
+    pub original: Option<Original>,
+    /// The recipients a bounce names that are already bouncing.
+    pub already_bouncing: Vec<String>,
+    /// The sender's address is bouncing: why (mail to it is held).
+    pub sender_bouncing: Option<String>,
+    /// Automatic mail queued to the sender, and on the ticket the mail
+    /// threads to, within the longest loop-cap window.
+    #[serde(serialize_with = "count")]
+    pub automatic_to_sender: Vec<DateTime<Utc>>,
+    #[serde(serialize_with = "count")]
+    pub automatic_on_ticket: Vec<DateTime<Utc>>,
     /// When the mail is handled: what rules with a weekday or time window
     /// read (the decide stage itself reads no clock).
     #[serde(serialize_with = "rfc3339")]
@@ -41,6 +58,10 @@ pub struct Facts {
 
 fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+fn count<S: serde::Serializer>(v: &[DateTime<Utc>], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(v.len() as u64)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,6 +101,14 @@ pub struct Thread {
     pub alerts_on_ticket: u32,
 }
 
+/// The ticket a report is about, and how it was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Original {
+    pub ticket: TicketRef,
+    /// "the returned Message-ID <…>", "the ticket number in the returned subject", …
+    pub by: String,
+}
+
 /// What the gathering needs besides the store and the mail.
 pub struct Lookup<'a> {
     pub numbering: &'a Numbering,
@@ -95,6 +124,8 @@ pub struct Lookup<'a> {
     /// addresses point, and the reply-token key.
     pub auth: &'a crate::auth::Checker,
     pub reply_key: crate::auth::KeyState<'a>,
+    /// The loop caps (their longest window bounds what is read).
+    pub loop_caps: &'a [crate::config::LoopCap],
 }
 
 /// An hour before `now`, as stored.
@@ -211,7 +242,7 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
 
     f.auto_replies_to_sender = records::auto_replies_since(db, &mail.from.address, &since)?;
     f.alerts_by_sender = safeguards::agent_alerts_by_sender_since(db, &mail.from.address, &since)?;
-    f.language_with_templates = mail.language.clone().filter(|l2| (l.has_language)(l2));
+    super::machine_facts::gather(db, mail, l, &mut f)?;
     let recipients = mail.to.iter().chain(&mail.cc).map(|m| m.address.as_str());
     f.authenticity = l.auth.check(
         &mail.from.address,

@@ -26,6 +26,9 @@ mod apply;
 pub mod decide;
 pub mod explain;
 pub mod facts;
+mod language;
+mod machine_facts;
+pub mod machines;
 mod parse;
 pub mod plan;
 mod quarantine;
@@ -117,6 +120,11 @@ pub enum Outcome {
     FollowUp {
         ticket: String,
     },
+    /// Machines' mail kept as an internal note on a ticket (a bounce, an
+    /// auto-reply, a read receipt): nothing changed.
+    Note {
+        ticket: String,
+    },
     Duplicate {
         ticket: Option<String>,
     },
@@ -143,6 +151,7 @@ impl std::fmt::Display for Outcome {
         match self {
             Outcome::Created { ticket } => write!(f, "created ticket {ticket}"),
             Outcome::FollowUp { ticket } => write!(f, "follow-up on ticket {ticket}"),
+            Outcome::Note { ticket } => write!(f, "internal note on ticket {ticket}"),
             Outcome::Duplicate { ticket } => write!(
                 f,
                 "duplicate of a message already taken in (ticket {})",
@@ -269,6 +278,7 @@ impl Processor {
             except_article,
             auth: &self.auth,
             reply_key: self.reply_key_state(),
+            loop_caps: &self.config.system.loop_caps,
         }
     }
 

@@ -33,6 +33,12 @@ pub struct Plan {
     pub auto_reply_suppressed: Option<String>,
     /// Each rule evaluated, in order: whether it matched and why.
     pub rules: Vec<RuleCheck>,
+    /// Addresses a delivery report says our mail bounced from (marked
+    /// bouncing when the plan is applied).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bounces: Vec<BounceMark>,
+    /// The mail's language and where it came from (what rules test).
+    pub language: Option<LanguageChoice>,
     /// Every decision taken, in order, with its reason.
     pub trace: Vec<Decision>,
     /// Whether the From is proven (from the facts): what agent powers
@@ -77,6 +83,27 @@ pub enum Disposition {
         ticket: TicketRef,
         standing: Standing,
     },
+    /// Machines' mail on a ticket (a bounce, an auto-reply, a read
+    /// receipt, a challenge): an internal note that changes nothing.
+    Note { ticket: TicketRef, reason: String },
+}
+
+/// An address a delivery report says our mail could not reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BounceMark {
+    pub address: String,
+    /// The server's status and words.
+    pub reason: String,
+    /// It was not bouncing yet: the agents are told (once).
+    pub starts: bool,
+}
+
+/// The mail's language, and which source gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LanguageChoice {
+    pub code: String,
+    /// `customer` (their earlier tickets), `content-language`, `detected`.
+    pub source: &'static str,
 }
 
 /// A ticket's fields as the plan leaves them.
@@ -92,7 +119,7 @@ pub struct TicketPlan {
 /// The inbound article.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArticlePlan {
-    /// `customer` or `agents_side`.
+    /// `customer`, `agents_side` or `machine` (machines' mail kept as a note).
     pub kind: &'static str,
     /// Its Message-ID may later prove a reply's right to the ticket.
     pub trusted: bool,
@@ -100,6 +127,8 @@ pub struct ArticlePlan {
     pub unverified: Option<String>,
     /// Notes for `ticket show` (what was held back and why).
     pub notes: Vec<String>,
+    /// Never sent or shown to customers (machines' mail kept as a note).
+    pub internal: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -120,6 +149,8 @@ pub struct Notification {
     pub language: String,
     /// Held back, and why; None = sent.
     pub suppressed: Option<String>,
+    /// Queued but held in the outbox (its address is bouncing), and why.
+    pub held: Option<String>,
     /// The reason it was held back goes on the inbound article as a note.
     pub note_if_suppressed: bool,
     /// Counts toward the agents' alert caps when sent.
@@ -243,11 +274,11 @@ impl Plan {
         self.notifications.clear();
     }
 
-    /// Whether the mail becomes an article (new ticket or follow-up).
+    /// Whether the mail becomes an article (new ticket, follow-up or note).
     pub fn makes_article(&self) -> bool {
         matches!(
             self.disposition,
-            Disposition::NewTicket { .. } | Disposition::FollowUp { .. }
+            Disposition::NewTicket { .. } | Disposition::FollowUp { .. } | Disposition::Note { .. }
         )
     }
 
@@ -263,6 +294,22 @@ impl Plan {
                     e.edit
                 ),
             );
+            return;
+        }
+        let note_only = matches!(self.disposition, Disposition::Note { .. })
+            && !matches!(
+                e.edit,
+                Edit::Ignore(_) | Edit::Quarantine(_) | Edit::NotApplied(_)
+            );
+        if note_only {
+            let said = format!(
+                "rule {by}: {:?} not applied: machines' mail is an internal note that changes nothing",
+                e.edit
+            );
+            if let Some(a) = self.article.as_mut() {
+                a.notes.push(said.clone());
+            }
+            self.note("rules", said);
             return;
         }
         let (Some(t), Some(_)) = (self.ticket.as_mut(), self.article.as_ref()) else {

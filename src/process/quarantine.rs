@@ -125,7 +125,9 @@ impl Processor {
 /// points at its ticket.
 pub(super) fn release(db: &Db, quarantine_id: i64, outcome: &Outcome) -> Result<(), StoreError> {
     let ticket = match outcome {
-        Outcome::Created { ticket } | Outcome::FollowUp { ticket } => Some(ticket.as_str()),
+        Outcome::Created { ticket } | Outcome::FollowUp { ticket } | Outcome::Note { ticket } => {
+            Some(ticket.as_str())
+        }
         Outcome::Duplicate { ticket } => ticket.as_deref(),
         _ => None,
     };

@@ -89,7 +89,12 @@ fn message<'a>(
         class: class(mail.class.class),
         has_attachments: !mail.attachments.is_empty(),
         size: mail.size,
-        language: mail.language.as_deref(),
+        // The customer's known language, Content-Language or detected.
+        language: draft
+            .language
+            .as_ref()
+            .map(|l| l.code.as_str())
+            .or(mail.language.as_deref()),
     }
 }
 

@@ -49,8 +49,10 @@ fn the_message_rules_see_is_built_from_the_mail_and_the_draft_plan() {
         content_type: "application/pdf".into(),
         content: vec![1, 2, 3],
     });
-    m.class.class = MailClass::DeliveryReport;
+    // Drafted as a person's mail (a bounce never makes a new ticket), then
+    // seen by the rules as a bounce.
     let draft = plan(&Facts::default(), &m, None);
+    m.class.class = MailClass::DeliveryReport;
     let to = ["support@example.com", "x@y.test"];
     let cc = ["boss@customer.test"];
     let headers = [("X-Spam-Flag", "NO")];

@@ -19,6 +19,7 @@
 
 pub mod attempts;
 pub mod denied;
+pub mod machines;
 pub mod maintenance;
 pub mod outbox;
 #[cfg(test)]
@@ -46,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v6_class.sql"),
     include_str!("schema_v7_quote.sql"),
     include_str!("schema_v8_indexes.sql"),
+    include_str!("schema_v9_machines.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -16,6 +16,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("mod.rs", include_str!("mod.rs")),
     ("attempts.rs", include_str!("attempts.rs")),
     ("denied.rs", include_str!("denied.rs")),
+    ("machines.rs", include_str!("machines.rs")),
     ("outbox.rs", include_str!("outbox.rs")),
     ("records.rs", include_str!("records.rs")),
     ("safeguards.rs", include_str!("safeguards.rs")),
@@ -37,6 +38,8 @@ const GROWING: &[&str] = &[
     "quarantine",
     "agent_alerts",
     "processing_attempts",
+    "bouncing_addresses",
+    "automatic_mail",
 ];
 
 /// Statements allowed to scan, each with the reason. Match: the statement
@@ -56,6 +59,12 @@ const EXCEPTIONS: &[(&str, &str)] = &[
     ("SELECT COUNT(*) FROM tickets", "status"),
     ("SELECT COUNT(*) FROM articles", "status"),
     ("SELECT COUNT(*) FROM receipts", "status"),
+    // `postdesk address list --bouncing`: the operator's whole list by
+    // definition; one row per address that bounced, never per message.
+    (
+        "SELECT b.address, b.first_seen, b.last_seen, b.count, b.last_reason, t.number FROM bouncing_addresses b LEFT JOIN tickets t ON t.id = b.ticket_id ORDER BY",
+        "address list",
+    ),
 ];
 
 /// Rust string literals of `src` (plain and raw), unescaped, in order.

@@ -153,7 +153,9 @@ pub struct ArticleView {
     /// (quoted history and signature follow); null when all of it is new.
     pub new_text_end: Option<usize>,
     pub attachments: Vec<AttachmentView>,
-    /// For outbound mail: pending | sent | failed.
+    /// Never sent or shown to customers (machines' mail kept as a note).
+    pub internal: bool,
+    /// For outbound mail: pending | sent | failed | held.
     pub delivery: Option<String>,
     /// Why the sender is not verified (From is one of our own addresses,
     /// the mail answers an agents' alert, …); null when verified or ours.
@@ -231,7 +233,7 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
         "SELECT a.id, a.direction, a.kind, a.from_address, a.to_addresses, a.cc_addresses, a.subject,
                 a.message_id, a.automatic, a.created_at, a.body_text,
                 (SELECT o.status FROM outbox o WHERE o.article_id = a.id), a.unverified, a.note,
-                a.class, a.new_text_end
+                a.class, a.new_text_end, a.internal
          FROM articles a WHERE a.ticket_id = ?1 ORDER BY a.id",
     )?;
     let mut articles: Vec<ArticleView> = stmt
@@ -254,6 +256,7 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
                 unverified: r.get(12)?,
                 note: r.get(13)?,
                 class: r.get(14)?,
+                internal: r.get(16)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -376,6 +379,10 @@ pub struct Status {
     pub outbox_failed: u64,
     /// The latest failed outbox rows, newest first, with their errors.
     pub outbox_failed_latest: Vec<FailedMail>,
+    /// Mail held for a bouncing address (never sent until released).
+    pub outbox_held: u64,
+    /// The latest held outbox rows, newest first, with the reason.
+    pub outbox_held_latest: Vec<super::machines::HeldMail>,
     pub mailboxes: Vec<MailboxLedger>,
 }
 
@@ -460,6 +467,8 @@ pub fn status(c: &Connection) -> Result<Status> {
         outbox_sent: *outbox.get("sent").unwrap_or(&0),
         outbox_failed: *outbox.get("failed").unwrap_or(&0),
         outbox_failed_latest: failed_mail(c, 10)?,
+        outbox_held: *outbox.get("held").unwrap_or(&0),
+        outbox_held_latest: super::machines::held_mail(c, 10)?,
         mailboxes,
     })
 }

@@ -15,6 +15,8 @@ use super::*;
 pub struct DeskOptions {
     pub batch_size: u32,
     pub smtp_port: Option<u16>,
+    /// Auto-replies to one address: per hour, and the loop cap per 10
+    /// minutes (`system.loop_caps`).
     pub auto_reply_limit: u32,
     /// Both agents' alert caps (per ticket and per sender, per hour).
     pub agent_alert_limit: u32,
@@ -109,6 +111,7 @@ batch_size = {batch}
 [system]
 fqdn = "desk-{id}.support.test"
 auto_reply_limit_per_hour = {limit}
+loop_caps = ["{limit}/10m"]
 agent_alert_limit_per_ticket_per_hour = {alert_limit}
 agent_alert_limit_per_sender_per_hour = {alert_limit}
 max_message_bytes = {max_bytes}

@@ -9,7 +9,7 @@ use super::super::plan::{ArticlePlan, Plan};
 use super::super::{sha256_hex, Failure, Processor, MAX_ATTACHMENTS};
 use crate::config::Mailbox as MailboxConfig;
 use crate::mail::{self, InboundMail};
-use crate::store::{records, safeguards, Db};
+use crate::store::{machines, records, safeguards, Db};
 use crate::threading;
 
 impl Processor {
@@ -72,6 +72,33 @@ impl Processor {
         }
         for note in &article.notes {
             safeguards::add_note(db, article_id, note)?;
+        }
+        if article.internal {
+            machines::mark_internal(db, article_id)?;
+        }
+        Ok(article_id)
+    }
+
+    /// Machines' mail as `plan` says: an internal article on `ticket`,
+    /// which changes nothing else, and the addresses it says bounce.
+    pub(super) fn insert_note(
+        &self,
+        db: &Db,
+        mail: &InboundMail,
+        plan: &Plan,
+        ticket: &records::TicketRef,
+        raw_id: i64,
+    ) -> Result<i64, Failure> {
+        let Some(article) = &plan.article else {
+            return Err(Failure::Other(
+                "internal: a note planned without its article".into(),
+            ));
+        };
+        let article_id = self.insert_inbound(db, ticket.id, mail, raw_id, article)?;
+        for b in &plan.bounces {
+            machines::mark_bouncing(db, &b.address, &b.reason, ticket.id)?;
+            tracing::warn!(ticket = %ticket.number, address = %b.address,
+                "address bounces: later mail to it is held ({})", b.reason);
         }
         Ok(article_id)
     }

@@ -100,6 +100,15 @@ impl Processor {
                     ticket: ticket.number,
                 }
             }
+            Disposition::Note { ticket, reason } => {
+                let article_id = self.insert_note(db, mail, plan, ticket, raw_id)?;
+                self.notify_plan(db, plan, ticket, mail, article_id, &parsed.sha)?;
+                receipt("note", Some(ticket.id), Some(article_id), None)?;
+                tracing::info!(ticket = %ticket.number, from = %mail.from.address, "{reason}");
+                Outcome::Note {
+                    ticket: ticket.number.clone(),
+                }
+            }
             Disposition::FollowUp { ticket, .. } => {
                 let (after, article_id) = self.insert_follow_up(db, mail, plan, ticket, raw_id)?;
                 self.notify_plan(db, plan, &after, mail, article_id, &parsed.sha)?;

@@ -9,7 +9,7 @@ use crate::auth;
 use crate::config::Mailbox as MailboxConfig;
 use crate::mail::InboundMail;
 use crate::notify::{self, Kind};
-use crate::store::{outbox, records, safeguards, Db};
+use crate::store::{machines, outbox, records, safeguards, Db};
 use crate::threading;
 
 impl Processor {
@@ -43,7 +43,22 @@ impl Processor {
             let mailbox = self.config.mailbox(&n.from_mailbox).ok_or_else(|| {
                 Failure::Other(format!("no [[mailbox]] named {:?}", n.from_mailbox))
             })?;
-            let ctx = self.context(ticket, mail, mailbox, standing, quoted);
+            let mut ctx = self.context(ticket, mail, mailbox, standing, quoted);
+            if n.kind == Kind::AgentBouncing {
+                let starting: Vec<&str> = plan
+                    .bounces
+                    .iter()
+                    .filter(|b| b.starts)
+                    .map(|b| b.address.as_str())
+                    .collect();
+                ctx.article.bouncing = starting.join(", ");
+                ctx.article.bouncing_reason = plan
+                    .bounces
+                    .iter()
+                    .find(|b| b.starts)
+                    .map(|b| notify::clip(&b.reason))
+                    .unwrap_or_default();
+            }
             let groups = if n.is_agents_alert {
                 self.alert_recipients(ticket, mailbox, &n.to)
             } else {
@@ -60,15 +75,34 @@ impl Processor {
                     salt: &salt,
                 };
                 let sent = self.send(db, n.kind, ticket, mailbox, mail, &ctx, &out, sha);
-                match sent {
+                let outbox_id = match sent {
                     // The sender's address is one lettre cannot write into a
                     // mail: the ticket stands, without an auto-reply.
                     Err(Failure::Notify(notify::NotifyError::Address(e)))
                         if n.kind == Kind::AutoReply =>
                     {
-                        tracing::warn!(ticket = %ticket.number, "no auto-reply: {e}")
+                        tracing::warn!(ticket = %ticket.number, "no auto-reply: {e}");
+                        None
                     }
                     other => other?,
+                };
+                if let (Some(id), Some(why)) = (outbox_id, &n.held) {
+                    machines::hold_outbox(db, id, why)?;
+                    safeguards::add_note(db, article_id, &format!("{} held: {why}", n.kind.name()))?;
+                    tracing::warn!(ticket = %ticket.number, "{} held: {why}", n.kind.name());
+                } else if outbox_id.is_some() {
+                    // Automatic mail: what the loop caps count (per address,
+                    // per ticket).
+                    let longest = (self.config.system.loop_caps.iter())
+                        .map(|c| c.window_secs)
+                        .max()
+                        .unwrap_or(0);
+                    let forget_before = (chrono::Utc::now() - chrono::Duration::seconds(longest))
+                        .format("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string();
+                    for to in to.iter() {
+                        machines::record_automatic_mail(db, ticket.id, to, &forget_before)?;
+                    }
                 }
             }
             if n.is_agents_alert {
@@ -139,6 +173,8 @@ impl Processor {
                 from_our_address: from_own,
                 agents_side: standing == Some(Standing::AgentsSide),
                 quoted_ticket: quoted.unwrap_or_default().to_string(),
+                bouncing: String::new(),
+                bouncing_reason: String::new(),
             },
             support_address: mailbox.address.clone(),
             support_name: mailbox
@@ -149,7 +185,8 @@ impl Processor {
     }
 
     /// Render, record as an outbound article, and queue in the outbox, all
-    /// in the caller's transaction.
+    /// in the caller's transaction. Returns the outbox row (None when the
+    /// mail could not be rendered and waits as failed).
     #[allow(clippy::too_many_arguments)]
     fn send(
         &self,
@@ -161,7 +198,7 @@ impl Processor {
         ctx: &notify::Context,
         out: &Outgoing,
         sha: &str,
-    ) -> Result<(), Failure> {
+    ) -> Result<Option<i64>, Failure> {
         let to = out.to;
         // Deterministic per (inbound message, kind[, recipient]): unique,
         // and the same on a re-run of a rolled-back attempt.
@@ -194,7 +231,7 @@ impl Processor {
                     &message_id,
                     &e.to_string(),
                 )?;
-                return Ok(());
+                return Ok(None);
             }
         };
         if let Some(why) = &text.fell_back {
@@ -259,7 +296,7 @@ impl Processor {
                 raw_id: None,
             },
         )?;
-        outbox::enqueue(
+        let id = outbox::enqueue(
             db,
             &outbox::NewOutgoing {
                 ticket_id: ticket.id,
@@ -271,7 +308,7 @@ impl Processor {
                 raw: &rendered.raw,
             },
         )?;
-        Ok(())
+        Ok(Some(id))
     }
 }
 
