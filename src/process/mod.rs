@@ -29,6 +29,7 @@ pub mod facts;
 mod parse;
 pub mod plan;
 mod quarantine;
+mod release;
 mod route;
 mod rules_bridge;
 pub mod standing;
@@ -36,6 +37,7 @@ pub mod standing;
 use apply::sync_filesystem;
 use quarantine::release;
 pub use quarantine::RetryError;
+pub use release::{Release, ReleaseError, Target as ReleaseTarget};
 
 use crate::config::Config;
 use crate::mail::MailError;
