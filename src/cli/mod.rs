@@ -9,6 +9,7 @@ mod db;
 mod exit;
 mod explain;
 mod fetch;
+mod generate;
 mod ingest;
 mod output;
 mod quarantine;
@@ -113,7 +114,7 @@ pub enum Command {
     /// List and show tickets.
     #[command(subcommand)]
     Ticket(ticket::Command),
-    /// List, show and retry messages that could not be processed.
+    /// List, show, retry, release and drop messages that could not be processed.
     #[command(subcommand)]
     Quarantine(quarantine::Command),
     /// Counts of tickets, receipts, quarantine and outbox; IMAP ledgers.
@@ -127,6 +128,12 @@ pub enum Command {
     /// Look into an IMAP mailbox now: the running daemon is asked to (it
     /// looks into all of its mailboxes); with none running, fetch here once.
     Fetch(fetch::Args),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) on
+    /// standard output, e.g. `postdesk completions bash >
+    /// /etc/bash_completion.d/postdesk`.
+    Completions(generate::CompletionsArgs),
+    /// Write the man pages (postdesk.1 and one per subcommand) into DIR.
+    Manpages(generate::ManpagesArgs),
 }
 
 impl Command {
@@ -143,6 +150,7 @@ impl Command {
             Command::Db(c) => c.json(),
             Command::Rules(c) => c.json(),
             Command::Fetch(a) => a.json,
+            Command::Completions(_) | Command::Manpages(_) => false,
         }
     }
 }
@@ -168,6 +176,8 @@ pub fn main() -> ExitCode {
         Command::Db(ref c) => db::run(&cli, c),
         Command::Rules(ref c) => rules::run(&cli, c),
         Command::Fetch(ref a) => fetch::run(&cli, a),
+        Command::Completions(ref a) => generate::completions(a),
+        Command::Manpages(ref a) => generate::manpages(a),
     };
     match result {
         Ok(code) => code,

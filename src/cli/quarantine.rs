@@ -45,12 +45,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Put a held message where it belongs: a follow-up on a ticket
-    /// (--ticket) or a new ticket (--as-new), with the notifications that
-    /// calls for (unless --no-notify). The entry is kept, released, for
-    /// the record (`list --all`). A message whose processing crashed or
-    /// whose structure was refused is not parsed again: its article says
-    /// so and carries the original as an .eml attachment.
+    /// Put a held message where it belongs: on a ticket, or a new one.
+    ///
+    /// A follow-up on a ticket (--ticket) or a new ticket (--as-new), with
+    /// the notifications that calls for (unless --no-notify). The entry is
+    /// kept, released, for the record (`list --all`). A message whose
+    /// processing crashed or whose structure was refused is not parsed
+    /// again: its article says so and carries the original as an .eml
+    /// attachment. Exit codes: 66 no such entry, ticket or mailbox, 65 a
+    /// malformed ticket number, 1 the entry is not held (already released,
+    /// retried or dropped).
     Release {
         /// The entry to release.
         id: i64,
