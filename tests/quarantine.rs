@@ -317,3 +317,51 @@ fn quarantine_release_of_an_unknown_entry_or_ticket_exits_with_sysexits_codes() 
     // Ann's auto-reply and alert, and this one's agents' alert only.
     assert_eq!(desk.status()["outbox_pending"], 3);
 }
+
+#[test]
+fn quarantine_release_of_rule_quarantined_spam_parses_it_and_the_rule_cannot_hold_it_again() {
+    let desk = Desk::new(DeskOptions {
+        pipe_only: true,
+        ..Default::default()
+    });
+    // The shipped spam rule: X-Spam-Flag: YES quarantines.
+    let rules = desk.path().join("rules-spam");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/10-spam.toml"),
+        rules.join("10-spam.toml"),
+    )
+    .unwrap();
+    desk.use_rules(&rules);
+    let carol = desk.customer("carol");
+    let mut raw = desk.mail(&carol, "Not spam at all", "fp", "Please call me back.");
+    raw.splice(0..0, b"X-Spam-Flag: YES\r\n".iter().copied());
+    let v = ingest(&desk, &raw);
+    assert_eq!(v["outcome"], "quarantined", "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("upstream spam flag"),
+        "{v}"
+    );
+    let q = v["id"].to_string();
+
+    // A false positive: released as new, the mail is parsed as usual (its
+    // text, not a notice), and the rule's quarantine is not applied again.
+    let v = desk.json(&["quarantine", "release", &q, "--as-new", "--json"]);
+    assert_eq!(v["result"]["outcome"], "created", "{v}");
+    let t = desk.json(&[
+        "ticket",
+        "show",
+        v["result"]["ticket"].as_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(t["subject"], "Not spam at all");
+    assert_eq!(t["customer"], carol.as_str());
+    let a = &t["articles"][0];
+    assert!(
+        a["text"].as_str().unwrap().contains("Please call me back."),
+        "{a}"
+    );
+    assert_eq!(a["attachments"], serde_json::json!([]));
+    // Its auto-reply and the agents' alert are queued as for any new ticket.
+    assert_eq!(desk.status()["outbox_pending"], 2);
+}
