@@ -60,7 +60,7 @@ fn write_page(cmd: &clap::Command, dir: &Path, written: &mut Vec<PathBuf>) -> an
     let name = cmd.get_display_name().unwrap_or_else(|| cmd.get_name());
     let mut roff = Vec::new();
     clap_mangen::Man::new(cmd.clone())
-        .source(format!("postdesk {}", super::VERSION))
+        .source(format!("postdesk {}", super::version()))
         .render(&mut roff)
         .with_context(|| format!("rendering the man page of {name}"))?;
     let path = dir.join(format!("{name}.1"));

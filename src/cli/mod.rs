@@ -26,13 +26,19 @@ use clap::{Parser, Subcommand};
 
 use postdesk::config::{self, Config, LogFormat};
 
-/// `postdesk --version`: the package version and the commit it was built from.
-const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("POSTDESK_COMMIT"),
-    ")"
-);
+/// `postdesk --version`: the package version, the commit it was built
+/// from and the database schema version it migrates to.
+fn version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{} (commit {}, schema {})",
+            env!("CARGO_PKG_VERSION"),
+            env!("POSTDESK_COMMIT"),
+            postdesk::store::Store::known_schema_version()
+        )
+    })
+}
 
 const EXIT_CODES: &str = "\
 Exit codes (sysexits):
@@ -59,7 +65,7 @@ With --json, a failure prints {\"error\": \"…\", \"code\": N} on standard outp
 /// each mail into a new ticket or a follow-up, stores everything in SQLite
 /// and sends templated notifications over SMTP.
 #[derive(Parser, Debug)]
-#[command(name = "postdesk", version = VERSION, about, long_about, after_long_help = EXIT_CODES)]
+#[command(name = "postdesk", version = version(), about, long_about, after_long_help = EXIT_CODES)]
 pub struct Cli {
     /// Configuration file.
     #[arg(long, short, global = true, env = "POSTDESK_CONFIG", default_value = config::DEFAULT_PATH)]
