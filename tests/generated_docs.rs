@@ -75,14 +75,20 @@ fn completions_name_every_subcommand_in_each_shell() {
 #[test]
 fn man_pages_exist_for_every_subcommand_and_render_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let out = postdesk(&["manpages", dir.path().to_str().unwrap()]);
+    let out = postdesk(&["manpages", dir.path().to_str().unwrap(), "--json"]);
     assert_eq!(out.status.code(), Some(0));
+    let listed: Vec<std::path::PathBuf> = serde_json::from_slice(&out.stdout).unwrap();
     let mut pages = vec![dir.path().join("postdesk.1")];
     for c in commands() {
         pages.push(dir.path().join(format!("postdesk-{}.1", c.join("-"))));
     }
+    assert_eq!(listed.len(), pages.len(), "{listed:?}");
     for page in &pages {
-        assert!(page.exists(), "no {}", page.display());
+        assert!(
+            page.exists() && listed.contains(page),
+            "no {}",
+            page.display()
+        );
         check_page(page);
     }
     let release =

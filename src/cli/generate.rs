@@ -24,6 +24,9 @@ pub struct ManpagesArgs {
     /// Folder to write the pages into (created if missing): postdesk.1
     /// and one page per subcommand (postdesk-quarantine-release.1, …).
     pub dir: PathBuf,
+    /// Machine-readable output: the list of files written.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Print the completion script for `args.shell` on standard output.
@@ -47,6 +50,10 @@ pub fn manpages(args: &ManpagesArgs) -> anyhow::Result<ExitCode> {
     let mut written = Vec::new();
     write_page(&cmd, &args.dir, &mut written)?;
     let mut out = super::output::stdout();
+    if args.json {
+        out.json(&written)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     for p in written {
         writeln!(out, "{}", p.display())?;
     }

@@ -156,7 +156,9 @@ impl Command {
             Command::Db(c) => c.json(),
             Command::Rules(c) => c.json(),
             Command::Fetch(a) => a.json,
-            Command::Completions(_) | Command::Manpages(_) => false,
+            // A completion script has no JSON form.
+            Command::Completions(_) => false,
+            Command::Manpages(a) => a.json,
         }
     }
 }
