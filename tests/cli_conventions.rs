@@ -2,7 +2,7 @@
 //! family), a closed standard output ends quietly with exit 0, `--json`
 //! errors are JSON, read-only commands never migrate the database
 //! (`db migrate` does), values print as values in text and logs,
-//! `--version` names the commit, and the README's two-minute path works
+//! `--version` names the commit and schema version, and the README's two-minute path works
 //! as written.
 
 mod common;
@@ -317,7 +317,7 @@ fn read_commands_never_migrate_and_db_migrate_does() {
 }
 
 #[test]
-fn version_names_the_commit() {
+fn version_names_the_commit_and_the_schema_version() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_postdesk"))
         .arg("--version")
         .output()
@@ -340,7 +340,11 @@ fn version_names_the_commit() {
         .filter(|c| !c.trim().is_empty())
         .or(head)
         .unwrap_or_else(|| "unknown".into());
-    assert!(text.contains(&format!("(commit {expected})")), "{text}");
+    let schema = postdesk::store::Store::known_schema_version();
+    assert!(
+        text.contains(&format!("(commit {expected}, schema {schema})")),
+        "{text}"
+    );
 }
 
 #[test]

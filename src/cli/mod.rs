@@ -10,6 +10,7 @@ mod db;
 mod exit;
 mod explain;
 mod fetch;
+mod generate;
 mod ingest;
 mod output;
 mod quarantine;
@@ -26,13 +27,19 @@ use clap::{Parser, Subcommand};
 
 use postdesk::config::{self, Config, LogFormat};
 
-/// `postdesk --version`: the package version and the commit it was built from.
-const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("POSTDESK_COMMIT"),
-    ")"
-);
+/// `postdesk --version`: the package version, the commit it was built
+/// from and the database schema version it migrates to.
+fn version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{} (commit {}, schema {})",
+            env!("CARGO_PKG_VERSION"),
+            env!("POSTDESK_COMMIT"),
+            postdesk::store::Store::known_schema_version()
+        )
+    })
+}
 
 const EXIT_CODES: &str = "\
 Exit codes (sysexits):
@@ -59,7 +66,7 @@ With --json, a failure prints {\"error\": \"…\", \"code\": N} on standard outp
 /// each mail into a new ticket or a follow-up, stores everything in SQLite
 /// and sends templated notifications over SMTP.
 #[derive(Parser, Debug)]
-#[command(name = "postdesk", version = VERSION, about, long_about, after_long_help = EXIT_CODES)]
+#[command(name = "postdesk", version = version(), about, long_about, after_long_help = EXIT_CODES)]
 pub struct Cli {
     /// Configuration file.
     #[arg(long, short, global = true, env = "POSTDESK_CONFIG", default_value = config::DEFAULT_PATH)]
@@ -114,7 +121,7 @@ pub enum Command {
     /// List and show tickets.
     #[command(subcommand)]
     Ticket(ticket::Command),
-    /// List, show and retry messages that could not be processed.
+    /// List, show, retry, release and drop messages that could not be processed.
     #[command(subcommand)]
     Quarantine(quarantine::Command),
     /// Counts of tickets, receipts, quarantine and outbox; IMAP ledgers.
@@ -131,6 +138,12 @@ pub enum Command {
     /// Look into an IMAP mailbox now: the running daemon is asked to (it
     /// looks into all of its mailboxes); with none running, fetch here once.
     Fetch(fetch::Args),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) on
+    /// standard output, e.g. `postdesk completions bash >
+    /// /etc/bash_completion.d/postdesk`.
+    Completions(generate::CompletionsArgs),
+    /// Write the man pages (postdesk.1 and one per subcommand) into DIR.
+    Manpages(generate::ManpagesArgs),
 }
 
 impl Command {
@@ -148,6 +161,9 @@ impl Command {
             Command::Rules(c) => c.json(),
             Command::Fetch(a) => a.json,
             Command::Address(c) => c.json(),
+            // A completion script has no JSON form.
+            Command::Completions(_) => false,
+            Command::Manpages(a) => a.json,
         }
     }
 }
@@ -174,6 +190,8 @@ pub fn main() -> ExitCode {
         Command::Rules(ref c) => rules::run(&cli, c),
         Command::Fetch(ref a) => fetch::run(&cli, a),
         Command::Address(ref c) => address::run(&cli, c),
+        Command::Completions(ref a) => generate::completions(a),
+        Command::Manpages(ref a) => generate::manpages(a),
     };
     match result {
         Ok(code) => code,

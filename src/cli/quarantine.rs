@@ -1,16 +1,16 @@
-//! `postdesk quarantine list|show|retry|drop`. `list` and `show` only read
-//! (the database is opened read-only); `retry` processes and `drop`
-//! writes, so they migrate.
+//! `postdesk quarantine list|show|retry|drop|release`. `list` and `show`
+//! only read (the database is opened read-only); `retry` and `release`
+//! process and `drop` writes, so they migrate.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use postdesk::notify::Templates;
-use postdesk::process::{Outcome, Processor, RetryError};
+use postdesk::process::{Outcome, Processor, Release, ReleaseError, ReleaseTarget, RetryError};
 use postdesk::store::views;
 
-use super::exit::{failure, FAILURE, NOINPUT};
+use super::exit::{failure, DATAERR, FAILURE, NOINPUT};
 use super::Cli;
 
 #[derive(clap::Subcommand, Debug)]
@@ -45,6 +45,36 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Put a held message where it belongs: on a ticket, or a new one.
+    ///
+    /// A follow-up on a ticket (--ticket) or a new ticket (--as-new), with
+    /// the notifications that calls for (unless --no-notify). The entry is
+    /// kept, released, for the record (`list --all`). A message whose
+    /// processing crashed or whose structure was refused is not parsed
+    /// again: its article says so and carries the original as an .eml
+    /// attachment. Exit codes: 66 no such entry, ticket or mailbox, 65 a
+    /// malformed ticket number, 1 the entry is not held (already released,
+    /// retried or dropped).
+    Release {
+        /// The entry to release.
+        id: i64,
+        /// Add it to this ticket as a follow-up (a number or a pasted tag).
+        #[arg(long, value_name = "NUMBER", required_unless_present = "as_new")]
+        ticket: Option<String>,
+        /// Make it a new ticket.
+        #[arg(long, conflicts_with = "ticket")]
+        as_new: bool,
+        /// Send no auto-reply and no agents' alert for it.
+        #[arg(long)]
+        no_notify: bool,
+        /// Count it as received by this [[mailbox]] (default: the mailbox
+        /// it was quarantined from, or the one its recipients name).
+        #[arg(long, value_name = "NAME")]
+        mailbox: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Give up on held entries: they leave the list and stay in the
     /// database for the record (`list --all` and `show` still find them).
     Drop {
@@ -63,7 +93,8 @@ impl Command {
             Command::List { json, .. }
             | Command::Show { json, .. }
             | Command::Retry { json, .. }
-            | Command::Drop { json, .. } => *json,
+            | Command::Drop { json, .. }
+            | Command::Release { json, .. } => *json,
         }
     }
 }
@@ -78,7 +109,9 @@ fn no_entry(id: i64) -> anyhow::Error {
 pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
     let config = super::load_config(&cli.config)?;
     let mut store = match cmd {
-        Command::Retry { .. } | Command::Drop { .. } => super::open_store(&config)?,
+        Command::Retry { .. } | Command::Drop { .. } | Command::Release { .. } => {
+            super::open_store(&config)?
+        }
         _ => super::open_store_read_only(&config)?,
     };
     let mut out = super::output::stdout();
@@ -91,9 +124,14 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                 writeln!(out, "quarantine is empty")?;
             } else {
                 for q in list {
+                    // Its fate, for entries no longer held.
+                    let fate = q
+                        .ticket
+                        .map(|t| format!(" → ticket {t}"))
+                        .unwrap_or_default();
                     writeln!(
                         out,
-                        "{:>5} {:<8} {:<20} {:<12} {:<28} {}  [{}]",
+                        "{:>5} {:<8} {:<20} {:<12} {:<28} {}  [{}]{fate}",
                         q.id,
                         q.status,
                         q.created_at,
@@ -153,6 +191,26 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Drop { ids, json } => return drop_entries(&mut out, &mut store, ids, *json),
+        Command::Release {
+            id,
+            ticket,
+            as_new: _,
+            no_notify,
+            mailbox,
+            json,
+        } => {
+            let target = match ticket {
+                Some(typed) => ReleaseTarget::Ticket(super::ticket::typed_number(&config, typed)?),
+                None => ReleaseTarget::AsNew,
+            };
+            let r = Release {
+                id: *id,
+                target,
+                notify: !no_notify,
+                mailbox: mailbox.clone(),
+            };
+            return release(&mut out, &config, &mut store, &r, *json);
+        }
         Command::Retry { ids, all, json } => {
             let ids: Vec<i64> = if *all {
                 views::quarantine(store.conn(), false)?
@@ -247,4 +305,46 @@ fn drop_entries(
         f if f == unknown => ExitCode::from(NOINPUT),
         _ => ExitCode::from(FAILURE),
     })
+}
+
+/// `quarantine release`: the processing that `retry` does, with the
+/// disposition the operator chose. Unknown entry or ticket: NOINPUT; an
+/// entry no longer held: FAILURE; an entry too large to have a copy:
+/// NOINPUT (its message says to retry it).
+fn release(
+    out: &mut super::output::Stdout,
+    config: &Arc<postdesk::config::Config>,
+    store: &mut postdesk::store::Store,
+    r: &Release,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (templates, broken) =
+        postdesk::notify::load_or_shipped(&config.templates_dir, &config.system.default_language);
+    if let Some(e) = broken {
+        tracing::error!(
+            "mail templates: {e}; the shipped templates are used (`postdesk check` shows it)"
+        );
+    }
+    let rules = postdesk::reload::read_rules(&config.rules_dir)?;
+    let mut processor = Processor::new(config.clone(), templates);
+    processor.set_rules(rules);
+    let outcome = processor.release(store, r).map_err(|e| {
+        let code = match &e {
+            ReleaseError::NoTicket(n) if !postdesk::threading::is_valid(n) => DATAERR,
+            ReleaseError::NotFound(_)
+            | ReleaseError::NoTicket(_)
+            | ReleaseError::NoCopy(_)
+            | ReleaseError::NoSuchMailbox(_) => NOINPUT,
+            ReleaseError::NoMailbox { .. } => super::exit::USAGE,
+            ReleaseError::Store(_) => return anyhow::Error::new(e),
+            ReleaseError::NotHeld { .. } | ReleaseError::Failed { .. } => FAILURE,
+        };
+        failure(code, e.to_string())
+    })?;
+    if json {
+        out.json(&serde_json::json!({ "id": r.id, "released": true, "result": outcome }))?;
+    } else {
+        writeln!(out, "{}: released: {outcome}", r.id)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

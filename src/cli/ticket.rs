@@ -112,29 +112,7 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
             number: typed,
             json,
         } => {
-            let numbering = Numbering::new(&config.system.ticket_tag, config.system.system_id);
-            // An example in the current scheme, for the message below.
-            let example = numbering.number(
-                "20261122",
-                postdesk::threading::Serial {
-                    value: 17,
-                    width: 5,
-                },
-            );
-            let number = numbering.typed_number(typed).map_err(|e| match e {
-                TypedNumberError::Malformed => failure(
-                    DATAERR,
-                    format!(
-                        "{typed:?} is not a ticket number: expected digits such as {} or a tag such as {}",
-                        example,
-                        numbering.subject_tag(&example)
-                    ),
-                ),
-                TypedNumberError::WrongCheckDigit => failure(
-                    DATAERR,
-                    format!("{typed} is not a valid ticket number: its check digit is wrong (a typo?)"),
-                ),
-            })?;
+            let number = typed_number(&config, typed)?;
             let Some(t) = views::ticket(store.conn(), &number)? else {
                 // Only the old check digit fits: no ticket was issued
                 // with it, so it is a typo of a current number.
@@ -398,4 +376,35 @@ fn live_status(
         )?;
     }
     Ok(())
+}
+
+/// The ticket number an operator typed (digits or a pasted tag), checked:
+/// malformed or a wrong check digit is DATAERR with an example.
+pub(super) fn typed_number(
+    config: &postdesk::config::Config,
+    typed: &str,
+) -> anyhow::Result<String> {
+    let numbering = Numbering::new(&config.system.ticket_tag, config.system.system_id);
+    // An example in the current scheme, for the message below.
+    let example = numbering.number(
+        "20261122",
+        postdesk::threading::Serial {
+            value: 17,
+            width: 5,
+        },
+    );
+    numbering.typed_number(typed).map_err(|e| match e {
+        TypedNumberError::Malformed => failure(
+            DATAERR,
+            format!(
+                "{typed:?} is not a ticket number: expected digits such as {} or a tag such as {}",
+                example,
+                numbering.subject_tag(&example)
+            ),
+        ),
+        TypedNumberError::WrongCheckDigit => failure(
+            DATAERR,
+            format!("{typed} is not a valid ticket number: its check digit is wrong (a typo?)"),
+        ),
+    })
 }

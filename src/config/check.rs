@@ -256,6 +256,9 @@ pub(super) fn check(
         max_connections: sm.max_connections,
         retry_max: Duration::from_secs(sm.retry_max_secs.max(1)),
         give_up_after: Duration::from_secs(sm.give_up_after_hours.max(1) * 3600),
+        dkim: sm
+            .dkim
+            .and_then(|d| super::dkim::check(d, base, &mut problems)),
     };
 
     let priority = match &raw.priority.matrix {

@@ -21,6 +21,7 @@ use serde::Deserialize;
 mod caps;
 mod check;
 mod diagnostics;
+mod dkim;
 mod document;
 mod env;
 mod ops;
@@ -29,6 +30,7 @@ mod read;
 
 pub use check::{log_level_problem, valid_address};
 pub use diagnostics::{ConfigError, Place, Problem};
+pub use dkim::Dkim;
 use document::KeyPath;
 
 /// Upper bound for `system.max_message_bytes` (SQLite keeps each message
@@ -208,6 +210,8 @@ pub struct Smtp {
     pub retry_max: Duration,
     /// A message still undelivered after this long is marked failed.
     pub give_up_after: Duration,
+    /// Sign everything sent with this key (`[smtp] dkim`); None: unsigned.
+    pub dkim: Option<Dkim>,
 }
 
 /// Ages after which `postdesk db prune` forgets raw messages and

@@ -156,6 +156,9 @@ pub(super) struct RawSmtp {
     pub(super) retry_max_secs: u64,
     #[serde(default = "default_give_up")]
     pub(super) give_up_after_hours: u64,
+    /// Sign outgoing mail: `{ domain, selector, key_file }`.
+    #[serde(default)]
+    pub(super) dkim: Option<super::dkim::RawDkim>,
 }
 
 /// `[priority]`: the matrix; absent = GLPI's.

@@ -394,6 +394,8 @@ pub struct Envelope<'a> {
     pub auto_submitted: Option<&'a str>,
     pub ticket_number: &'a str,
     pub fqdn: &'a str,
+    /// Sign the mail with this key (`[smtp] dkim`).
+    pub dkim: Option<&'a crate::config::Dkim>,
 }
 
 fn mailbox(address: &str, name: Option<&str>) -> Result<Mailbox, NotifyError> {
@@ -455,12 +457,15 @@ pub fn build(env: &Envelope, subject: &str, body: &str) -> Result<Rendered, Noti
             .collect::<Result<Vec<_>, _>>()?,
     )
     .map_err(|e| NotifyError::Build(e.to_string()))?;
-    let msg = b
+    let mut msg = b
         .envelope(lettre_env)
         .header(lettre::message::header::MIME_VERSION_1_0)
         .header(ContentType::TEXT_PLAIN)
         .body(body.to_string())
         .map_err(|e| NotifyError::Build(e.to_string()))?;
+    if let Some(d) = env.dkim {
+        msg.sign(d.signing());
+    }
     Ok(Rendered {
         message_id: env.message_id.to_string(),
         subject: sanitize_line(subject),

@@ -74,6 +74,7 @@ fn hostile_subject_cannot_add_headers() {
         auto_submitted: Some("auto-replied"),
         ticket_number: "2026112210000017",
         fqdn: "desk.example.com",
+        dkim: None,
     };
     let r = build(&env, &subject, &body).unwrap();
     let text = String::from_utf8_lossy(&r.raw);

@@ -12,7 +12,9 @@
 pub use super::route::route;
 
 use super::facts::{Facts, Match};
-use super::plan::{ArticlePlan, Disposition, Notification, Plan, RuleEdit, Rules, TicketPlan};
+use super::plan::{
+    ArticlePlan, Disposition, Edit, Notification, Plan, RuleEdit, Rules, TicketPlan,
+};
 use super::standing::{self, AlertCounts, Standing};
 use crate::config::{Config, Mailbox as MailboxConfig, StrangerFollowUp};
 use crate::mail::InboundMail;
@@ -89,6 +91,23 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
     }
     thread(&mut plan, f, mail, s);
     let machines = super::machines::handle(&mut plan, f, mail, mailbox);
+    finish(plan, f, mail, mailbox, s, false, machines)
+}
+
+/// The rest of deciding once the disposition is known: the draft of the
+/// ticket and article, the rules, then the notifications. `released`: an
+/// operator chose the disposition (`quarantine release`), so a rule may
+/// not turn the mail away again (ignore, quarantine). `machines`: a
+/// machine's mail already made its internal note (`machines::handle`).
+pub(super) fn finish(
+    mut plan: Plan,
+    f: &Facts,
+    mail: &InboundMail,
+    mailbox: &MailboxConfig,
+    s: &Settings,
+    released: bool,
+    machines: bool,
+) -> Plan {
     match plan.disposition.clone() {
         _ if machines => {}
         Disposition::FollowUp { ticket, standing } => {
@@ -106,7 +125,23 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
     }
     let outcome = s.rules.evaluate(&plan, mail, f.received_at);
     plan.rules = outcome.checks;
-    apply_rules(&mut plan, &outcome.edits, s.config);
+    let mut edits = outcome.edits;
+    if released {
+        edits.retain(|e| {
+            let turns_away = matches!(e.edit, Edit::Ignore(_) | Edit::Quarantine(_));
+            if turns_away {
+                plan.note(
+                    "rules",
+                    format!(
+                        "rule {}: {:?} not applied: an operator released the mail",
+                        e.rule, e.edit
+                    ),
+                );
+            }
+            !turns_away
+        });
+    }
+    apply_rules(&mut plan, &edits, s.config);
     if plan.makes_article() {
         notifications(&mut plan, f, mail, mailbox, s);
     }
@@ -144,6 +179,9 @@ fn thread(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &Settings) {
     let how = match &t.matched {
         Match::Tag { number } => format!("ticket number {number} in the subject"),
         Match::MessageId { message_id } => format!("answers Message-ID <{message_id}>"),
+        Match::Released { quarantine_id } => {
+            format!("released into it from quarantine entry {quarantine_id}")
+        }
     };
     plan.note("thread", format!("ticket {} by {how}", t.ticket.number));
     let standing = standing::decide(t.standing);

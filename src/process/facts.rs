@@ -88,8 +88,17 @@ pub struct NumberLookup {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum Match {
-    Tag { number: String },
-    MessageId { message_id: String },
+    Tag {
+        number: String,
+    },
+    MessageId {
+        message_id: String,
+    },
+    /// An operator released the mail from quarantine into the ticket
+    /// (`postdesk quarantine release ID --ticket NUMBER`).
+    Released {
+        quarantine_id: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -133,6 +142,41 @@ fn hour_before(now: DateTime<Utc>) -> String {
     (now - chrono::Duration::hours(1))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
+}
+
+/// The thread facts of `mail` on `ticket` (found by `matched`): who its
+/// sender is to the ticket and the ticket's recent alerts. `f` gives the
+/// mail's referenced Message-IDs and the time it is handled.
+pub fn thread_to(
+    db: &Db,
+    ticket: TicketRef,
+    matched: Match,
+    mail: &InboundMail,
+    f: &Facts,
+    l: &Lookup,
+) -> Result<Thread, StoreError> {
+    let since = hour_before(f.received_at);
+    let mut answers = false;
+    for id in &f.referenced {
+        if records::ticket_has_trusted_id(db, ticket.id, id)? {
+            answers = true;
+            break;
+        }
+    }
+    let standing = standing::Facts {
+        answers,
+        answers_alert: answers && safeguards::answers_agents_alert(db, ticket.id, &f.referenced)?,
+        from_participant: records::is_participant(db, ticket.id, &mail.from.address)?,
+        from_own: l.own.contains(&mail.from.address),
+    };
+    let (alerts_on_ticket, _) =
+        safeguards::agent_alerts_since(db, ticket.id, &mail.from.address, &since)?;
+    Ok(Thread {
+        ticket,
+        matched,
+        standing,
+        alerts_on_ticket,
+    })
 }
 
 /// Gather the facts about `mail` (whose raw bytes hash to `sha`). Reads only.
@@ -216,28 +260,7 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
         }
     }
     if let Some((ticket, matched)) = found {
-        let mut answers = false;
-        for id in &f.referenced {
-            if records::ticket_has_trusted_id(db, ticket.id, id)? {
-                answers = true;
-                break;
-            }
-        }
-        let standing = standing::Facts {
-            answers,
-            answers_alert: answers
-                && safeguards::answers_agents_alert(db, ticket.id, &f.referenced)?,
-            from_participant: records::is_participant(db, ticket.id, &mail.from.address)?,
-            from_own: l.own.contains(&mail.from.address),
-        };
-        let (alerts_on_ticket, _) =
-            safeguards::agent_alerts_since(db, ticket.id, &mail.from.address, &since)?;
-        f.thread = Some(Thread {
-            ticket,
-            matched,
-            standing,
-            alerts_on_ticket,
-        });
+        f.thread = Some(thread_to(db, ticket, matched, mail, &f, l)?);
     }
 
     f.auto_replies_to_sender = records::auto_replies_since(db, &mail.from.address, &since)?;

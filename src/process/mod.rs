@@ -32,6 +32,7 @@ pub mod machines;
 mod parse;
 pub mod plan;
 mod quarantine;
+mod release;
 mod route;
 mod rules_bridge;
 pub mod standing;
@@ -39,6 +40,7 @@ pub mod standing;
 use apply::sync_filesystem;
 use quarantine::release;
 pub use quarantine::RetryError;
+pub use release::{Release, ReleaseError, Target as ReleaseTarget};
 
 use crate::config::Config;
 use crate::mail::MailError;

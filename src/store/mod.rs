@@ -24,6 +24,7 @@ pub mod maintenance;
 pub mod outbox;
 #[cfg(test)]
 mod plans;
+pub mod quarantine_fate;
 pub mod records;
 pub mod retention;
 pub mod safeguards;

@@ -18,6 +18,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("denied.rs", include_str!("denied.rs")),
     ("machines.rs", include_str!("machines.rs")),
     ("outbox.rs", include_str!("outbox.rs")),
+    ("quarantine_fate.rs", include_str!("quarantine_fate.rs")),
     ("records.rs", include_str!("records.rs")),
     ("safeguards.rs", include_str!("safeguards.rs")),
     ("views.rs", include_str!("views.rs")),

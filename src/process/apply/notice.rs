@@ -273,6 +273,7 @@ impl Processor {
             }),
             ticket_number: &ticket.number,
             fqdn: &self.config.system.fqdn,
+            dkim: self.config.smtp.dkim.as_ref(),
         };
         let rendered = notify::build(&env, &subject, &body)?;
         let article_id = records::insert_article(
