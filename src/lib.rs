@@ -15,6 +15,7 @@ pub mod backoff;
 pub mod config;
 pub mod crash_guard;
 pub mod daemon;
+pub mod directory;
 pub mod intake;
 pub mod lock;
 pub mod logging;
