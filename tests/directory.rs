@@ -1,0 +1,219 @@
+//! The directory (issue 8): `postdesk agent|group|queue|customer|
+//! customer-user|service` and `directory apply|export` on a real
+//! installation, and who may add to a ticket, over the real mail stack.
+
+mod common;
+
+use common::*;
+
+fn code(out: &std::process::Output) -> Option<i32> {
+    out.status.code()
+}
+
+fn ok(desk: &Desk, args: &[&str]) -> String {
+    let out = desk.cli(args);
+    assert_eq!(
+        code(&out),
+        Some(0),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn directory_commands_add_show_update_link_and_remove() {
+    let desk = Desk::new(DeskOptions::default());
+    ok(
+        &desk,
+        &["group", "add", "support", "--comment", "first line"],
+    );
+    ok(&desk, &["group", "add", "sales"]);
+    // Adding twice is refused with 65; a missing entry is 66.
+    assert_eq!(code(&desk.cli(&["group", "add", "support"])), Some(65));
+    assert_eq!(code(&desk.cli(&["group", "show", "nope"])), Some(66));
+    let out = desk.cli(&[
+        "agent",
+        "add",
+        "alice",
+        "--address",
+        "Alice@Example.com",
+        "--json",
+    ]);
+    assert_eq!(
+        code(&out),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(a["addresses"][0], "alice@example.com");
+    ok(&desk, &["agent", "link", "alice", "--group", "support"]);
+    ok(
+        &desk,
+        &[
+            "agent", "link", "alice", "--group", "sales", "--access", "ro",
+        ],
+    );
+    let a = desk.json(&["agent", "show", "alice", "--json"]);
+    assert_eq!(a["rw"], serde_json::json!(["support"]));
+    assert_eq!(a["ro"], serde_json::json!(["sales"]));
+    // A link to a group that does not exist: 66, naming it.
+    let out = desk.cli(&["agent", "link", "alice", "--group", "nope", "--json"]);
+    assert_eq!(code(&out), Some(66));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(e["error"].as_str().unwrap().contains("\"nope\""), "{e}");
+    // An agent without an address: 65.
+    assert_eq!(code(&desk.cli(&["agent", "add", "bob"])), Some(65));
+    ok(
+        &desk,
+        &[
+            "queue", "add", "support", "--group", "support", "--notify", "group",
+        ],
+    );
+    let q = ok(&desk, &["queue", "show", "support"]);
+    assert!(q.contains("notify = \"group\""), "{q}");
+    assert_eq!(
+        code(&desk.cli(&["queue", "update", "support", "--notify", "nobody"])),
+        Some(64)
+    );
+    ok(
+        &desk,
+        &["customer", "add", "ACME", "--domain", "acme.example"],
+    );
+    ok(&desk, &["service", "add", "Email::Outlook"]);
+    ok(
+        &desk,
+        &[
+            "customer-user",
+            "add",
+            "carol@acme.example",
+            "--customer",
+            "ACME",
+            "--name",
+            "Carol",
+        ],
+    );
+    ok(
+        &desk,
+        &[
+            "customer-user",
+            "link",
+            "carol@acme.example",
+            "--group",
+            "support",
+        ],
+    );
+    ok(
+        &desk,
+        &[
+            "customer-user",
+            "link",
+            "carol@acme.example",
+            "--service",
+            "Email::Outlook",
+        ],
+    );
+    let u = desk.json(&["customer-user", "show", "carol@acme.example", "--json"]);
+    assert_eq!(u["customer"], "ACME");
+    assert_eq!(u["services"], serde_json::json!(["Email::Outlook"]));
+    let list = desk.json(&["customer-user", "list", "--customer", "ACME", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let text = ok(&desk, &["agent", "list"]);
+    assert!(text.starts_with("NAME") && text.contains("alice"), "{text}");
+    // A group in use by a queue stays: 65, saying how to go on.
+    let out = desk.cli(&["group", "remove", "support"]);
+    assert_eq!(code(&out), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("queue update"));
+    ok(&desk, &["queue", "remove", "support"]);
+    ok(&desk, &["group", "remove", "support"]);
+    ok(&desk, &["agent", "remove", "alice"]);
+    assert_eq!(code(&desk.cli(&["agent", "remove", "alice"])), Some(66));
+    for cmd in [
+        "agent",
+        "group",
+        "queue",
+        "customer",
+        "customer-user",
+        "service",
+        "directory",
+    ] {
+        let help = ok(&desk, &[cmd, "--help"]);
+        assert!(help.contains("Usage"), "{cmd}: {help}");
+    }
+}
+
+#[test]
+fn directory_apply_twice_changes_nothing_the_second_time() {
+    let desk = Desk::new(DeskOptions::default());
+    let file = desk.path().join("directory.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[group]]
+name = "support"
+
+[[customer]]
+name = "ACME"
+domains = ["acme.example"]
+
+[[agent]]
+name = "alice"
+addresses = ["alice@example.com"]
+rw = ["support"]
+
+[[queue]]
+name = "support"
+group = "support"
+notify = "group"
+
+[[customer_user]]
+addresses = ["carol@acme.example"]
+customer = "ACME"
+rw = ["support"]
+"#,
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let dry = ok(&desk, &["directory", "apply", f, "--dry-run"]);
+    assert!(dry.contains("would add agent alice"), "{dry}");
+    assert!(desk
+        .json(&["agent", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let first = desk.json(&["directory", "apply", f, "--json"]);
+    assert_eq!(first["changes"].as_array().unwrap().len(), 5, "{first}");
+    let second = desk.json(&["directory", "apply", f, "--json"]);
+    assert_eq!(second["changes"], serde_json::json!([]), "{second}");
+    assert!(ok(&desk, &["directory", "apply", f]).starts_with("no changes"));
+    // What export writes, apply takes back unchanged.
+    let exported = desk.path().join("exported.toml");
+    std::fs::write(&exported, ok(&desk, &["directory", "export"])).unwrap();
+    let again = desk.json(&[
+        "directory",
+        "apply",
+        exported.to_str().unwrap(),
+        "--prune",
+        "--json",
+    ]);
+    assert_eq!(again["changes"], serde_json::json!([]), "{again}");
+    // A bad file: 65, every problem named, nothing applied.
+    std::fs::write(
+        &file,
+        "[[agent]]\nname = \"x\"\naddresses = [\"bad\"]\nrw = [\"nope\"]\n",
+    )
+    .unwrap();
+    let out = desk.cli(&["directory", "apply", f]);
+    assert_eq!(code(&out), Some(65));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not a mail address") && err.contains("no group named"),
+        "{err}"
+    );
+    assert_eq!(
+        code(&desk.cli(&["directory", "apply", "/nonexistent.toml"])),
+        Some(66)
+    );
+}
