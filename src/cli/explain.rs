@@ -164,6 +164,12 @@ fn print(out: &mut impl Write, e: &Explanation) -> std::io::Result<()> {
     for x in &p.participants {
         writeln!(out, "Adds:     {} ({})", x.address, x.role)?;
     }
+    if let Some(a) = &p.assign.agent {
+        writeln!(out, "Assigns:  agent {a}")?;
+    }
+    if let Some(g) = &p.assign.group {
+        writeln!(out, "Assigns:  group {g}")?;
+    }
     for n in &p.notifications {
         match &n.suppressed {
             None => writeln!(

@@ -181,6 +181,7 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
         "Created:  {}   Updated: {}",
         t.created_at, t.updated_at
     )?;
+    print_actors(out, t)?;
     for a in &t.articles {
         writeln!(out)?;
         write!(
@@ -233,6 +234,37 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
         }
     }
     Ok(())
+}
+
+/// The ticket's actors (GLPI): requesters, observers, assigned agent and
+/// group.
+fn print_actors(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Result<()> {
+    let who = |roles: &[&str]| {
+        t.participants
+            .iter()
+            .filter(|p| roles.contains(&p.role.as_str()))
+            .map(|p| match &p.name {
+                Some(n) => format!("{n} <{}>", p.address),
+                None => p.address.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let requesters = who(&["requester"]);
+    if !requesters.is_empty() {
+        writeln!(out, "Requesters: {requesters}")?;
+    }
+    let observers = who(&["observer", "cc"]);
+    if !observers.is_empty() {
+        writeln!(out, "Observers:  {observers}")?;
+    }
+    let dash = |x: &Option<String>| x.clone().unwrap_or_else(|| "-".into());
+    writeln!(
+        out,
+        "Assigned:   agent {}, group {}",
+        dash(&t.assigned_agent),
+        dash(&t.assigned_group)
+    )
 }
 
 pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {

@@ -12,9 +12,10 @@
 pub use super::route::route;
 
 use super::facts::{Facts, Match};
+use super::permit::{self, DirectoryFacts};
 use super::plan::{ArticlePlan, Disposition, Notification, Plan, RuleEdit, Rules, TicketPlan};
 use super::standing::{self, AlertCounts, Standing};
-use crate::config::{Config, Mailbox as MailboxConfig, StrangerFollowUp};
+use crate::config::{Config, Mailbox as MailboxConfig};
 use crate::mail::InboundMail;
 use crate::notify::Kind;
 use crate::threading::Numbering;
@@ -44,6 +45,7 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         ticket: None,
         article: None,
         participants: Vec::new(),
+        assign: Default::default(),
         notifications: Vec::new(),
         auto_reply_suppressed: None,
         rules: Vec::new(),
@@ -101,7 +103,7 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
     }
     let outcome = s.rules.evaluate(&plan, mail, f.received_at);
     plan.rules = outcome.checks;
-    apply_rules(&mut plan, &outcome.edits, s.config);
+    apply_rules(&mut plan, &outcome.edits, s.config, &f.directory);
     if plan.makes_article() {
         notifications(&mut plan, f, mail, mailbox, s);
     }
@@ -111,9 +113,9 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
 /// **The rules hook.** Apply the rule actions, as plan edits, in the
 /// order the rules engine returns them (file-name order, then rule
 /// order). Rules change the plan only: never the store.
-pub fn apply_rules(plan: &mut Plan, edits: &[RuleEdit], config: &Config) {
+pub fn apply_rules(plan: &mut Plan, edits: &[RuleEdit], config: &Config, dir: &DirectoryFacts) {
     for e in edits {
-        plan.edit(e, config);
+        plan.edit(e, config, dir);
     }
 }
 
@@ -141,12 +143,12 @@ fn thread(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &Settings) {
         Match::MessageId { message_id } => format!("answers Message-ID <{message_id}>"),
     };
     plan.note("thread", format!("ticket {} by {how}", t.ticket.number));
-    let standing = standing::decide(t.standing);
     let sf = t.standing;
+    let threaded = standing::decide(sf);
     plan.note(
         "standing",
         format!(
-            "{standing:?}: answers the ticket's mail {}, answers an agents' alert {}, \
+            "{threaded:?}: answers the ticket's mail {}, answers an agents' alert {}, \
              From is a participant {}, From is our own address {}",
             yes(sf.answers),
             yes(sf.answers_alert),
@@ -154,13 +156,14 @@ fn thread(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &Settings) {
             yes(sf.from_own)
         ),
     );
-    if standing == Standing::Stranger
-        && s.config.system.stranger_follow_up == StrangerFollowUp::NewTicket
-    {
+    // Who may add to the ticket: the directory may grant or take away.
+    let standing = permit::standing(plan, threaded, t, &f.directory);
+    let (new_ticket, by) = permit::strangers_get_new_ticket(t, s.config);
+    if standing.is_stranger() && new_ticket {
         plan.note(
             "standing",
             format!(
-                "{} has no right to ticket {}: filed as a new ticket (system.stranger_follow_up)",
+                "{} has no right to ticket {}: filed as a new ticket ({by})",
                 mail.from.address, t.ticket.number
             ),
         );
@@ -168,6 +171,15 @@ fn thread(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &Settings) {
             quoted: Some(t.ticket.number.clone()),
         };
     } else {
+        if standing.is_stranger() {
+            plan.note(
+                "standing",
+                format!(
+                    "{} has no right to ticket {}: recorded on it, unverified, changing nothing ({by})",
+                    mail.from.address, t.ticket.number
+                ),
+            );
+        }
         plan.disposition = Disposition::FollowUp {
             ticket: t.ticket.clone(),
             standing,
@@ -218,7 +230,17 @@ fn draft_new_ticket(
     } else {
         plan.add_participant(&mail.from.address, mail.from.name.as_deref(), "requester");
     }
-    add_cc(plan, mail, s);
+    match permit::cc_role(&mailbox.queue, &f.directory) {
+        Some(role) => add_cc(plan, mail, s, role),
+        None if !mail.cc.is_empty() => plan.note(
+            "participants",
+            format!(
+                "queue {}: Cc's of a new ticket are not observers (cc_observers = false)",
+                mailbox.queue
+            ),
+        ),
+        None => {}
+    }
     plan.article = Some(ArticlePlan {
         kind: "customer",
         trusted: !from_own,
@@ -273,14 +295,18 @@ fn draft_follow_up(
     });
     let answers = standing == Standing::Answers;
     if answers && mail.automatic.is_none() {
-        plan.add_participant(&mail.from.address, mail.from.name.as_deref(), "cc");
-        add_cc(plan, mail, s);
+        plan.add_participant(&mail.from.address, mail.from.name.as_deref(), "observer");
+        add_cc(plan, mail, s, "observer");
+    }
+    if standing == Standing::Colleague && mail.automatic.is_none() {
+        // A colleague of a requester with rw on the queue's group.
+        plan.add_participant(&mail.from.address, mail.from.name.as_deref(), "requester");
     }
     plan.article = Some(ArticlePlan {
-        kind: if standing == Standing::AgentsSide {
-            "agents_side"
-        } else {
-            "customer"
+        kind: match standing {
+            Standing::AgentsSide => "agents_side",
+            Standing::Agent => "agent",
+            _ => "customer",
         },
         // Its own Message-ID is trusted only if the mail itself was.
         trusted: answers,
@@ -294,7 +320,7 @@ fn draft_follow_up(
 /// with a megabyte of Cc is not a conversation).
 pub const MAX_CC_PARTICIPANTS: usize = 50;
 
-fn add_cc(plan: &mut Plan, mail: &InboundMail, s: &Settings) {
+fn add_cc(plan: &mut Plan, mail: &InboundMail, s: &Settings, role: &'static str) {
     let cc: Vec<_> = mail
         .cc
         .iter()
@@ -310,7 +336,7 @@ fn add_cc(plan: &mut Plan, mail: &InboundMail, s: &Settings) {
         );
     }
     for a in cc.into_iter().take(MAX_CC_PARTICIPANTS) {
-        plan.add_participant(&a.address, a.name.as_deref(), "cc");
+        plan.add_participant(&a.address, a.name.as_deref(), role);
     }
 }
 
@@ -394,12 +420,22 @@ fn notifications(
         );
         return;
     };
-    let Some(agents) = q.agents_address.clone() else {
-        plan.note(
-            "agents_alert",
-            format!("queue {} has no agents_address: no alert", q.name),
-        );
-        return;
+    let agents = match permit::agents_to(&q.name, &f.directory) {
+        Some((to, _)) if !to.is_empty() => to.join(","),
+        Some((_, why)) => {
+            plan.note("agents_alert", format!("{why}: nobody to alert"));
+            return;
+        }
+        None => match q.agents_address.clone() {
+            Some(a) => a,
+            None => {
+                plan.note(
+                    "agents_alert",
+                    format!("queue {} has no agents_address: no alert", q.name),
+                );
+                return;
+            }
+        },
     };
     if !(if new {
         q.notify_agents_on_new
@@ -430,8 +466,8 @@ fn notifications(
             None => format!("{} to {agents}", kind.name()),
         },
     );
-    plan.notifications
-        .push(notice(kind, vec![agents], cap, true));
+    let to = agents.split(',').map(str::to_string).collect();
+    plan.notifications.push(notice(kind, to, cap, true));
 }
 
 #[cfg(test)]

@@ -75,6 +75,7 @@ impl Processor {
                         ticket: None,
                         article: None,
                         participants: Vec::new(),
+                        assign: Default::default(),
                         notifications: Vec::new(),
                         auto_reply_suppressed: None,
                         rules: Vec::new(),

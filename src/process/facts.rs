@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::standing;
+use super::{permit, standing};
 use crate::mail::InboundMail;
 use crate::store::records::{self, TicketRef};
 use crate::store::{safeguards, Db, StoreError};
@@ -28,6 +28,8 @@ pub struct Facts {
     pub auto_replies_to_sender: u32,
     /// Agents' alerts caused by the sender's mail in the last hour.
     pub alerts_by_sender: u32,
+    /// What the directory says about the sender and the queues.
+    pub directory: permit::DirectoryFacts,
     /// The mail's language, if templates exist for it.
     pub language_with_templates: Option<String>,
     /// When the mail is handled: what rules with a weekday or time window
@@ -73,6 +75,9 @@ pub struct Thread {
     pub ticket: TicketRef,
     pub matched: Match,
     pub standing: standing::Facts,
+    /// What the directory says about the ticket (its queue's group and
+    /// policy, its requesters' customers, the sender's role on it).
+    pub directory: crate::directory::permission::Ticket,
     /// Agents' alerts on this ticket in the last hour.
     pub alerts_on_ticket: u32,
 }
@@ -194,16 +199,19 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
         };
         let (alerts_on_ticket, _) =
             safeguards::agent_alerts_since(db, ticket.id, &mail.from.address, &since)?;
+        let directory = permit::gather_ticket(db, ticket.id, &ticket.queue, &mail.from.address)?;
         f.thread = Some(Thread {
             ticket,
             matched,
             standing,
+            directory,
             alerts_on_ticket,
         });
     }
 
     f.auto_replies_to_sender = records::auto_replies_since(db, &mail.from.address, &since)?;
     f.alerts_by_sender = safeguards::agent_alerts_by_sender_since(db, &mail.from.address, &since)?;
+    f.directory = permit::gather(db, &mail.from.address)?;
     f.language_with_templates = mail.language.clone().filter(|l2| (l.has_language)(l2));
     Ok(f)
 }

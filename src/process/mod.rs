@@ -27,6 +27,7 @@ pub mod decide;
 pub mod explain;
 pub mod facts;
 mod parse;
+pub mod permit;
 pub mod plan;
 mod quarantine;
 mod route;

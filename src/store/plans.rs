@@ -17,6 +17,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("attempts.rs", include_str!("attempts.rs")),
     ("denied.rs", include_str!("denied.rs")),
     ("directory/mod.rs", include_str!("directory/mod.rs")),
+    ("directory/actors.rs", include_str!("directory/actors.rs")),
     ("directory/people.rs", include_str!("directory/people.rs")),
     ("directory/queues.rs", include_str!("directory/queues.rs")),
     ("directory/lookup.rs", include_str!("directory/lookup.rs")),

@@ -5,7 +5,9 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::Result;
+use crate::store::StoreError;
+
+type Result<T> = std::result::Result<T, StoreError>;
 use crate::directory::permission::{Member, Sender, Ticket};
 use crate::directory::{domain_of, Notify, Strangers};
 

@@ -1,6 +1,7 @@
 //! The directory in the store (issue 8): groups, services, customers here;
-//! agents and customer users in [`people`], queues in [`queues`], and the
-//! reads processing does per message in [`lookup`].
+//! agents and customer users in [`people`], queues in [`queues`], the
+//! reads processing does per message in [`lookup`], and a ticket's
+//! assigned agent and group in [`actors`].
 //!
 //! Each entity has `list`, `get`, `put` (insert or replace, with its
 //! links) and `remove`, over the shapes of [`crate::directory`], so the
@@ -8,6 +9,7 @@
 //! a `put` naming a group, customer or service that does not exist fails
 //! with [`DirError::NotFound`] and changes nothing the caller commits.
 
+pub mod actors;
 pub mod lookup;
 pub mod people;
 pub mod queues;

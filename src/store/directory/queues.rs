@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{group_id, DirError, Result};
 use crate::directory::{Notify, Queue, Strangers};
-use crate::store::now_text;
+use crate::store::{now_text, StoreError};
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Queue> {
     let notify: String = r.get(4)?;
@@ -27,7 +27,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Queue> {
 }
 
 /// The queues the directory manages, by name.
-pub fn queues(c: &Connection) -> Result<Vec<Queue>> {
+pub fn queues(c: &Connection) -> std::result::Result<Vec<Queue>, StoreError> {
     let mut stmt = c.prepare_cached(
         "SELECT q.name, g.name, q.support_address, q.comment_address, q.notify, q.cc_observers,
                 q.strangers
@@ -39,7 +39,7 @@ pub fn queues(c: &Connection) -> Result<Vec<Queue>> {
 }
 
 /// The queue `name` if the directory manages it.
-pub fn queue(c: &Connection, name: &str) -> Result<Option<Queue>> {
+pub fn queue(c: &Connection, name: &str) -> std::result::Result<Option<Queue>, StoreError> {
     Ok(c.prepare_cached(
         "SELECT q.name, g.name, q.support_address, q.comment_address, q.notify,
                     q.cc_observers, q.strangers
