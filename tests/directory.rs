@@ -217,3 +217,133 @@ rw = ["support"]
         Some(66)
     );
 }
+
+/// Issue 8, item 9: over the real mail stack, with the daemon running.
+/// A colleague of the requester with rw on the queue's group writes into
+/// the ticket and becomes a requester; a colleague with read-only access
+/// and a stranger who both quote the number get tickets of their own.
+#[test]
+fn colleague_with_rw_is_added_read_only_colleague_and_stranger_get_their_own_ticket() {
+    let mut desk = Desk::new(DeskOptions::default());
+    let requester = desk.customer("ana");
+    let colleague = desk.customer("carl");
+    let reader = desk.customer("rita");
+    let stranger = desk.customer("sam");
+    let file = desk.path().join("directory.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[group]]
+name = "staff"
+
+[[customer]]
+name = "ACME"
+
+[[queue]]
+name = "support"
+group = "staff"
+
+[[customer_user]]
+addresses = ["{requester}"]
+customer = "ACME"
+rw = ["staff"]
+
+[[customer_user]]
+addresses = ["{colleague}"]
+customer = "ACME"
+rw = ["staff"]
+
+[[customer_user]]
+addresses = ["{reader}"]
+customer = "ACME"
+ro = ["staff"]
+"#
+        ),
+    )
+    .unwrap();
+    ok(&desk, &["directory", "apply", file.to_str().unwrap()]);
+    desk.start();
+    smtp_send(
+        &requester,
+        &[&desk.support],
+        &desk.mail(&requester, "Printer on fire", "a", "it burns"),
+    );
+    let number = desk.wait_tickets(1, 30)[0]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let re = format!("Re: [Ticket#{number}] Printer on fire");
+    let carl = desk.mail(&colleague, &re, "c", "I see it too");
+    // explain shows the permission decision before the mail is taken in.
+    let e = desk.cli_stdin(&["explain", "-"], &carl);
+    let text = String::from_utf8_lossy(&e.stdout);
+    assert!(
+        text.contains("permission") && text.contains("added as a requester"),
+        "{text}"
+    );
+    smtp_send(&colleague, &[&desk.support], &carl);
+    smtp_send(
+        &reader,
+        &[&desk.support],
+        &desk.mail(&reader, &re, "r", "me too"),
+    );
+    smtp_send(
+        &stranger,
+        &[&desk.support],
+        &desk.mail(&stranger, &re, "s", "details?"),
+    );
+    let tickets = desk.wait_tickets(3, 60);
+    let customers: Vec<&str> = tickets
+        .iter()
+        .map(|t| t["customer"].as_str().unwrap())
+        .collect();
+    assert!(customers.contains(&reader.as_str()), "{customers:?}");
+    assert!(customers.contains(&stranger.as_str()), "{customers:?}");
+    let t = wait_for(60, "the colleague's follow-up", || {
+        let t = desk.json(&["ticket", "show", &number, "--json"]);
+        let inbound = t["articles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["direction"] == "in")
+            .count();
+        (inbound == 2).then_some(t)
+    });
+    let requesters: Vec<&str> = t["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["role"] == "requester")
+        .map(|p| p["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(requesters.len(), 2, "{requesters:?}");
+    assert!(requesters.contains(&colleague.as_str()));
+    let plain = ok(&desk, &["ticket", "show", &number]);
+    assert!(
+        plain.contains("Requesters:") && plain.contains(&colleague),
+        "{plain}"
+    );
+    // The other two are on tickets of their own, each naming the number.
+    for who in [&reader, &stranger] {
+        let theirs = tickets
+            .iter()
+            .find(|t| t["customer"] == who.as_str())
+            .unwrap();
+        let show = desk.json(&[
+            "ticket",
+            "show",
+            theirs["number"].as_str().unwrap(),
+            "--json",
+        ]);
+        let note = show["articles"][0]["note"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            note.contains(&format!("quoted ticket {number}")),
+            "{who}: {note}"
+        );
+    }
+    assert_eq!(desk.stop(), Some(0));
+}
