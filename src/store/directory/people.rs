@@ -144,7 +144,7 @@ pub fn remove_agent(c: &Connection, name: &str) -> Result<()> {
     if assigned {
         return Err(DirError::InUse(format!(
             "agent {name:?} is assigned to tickets: deactivate instead \
-             (postdesk agent update {name:?} --inactive)"
+             (postdesk agent update {name:?} --active false)"
         )));
     }
     c.prepare_cached("DELETE FROM agents WHERE id = ?1")?
