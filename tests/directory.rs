@@ -345,5 +345,8 @@ ro = ["staff"]
             "{who}: {note}"
         );
     }
+    // The stranger wrote to a queue of the directory: now a customer user.
+    let sam = desk.json(&["customer-user", "show", &stranger, "--json"]);
+    assert_eq!(sam["addresses"][0], stranger.as_str());
     assert_eq!(desk.stop(), Some(0));
 }

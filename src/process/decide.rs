@@ -46,6 +46,7 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         article: None,
         participants: Vec::new(),
         assign: Default::default(),
+        new_customer_user: None,
         notifications: Vec::new(),
         auto_reply_suppressed: None,
         rules: Vec::new(),
@@ -229,6 +230,9 @@ fn draft_new_ticket(
         );
     } else {
         plan.add_participant(&mail.from.address, mail.from.name.as_deref(), "requester");
+    }
+    if !from_own && mail.automatic.is_none() {
+        permit::first_mail(plan, &mailbox.queue, mail, &f.directory);
     }
     match permit::cc_role(&mailbox.queue, &f.directory) {
         Some(role) => add_cc(plan, mail, s, role),

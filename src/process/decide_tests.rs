@@ -194,6 +194,7 @@ fn new_ticket_plan_as_data() {
             },
         ],
         assign: Default::default(),
+        new_customer_user: None,
         notifications: vec![
             notice(Kind::AutoReply, "ana@customer.test", false),
             notice(Kind::AgentNewTicket, "agents@example.com", true),

@@ -76,6 +76,7 @@ impl Processor {
                         article: None,
                         participants: Vec::new(),
                         assign: Default::default(),
+                        new_customer_user: None,
                         notifications: Vec::new(),
                         auto_reply_suppressed: None,
                         rules: Vec::new(),

@@ -11,11 +11,12 @@
 use serde::Serialize;
 
 use super::facts::Thread;
-use super::plan::Plan;
+use super::plan::{NewCustomerUser, Plan};
 use super::standing::Standing;
 use crate::config::{Config, StrangerFollowUp};
 use crate::directory::permission::{self, Grant, Sender};
 use crate::directory::Strangers;
+use crate::mail::InboundMail;
 use crate::store::directory::lookup::{self, QueueFacts};
 use crate::store::{Db, StoreError};
 
@@ -124,6 +125,28 @@ pub fn agents_to(queue: &str, d: &DirectoryFacts) -> Option<(Vec<String>, String
             format!("queue {}: notify address", q.name),
         )),
     }
+}
+
+/// A new ticket in a queue the directory manages, from a sender it does
+/// not know (neither agent nor customer user): the sender becomes a
+/// customer user, of the customer whose mail domain the address is at.
+pub fn first_mail(plan: &mut Plan, queue: &str, mail: &InboundMail, d: &DirectoryFacts) {
+    if d.queue(queue).is_none() || d.sender.agent.is_some() || d.sender.customer_user.is_some() {
+        return;
+    }
+    let address = mail.from.address.trim().to_lowercase();
+    plan.note(
+        "directory",
+        match &d.sender.customer {
+            Some(c) => format!("{address} becomes a customer user of {c} (its mail domain)"),
+            None => format!("{address} becomes a customer user (no customer has its mail domain)"),
+        },
+    );
+    plan.new_customer_user = Some(NewCustomerUser {
+        address,
+        name: mail.from.name.clone(),
+        customer: d.sender.customer.clone(),
+    });
 }
 
 /// A rule's `group = "…"` or `agent = "…"`: assigned when the directory

@@ -214,3 +214,36 @@ fn rules_assign_a_group_and_an_agent_the_directory_knows() {
         "{notes:?}"
     );
 }
+
+#[test]
+fn an_unknown_sender_becomes_a_customer_user_in_a_directory_queue() {
+    let m = mail("new@acme.example", &["support@example.com"], &[], "Printer");
+    let mut f = Facts::default();
+    // Not in the directory: nothing made.
+    assert_eq!(plan(&f, &m, None).new_customer_user, None);
+    f.directory.queues = vec![QueueFacts {
+        name: "support".into(),
+        group: None,
+        notify: "config".into(),
+        notify_to: Vec::new(),
+        cc_observers: true,
+        strangers: Strangers::System,
+    }];
+    f.directory.sender.customer = Some("ACME".into());
+    let p = plan(&f, &m, None);
+    assert_eq!(
+        p.new_customer_user,
+        Some(NewCustomerUser {
+            address: "new@acme.example".into(),
+            name: Some("Ana".into()),
+            customer: Some("ACME".into()),
+        })
+    );
+    assert!(p
+        .trace
+        .iter()
+        .any(|d| d.step == "directory" && d.said.contains("of ACME")));
+    // Known already, or automatic mail: nothing made.
+    f.directory.sender = colleague(&[], &[]);
+    assert_eq!(plan(&f, &m, None).new_customer_user, None);
+}

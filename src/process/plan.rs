@@ -29,6 +29,9 @@ pub struct Plan {
     pub participants: Vec<NewParticipant>,
     /// The assigned agent and group a rule sets (names in the directory).
     pub assign: Assignment,
+    /// A sender the directory does not know, who becomes a customer user
+    /// with this first mail (queues in the directory).
+    pub new_customer_user: Option<NewCustomerUser>,
     /// Mail to send, and mail held back with the reason.
     pub notifications: Vec<Notification>,
     /// Set by a rule: no auto-reply, for this reason.
@@ -94,6 +97,15 @@ pub struct TicketPlan {
 pub struct Assignment {
     pub agent: Option<String>,
     pub group: Option<String>,
+}
+
+/// A customer user made on first mail: the sender, attached to the
+/// customer whose mail domain the address is at (if any).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewCustomerUser {
+    pub address: String,
+    pub name: Option<String>,
+    pub customer: Option<String>,
 }
 
 /// The inbound article.

@@ -129,6 +129,14 @@ impl Processor {
         )?;
         self.add_participants(db, ticket_id, plan)?;
         assign(db, ticket_id, plan)?;
+        if let Some(u) = &plan.new_customer_user {
+            crate::store::directory::people::add_customer_user_on_first_mail(
+                db,
+                &u.address,
+                u.name.as_deref(),
+                u.customer.as_deref(),
+            )?;
+        }
         let article_id = self.insert_inbound(db, ticket_id, mail, raw_id, article)?;
         let ticket = records::ticket_by_number(db, &number)?
             .ok_or_else(|| Failure::Other("ticket vanished inside its own transaction".into()))?;

@@ -337,6 +337,34 @@ pub fn put_customer_user(c: &Connection, u: &CustomerUser, was: Option<&str>) ->
     Ok(())
 }
 
+/// Make a customer user of a sender's first mail, unless the address is
+/// already one's (then nothing changes).
+pub fn add_customer_user_on_first_mail(
+    c: &Connection,
+    address: &str,
+    name: Option<&str>,
+    customer: Option<&str>,
+) -> std::result::Result<(), crate::store::StoreError> {
+    let address = address.trim().to_lowercase();
+    let id: Option<i64> = c
+        .prepare_cached(
+            "INSERT INTO customer_users (login, name, customer_id, created_at)
+             SELECT ?1, ?2, (SELECT id FROM customers WHERE name = ?3), ?4
+             WHERE NOT EXISTS (SELECT 1 FROM customer_user_addresses WHERE address = ?1)
+               AND NOT EXISTS (SELECT 1 FROM customer_users WHERE login = ?1)
+             RETURNING id",
+        )?
+        .query_row(params![address, name, customer, now_text()], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = id {
+        c.prepare_cached(
+            "INSERT INTO customer_user_addresses (address, customer_user_id, rank) VALUES (?1, ?2, 0)",
+        )?
+        .execute(params![address, id])?;
+    }
+    Ok(())
+}
+
 /// Remove the customer user with this address, with their links.
 pub fn remove_customer_user(c: &Connection, address: &str) -> Result<()> {
     let id = customer_user_id(c, address)?

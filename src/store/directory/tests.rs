@@ -204,3 +204,19 @@ fn lookups_for_processing() {
         ["list@example.com"]
     );
 }
+
+#[test]
+fn first_mail_makes_a_customer_user_once() {
+    let (_d, mut s, _) = applied();
+    let c = s.conn();
+    add_customer_user_on_first_mail(c, "New@acme.example", Some("New"), Some("ACME")).unwrap();
+    add_customer_user_on_first_mail(c, "new@acme.example", Some("Other"), None).unwrap();
+    // An address a customer user has already is left alone.
+    add_customer_user_on_first_mail(c, "c@acme.example", None, None).unwrap();
+    let u = customer_user(c, "new@acme.example").unwrap().unwrap();
+    assert_eq!(
+        (u.name.as_deref(), u.customer.as_deref()),
+        (Some("New"), Some("ACME"))
+    );
+    assert_eq!(customer_users(c, None).unwrap().len(), 3);
+}
