@@ -350,3 +350,74 @@ ro = ["staff"]
     assert_eq!(sam["addresses"][0], stranger.as_str());
     assert_eq!(desk.stop(), Some(0));
 }
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Issue 8, item 7: a phone ticket opened for a customer user is taken in
+/// like their mail (the auto-reply with the number reaches them over the
+/// real stack), assigned to the agent who took the call, and says so.
+#[test]
+fn phone_ticket_is_opened_for_a_customer_user_and_answered_with_its_number() {
+    let mut desk = Desk::new(DeskOptions::default());
+    let carol = desk.customer("carol");
+    ok(&desk, &["group", "add", "staff"]);
+    ok(
+        &desk,
+        &["agent", "add", "alice", "--address", "alice@support.test"],
+    );
+    ok(
+        &desk,
+        &["customer-user", "add", &carol, "--name", "Carol Caller"],
+    );
+    let args = |agent: &str| {
+        vec![
+            "ticket".to_string(),
+            "create".into(),
+            "--queue".into(),
+            "support".into(),
+            "--customer-user".into(),
+            carol.clone(),
+            "--subject".into(),
+            "Printer on fire (by phone)".into(),
+            "--body".into(),
+            "Called at 10:00, the printer burns.".into(),
+            "--agent".into(),
+            agent.into(),
+            "--json".into(),
+        ]
+    };
+    // An agent the directory does not know: 66, nothing made.
+    let bad = args("nobody@support.test");
+    assert_eq!(code(&desk.cli(&refs(&bad))), Some(66));
+    assert!(desk.tickets().is_empty());
+    let good = args("alice@support.test");
+    let v = desk.json(&refs(&good));
+    let number = v["ticket"].as_str().unwrap().to_string();
+    assert_eq!(v["agent"], "alice");
+    let t = desk.json(&["ticket", "show", &number, "--json"]);
+    assert_eq!(t["assigned_agent"], "alice");
+    assert_eq!(t["customer"], carol.as_str());
+    assert_eq!(t["subject"], "Printer on fire (by phone)");
+    let note = t["articles"][0]["note"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("phone ticket: opened by agent alice"),
+        "{note}"
+    );
+    // Unknown queue or customer user: 66.
+    let mut q = args("alice@support.test");
+    q[3] = "nope".into();
+    assert_eq!(code(&desk.cli(&refs(&q))), Some(66));
+    let mut u = args("alice@support.test");
+    u[5] = "stranger@customer.test".into();
+    assert_eq!(code(&desk.cli(&refs(&u))), Some(66));
+    // The daemon sends the usual auto-reply with the number.
+    desk.start();
+    let reply = wait_for_mail(&carol, "INBOX", 1, 30);
+    assert_eq!(
+        number_in(&subject(&reply[0])).as_deref(),
+        Some(number.as_str())
+    );
+    assert_eq!(desk.stop(), Some(0));
+}

@@ -16,6 +16,7 @@ mod quarantine;
 mod rules;
 mod storage_check;
 mod ticket;
+mod ticket_create;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -112,7 +113,7 @@ pub enum Command {
     /// Check configuration, templates and rules folder; with --connect also
     /// log in to every IMAP mailbox and the SMTP relay.
     Check(check::Args),
-    /// List and show tickets.
+    /// List and show tickets; open a phone ticket.
     #[command(subcommand)]
     Ticket(ticket::Command),
     /// List, show and retry messages that could not be processed.

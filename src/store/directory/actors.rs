@@ -45,3 +45,30 @@ pub fn assigned(c: &Connection, ticket_id: i64) -> Result<(Option<String>, Optio
     .optional()?
     .unwrap_or((None, None)))
 }
+
+/// A phone ticket (`postdesk ticket create`), right after the pipeline
+/// made it: assign the agent who took the call (by name) and note on the
+/// ticket's first article who opened it and how. Returns false when there
+/// is no such ticket.
+pub fn mark_phone_ticket(
+    c: &Connection,
+    number: &str,
+    agent: Option<&str>,
+    note: &str,
+) -> Result<bool> {
+    let first: Option<(i64, Option<i64>)> = c
+        .prepare_cached(
+            "SELECT t.id, (SELECT MIN(a.id) FROM articles a WHERE a.ticket_id = t.id)
+             FROM tickets t WHERE t.number = ?1",
+        )?
+        .query_row([number], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((ticket_id, article)) = first else {
+        return Ok(false);
+    };
+    assign(c, ticket_id, agent, None)?;
+    if let Some(a) = article {
+        crate::store::safeguards::add_note(c, a, note)?;
+    }
+    Ok(true)
+}
