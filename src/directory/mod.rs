@@ -7,7 +7,7 @@
 //! is taken back by `apply` unchanged. [`Directory::normalise`] puts every
 //! entry in its one written form (addresses and domains in lower case,
 //! lists sorted), and [`Directory::check`] lists every problem at once.
-//! [`file`] compares two directories into the changes `apply` makes;
+//! [`mod@file`] compares two directories into the changes `apply` makes;
 //! [`permission`] decides who may add to a ticket. Nothing here does I/O.
 
 mod check;

@@ -425,13 +425,13 @@ fn notifications(
         return;
     };
     let agents = match permit::agents_to(&q.name, &f.directory) {
-        Some((to, _)) if !to.is_empty() => to.join(","),
+        Some((to, _)) if !to.is_empty() => to,
         Some((_, why)) => {
             plan.note("agents_alert", format!("{why}: nobody to alert"));
             return;
         }
         None => match q.agents_address.clone() {
-            Some(a) => a,
+            Some(a) => vec![a],
             None => {
                 plan.note(
                     "agents_alert",
@@ -467,11 +467,10 @@ fn notifications(
         "agents_alert",
         match &cap {
             Some(why) => why.clone(),
-            None => format!("{} to {agents}", kind.name()),
+            None => format!("{} to {}", kind.name(), agents.join(", ")),
         },
     );
-    let to = agents.split(',').map(str::to_string).collect();
-    plan.notifications.push(notice(kind, to, cap, true));
+    plan.notifications.push(notice(kind, agents, cap, true));
 }
 
 #[cfg(test)]
