@@ -357,15 +357,22 @@ fn refs(v: &[String]) -> Vec<&str> {
 
 /// Issue 8, item 7: a phone ticket opened for a customer user is taken in
 /// like their mail (the auto-reply with the number reaches them over the
-/// real stack), assigned to the agent who took the call, and says so.
+/// real stack), assigned to the agent who took the call, and says so; the
+/// queue's agents' alert goes to the rw members of its group.
 #[test]
 fn phone_ticket_is_opened_for_a_customer_user_and_answered_with_its_number() {
     let mut desk = Desk::new(DeskOptions::default());
     let carol = desk.customer("carol");
+    // Alice works the queue: the agents' alerts go to its group's rw agents.
+    let alice = format!("alice-{}@support.test", desk.id);
     ok(&desk, &["group", "add", "staff"]);
+    ok(&desk, &["agent", "add", "alice", "--address", &alice]);
+    ok(&desk, &["agent", "link", "alice", "--group", "staff"]);
     ok(
         &desk,
-        &["agent", "add", "alice", "--address", "alice@support.test"],
+        &[
+            "queue", "add", "support", "--group", "staff", "--notify", "group",
+        ],
     );
     ok(
         &desk,
@@ -392,7 +399,7 @@ fn phone_ticket_is_opened_for_a_customer_user_and_answered_with_its_number() {
     let bad = args("nobody@support.test");
     assert_eq!(code(&desk.cli(&refs(&bad))), Some(66));
     assert!(desk.tickets().is_empty());
-    let good = args("alice@support.test");
+    let good = args(&alice);
     let v = desk.json(&refs(&good));
     let number = v["ticket"].as_str().unwrap().to_string();
     assert_eq!(v["agent"], "alice");
@@ -406,10 +413,10 @@ fn phone_ticket_is_opened_for_a_customer_user_and_answered_with_its_number() {
         "{note}"
     );
     // Unknown queue or customer user: 66.
-    let mut q = args("alice@support.test");
+    let mut q = args(&alice);
     q[3] = "nope".into();
     assert_eq!(code(&desk.cli(&refs(&q))), Some(66));
-    let mut u = args("alice@support.test");
+    let mut u = args(&alice);
     u[5] = "stranger@customer.test".into();
     assert_eq!(code(&desk.cli(&refs(&u))), Some(66));
     // The daemon sends the usual auto-reply with the number.
@@ -419,5 +426,12 @@ fn phone_ticket_is_opened_for_a_customer_user_and_answered_with_its_number() {
         number_in(&subject(&reply[0])).as_deref(),
         Some(number.as_str())
     );
+    let alert = wait_for_mail(&alice, "INBOX", 1, 30);
+    assert_eq!(
+        number_in(&subject(&alert[0])).as_deref(),
+        Some(number.as_str())
+    );
+    // The configuration's agents' address is not used for this queue.
+    assert!(imap_messages(&desk.agents, "INBOX").is_empty());
     assert_eq!(desk.stop(), Some(0));
 }
