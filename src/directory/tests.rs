@@ -46,6 +46,13 @@ fn a_file_is_normalised_and_written_back_unchanged() {
 }
 
 #[test]
+fn an_empty_directory_exports_as_an_empty_file() {
+    let text = write(&Directory::default()).unwrap();
+    assert_eq!(text.trim(), "");
+    assert_eq!(read(&text).unwrap(), Directory::default());
+}
+
+#[test]
 fn every_problem_is_listed() {
     let bad = r#"
 [[agent]]
