@@ -17,6 +17,7 @@ pub mod commands;
 pub mod config;
 pub mod crash_guard;
 pub mod daemon;
+pub mod directory;
 pub mod intake;
 pub mod lock;
 pub mod logging;

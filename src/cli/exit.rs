@@ -7,6 +7,7 @@ use std::io::Write;
 
 use postdesk::config::ConfigError;
 use postdesk::notify::NotifyError;
+use postdesk::store::directory::DirError;
 use postdesk::store::StoreError;
 
 /// `quarantine retry`: some entries are still failing (each is printed).
@@ -71,14 +72,15 @@ pub fn code_of(e: &anyhow::Error) -> u8 {
         {
             return CONFIG;
         }
+        if let Some(d) = cause.downcast_ref::<DirError>() {
+            match d {
+                DirError::NotFound(_) => return NOINPUT,
+                DirError::Invalid(_) | DirError::InUse(_) => return DATAERR,
+                DirError::Store(s) => return store_code(s),
+            }
+        }
         if let Some(s) = cause.downcast_ref::<StoreError>() {
-            return match s {
-                StoreError::Missing { .. } => NOINPUT,
-                StoreError::Denied { .. } => NOPERM,
-                StoreError::TooOld { .. } | StoreError::TooNew { .. } => UNAVAILABLE,
-                s if s.is_transient() => TEMPFAIL,
-                _ => SOFTWARE,
-            };
+            return store_code(s);
         }
         if let Some(s) = cause.downcast_ref::<rusqlite::Error>() {
             return if postdesk::store::is_transient(s) {
@@ -89,6 +91,16 @@ pub fn code_of(e: &anyhow::Error) -> u8 {
         }
     }
     SOFTWARE
+}
+
+fn store_code(s: &StoreError) -> u8 {
+    match s {
+        StoreError::Missing { .. } => NOINPUT,
+        StoreError::Denied { .. } => NOPERM,
+        StoreError::TooOld { .. } | StoreError::TooNew { .. } => UNAVAILABLE,
+        s if s.is_transient() => TEMPFAIL,
+        _ => SOFTWARE,
+    }
 }
 
 /// Print `e` as the command's failure.

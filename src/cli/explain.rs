@@ -173,6 +173,12 @@ fn print(out: &mut impl Write, e: &Explanation) -> std::io::Result<()> {
     if let Some(l) = &p.language {
         writeln!(out, "Language: {} ({})", l.code, l.source)?;
     }
+    if let Some(a) = &p.assign.agent {
+        writeln!(out, "Assigns:  agent {a}")?;
+    }
+    if let Some(g) = &p.assign.group {
+        writeln!(out, "Assigns:  group {g}")?;
+    }
     for n in &p.notifications {
         match &n.suppressed {
             None if n.held.is_some() => writeln!(

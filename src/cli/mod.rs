@@ -7,6 +7,7 @@
 mod address;
 mod check;
 mod db;
+mod directory;
 mod exit;
 mod explain;
 mod fetch;
@@ -17,6 +18,7 @@ mod quarantine;
 mod rules;
 mod storage_check;
 mod ticket;
+mod ticket_create;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,8 +49,9 @@ Exit codes (sysexits):
    1  quarantine retry: some entries are still failing
   64  bad command line
   65  bad data: malformed ticket number, wrong check digit; ingest: empty or oversized mail;
+      agent, group, queue, …: an entry that exists already, is invalid or still in use;
       db check/backup/restore: a damaged database or attachment file
-  66  not found: ticket, quarantine entry, queue, database
+  66  not found: ticket, quarantine entry, queue, database, directory entry
   69  unavailable: database at another schema version (`postdesk db migrate`, or upgrade);
       check --connect: a server could not be reached
   70  internal error
@@ -118,7 +121,7 @@ pub enum Command {
     /// Check configuration, templates and rules folder; with --connect also
     /// log in to every IMAP mailbox and the SMTP relay.
     Check(check::Args),
-    /// List and show tickets.
+    /// List and show tickets; open a phone ticket.
     #[command(subcommand)]
     Ticket(ticket::Command),
     /// List, show, retry, release and drop messages that could not be processed.
@@ -135,6 +138,30 @@ pub enum Command {
     /// Addresses our mail bounced from: list them, clear one.
     #[command(subcommand)]
     Address(address::Command),
+    /// Agents: who works the tickets (name, addresses, language, active,
+    /// group access).
+    #[command(subcommand)]
+    Agent(directory::people::Command<directory::people::AgentSet>),
+    /// Groups of agents (and customer users) that queues belong to.
+    #[command(subcommand)]
+    Group(directory::org::Command<directory::org::GroupSet>),
+    /// Queues in the directory: group, addresses, where agents'
+    /// notifications go, what Cc's and strangers do.
+    #[command(subcommand)]
+    Queue(directory::org::Command<directory::org::QueueSet>),
+    /// Customers (organisations) and their mail domains.
+    #[command(subcommand)]
+    Customer(directory::org::Command<directory::org::CustomerSet>),
+    /// Customer users: addresses, name, language, customer, group access,
+    /// services.
+    #[command(subcommand)]
+    CustomerUser(directory::people::Command<directory::people::UserSet>),
+    /// Services (hierarchical names such as Email::Outlook).
+    #[command(subcommand)]
+    Service(directory::org::Command<directory::org::ServiceSet>),
+    /// The whole directory as a file: apply one, export it.
+    #[command(subcommand)]
+    Directory(directory::file::Command),
     /// Look into an IMAP mailbox now: the running daemon is asked to (it
     /// looks into all of its mailboxes); with none running, fetch here once.
     Fetch(fetch::Args),
@@ -164,6 +191,13 @@ impl Command {
             // A completion script has no JSON form.
             Command::Completions(_) => false,
             Command::Manpages(a) => a.json,
+            Command::Agent(c) => c.json(),
+            Command::Group(c) => c.json(),
+            Command::Queue(c) => c.json(),
+            Command::Customer(c) => c.json(),
+            Command::CustomerUser(c) => c.json(),
+            Command::Service(c) => c.json(),
+            Command::Directory(c) => c.json(),
         }
     }
 }
@@ -192,6 +226,13 @@ pub fn main() -> ExitCode {
         Command::Address(ref c) => address::run(&cli, c),
         Command::Completions(ref a) => generate::completions(a),
         Command::Manpages(ref a) => generate::manpages(a),
+        Command::Agent(ref c) => directory::people::agent(&cli, c),
+        Command::Group(ref c) => directory::org::group(&cli, c),
+        Command::Queue(ref c) => directory::org::queue(&cli, c),
+        Command::Customer(ref c) => directory::org::customer(&cli, c),
+        Command::CustomerUser(ref c) => directory::people::customer_user(&cli, c),
+        Command::Service(ref c) => directory::org::service(&cli, c),
+        Command::Directory(ref c) => directory::file::run(&cli, c),
     };
     match result {
         Ok(code) => code,

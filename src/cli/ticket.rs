@@ -13,6 +13,10 @@ use super::Cli;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
+    /// Open a phone ticket on a customer user's behalf: taken in like
+    /// their mail to the queue's support address (rules, the auto-reply
+    /// with the number, the agents' alert), assigned to --agent.
+    Create(super::ticket_create::Args),
     /// List tickets, newest first.
     List {
         /// Only tickets in this state.
@@ -46,6 +50,7 @@ impl Command {
     pub fn json(&self) -> bool {
         match self {
             Command::List { json, .. } | Command::Show { json, .. } => *json,
+            Command::Create(a) => a.json,
         }
     }
 }
@@ -58,6 +63,9 @@ pub struct StatusArgs {
 }
 
 pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
+    if let Command::Create(args) = cmd {
+        return super::ticket_create::run(cli, args);
+    }
     let config = super::load_config(&cli.config)?;
     let mut store = super::open_store_read_only(&config)?;
     let mut out = super::output::stdout();
@@ -133,6 +141,8 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                 print_ticket(&mut out, &t)?;
             }
         }
+        // Dispatched above: it writes, this match only reads.
+        Command::Create(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -159,6 +169,7 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
         "Created:  {}   Updated: {}",
         t.created_at, t.updated_at
     )?;
+    print_actors(out, t)?;
     for a in &t.articles {
         writeln!(out)?;
         write!(
@@ -214,6 +225,37 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
         }
     }
     Ok(())
+}
+
+/// The ticket's actors (GLPI): requesters, observers, assigned agent and
+/// group.
+fn print_actors(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Result<()> {
+    let who = |roles: &[&str]| {
+        t.participants
+            .iter()
+            .filter(|p| roles.contains(&p.role.as_str()))
+            .map(|p| match &p.name {
+                Some(n) => format!("{n} <{}>", p.address),
+                None => p.address.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let requesters = who(&["requester"]);
+    if !requesters.is_empty() {
+        writeln!(out, "Requesters: {requesters}")?;
+    }
+    let observers = who(&["observer", "cc"]);
+    if !observers.is_empty() {
+        writeln!(out, "Observers:  {observers}")?;
+    }
+    let dash = |x: &Option<String>| x.clone().unwrap_or_else(|| "-".into());
+    writeln!(
+        out,
+        "Assigned:   agent {}, group {}",
+        dash(&t.assigned_agent),
+        dash(&t.assigned_group)
+    )
 }
 
 pub fn status(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {

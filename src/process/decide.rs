@@ -12,11 +12,12 @@
 pub use super::route::route;
 
 use super::facts::{Facts, Match};
+use super::permit::{self, DirectoryFacts};
 use super::plan::{
     ArticlePlan, Disposition, Edit, Notification, Plan, RuleEdit, Rules, TicketPlan,
 };
 use super::standing::{self, AlertCounts, Standing};
-use crate::config::{Config, Mailbox as MailboxConfig, StrangerFollowUp};
+use crate::config::{Config, Mailbox as MailboxConfig};
 use crate::mail::InboundMail;
 use crate::notify::Kind;
 use crate::threading::Numbering;
@@ -46,6 +47,8 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         ticket: None,
         article: None,
         participants: Vec::new(),
+        assign: Default::default(),
+        new_customer_user: None,
         notifications: Vec::new(),
         auto_reply_suppressed: None,
         rules: Vec::new(),
@@ -141,7 +144,7 @@ pub(super) fn finish(
             !turns_away
         });
     }
-    apply_rules(&mut plan, &edits, s.config);
+    apply_rules(&mut plan, &edits, s.config, &f.directory);
     if plan.makes_article() {
         notifications(&mut plan, f, mail, mailbox, s);
     }
@@ -151,9 +154,9 @@ pub(super) fn finish(
 /// **The rules hook.** Apply the rule actions, as plan edits, in the
 /// order the rules engine returns them (file-name order, then rule
 /// order). Rules change the plan only: never the store.
-pub fn apply_rules(plan: &mut Plan, edits: &[RuleEdit], config: &Config) {
+pub fn apply_rules(plan: &mut Plan, edits: &[RuleEdit], config: &Config, dir: &DirectoryFacts) {
     for e in edits {
-        plan.edit(e, config);
+        plan.edit(e, config, dir);
     }
 }
 
@@ -184,12 +187,12 @@ fn thread(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &Settings) {
         }
     };
     plan.note("thread", format!("ticket {} by {how}", t.ticket.number));
-    let standing = standing::decide(t.standing);
     let sf = t.standing;
+    let threaded = standing::decide(sf);
     plan.note(
         "standing",
         format!(
-            "{standing:?}: answers the ticket's mail {}, answers an agents' alert {}, \
+            "{threaded:?}: answers the ticket's mail {}, answers an agents' alert {}, \
              From is a participant {}, From is our own address {}",
             yes(sf.answers),
             yes(sf.answers_alert),
@@ -197,13 +200,14 @@ fn thread(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &Settings) {
             yes(sf.from_own)
         ),
     );
-    if standing == Standing::Stranger
-        && s.config.system.stranger_follow_up == StrangerFollowUp::NewTicket
-    {
+    // Who may add to the ticket: the directory may grant or take away.
+    let standing = permit::standing(plan, threaded, t, &f.directory);
+    let (new_ticket, by) = permit::strangers_get_new_ticket(t, s.config);
+    if standing.is_stranger() && new_ticket {
         plan.note(
             "standing",
             format!(
-                "{} has no right to ticket {}: filed as a new ticket (system.stranger_follow_up)",
+                "{} has no right to ticket {}: filed as a new ticket ({by})",
                 mail.from.address, t.ticket.number
             ),
         );
@@ -211,6 +215,15 @@ fn thread(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &Settings) {
             quoted: Some(t.ticket.number.clone()),
         };
     } else {
+        if standing.is_stranger() {
+            plan.note(
+                "standing",
+                format!(
+                    "{} has no right to ticket {}: recorded on it, unverified, changing nothing ({by})",
+                    mail.from.address, t.ticket.number
+                ),
+            );
+        }
         plan.disposition = Disposition::FollowUp {
             ticket: t.ticket.clone(),
             standing,
@@ -261,7 +274,20 @@ fn draft_new_ticket(
     } else {
         plan.add_participant(&mail.from.address, mail.from.name.as_deref(), "requester");
     }
-    add_cc(plan, mail, s);
+    if !from_own && mail.automatic.is_none() {
+        permit::first_mail(plan, &mailbox.queue, mail, &f.directory);
+    }
+    match permit::cc_role(&mailbox.queue, &f.directory) {
+        Some(role) => add_cc(plan, mail, s, role),
+        None if !mail.cc.is_empty() => plan.note(
+            "participants",
+            format!(
+                "queue {}: Cc's of a new ticket are not observers (cc_observers = false)",
+                mailbox.queue
+            ),
+        ),
+        None => {}
+    }
     plan.article = Some(ArticlePlan {
         kind: "customer",
         trusted: !from_own,
@@ -317,14 +343,18 @@ fn draft_follow_up(
     });
     let answers = standing == Standing::Answers;
     if answers && mail.automatic.is_none() {
-        plan.add_participant(&mail.from.address, mail.from.name.as_deref(), "cc");
-        add_cc(plan, mail, s);
+        plan.add_participant(&mail.from.address, mail.from.name.as_deref(), "observer");
+        add_cc(plan, mail, s, "observer");
+    }
+    if standing == Standing::Colleague && mail.automatic.is_none() {
+        // A colleague of a requester with rw on the queue's group.
+        plan.add_participant(&mail.from.address, mail.from.name.as_deref(), "requester");
     }
     plan.article = Some(ArticlePlan {
-        kind: if standing == Standing::AgentsSide {
-            "agents_side"
-        } else {
-            "customer"
+        kind: match standing {
+            Standing::AgentsSide => "agents_side",
+            Standing::Agent => "agent",
+            _ => "customer",
         },
         // Its own Message-ID is trusted only if the mail itself was.
         trusted: answers,
@@ -339,7 +369,7 @@ fn draft_follow_up(
 /// with a megabyte of Cc is not a conversation).
 pub const MAX_CC_PARTICIPANTS: usize = 50;
 
-fn add_cc(plan: &mut Plan, mail: &InboundMail, s: &Settings) {
+fn add_cc(plan: &mut Plan, mail: &InboundMail, s: &Settings, role: &'static str) {
     let cc: Vec<_> = mail
         .cc
         .iter()
@@ -355,7 +385,7 @@ fn add_cc(plan: &mut Plan, mail: &InboundMail, s: &Settings) {
         );
     }
     for a in cc.into_iter().take(MAX_CC_PARTICIPANTS) {
-        plan.add_participant(&a.address, a.name.as_deref(), "cc");
+        plan.add_participant(&a.address, a.name.as_deref(), role);
     }
 }
 
@@ -473,12 +503,22 @@ fn notifications(
         );
         return;
     };
-    let Some(agents) = q.agents_address.clone() else {
-        plan.note(
-            "agents_alert",
-            format!("queue {} has no agents_address: no alert", q.name),
-        );
-        return;
+    let agents = match permit::agents_to(&q.name, &f.directory) {
+        Some((to, _)) if !to.is_empty() => to,
+        Some((_, why)) => {
+            plan.note("agents_alert", format!("{why}: nobody to alert"));
+            return;
+        }
+        None => match q.agents_address.clone() {
+            Some(a) => vec![a],
+            None => {
+                plan.note(
+                    "agents_alert",
+                    format!("queue {} has no agents_address: no alert", q.name),
+                );
+                return;
+            }
+        },
     };
     if !(if new {
         q.notify_agents_on_new
@@ -516,11 +556,10 @@ fn notifications(
         "agents_alert",
         match &cap {
             Some(why) => why.clone(),
-            None => format!("{} to {agents}", kind.name()),
+            None => format!("{} to {}", kind.name(), agents.join(", ")),
         },
     );
-    plan.notifications
-        .push(notice(kind, vec![agents], cap, true));
+    plan.notifications.push(notice(kind, agents, cap, true));
 }
 
 /// The agents' alert for addresses that start bouncing: once per address

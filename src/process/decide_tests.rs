@@ -1,6 +1,7 @@
 //! The decide stage stated as data: facts and a mail in, the plan out.
 
 use super::*;
+use crate::config::StrangerFollowUp;
 use crate::mail::{Automatic, Mailbox};
 use crate::process::facts::{Duplicate, NumberLookup, Thread};
 use crate::process::plan::{Edit, NewParticipant, NoRules, RulesOutcome};
@@ -97,7 +98,7 @@ fn ticket(state: &str) -> TicketRef {
     }
 }
 
-fn thread_facts(state: &str, standing: standing::Facts) -> Facts {
+pub(crate) fn thread_facts(state: &str, standing: standing::Facts) -> Facts {
     Facts {
         numbers: vec![NumberLookup {
             number: "2026112210000017".into(),
@@ -111,6 +112,7 @@ fn thread_facts(state: &str, standing: standing::Facts) -> Facts {
                 number: "2026112210000017".into(),
             },
             standing,
+            directory: Default::default(),
             alerts_on_ticket: 0,
         }),
         ..Facts::default()
@@ -192,9 +194,11 @@ fn new_ticket_plan_as_data() {
             NewParticipant {
                 address: "bob@customer.test".into(),
                 name: None,
-                role: "cc",
+                role: "observer",
             },
         ],
+        assign: Default::default(),
+        new_customer_user: None,
         notifications: vec![
             notice(Kind::AutoReply, "ana@customer.test", false),
             notice(Kind::AgentNewTicket, "agents@example.com", true),
@@ -540,6 +544,7 @@ fn rules_cannot_edit_a_mail_that_makes_no_article() {
             edit: Edit::Urgency(5),
         }],
         &config(),
+        &Default::default(),
     );
     assert_eq!(p.disposition, before);
     assert!(p.ticket.is_none());

@@ -77,6 +77,8 @@ impl Processor {
                         ticket: None,
                         article: None,
                         participants: Vec::new(),
+                        assign: Default::default(),
+                        new_customer_user: None,
                         notifications: Vec::new(),
                         auto_reply_suppressed: None,
                         rules: Vec::new(),

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::standing;
+use super::{permit, standing};
 use crate::mail::InboundMail;
 use crate::store::records::{self, TicketRef};
 use crate::store::{safeguards, Db, StoreError};
@@ -28,6 +28,8 @@ pub struct Facts {
     pub auto_replies_to_sender: u32,
     /// Agents' alerts caused by the sender's mail in the last hour.
     pub alerts_by_sender: u32,
+    /// What the directory says about the sender and the queues.
+    pub directory: permit::DirectoryFacts,
     /// The mail's language, if templates exist for it: the first of the
     /// customer's known language, Content-Language and the language
     /// detected in the new text that has templates.
@@ -106,6 +108,9 @@ pub struct Thread {
     pub ticket: TicketRef,
     pub matched: Match,
     pub standing: standing::Facts,
+    /// What the directory says about the ticket (its queue's group and
+    /// policy, its requesters' customers, the sender's role on it).
+    pub directory: crate::directory::permission::Ticket,
     /// Agents' alerts on this ticket in the last hour.
     pub alerts_on_ticket: u32,
 }
@@ -171,10 +176,12 @@ pub fn thread_to(
     };
     let (alerts_on_ticket, _) =
         safeguards::agent_alerts_since(db, ticket.id, &mail.from.address, &since)?;
+    let directory = permit::gather_ticket(db, ticket.id, &ticket.queue, &mail.from.address)?;
     Ok(Thread {
         ticket,
         matched,
         standing,
+        directory,
         alerts_on_ticket,
     })
 }
@@ -273,5 +280,6 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
         recipients.chain(mail.delivered_to.iter().map(String::as_str)),
         &l.reply_key,
     );
+    f.directory = permit::gather(db, &mail.from.address)?;
     Ok(f)
 }

@@ -176,6 +176,7 @@ fn an_auto_reply_on_a_ticket_changes_nothing_and_alerts_nobody() {
                     number: "2026112210000017".into(),
                 },
                 standing: Default::default(),
+                directory: Default::default(),
                 alerts_on_ticket: 0,
             }),
             ..Facts::default()
@@ -343,6 +344,7 @@ fn the_loop_cap_on_one_ticket_stops_its_alerts() {
                 answers: true,
                 ..Default::default()
             },
+            directory: Default::default(),
             alerts_on_ticket: 0,
         }),
         automatic_on_ticket: (0..10).map(|i| at(i, now)).collect(),

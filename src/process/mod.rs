@@ -30,6 +30,7 @@ mod language;
 mod machine_facts;
 pub mod machines;
 mod parse;
+pub mod permit;
 pub mod plan;
 mod quarantine;
 mod release;

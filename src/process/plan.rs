@@ -27,6 +27,11 @@ pub struct Plan {
     pub article: Option<ArticlePlan>,
     /// People added to the ticket.
     pub participants: Vec<NewParticipant>,
+    /// The assigned agent and group a rule sets (names in the directory).
+    pub assign: Assignment,
+    /// A sender the directory does not know, who becomes a customer user
+    /// with this first mail (queues in the directory).
+    pub new_customer_user: Option<NewCustomerUser>,
     /// Mail to send, and mail held back with the reason.
     pub notifications: Vec<Notification>,
     /// Set by a rule: no auto-reply, for this reason.
@@ -116,6 +121,23 @@ pub struct TicketPlan {
     pub classification: Classification,
 }
 
+/// Who the ticket is assigned to (GLPI's assigned actors); None leaves
+/// it as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Assignment {
+    pub agent: Option<String>,
+    pub group: Option<String>,
+}
+
+/// A customer user made on first mail: the sender, attached to the
+/// customer whose mail domain the address is at (if any).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewCustomerUser {
+    pub address: String,
+    pub name: Option<String>,
+    pub customer: Option<String>,
+}
+
 /// The inbound article.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArticlePlan {
@@ -135,7 +157,8 @@ pub struct ArticlePlan {
 pub struct NewParticipant {
     pub address: String,
     pub name: Option<String>,
-    /// `requester`, `cc` or `observer`.
+    /// `requester` or `observer` (`cc` on tickets from before the
+    /// directory).
     pub role: &'static str,
 }
 
@@ -176,13 +199,17 @@ pub enum Edit {
     State(State),
     /// Add an observer (a participant who is not the requester).
     Observer(String),
+    /// Assign the ticket to a group of the directory.
+    Group(String),
+    /// Assign the ticket to an agent of the directory.
+    Agent(String),
     /// No auto-reply.
     SuppressAutoReply,
     /// Store the mail, make no ticket and send nothing.
     Ignore(String),
     /// Quarantine the mail (e.g. spam), with the reason.
     Quarantine(String),
-    /// A rule action the plan cannot carry out yet (group, agent, type,
+    /// A rule action the plan cannot carry out yet (type,
     /// service, category, tags, language, a named auto-reply template, an
     /// observer given by agent name), as the rule file writes it: recorded
     /// in the trace and on the article, so it never vanishes silently.
@@ -284,7 +311,7 @@ impl Plan {
 
     /// Apply one rule's edit, recording it (or why it was refused) in the
     /// trace. Edits only apply to a mail that becomes an article.
-    pub fn edit(&mut self, e: &RuleEdit, config: &Config) {
+    pub fn edit(&mut self, e: &RuleEdit, config: &Config, dir: &super::permit::DirectoryFacts) {
         let by = &e.rule;
         if !self.makes_article() {
             self.note(
@@ -349,6 +376,8 @@ impl Plan {
                 self.add_participant(&a, None, "observer");
                 format!("rule {by}: observer {a}")
             }
+            Edit::Group(g) => super::permit::assign(self, by, Some(g), None, dir),
+            Edit::Agent(a) => super::permit::assign(self, by, None, Some(a), dir),
             Edit::SuppressAutoReply => {
                 self.auto_reply_suppressed = Some(format!("suppressed by rule {by}"));
                 format!("rule {by}: no auto-reply")

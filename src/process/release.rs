@@ -247,6 +247,8 @@ impl Processor {
             language: f.language.clone(),
             trace: Vec::new(),
             authenticity: f.authenticity.clone(),
+            assign: Default::default(),
+            new_customer_user: None,
         };
         plan.note("route", route.reason);
         plan.note(

@@ -132,9 +132,9 @@ fn edits(a: &Action) -> Vec<Edit> {
                 })
                 .collect()
         }
-        Action::SetGroup(_)
-        | Action::SetAgent(_)
-        | Action::SetType(_)
+        Action::SetGroup(g) => Edit::Group(g.clone()),
+        Action::SetAgent(a) => Edit::Agent(a.clone()),
+        Action::SetType(_)
         | Action::SetService(_)
         | Action::SetCategory(_)
         | Action::AddTags(_)

@@ -133,8 +133,8 @@ actions = { ignore = true }
     let na = |s: &str| Edit::NotApplied(s.into());
     let want: Vec<(String, Edit)> = [
         Edit::Queue("billing".into()),
-        na("group = \"finance\""),
-        na("agent = \"bob\""),
+        Edit::Group("finance".into()),
+        Edit::Agent("bob".into()),
         Edit::Urgency(4),
         Edit::Impact(2),
         Edit::Priority(5),

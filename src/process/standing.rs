@@ -42,8 +42,18 @@ pub enum Standing {
     /// recorded unverified, changes nothing, the agents are warned.
     OwnAddress,
     /// No right to the ticket: a new ticket of its own by default
-    /// (`system.stranger_follow_up`).
+    /// (`system.stranger_follow_up`, or the queue's policy).
     Stranger,
+    /// The directory: a customer user with rw on the queue's group, of a
+    /// requester's customer; becomes a requester and may reopen.
+    Colleague,
+    /// The directory: an active agent with rw on the queue's group; the
+    /// mail is added, without agent powers (the sender is not
+    /// authenticated), and changes nothing.
+    Agent,
+    /// The directory: a customer user with read-only access; treated as a
+    /// stranger (the queue's policy).
+    ReadOnly,
 }
 
 impl Standing {
@@ -55,13 +65,22 @@ impl Standing {
             Standing::AgentsSide => "agents_side",
             Standing::OwnAddress => "own_address",
             Standing::Stranger => "stranger",
+            Standing::Colleague => "colleague",
+            Standing::Agent => "agent",
+            Standing::ReadOnly => "read_only",
         }
     }
 
     /// Why the article is unverified, for `ticket show`; None = verified.
     pub fn unverified(self) -> Option<&'static str> {
         match self {
-            Standing::Answers | Standing::Participant => None,
+            Standing::Answers | Standing::Participant | Standing::Colleague => None,
+            Standing::Agent => Some(
+                "from an agent of the queue's group: added without agent powers; the sender is not authenticated",
+            ),
+            Standing::ReadOnly => Some(
+                "the sender has read-only access to the queue's group: recorded, changes nothing",
+            ),
             Standing::AgentsSide => Some(
                 "answers an agents' alert: recorded as the agents' side; the sender is not authenticated",
             ),
@@ -74,7 +93,15 @@ impl Standing {
 
     /// A customer's reply: may move the ticket's state.
     pub fn is_customer_reply(self) -> bool {
-        matches!(self, Standing::Answers | Standing::Participant)
+        matches!(
+            self,
+            Standing::Answers | Standing::Participant | Standing::Colleague
+        )
+    }
+
+    /// No right to write into the ticket: the policy for strangers applies.
+    pub fn is_stranger(self) -> bool {
+        matches!(self, Standing::Stranger | Standing::ReadOnly)
     }
 }
 

@@ -14,12 +14,14 @@
 //! tickets, [`outbox`] is the durable send queue, [`views`] answers the CLI,
 //! [`attempts`] counts processing interrupted by a crash, [`denied`] tells
 //! which file or folder refused this user when SQLite cannot say,
-//! [`maintenance`] backs up, restores and checks, [`retention`] forgets
+//! [`directory`] keeps who is who (agents, groups, queues, customers,
+//! customer users, services), [`maintenance`] backs up, restores and checks, [`retention`] forgets
 //! raw messages and attachments past their age.
 
 pub mod attempts;
 pub mod denied;
 pub mod machines;
+pub mod directory;
 pub mod maintenance;
 pub mod outbox;
 #[cfg(test)]
@@ -49,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v7_quote.sql"),
     include_str!("schema_v8_indexes.sql"),
     include_str!("schema_v9_machines.sql"),
+    include_str!("schema_v10_directory.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

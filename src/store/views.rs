@@ -121,7 +121,11 @@ pub struct TicketDetail {
     pub language: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Requesters and observers (the ticket's actors with an address).
     pub participants: Vec<Participant>,
+    /// The assigned agent and group (names in the directory).
+    pub assigned_agent: Option<String>,
+    pub assigned_group: Option<String>,
     pub articles: Vec<ArticleView>,
 }
 
@@ -208,6 +212,8 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
                         impact: r.get(13)?,
                         priority_explicit: r.get(14)?,
                         participants: Vec::new(),
+                        assigned_agent: None,
+                        assigned_group: None,
                         articles: Vec::new(),
                     },
                 ))
@@ -217,6 +223,7 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
     let Some((id, mut t)) = head else {
         return Ok(None);
     };
+    (t.assigned_agent, t.assigned_group) = super::directory::actors::assigned(c, id)?;
     let mut stmt = c.prepare(
         "SELECT address, name, role FROM ticket_participants WHERE ticket_id = ?1 ORDER BY role DESC, address",
     )?;

@@ -155,6 +155,15 @@ impl Processor {
             },
         )?;
         self.add_participants(db, ticket_id, plan)?;
+        assign(db, ticket_id, plan)?;
+        if let Some(u) = &plan.new_customer_user {
+            crate::store::directory::people::add_customer_user_on_first_mail(
+                db,
+                &u.address,
+                u.name.as_deref(),
+                u.customer.as_deref(),
+            )?;
+        }
         let article_id = self.insert_inbound(db, ticket_id, mail, raw_id, article)?;
         let ticket = records::ticket_by_number(db, &number)?
             .ok_or_else(|| Failure::Other("ticket vanished inside its own transaction".into()))?;
@@ -216,6 +225,7 @@ impl Processor {
                 "follow-up recorded as unverified: {why}");
         }
         self.add_participants(db, before.id, plan)?;
+        assign(db, before.id, plan)?;
         tracing::info!(ticket = %before.number, from = %mail.from.address, kind = article.kind, "follow-up");
         Ok((after, article_id))
     }
@@ -243,6 +253,21 @@ impl Processor {
             }
         }
     }
+}
+
+/// The assigned agent and group a rule set (names the decide stage
+/// found in the directory).
+fn assign(db: &Db, ticket_id: i64, plan: &Plan) -> Result<(), Failure> {
+    let a = &plan.assign;
+    if a.agent.is_some() || a.group.is_some() {
+        crate::store::directory::actors::assign(
+            db,
+            ticket_id,
+            a.agent.as_deref(),
+            a.group.as_deref(),
+        )?;
+    }
+    Ok(())
 }
 
 /// Write via a temporary file and rename (never a half-written file under
