@@ -13,6 +13,7 @@ mod ingest;
 mod output;
 mod quarantine;
 mod rules;
+mod rules_test;
 mod storage_check;
 mod ticket;
 

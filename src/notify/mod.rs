@@ -2,6 +2,10 @@
 //! `mail-templates/<language>/<name>.txt`; each starts with a
 //! `Subject: …` line, a blank line, then the body. A language without a
 //! given template falls back to `system.default_language`, then to `en`.
+//! Besides one template per [`Kind`], a folder may hold others (every
+//! `*.txt` is loaded): auto-replies a rule chooses by name
+//! (`auto_reply = "auto_reply_after_hours"`), rendered with the same
+//! variables as `auto_reply`.
 //!
 //! Rendering returns finished RFC 5322 bytes (built by lettre, which
 //! encodes and folds headers) plus the envelope, ready for the outbox.
@@ -58,13 +62,13 @@ pub enum NotifyError {
     NoSubject(PathBuf),
     #[error("no template {name} for language {lang:?} nor the fallbacks (looked in {dir})")]
     Missing {
-        name: &'static str,
+        name: String,
         lang: String,
         dir: PathBuf,
     },
     #[error("rendering {name} ({lang}): {message}")]
     Render {
-        name: &'static str,
+        name: String,
         lang: String,
         message: String,
     },
@@ -91,7 +95,8 @@ fn tera_message(e: &tera::Error) -> String {
 /// One template file's text, before compiling.
 struct Source {
     lang: String,
-    kind: Kind,
+    /// The file stem: a [`Kind::name`] or a named auto-reply.
+    name: String,
     /// For messages: the file, or its place among the shipped templates.
     path: PathBuf,
     text: String,
@@ -100,8 +105,8 @@ struct Source {
 /// Loaded templates for every language found.
 pub struct Templates {
     tera: tera::Tera,
-    /// language → names available
-    available: BTreeMap<String, Vec<&'static str>>,
+    /// language → template names available
+    available: BTreeMap<String, Vec<String>>,
     default_language: String,
     dir: PathBuf,
 }
@@ -109,7 +114,7 @@ pub struct Templates {
 impl Templates {
     /// Load every `<lang>/<name>.txt` under `dir`. Fails when a file is
     /// unreadable or malformed, or when the default language (or `en`)
-    /// lacks one of the templates.
+    /// lacks one of the templates of a [`Kind`].
     pub fn load(dir: &Path, default_language: &str) -> Result<Templates, NotifyError> {
         let entries = std::fs::read_dir(dir).map_err(|e| NotifyError::Folder(dir.into(), e))?;
         let mut langs: Vec<PathBuf> = entries
@@ -127,16 +132,23 @@ impl Templates {
             else {
                 continue;
             };
-            for kind in Kind::ALL {
-                let path = lang_dir.join(format!("{}.txt", kind.name()));
-                if !path.exists() {
+            let files = std::fs::read_dir(&lang_dir)
+                .map_err(|e| NotifyError::Folder(lang_dir.clone(), e))?;
+            let mut files: Vec<PathBuf> = files
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "txt"))
+                .collect();
+            files.sort();
+            for path in files {
+                let Some(name) = path.file_stem().and_then(|n| n.to_str()).map(String::from) else {
                     continue;
-                }
+                };
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| NotifyError::Read(path.clone(), e))?;
                 sources.push(Source {
                     lang: lang.clone(),
-                    kind,
+                    name,
                     path,
                     text,
                 });
@@ -154,10 +166,10 @@ impl Templates {
     ) -> Result<Templates, NotifyError> {
         let mut tera = tera::Tera::default();
         tera.autoescape_on(vec![]);
-        let mut available: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+        let mut available: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for Source {
             lang,
-            kind,
+            name,
             path,
             text,
         } in sources
@@ -166,12 +178,12 @@ impl Templates {
             if !text.starts_with("Subject:") || !text.contains("\n\n") {
                 return Err(NotifyError::NoSubject(path));
             }
-            tera.add_raw_template(&format!("{lang}/{}", kind.name()), &text)
+            tera.add_raw_template(&format!("{lang}/{name}"), &text)
                 .map_err(|e| NotifyError::Syntax {
                     path: path.clone(),
                     message: tera_message(&e),
                 })?;
-            available.entry(lang).or_default().push(kind.name());
+            available.entry(lang).or_default().push(name);
         }
         let t = Templates {
             tera,
@@ -180,24 +192,24 @@ impl Templates {
             dir: dir.to_path_buf(),
         };
         for kind in Kind::ALL {
-            t.pick(kind, default_language)?;
+            t.pick(kind.name(), default_language)?;
         }
         // Render every template once with sample values, so a mistake
         // (an unknown variable, a bad filter) shows at start or in
         // `postdesk check`, not on the first customer's mail.
         let sample = Context::sample();
         for (lang, names) in &t.available {
-            for kind in Kind::ALL.into_iter().filter(|k| names.contains(&k.name())) {
+            for name in names {
                 let ctx =
                     tera::Context::from_serialize(&sample).map_err(|e| NotifyError::Render {
-                        name: kind.name(),
+                        name: name.clone(),
                         lang: lang.clone(),
                         message: tera_message(&e),
                     })?;
                 t.tera
-                    .render(&format!("{lang}/{}", kind.name()), &ctx)
+                    .render(&format!("{lang}/{name}"), &ctx)
                     .map_err(|e| NotifyError::Syntax {
-                        path: dir.join(lang).join(format!("{}.txt", kind.name())),
+                        path: dir.join(lang).join(format!("{name}.txt")),
                         message: tera_message(&e),
                     })?;
             }
@@ -210,19 +222,19 @@ impl Templates {
         self.available.keys().cloned().collect()
     }
 
-    /// The language whose template is used for `lang`.
-    fn pick(&self, kind: Kind, lang: &str) -> Result<String, NotifyError> {
+    /// The language whose template `name` is used for `lang`.
+    fn pick(&self, name: &str, lang: &str) -> Result<String, NotifyError> {
         for l in [lang, self.default_language.as_str(), "en"] {
             if self
                 .available
                 .get(l)
-                .is_some_and(|names| names.contains(&kind.name()))
+                .is_some_and(|names| names.iter().any(|n| n == name))
             {
                 return Ok(l.to_string());
             }
         }
         Err(NotifyError::Missing {
-            name: kind.name(),
+            name: name.to_string(),
             lang: lang.to_string(),
             dir: self.dir.clone(),
         })
@@ -233,6 +245,14 @@ impl Templates {
         self.available.contains_key(lang)
     }
 
+    /// Whether a template `name` exists in any language (a rule's
+    /// `auto_reply = "name"` is checked against this and the shipped ones).
+    pub fn has_template(&self, name: &str) -> bool {
+        self.available
+            .values()
+            .any(|names| names.iter().any(|n| n == name))
+    }
+
     /// Render `kind` in `lang` (with fallbacks) → (subject, body).
     pub fn render(
         &self,
@@ -240,16 +260,27 @@ impl Templates {
         lang: &str,
         ctx: &Context,
     ) -> Result<(String, String), NotifyError> {
-        let l = self.pick(kind, lang)?;
+        self.render_named(kind.name(), lang, ctx)
+    }
+
+    /// Render the template `name` in `lang` (with fallbacks) → (subject,
+    /// body).
+    pub fn render_named(
+        &self,
+        name: &str,
+        lang: &str,
+        ctx: &Context,
+    ) -> Result<(String, String), NotifyError> {
+        let l = self.pick(name, lang)?;
         let err = |message: String| NotifyError::Render {
-            name: kind.name(),
+            name: name.to_string(),
             lang: l.clone(),
             message,
         };
         let tctx = tera::Context::from_serialize(ctx).map_err(|e| err(tera_message(&e)))?;
         let out = self
             .tera
-            .render(&format!("{l}/{}", kind.name()), &tctx)
+            .render(&format!("{l}/{name}"), &tctx)
             .map_err(|e| err(tera_message(&e)))?;
         let (head, body) = out
             .split_once("\n\n")

@@ -46,6 +46,8 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         participants: Vec::new(),
         notifications: Vec::new(),
         auto_reply_suppressed: None,
+        auto_reply_template: None,
+        changes: Vec::new(),
         rules: Vec::new(),
         trace: Vec::new(),
     };
@@ -87,7 +89,8 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
     thread(&mut plan, f, mail, s);
     match plan.disposition.clone() {
         Disposition::FollowUp { ticket, standing } => {
-            if let Err(why) = draft_follow_up(&mut plan, &ticket, standing, mail, s) {
+            let tags = f.thread.as_ref().map(|t| t.tags.as_slice()).unwrap_or(&[]);
+            if let Err(why) = draft_follow_up(&mut plan, &ticket, tags, standing, mail, s) {
                 plan.disposition = Disposition::Quarantine {
                     reason: format!("ticket {}: {why}", ticket.number),
                 };
@@ -207,6 +210,10 @@ fn draft_new_ticket(
         state: State::Posted,
         language,
         classification: Classification::new(&s.config.priority),
+        ticket_type: None,
+        service: None,
+        category: None,
+        tags: Default::default(),
     });
     let from_own = s.own.contains(&mail.from.address);
     // Our own addresses are never participants (From proves nothing).
@@ -237,6 +244,7 @@ fn draft_new_ticket(
 fn draft_follow_up(
     plan: &mut Plan,
     ticket: &crate::store::records::TicketRef,
+    tags: &[String],
     standing: Standing,
     mail: &InboundMail,
     s: &Settings,
@@ -270,6 +278,10 @@ fn draft_follow_up(
             priority: ticket.priority,
             priority_explicit: ticket.priority_explicit,
         },
+        ticket_type: ticket.ticket_type.as_deref().and_then(|x| x.parse().ok()),
+        service: ticket.service.clone(),
+        category: ticket.category.clone(),
+        tags: tags.iter().cloned().collect(),
     });
     let answers = standing == Standing::Answers;
     if answers && mail.automatic.is_none() {
@@ -337,7 +349,13 @@ fn notifications(
             .unwrap_or(routed),
         _ => routed,
     };
+    let template = plan.auto_reply_template.clone();
     let notice = |kind, to: Vec<String>, suppressed, alert| Notification {
+        template: if kind == Kind::AutoReply {
+            template.clone()
+        } else {
+            None
+        },
         kind,
         to,
         from_mailbox: from_mailbox.name.clone(),

@@ -80,7 +80,7 @@ pub(crate) fn plan(f: &Facts, m: &InboundMail, received: Option<&str>) -> Plan {
     plan_with(f, m, received, &NoRules)
 }
 
-fn ticket(state: &str) -> TicketRef {
+pub(crate) fn ticket(state: &str) -> TicketRef {
     TicketRef {
         id: 7,
         number: "2026112210000017".into(),
@@ -94,10 +94,13 @@ fn ticket(state: &str) -> TicketRef {
         impact: 3,
         priority: 3,
         priority_explicit: false,
+        ticket_type: None,
+        service: None,
+        category: None,
     }
 }
 
-fn thread_facts(state: &str, standing: standing::Facts) -> Facts {
+pub(crate) fn thread_facts(state: &str, standing: standing::Facts) -> Facts {
     Facts {
         numbers: vec![NumberLookup {
             number: "2026112210000017".into(),
@@ -112,12 +115,13 @@ fn thread_facts(state: &str, standing: standing::Facts) -> Facts {
             },
             standing,
             alerts_on_ticket: 0,
+            tags: Vec::new(),
         }),
         ..Facts::default()
     }
 }
 
-fn answers() -> standing::Facts {
+pub(crate) fn answers() -> standing::Facts {
     standing::Facts {
         answers: true,
         ..Default::default()
@@ -150,6 +154,7 @@ fn new_ticket_plan_as_data() {
     let p = plan(&Facts::default(), &m, Some("support"));
     let notice = |kind, to: &str, alert| Notification {
         kind,
+        template: None,
         to: vec![to.into()],
         from_mailbox: "support".into(),
         language: "en".into(),
@@ -171,6 +176,10 @@ fn new_ticket_plan_as_data() {
                 priority: 3,
                 priority_explicit: false,
             },
+            ticket_type: None,
+            service: None,
+            category: None,
+            tags: Default::default(),
         }),
         article: Some(ArticlePlan {
             kind: "customer",
@@ -196,6 +205,8 @@ fn new_ticket_plan_as_data() {
             notice(Kind::AgentNewTicket, "agents@example.com", true),
         ],
         auto_reply_suppressed: None,
+        auto_reply_template: None,
+        changes: Vec::new(),
         rules: Vec::new(),
         trace: p.trace.clone(),
     };

@@ -77,6 +77,8 @@ impl Processor {
                         participants: Vec::new(),
                         notifications: Vec::new(),
                         auto_reply_suppressed: None,
+                        auto_reply_template: None,
+                        changes: Vec::new(),
                         rules: Vec::new(),
                         trace: vec![super::plan::Decision {
                             step: "parse",

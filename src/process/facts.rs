@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::standing;
 use crate::mail::InboundMail;
 use crate::store::records::{self, TicketRef};
-use crate::store::{safeguards, Db, StoreError};
+use crate::store::{safeguards, ticket_fields, Db, StoreError};
 use crate::threading::{self, Numbering};
 
 /// What the store says about one parsed mail.
@@ -75,6 +75,8 @@ pub struct Thread {
     pub standing: standing::Facts,
     /// Agents' alerts on this ticket in the last hour.
     pub alerts_on_ticket: u32,
+    /// The ticket's tags (rules add to them; the plan keeps the set).
+    pub tags: Vec<String>,
 }
 
 /// What the gathering needs besides the store and the mail.
@@ -195,6 +197,7 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
         let (alerts_on_ticket, _) =
             safeguards::agent_alerts_since(db, ticket.id, &mail.from.address, &since)?;
         f.thread = Some(Thread {
+            tags: ticket_fields::tags(db, ticket.id)?,
             ticket,
             matched,
             standing,

@@ -15,10 +15,13 @@
 //! [`attempts`] counts processing interrupted by a crash, [`denied`] tells
 //! which file or folder refused this user when SQLite cannot say,
 //! [`maintenance`] backs up, restores and checks, [`retention`] forgets
-//! raw messages and attachments past their age.
+//! raw messages and attachments past their age, [`ticket_fields`] writes a
+//! ticket's type, service, category, language and tags, [`history`] keeps
+//! who changed which field of a ticket.
 
 pub mod attempts;
 pub mod denied;
+pub mod history;
 pub mod maintenance;
 pub mod outbox;
 #[cfg(test)]
@@ -27,6 +30,7 @@ pub mod records;
 pub mod retention;
 pub mod safeguards;
 pub mod synthetic;
+pub mod ticket_fields;
 pub mod views;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +50,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v6_class.sql"),
     include_str!("schema_v7_quote.sql"),
     include_str!("schema_v8_indexes.sql"),
+    include_str!("schema_v9_ticket_fields.sql"),
+    include_str!("schema_v10_history.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

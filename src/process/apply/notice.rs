@@ -43,7 +43,10 @@ impl Processor {
                 Failure::Other(format!("no [[mailbox]] named {:?}", n.from_mailbox))
             })?;
             let ctx = self.context(ticket, mail, mailbox, standing, quoted);
-            let sent = self.send(db, n.kind, ticket, mailbox, mail, &ctx, &n.to, sha);
+            let template = n.template.as_deref().unwrap_or(n.kind.name());
+            let sent = self.send(
+                db, n.kind, template, ticket, mailbox, mail, &ctx, &n.to, sha,
+            );
             match sent {
                 // The sender's address is one lettre cannot write into a
                 // mail: the ticket stands, without an auto-reply.
@@ -111,13 +114,15 @@ impl Processor {
         }
     }
 
-    /// Render, record as an outbound article, and queue in the outbox, all
-    /// in the caller's transaction.
+    /// Render `template` (the kind's own, or a rule's named auto-reply),
+    /// record it as an outbound article, and queue it in the outbox, all in
+    /// the caller's transaction.
     #[allow(clippy::too_many_arguments)]
     fn send(
         &self,
         db: &Db,
         kind: Kind,
+        template: &str,
         ticket: &records::TicketRef,
         mailbox: &MailboxConfig,
         mail: &InboundMail,
@@ -140,13 +145,13 @@ impl Processor {
         let text = match notify::render_with_fallback(
             &self.templates,
             notify::shipped(),
-            kind,
+            template,
             &ticket.language,
             ctx,
         ) {
             Ok(text) => text,
             Err(e) => {
-                tracing::error!(ticket = %ticket.number, kind = kind.name(),
+                tracing::error!(ticket = %ticket.number, kind = kind.name(), template,
                     "notification not sent: {e}");
                 outbox::record_unrendered(
                     db,
@@ -160,7 +165,7 @@ impl Processor {
             }
         };
         if let Some(why) = &text.fell_back {
-            tracing::warn!(ticket = %ticket.number, kind = kind.name(),
+            tracing::warn!(ticket = %ticket.number, kind = kind.name(), template,
                 "template failed, the shipped one was used instead (fix the template, then reload): {why}");
         }
         let (mut subject, body) = (text.subject, text.body);
