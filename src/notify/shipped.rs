@@ -136,7 +136,7 @@ pub struct Text {
     pub fell_back: Option<String>,
 }
 
-/// Render the template `name` (a [`Kind::name`] or a named auto-reply)
+/// Render the template `name` (a [`Kind::name`](super::Kind::name) or a named auto-reply)
 /// with `primary`; if that fails, with `fallback` (the [`shipped`]
 /// templates in production). Fails only when both fail.
 pub fn render_with_fallback(
