@@ -254,6 +254,30 @@ mod tests {
             ),
             "{e}"
         );
+        // A template no language has: refused with file and line; one
+        // the shipped templates have is fine whatever the folder holds.
+        let d2 = tempfile::tempdir().unwrap();
+        let reply = |name: &str| {
+            format!(
+                "[[rule]]\nname = \"r\"\nwhen = {{}}\n[rule.actions]\nauto_reply = \"{name}\"\n"
+            )
+        };
+        std::fs::write(d2.path().join("a.toml"), reply("holidays")).unwrap();
+        let e = read_rules(d2.path(), crate::notify::shipped())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("a.toml:5: rule \"r\": actions.auto_reply: no template \"holidays\""),
+            "{e}"
+        );
+        std::fs::write(d2.path().join("a.toml"), reply("auto_reply_after_hours")).unwrap();
+        assert_eq!(
+            read_rules(d2.path(), crate::notify::shipped())
+                .unwrap()
+                .rules
+                .len(),
+            1
+        );
         let e = read_rules(&dir.path().join("missing"), crate::notify::shipped())
             .unwrap_err()
             .to_string();

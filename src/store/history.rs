@@ -69,3 +69,81 @@ pub fn for_ticket(c: &Connection, ticket_id: i64) -> Result<Vec<Entry>> {
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{records, Durability, Store};
+    use crate::tickets::history::ActorKind;
+
+    #[test]
+    fn changes_are_recorded_in_order_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("h.db"), Durability::Full).unwrap();
+        let c = s.conn();
+        c.execute(
+            "INSERT INTO queues (name, created_at) VALUES ('support', 'now')",
+            [],
+        )
+        .unwrap();
+        let id = records::insert_ticket(
+            c,
+            &records::NewTicket {
+                number: "1",
+                subject: "s",
+                state: "posted",
+                urgency: 3,
+                impact: 3,
+                priority: 3,
+                priority_explicit: false,
+                queue: "support",
+                customer_address: "a@x.test",
+                customer_name: None,
+                support_address: "s@x.test",
+                language: "en",
+            },
+        )
+        .unwrap();
+        let some = |v: &str| Some(v.to_string());
+        record(
+            c,
+            id,
+            None,
+            &Change::by_rule("vip", "urgency", some("3"), some("4")),
+        )
+        .unwrap();
+        let by_agent = Change {
+            actor_kind: ActorKind::Agent,
+            actor: "ana".into(),
+            field: "tags",
+            old: None,
+            new: some("billing"),
+        };
+        record(c, id, None, &by_agent).unwrap();
+        let got: Vec<(String, String, String, Option<String>, Option<String>)> = for_ticket(c, id)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.actor_kind, e.actor, e.field, e.old, e.new))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "rule".into(),
+                    "vip".into(),
+                    "urgency".into(),
+                    some("3"),
+                    some("4")
+                ),
+                (
+                    "agent".into(),
+                    "ana".into(),
+                    "tags".into(),
+                    None,
+                    some("billing")
+                ),
+            ]
+        );
+        assert!(for_ticket(c, id + 1).unwrap().is_empty());
+    }
+}
