@@ -247,3 +247,57 @@ fn an_auto_reply_template_no_language_has_is_refused_with_file_and_line() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `quarantine retry` once processed mail without the rules folder: a
+/// released mail opened a ticket no rule had seen.
+#[test]
+fn quarantine_retry_applies_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = standalone_config(dir.path(), "");
+    let rules = dir.path().join("rules/10.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"hold\"\nwhen = { subject = { contains = \"printer\" } }\nactions = { spam = \"held for the test\" }\n",
+    )
+    .unwrap();
+    let mail = "From: ana@customer.test\r\nTo: support@example.com\r\nSubject: Printer broken\r\nMessage-ID: <p1@customer.test>\r\n\r\nIt does not print.\r\n";
+    let ingest = Command::new(env!("CARGO_BIN_EXE_postdesk"))
+        .arg("--config")
+        .arg(&config)
+        .args(["ingest", "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(mail.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(ingest.status.success(), "{ingest:?}");
+    let held = postdesk(&config, &["quarantine", "list", "--json"]);
+    let held: Value = serde_json::from_slice(&held.stdout).unwrap();
+    assert_eq!(held.as_array().unwrap().len(), 1, "{held}");
+    let id = held[0]["id"].to_string();
+
+    // The operator changes the rules and releases the mail: the new rules act.
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"printers\"\nwhen = { subject = { contains = \"printer\" } }\nactions = { tags = [\"printer\"], service = \"Hardware::Printer\" }\n",
+    )
+    .unwrap();
+    let out = postdesk(&config, &["quarantine", "retry", "--json", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let list = postdesk(&config, &["ticket", "list", "--json", "--tag", "printer"]);
+    let list: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let number = list[0]["number"].as_str().unwrap();
+    let show = postdesk(&config, &["ticket", "show", "--json", number]);
+    let show: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(show["service"], "Hardware::Printer", "{show:#}");
+    assert_eq!(show["history"][0]["actor"], "printers", "{show:#}");
+}

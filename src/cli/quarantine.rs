@@ -166,7 +166,10 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                 &config.templates_dir,
                 &config.system.default_language,
             )?);
-            let processor = Processor::new(config.clone(), templates);
+            // A released mail meets the rules like any other.
+            let rules = postdesk::reload::read_rules(&config.rules_dir, &templates)?;
+            let mut processor = Processor::new(config.clone(), templates);
+            processor.set_rules(rules);
             let mut results = Vec::new();
             // Failures, and how many of them name no entry at all.
             let (mut failed, mut unknown) = (0, 0);
