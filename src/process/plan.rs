@@ -97,7 +97,8 @@ pub struct TicketPlan {
     pub state: State,
     pub language: String,
     pub classification: Classification,
-    /// The ITIL type; None = not set.
+    /// The ITIL type; None = not set (`type` in JSON, as in `ticket show`).
+    #[serde(rename = "type")]
     pub ticket_type: Option<TicketType>,
     /// A hierarchical name such as `Email::Outlook`; None = not set.
     pub service: Option<String>,
