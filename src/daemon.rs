@@ -42,12 +42,12 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let rules = reload::read_rules(&config.rules_dir).context("rules folder")?;
-    let mut reloader = Reloader::new((*config).clone(), rules);
     let templates = Arc::new(
         Templates::load(&config.templates_dir, &config.system.default_language)
             .context("loading mail templates")?,
     );
+    let rules = reload::read_rules(&config.rules_dir, &templates).context("rules folder")?;
+    let mut reloader = Reloader::new((*config).clone(), rules, templates.clone());
     // Validate SMTP settings now rather than in the sender's first round.
     outbox::check_settings(&config).context("SMTP settings")?;
     // One daemon per database, held until we return (or die).

@@ -20,11 +20,24 @@ use crate::notify::Templates;
 use crate::rules::{RuleSet, RulesError};
 use crate::worker::Worker;
 
-/// Load and check every rule file of `dir` (see [`RuleSet::load`]). The
-/// folder may be empty; it must exist. The error lists every problem of
-/// every file, each with file, line, rule and reason.
-pub fn read_rules(dir: &Path) -> Result<Arc<RuleSet>, RulesError> {
-    RuleSet::load(dir).map(Arc::new).map_err(RulesError)
+/// Load and check every rule file of `dir` (see [`RuleSet::load`]), and
+/// every template an `auto_reply = "name"` action names: it must exist in
+/// some language of `templates` or among the shipped ones. The folder may
+/// be empty; it must exist. The error lists every problem of every file,
+/// each with file, line, rule and reason.
+pub fn read_rules(dir: &Path, templates: &Templates) -> Result<Arc<RuleSet>, RulesError> {
+    let set = RuleSet::load(dir).map_err(RulesError)?;
+    let missing = set.unknown_templates(|name| template_exists(templates, name));
+    if !missing.is_empty() {
+        return Err(RulesError(missing));
+    }
+    Ok(Arc::new(set))
+}
+
+/// Whether a rule may name the auto-reply template `name`: it is in
+/// `templates` (any language) or shipped (the fallback of every render).
+pub fn template_exists(templates: &Templates, name: &str) -> bool {
+    templates.has_template(name) || crate::notify::shipped().has_template(name)
 }
 
 /// Log, as warnings, rules naming a queue the configuration lacks (such a
@@ -60,12 +73,19 @@ pub struct Reloader {
     /// (templates and rules folders, log level) updated by each reload.
     running: Config,
     rules: Arc<RuleSet>,
+    /// The templates in use: the rules' `auto_reply` names are checked
+    /// against them.
+    templates: Arc<Templates>,
 }
 
 impl Reloader {
-    pub fn new(running: Config, rules: Arc<RuleSet>) -> Reloader {
+    pub fn new(running: Config, rules: Arc<RuleSet>, templates: Arc<Templates>) -> Reloader {
         warn_unknown_queues(&running, &rules);
-        Reloader { running, rules }
+        Reloader {
+            running,
+            rules,
+            templates,
+        }
     }
 
     /// The rules in effect.
@@ -118,11 +138,12 @@ impl Reloader {
         let loaded = tokio::task::spawn_blocking(move || Templates::load(&d, &lang))
             .await
             .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()));
+            .and_then(|r| r.map(Arc::new).map_err(|e| e.to_string()));
         match loaded {
-            Ok(t) => match worker.set_templates(Arc::new(t)).await {
-                Ok(()) => {
+            Ok(t) => match worker.set_templates(t.clone()).await.map(|()| t) {
+                Ok(t) => {
                     tracing::info!(dir = %dir.display(), "reload: templates reloaded");
+                    self.templates = t;
                     self.running.templates_dir = dir;
                     reloaded.push("templates");
                 }
@@ -140,7 +161,8 @@ impl Reloader {
         // Rules folder.
         let dir = rules_dir;
         let d = dir.clone();
-        match tokio::task::spawn_blocking(move || read_rules(&d)).await {
+        let templates = self.templates.clone();
+        match tokio::task::spawn_blocking(move || read_rules(&d, &templates)).await {
             Ok(Ok(rules)) => match worker.set_rules(rules.clone()).await {
                 Ok(()) => {
                     tracing::info!(dir = %dir.display(), files = rules.files.len(), rules = rules.rules.len(), "reload: rules reloaded");
@@ -202,18 +224,29 @@ mod tests {
     #[test]
     fn rules_folder_errors_name_every_bad_file() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(read_rules(dir.path()).unwrap().files.is_empty());
+        assert!(read_rules(dir.path(), crate::notify::shipped())
+            .unwrap()
+            .files
+            .is_empty());
         let rule = "[[rule]]\nname = \"vip\"\nwhen = { sender_domain = \"vip.example\" }\nactions = { urgency = 4 }\n";
         std::fs::write(dir.path().join("a.toml"), rule).unwrap();
         std::fs::write(dir.path().join("notes.txt"), "not a rule").unwrap();
-        assert_eq!(read_rules(dir.path()).unwrap().rules.len(), 1);
+        assert_eq!(
+            read_rules(dir.path(), crate::notify::shipped())
+                .unwrap()
+                .rules
+                .len(),
+            1
+        );
         std::fs::write(dir.path().join("b.toml"), "x = \n").unwrap();
         std::fs::write(
             dir.path().join("c.toml"),
             "[[rule]]\nname = \"c\"\nwhen = {}\nactions = { urgency = 9 }\n",
         )
         .unwrap();
-        let e = read_rules(dir.path()).unwrap_err().to_string();
+        let e = read_rules(dir.path(), crate::notify::shipped())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("b.toml:1: not valid TOML"), "{e}");
         assert!(
             e.contains(
@@ -221,7 +254,31 @@ mod tests {
             ),
             "{e}"
         );
-        let e = read_rules(&dir.path().join("missing"))
+        // A template no language has: refused with file and line; one
+        // the shipped templates have is fine whatever the folder holds.
+        let d2 = tempfile::tempdir().unwrap();
+        let reply = |name: &str| {
+            format!(
+                "[[rule]]\nname = \"r\"\nwhen = {{}}\n[rule.actions]\nauto_reply = \"{name}\"\n"
+            )
+        };
+        std::fs::write(d2.path().join("a.toml"), reply("holidays")).unwrap();
+        let e = read_rules(d2.path(), crate::notify::shipped())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("a.toml:5: rule \"r\": actions.auto_reply: no template \"holidays\""),
+            "{e}"
+        );
+        std::fs::write(d2.path().join("a.toml"), reply("auto_reply_after_hours")).unwrap();
+        assert_eq!(
+            read_rules(d2.path(), crate::notify::shipped())
+                .unwrap()
+                .rules
+                .len(),
+            1
+        );
+        let e = read_rules(&dir.path().join("missing"), crate::notify::shipped())
             .unwrap_err()
             .to_string();
         assert!(e.contains("create the folder"), "{e}");

@@ -61,6 +61,12 @@ fn fetch_without_a_daemon_takes_the_mail_in_itself() {
     let m = desk.mail(&customer, "Nobody home", "a1", "Hello?");
     smtp_send(&customer, &[&desk.support], &m);
     wait_for_mail(&desk.support, "INBOX", 1, 60);
+    // The rules act as in the daemon (fetch once processed without them).
+    std::fs::write(
+        desk.path().join("rules/10-tag.toml"),
+        "[[rule]]\nname = \"tag\"\nwhen = {}\nactions = { tags = [\"fetched\"] }\n",
+    )
+    .unwrap();
 
     let out = desk.cli(&["fetch", "--mailbox", "support", "--json"]);
     assert_eq!(
@@ -77,6 +83,8 @@ fn fetch_without_a_daemon_takes_the_mail_in_itself() {
     assert!(imap_messages(&desk.support, "INBOX").is_empty());
     assert_eq!(imap_messages(&desk.support, "Processed").len(), 1);
     assert_eq!(desk.status()["outbox_pending"], 2);
+    let tagged = desk.json(&["ticket", "list", "--json", "--tag", "fetched"]);
+    assert_eq!(tagged.as_array().unwrap().len(), 1, "{tagged}");
 
     // Unknown and pipe-only mailboxes are named in the error (66).
     let out = desk.cli(&["fetch", "--mailbox", "nope"]);

@@ -34,6 +34,9 @@ fn ticket() -> TicketRef {
         impact: 3,
         priority: 3,
         priority_explicit: false,
+        ticket_type: None,
+        service: None,
+        category: None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! Rules acting on mail over the real mail stack: a rule routes by subject
 //! to a second queue, another quarantines what an upstream filter flagged
-//! as spam, the ticket keeps which rules acted, `explain` shows each rule's
+//! as spam, the ticket's history keeps which rules acted, `explain` shows each rule's
 //! trace, and a SIGHUP brings a new rule into force between batches.
 
 mod common;
@@ -76,7 +76,8 @@ fn rules_route_by_subject_quarantine_spam_and_show_in_explain() {
     let text = desk.cli(&["explain", file.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
-        text.contains("Rule:     invoices to sales") && text.contains("not applied yet: tags"),
+        text.contains("Rule:     invoices to sales")
+            && text.contains("Change:   rule invoices to sales: tags → billing"),
         "{text}"
     );
 
@@ -96,10 +97,27 @@ fn rules_route_by_subject_quarantine_spam_and_show_in_explain() {
         (show["urgency"].as_u64(), show["priority"].as_u64()),
         (Some(5), Some(4))
     );
-    let note = show["articles"][0]["note"].as_str().unwrap_or_default();
-    assert!(
-        note.contains("rule invoices to sales: queue sales")
-            && note.contains("rule invoices to sales: not applied yet: tags += [\"billing\"]"),
+    assert_eq!(show["tags"], serde_json::json!(["billing"]), "{show:#}");
+    let changed: Vec<(&str, &str, &str)> = show["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["actor"].as_str().unwrap(),
+                h["field"].as_str().unwrap(),
+                h["new"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            ("invoices to sales", "queue", "sales"),
+            ("invoices to sales", "urgency", "5"),
+            ("invoices to sales", "priority", "4"),
+            ("invoices to sales", "tags", "billing"),
+        ],
         "{show:#}"
     );
     let q = desk.json(&["quarantine", "list", "--json"]);

@@ -59,8 +59,9 @@ fn loopback(host: &str) -> bool {
 }
 
 /// Every rule file must load (each problem is its own line, with file,
-/// line, rule and reason); the folder may be empty. A rule naming a queue
-/// the configuration lacks is a warning.
+/// line, rule and reason), and every auto-reply template a rule names must
+/// exist; the folder may be empty. A rule naming a queue the configuration
+/// lacks is a warning.
 fn check_rules(config: &Config, items: &mut Vec<Item>) {
     let dir = &config.rules_dir;
     let item = |ok: bool, detail: String| Item {
@@ -82,6 +83,14 @@ fn check_rules(config: &Config, items: &mut Vec<Item>) {
             ));
             for e in set.unknown_queues(config.queues.iter().map(|q| q.name.as_str())) {
                 items.push(Item::warn("rules", e.to_string()));
+            }
+            // An auto-reply template no language has is an error (when the
+            // templates themselves do not load, that is reported above and
+            // the names are checked against the shipped ones).
+            let loaded = Templates::load(&config.templates_dir, &config.system.default_language);
+            let templates = loaded.as_ref().unwrap_or(postdesk::notify::shipped());
+            for e in set.unknown_templates(|n| postdesk::reload::template_exists(templates, n)) {
+                items.push(item(false, e.to_string()));
             }
         }
         Err(errors) => items.extend(errors.iter().map(|e| item(false, e.to_string()))),

@@ -94,7 +94,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     };
     let templates = Templates::load(&config.templates_dir, &config.system.default_language)
         .context("loading mail templates")?;
-    let rules = postdesk::reload::read_rules(&config.rules_dir).map_err(|e| {
+    let rules = postdesk::reload::read_rules(&config.rules_dir, &templates).map_err(|e| {
         failure(
             CONFIG,
             format!("rules folder: {e} (see `postdesk rules check`)"),
@@ -149,6 +149,25 @@ fn print(out: &mut impl Write, e: &Explanation) -> std::io::Result<()> {
             c.urgency,
             c.impact
         )?;
+        let tags: Vec<&str> = t.tags.iter().map(String::as_str).collect();
+        let fields = [
+            ("type", t.ticket_type.map(|x| x.as_str())),
+            ("service", t.service.as_deref()),
+            ("category", t.category.as_deref()),
+        ];
+        let mut set: Vec<String> = fields
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k} {v}")))
+            .collect();
+        if !tags.is_empty() {
+            set.push(format!("tags {}", tags.join(", ")));
+        }
+        if !set.is_empty() {
+            writeln!(out, "          {}", set.join("; "))?;
+        }
+    }
+    for c in &p.changes {
+        writeln!(out, "Change:   {c}")?;
     }
     if let Some(a) = &p.article {
         let trust = if a.trusted { "trusted" } else { "not trusted" };
@@ -191,7 +210,7 @@ fn print(out: &mut impl Write, e: &Explanation) -> std::io::Result<()> {
             None => writeln!(
                 out,
                 "Sends:    {} to {} from mailbox {} ({})",
-                n.kind.name(),
+                n.template.as_deref().unwrap_or(n.kind.name()),
                 n.to.join(", "),
                 n.from_mailbox,
                 n.language

@@ -129,7 +129,10 @@ fn fetch_here(
         &config.templates_dir,
         &config.system.default_language,
     )?);
-    let processor = Processor::new(config.clone(), templates);
+    // Fetched mail meets the rules as in the daemon.
+    let rules = postdesk::reload::read_rules(&config.rules_dir, &templates)?;
+    let mut processor = Processor::new(config.clone(), templates);
+    processor.set_rules(rules);
     let (worker, thread) = Worker::spawn(store, processor, Arc::new(tokio::sync::Notify::new()))
         .context("starting the store worker")?;
     let rt = tokio::runtime::Builder::new_current_thread()

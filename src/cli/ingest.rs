@@ -94,7 +94,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     // The daemon refuses to start on a bad rules folder; mail piped in
     // meanwhile waits at the MTA (75) rather than being handled without
     // the rules.
-    let rules = match postdesk::reload::read_rules(&config.rules_dir) {
+    let rules = match postdesk::reload::read_rules(&config.rules_dir, &templates) {
         Ok(r) => r,
         Err(e) => {
             return fail(

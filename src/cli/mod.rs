@@ -16,6 +16,7 @@ mod ingest;
 mod output;
 mod quarantine;
 mod rules;
+mod rules_test;
 mod storage_check;
 mod ticket;
 mod ticket_create;

@@ -224,7 +224,10 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                 &config.templates_dir,
                 &config.system.default_language,
             )?);
-            let processor = Processor::new(config.clone(), templates);
+            // A released mail meets the rules like any other.
+            let rules = postdesk::reload::read_rules(&config.rules_dir, &templates)?;
+            let mut processor = Processor::new(config.clone(), templates);
+            processor.set_rules(rules);
             let mut results = Vec::new();
             // Failures, and how many of them name no entry at all.
             let (mut failed, mut unknown) = (0, 0);
@@ -325,7 +328,7 @@ fn release(
             "mail templates: {e}; the shipped templates are used (`postdesk check` shows it)"
         );
     }
-    let rules = postdesk::reload::read_rules(&config.rules_dir)?;
+    let rules = postdesk::reload::read_rules(&config.rules_dir, &templates)?;
     let mut processor = Processor::new(config.clone(), templates);
     processor.set_rules(rules);
     let outcome = processor.release(store, r).map_err(|e| {

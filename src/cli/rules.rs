@@ -1,6 +1,8 @@
-//! `postdesk rules check [--dir DIR] [--json]`: load the rules folder as the
-//! daemon would and list its rules in evaluation order (name, file, line,
-//! enabled, stop); a bad file exits 78 (EX_CONFIG) with every problem.
+//! `postdesk rules check [--dir DIR] [--templates DIR] [--json]`: load the
+//! rules folder as the daemon would and list its rules in evaluation order
+//! (name, file, line, enabled, stop); a bad file, or an `auto_reply`
+//! naming a template no language has, exits 78 (EX_CONFIG) with every
+//! problem. `postdesk rules test` is in `rules_test.rs`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,7 +10,8 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use postdesk::rules::{self, RuleSet};
+use postdesk::notify::Templates;
+use postdesk::rules;
 
 use super::exit::{failure, CONFIG};
 use super::Cli;
@@ -22,16 +25,27 @@ pub enum Command {
         /// are not checked).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// The templates folder that `auto_reply = "name"` actions are
+        /// checked against (with the shipped templates). Default: the
+        /// configuration's; with --dir and no --templates, the shipped
+        /// templates only.
+        #[arg(long)]
+        templates: Option<PathBuf>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
     },
+    /// Show what the rules do to one mail: each rule in order, matched or
+    /// not, each criterion's result, the actions and their edits to the
+    /// plan. Nothing is written.
+    Test(super::rules_test::Args),
 }
 
 impl Command {
     pub fn json(&self) -> bool {
         match self {
             Command::Check { json, .. } => *json,
+            Command::Test(a) => a.json,
         }
     }
 }
@@ -48,7 +62,14 @@ struct Listed<'a> {
 }
 
 pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
-    let Command::Check { dir, json } = cmd;
+    let (dir, templates, json) = match cmd {
+        Command::Test(args) => return super::rules_test::run(cli, args),
+        Command::Check {
+            dir,
+            templates,
+            json,
+        } => (dir, templates, json),
+    };
     let (dir, config) = match dir {
         Some(d) => (d.clone(), None),
         None => {
@@ -56,7 +77,17 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
             (c.rules_dir.clone(), Some(c))
         }
     };
-    let set = RuleSet::load(&dir).map_err(|e| failure(CONFIG, rules::describe(&e)))?;
+    let templates = match (templates, &config) {
+        (Some(t), _) => Some(Templates::load(t, "en")?),
+        (None, Some(c)) => Some(Templates::load(
+            &c.templates_dir,
+            &c.system.default_language,
+        )?),
+        (None, None) => None,
+    };
+    let templates = templates.as_ref().unwrap_or(postdesk::notify::shipped());
+    let set = postdesk::reload::read_rules(&dir, templates)
+        .map_err(|e| failure(CONFIG, rules::describe(&e.0)))?;
     let warnings: Vec<String> = match &config {
         Some(c) => set
             .unknown_queues(c.queues.iter().map(|q| q.name.as_str()))

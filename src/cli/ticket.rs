@@ -28,6 +28,9 @@ pub enum Command {
         /// Only tickets of this customer address.
         #[arg(long)]
         customer: Option<String>,
+        /// Only tickets with this tag.
+        #[arg(long)]
+        tag: Option<String>,
         /// At most this many (0 = all).
         #[arg(long, default_value_t = 100)]
         limit: u32,
@@ -74,6 +77,7 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
             state,
             queue,
             customer,
+            tag,
             limit,
             json,
         } => {
@@ -94,6 +98,7 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                 state: state.as_ref().map(|s| s.to_lowercase()),
                 queue: queue.clone(),
                 customer: customer.clone(),
+                tag: tag.clone(),
                 limit: *limit,
             };
             let list = views::tickets(store.conn(), &filter)?;
@@ -170,6 +175,39 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
         t.created_at, t.updated_at
     )?;
     print_actors(out, t)?;
+    let fields = [
+        ("type", t.ticket_type.clone()),
+        ("service", t.service.clone()),
+        ("category", t.category.clone()),
+        ("tags", (!t.tags.is_empty()).then(|| t.tags.join(", "))),
+    ];
+    let set: Vec<String> = fields
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} {v}")))
+        .collect();
+    if !set.is_empty() {
+        writeln!(out, "Fields:   {}", set.join("; "))?;
+    }
+    if !t.history.is_empty() {
+        writeln!(out, "History:")?;
+        for h in &t.history {
+            let change = match (&h.old, &h.new) {
+                (Some(o), Some(n)) => format!("{o} → {n}"),
+                (None, Some(n)) => format!("→ {n}"),
+                (Some(o), None) => format!("{o} → (none)"),
+                (None, None) => "(none)".into(),
+            };
+            let by = match h.article_id {
+                Some(a) => format!(" (mail #{a})"),
+                None => String::new(),
+            };
+            writeln!(
+                out,
+                "  {}  {} {}: {} {change}{by}",
+                h.at, h.actor_kind, h.actor, h.field
+            )?;
+        }
+    }
     for a in &t.articles {
         writeln!(out)?;
         write!(

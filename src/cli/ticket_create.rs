@@ -113,8 +113,9 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     )?;
     let (templates, _) =
         postdesk::notify::load_or_shipped(&config.templates_dir, &config.system.default_language);
+    let rules = postdesk::reload::read_rules(&config.rules_dir, &templates)?;
     let mut processor = Processor::new(config.clone(), templates);
-    processor.set_rules(postdesk::reload::read_rules(&config.rules_dir)?);
+    processor.set_rules(rules);
     let item = Incoming {
         origin: Origin::Pipe {
             mailbox: Some(mailbox.name.clone()),

@@ -2,6 +2,10 @@
 //! `mail-templates/<language>/<name>.txt`; each starts with a
 //! `Subject: …` line, a blank line, then the body. A language without a
 //! given template falls back to `system.default_language`, then to `en`.
+//! Besides one template per [`Kind`], a folder may hold others (every
+//! `*.txt` is loaded): auto-replies a rule chooses by name
+//! (`auto_reply = "auto_reply_after_hours"`), rendered with the same
+//! variables as `auto_reply`.
 //!
 //! Rendering returns finished RFC 5322 bytes (built by lettre, which
 //! encodes and folds headers) plus the envelope, ready for the outbox.
@@ -18,7 +22,9 @@ use serde::Serialize;
 
 use crate::mail::{sanitize_line, LOOP_HEADER};
 
+mod context;
 mod shipped;
+pub use context::{clip, ArticleCtx, Context, TicketCtx, MAX_COPIED_CHARS};
 pub use shipped::{load_or_shipped, render_with_fallback, shipped, Text};
 
 /// The notifications postdesk sends (serialised as [`Kind::name`]).
@@ -72,13 +78,13 @@ pub enum NotifyError {
     NoSubject(PathBuf),
     #[error("no template {name} for language {lang:?} nor the fallbacks (looked in {dir})")]
     Missing {
-        name: &'static str,
+        name: String,
         lang: String,
         dir: PathBuf,
     },
     #[error("rendering {name} ({lang}): {message}")]
     Render {
-        name: &'static str,
+        name: String,
         lang: String,
         message: String,
     },
@@ -105,7 +111,8 @@ fn tera_message(e: &tera::Error) -> String {
 /// One template file's text, before compiling.
 struct Source {
     lang: String,
-    kind: Kind,
+    /// The file stem: a [`Kind::name`] or a named auto-reply.
+    name: String,
     /// For messages: the file, or its place among the shipped templates.
     path: PathBuf,
     text: String,
@@ -114,8 +121,8 @@ struct Source {
 /// Loaded templates for every language found.
 pub struct Templates {
     tera: tera::Tera,
-    /// language → names available
-    available: BTreeMap<String, Vec<&'static str>>,
+    /// language → template names available
+    available: BTreeMap<String, Vec<String>>,
     default_language: String,
     dir: PathBuf,
 }
@@ -123,7 +130,7 @@ pub struct Templates {
 impl Templates {
     /// Load every `<lang>/<name>.txt` under `dir`. Fails when a file is
     /// unreadable or malformed, or when the default language (or `en`)
-    /// lacks one of the templates.
+    /// lacks one of the templates of a [`Kind`].
     pub fn load(dir: &Path, default_language: &str) -> Result<Templates, NotifyError> {
         let entries = std::fs::read_dir(dir).map_err(|e| NotifyError::Folder(dir.into(), e))?;
         let mut langs: Vec<PathBuf> = entries
@@ -141,16 +148,23 @@ impl Templates {
             else {
                 continue;
             };
-            for kind in Kind::ALL {
-                let path = lang_dir.join(format!("{}.txt", kind.name()));
-                if !path.exists() {
+            let files = std::fs::read_dir(&lang_dir)
+                .map_err(|e| NotifyError::Folder(lang_dir.clone(), e))?;
+            let mut files: Vec<PathBuf> = files
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "txt"))
+                .collect();
+            files.sort();
+            for path in files {
+                let Some(name) = path.file_stem().and_then(|n| n.to_str()).map(String::from) else {
                     continue;
-                }
+                };
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| NotifyError::Read(path.clone(), e))?;
                 sources.push(Source {
                     lang: lang.clone(),
-                    kind,
+                    name,
                     path,
                     text,
                 });
@@ -168,10 +182,10 @@ impl Templates {
     ) -> Result<Templates, NotifyError> {
         let mut tera = tera::Tera::default();
         tera.autoescape_on(vec![]);
-        let mut available: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+        let mut available: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for Source {
             lang,
-            kind,
+            name,
             path,
             text,
         } in sources
@@ -180,12 +194,12 @@ impl Templates {
             if !text.starts_with("Subject:") || !text.contains("\n\n") {
                 return Err(NotifyError::NoSubject(path));
             }
-            tera.add_raw_template(&format!("{lang}/{}", kind.name()), &text)
+            tera.add_raw_template(&format!("{lang}/{name}"), &text)
                 .map_err(|e| NotifyError::Syntax {
                     path: path.clone(),
                     message: tera_message(&e),
                 })?;
-            available.entry(lang).or_default().push(kind.name());
+            available.entry(lang).or_default().push(name);
         }
         let t = Templates {
             tera,
@@ -194,24 +208,24 @@ impl Templates {
             dir: dir.to_path_buf(),
         };
         for kind in Kind::REQUIRED {
-            t.pick(kind, default_language)?;
+            t.pick(kind.name(), default_language)?;
         }
         // Render every template once with sample values, so a mistake
         // (an unknown variable, a bad filter) shows at start or in
         // `postdesk check`, not on the first customer's mail.
         let sample = Context::sample();
         for (lang, names) in &t.available {
-            for kind in Kind::ALL.into_iter().filter(|k| names.contains(&k.name())) {
+            for name in names {
                 let ctx =
                     tera::Context::from_serialize(&sample).map_err(|e| NotifyError::Render {
-                        name: kind.name(),
+                        name: name.clone(),
                         lang: lang.clone(),
                         message: tera_message(&e),
                     })?;
                 t.tera
-                    .render(&format!("{lang}/{}", kind.name()), &ctx)
+                    .render(&format!("{lang}/{name}"), &ctx)
                     .map_err(|e| NotifyError::Syntax {
-                        path: dir.join(lang).join(format!("{}.txt", kind.name())),
+                        path: dir.join(lang).join(format!("{name}.txt")),
                         message: tera_message(&e),
                     })?;
             }
@@ -224,19 +238,19 @@ impl Templates {
         self.available.keys().cloned().collect()
     }
 
-    /// The language whose template is used for `lang`.
-    fn pick(&self, kind: Kind, lang: &str) -> Result<String, NotifyError> {
+    /// The language whose template `name` is used for `lang`.
+    fn pick(&self, name: &str, lang: &str) -> Result<String, NotifyError> {
         for l in [lang, self.default_language.as_str(), "en"] {
             if self
                 .available
                 .get(l)
-                .is_some_and(|names| names.contains(&kind.name()))
+                .is_some_and(|names| names.iter().any(|n| n == name))
             {
                 return Ok(l.to_string());
             }
         }
         Err(NotifyError::Missing {
-            name: kind.name(),
+            name: name.to_string(),
             lang: lang.to_string(),
             dir: self.dir.clone(),
         })
@@ -247,6 +261,14 @@ impl Templates {
         self.available.contains_key(lang)
     }
 
+    /// Whether a template `name` exists in any language (a rule's
+    /// `auto_reply = "name"` is checked against this and the shipped ones).
+    pub fn has_template(&self, name: &str) -> bool {
+        self.available
+            .values()
+            .any(|names| names.iter().any(|n| n == name))
+    }
+
     /// Render `kind` in `lang` (with fallbacks) → (subject, body).
     pub fn render(
         &self,
@@ -254,114 +276,33 @@ impl Templates {
         lang: &str,
         ctx: &Context,
     ) -> Result<(String, String), NotifyError> {
-        let l = self.pick(kind, lang)?;
+        self.render_named(kind.name(), lang, ctx)
+    }
+
+    /// Render the template `name` in `lang` (with fallbacks) → (subject,
+    /// body).
+    pub fn render_named(
+        &self,
+        name: &str,
+        lang: &str,
+        ctx: &Context,
+    ) -> Result<(String, String), NotifyError> {
+        let l = self.pick(name, lang)?;
         let err = |message: String| NotifyError::Render {
-            name: kind.name(),
+            name: name.to_string(),
             lang: l.clone(),
             message,
         };
         let tctx = tera::Context::from_serialize(ctx).map_err(|e| err(tera_message(&e)))?;
         let out = self
             .tera
-            .render(&format!("{l}/{}", kind.name()), &tctx)
+            .render(&format!("{l}/{name}"), &tctx)
             .map_err(|e| err(tera_message(&e)))?;
         let (head, body) = out
             .split_once("\n\n")
             .ok_or_else(|| err("rendered text lost its blank line after Subject".into()))?;
         let subject = sanitize_line(head.trim_start_matches("Subject:"));
         Ok((subject, body.trim_start_matches('\n').to_string()))
-    }
-}
-
-/// What templates can use. Every field is plain text.
-#[derive(Debug, Clone, Serialize)]
-pub struct Context {
-    pub ticket: TicketCtx,
-    pub article: ArticleCtx,
-    /// The support address and its display name.
-    pub support_address: String,
-    pub support_name: String,
-}
-
-impl Context {
-    /// Plausible values, for checking templates.
-    pub fn sample() -> Context {
-        Context {
-            ticket: TicketCtx {
-                number: "2026112210000017".into(),
-                tag: "[Ticket#2026112210000017]".into(),
-                subject: "Printer broken".into(),
-                state: "posted".into(),
-                queue: "support".into(),
-                customer: "ana@example.com".into(),
-                customer_name: "Ana".into(),
-            },
-            article: ArticleCtx {
-                from: "ana@example.com".into(),
-                from_name: "Ana".into(),
-                subject: "Printer broken".into(),
-                text: "It does not print.".into(),
-                attachments: vec!["photo.jpg".into()],
-                unverified_sender: true,
-                from_our_address: true,
-                agents_side: true,
-                quoted_ticket: "2026112010000023".into(),
-                bouncing: "ana@example.com".into(),
-                bouncing_reason: "5.1.1 user unknown".into(),
-            },
-            support_address: "support@example.com".into(),
-            support_name: "Support".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TicketCtx {
-    pub number: String,
-    /// `[Ticket#2026112210000017]`
-    pub tag: String,
-    pub subject: String,
-    pub state: String,
-    pub queue: String,
-    pub customer: String,
-    pub customer_name: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ArticleCtx {
-    pub from: String,
-    pub from_name: String,
-    pub subject: String,
-    pub text: String,
-    pub attachments: Vec<String>,
-    /// Set when the sender is not verified: not a participant of the
-    /// ticket, or writing from one of our own addresses, or answering an
-    /// agents' alert (see the two flags below).
-    pub unverified_sender: bool,
-    /// The From is one of our own addresses (which proves nothing).
-    pub from_our_address: bool,
-    /// The mail answers one of our agents' alerts: the agents' side.
-    pub agents_side: bool,
-    /// A new ticket made from mail that quoted this ticket's number (or
-    /// answered its mail) without any right to it; empty otherwise.
-    pub quoted_ticket: String,
-    /// For `agent_bouncing`: the addresses that started bouncing (comma
-    /// separated), and the server's reason; empty otherwise.
-    pub bouncing: String,
-    pub bouncing_reason: String,
-}
-
-/// At most this many characters of a display name or a subject taken
-/// from inbound mail are copied into outgoing mail.
-pub const MAX_COPIED_CHARS: usize = 200;
-
-/// `text` cut to [`MAX_COPIED_CHARS`] characters (with `…` when cut): the
-/// one place display names and subjects from inbound mail are bounded
-/// before they reach a notification.
-pub fn clip(text: &str) -> String {
-    match text.char_indices().nth(MAX_COPIED_CHARS) {
-        None => text.to_string(),
-        Some((cut, _)) => format!("{}…", &text[..cut]),
     }
 }
 

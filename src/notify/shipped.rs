@@ -7,69 +7,86 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use super::{Context, Kind, NotifyError, Source, Templates};
+#[cfg(test)]
+use super::Kind;
+use super::{Context, NotifyError, Source, Templates};
 
-/// The files of `mail-templates/`, as built.
-const SHIPPED: &[(&str, Kind, &str)] = &[
+/// The files of `mail-templates/`, as built: (language, name, text).
+const SHIPPED: &[(&str, &str, &str)] = &[
     (
         "en",
-        Kind::AutoReply,
+        "auto_reply",
         include_str!("../../mail-templates/en/auto_reply.txt"),
     ),
     (
         "en",
-        Kind::AgentNewTicket,
+        "agent_new_ticket",
         include_str!("../../mail-templates/en/agent_new_ticket.txt"),
     ),
     (
         "en",
-        Kind::AgentFollowUp,
+        "agent_follow_up",
         include_str!("../../mail-templates/en/agent_follow_up.txt"),
     ),
     (
         "en",
-        Kind::AgentBouncing,
+        "agent_bouncing",
         include_str!("../../mail-templates/en/agent_bouncing.txt"),
     ),
     (
+        "en",
+        "auto_reply_after_hours",
+        include_str!("../../mail-templates/en/auto_reply_after_hours.txt"),
+    ),
+    (
         "fr",
-        Kind::AutoReply,
+        "auto_reply",
         include_str!("../../mail-templates/fr/auto_reply.txt"),
     ),
     (
         "fr",
-        Kind::AgentNewTicket,
+        "agent_new_ticket",
         include_str!("../../mail-templates/fr/agent_new_ticket.txt"),
     ),
     (
         "fr",
-        Kind::AgentFollowUp,
+        "agent_follow_up",
         include_str!("../../mail-templates/fr/agent_follow_up.txt"),
     ),
     (
         "fr",
-        Kind::AgentBouncing,
+        "agent_bouncing",
         include_str!("../../mail-templates/fr/agent_bouncing.txt"),
     ),
     (
+        "fr",
+        "auto_reply_after_hours",
+        include_str!("../../mail-templates/fr/auto_reply_after_hours.txt"),
+    ),
+    (
         "pt",
-        Kind::AutoReply,
+        "auto_reply",
         include_str!("../../mail-templates/pt/auto_reply.txt"),
     ),
     (
         "pt",
-        Kind::AgentNewTicket,
+        "agent_new_ticket",
         include_str!("../../mail-templates/pt/agent_new_ticket.txt"),
     ),
     (
         "pt",
-        Kind::AgentFollowUp,
+        "agent_follow_up",
         include_str!("../../mail-templates/pt/agent_follow_up.txt"),
     ),
     (
         "pt",
-        Kind::AgentBouncing,
+        "agent_bouncing",
         include_str!("../../mail-templates/pt/agent_bouncing.txt"),
+    ),
+    (
+        "pt",
+        "auto_reply_after_hours",
+        include_str!("../../mail-templates/pt/auto_reply_after_hours.txt"),
     ),
 ];
 
@@ -110,10 +127,10 @@ fn load_shipped_with_default(default_language: &str) -> Result<Templates, Notify
     let dir = Path::new("(shipped templates)");
     let sources = SHIPPED
         .iter()
-        .map(|(lang, kind, text)| Source {
+        .map(|(lang, name, text)| Source {
             lang: lang.to_string(),
-            kind: *kind,
-            path: dir.join(lang).join(format!("{}.txt", kind.name())),
+            name: name.to_string(),
+            path: dir.join(lang).join(format!("{name}.txt")),
             text: text.to_string(),
         })
         .collect();
@@ -134,16 +151,17 @@ pub struct Text {
     pub fell_back: Option<String>,
 }
 
-/// Render `kind` with `primary`; if that fails, with `fallback` (the
-/// [`shipped`] templates in production). Fails only when both fail.
+/// Render the template `name` (a [`Kind::name`](super::Kind::name) or a named auto-reply)
+/// with `primary`; if that fails, with `fallback` (the [`shipped`]
+/// templates in production). Fails only when both fail.
 pub fn render_with_fallback(
     primary: &Templates,
     fallback: &Templates,
-    kind: Kind,
+    name: &str,
     lang: &str,
     ctx: &Context,
 ) -> Result<Text, NotifyError> {
-    let first = match primary.render(kind, lang, ctx) {
+    let first = match primary.render_named(name, lang, ctx) {
         Ok((subject, body)) => {
             return Ok(Text {
                 subject,
@@ -153,7 +171,7 @@ pub fn render_with_fallback(
         }
         Err(e) => e.to_string(),
     };
-    match fallback.render(kind, lang, ctx) {
+    match fallback.render_named(name, lang, ctx) {
         Ok((subject, body)) => Ok(Text {
             subject,
             body,
@@ -179,7 +197,35 @@ mod tests {
                 assert!(s.contains("[Ticket#2026112210000017]"), "{lang} {s}");
                 assert!(!b.is_empty());
             }
+            // The after-hours auto-reply the shipped rule chooses.
+            let (s, b) = t
+                .render_named("auto_reply_after_hours", lang, &Context::sample())
+                .unwrap();
+            assert!(s.contains("[Ticket#2026112210000017]"), "{lang} {s}");
+            assert!(b.contains("2026112210000017"), "{lang} {b}");
         }
+        assert!(t.has_template("auto_reply_after_hours"));
+        assert!(!t.has_template("auto_reply_holidays"));
+    }
+
+    #[test]
+    fn a_named_template_missing_from_the_folder_falls_back_to_the_shipped_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = breaks_without_attachments(dir.path(), "Mine");
+        assert!(!mine.has_template("auto_reply_after_hours"));
+        let t = render_with_fallback(
+            &mine,
+            shipped(),
+            "auto_reply_after_hours",
+            "en",
+            &Context::sample(),
+        )
+        .unwrap();
+        assert!(t.body.contains("Our office is closed now"), "{}", t.body);
+        assert!(t
+            .fell_back
+            .unwrap()
+            .contains("no template auto_reply_after_hours"));
     }
 
     /// Templates whose auto-reply names the first attachment: fine for the
@@ -206,7 +252,7 @@ mod tests {
     fn a_template_broken_by_real_values_falls_back_to_the_shipped_one() {
         let dir = tempfile::tempdir().unwrap();
         let broken = breaks_without_attachments(dir.path(), "File {{ article.attachments.0 }}");
-        let t = render_with_fallback(&broken, shipped(), Kind::AutoReply, "pt", &no_attachments())
+        let t = render_with_fallback(&broken, shipped(), "auto_reply", "pt", &no_attachments())
             .unwrap();
         let why = t.fell_back.expect("fell back");
         assert!(why.contains("auto_reply"), "{why}");
@@ -215,14 +261,8 @@ mod tests {
             .unwrap();
         assert_eq!(t.body, shipped_pt);
         // With the attachment it renders as written, no fallback.
-        let t = render_with_fallback(
-            &broken,
-            shipped(),
-            Kind::AutoReply,
-            "en",
-            &Context::sample(),
-        )
-        .unwrap();
+        let t = render_with_fallback(&broken, shipped(), "auto_reply", "en", &Context::sample())
+            .unwrap();
         assert!(t.fell_back.is_none());
         assert_eq!(t.body.trim(), "File photo.jpg");
     }
@@ -233,7 +273,7 @@ mod tests {
         let d2 = tempfile::tempdir().unwrap();
         let a = breaks_without_attachments(d1.path(), "{{ article.attachments.0 }}");
         let b = breaks_without_attachments(d2.path(), "{{ article.attachments.0 | upper }}");
-        let e = render_with_fallback(&a, &b, Kind::AgentNewTicket, "en", &no_attachments())
+        let e = render_with_fallback(&a, &b, "agent_new_ticket", "en", &no_attachments())
             .unwrap_err()
             .to_string();
         assert!(e.contains("agent_new_ticket"), "{e}");

@@ -3,8 +3,9 @@
 use super::*;
 use crate::config::StrangerFollowUp;
 use crate::mail::{Automatic, Mailbox};
+use crate::notify::Kind;
 use crate::process::facts::{Duplicate, NumberLookup, Thread};
-use crate::process::plan::{Edit, NewParticipant, NoRules, RulesOutcome};
+use crate::process::plan::{Edit, NewParticipant, NoRules, Notification, RulesOutcome};
 use crate::store::records::TicketRef;
 
 pub(crate) fn config() -> Config {
@@ -81,7 +82,7 @@ pub(crate) fn plan(f: &Facts, m: &InboundMail, received: Option<&str>) -> Plan {
     plan_with(f, m, received, &NoRules)
 }
 
-fn ticket(state: &str) -> TicketRef {
+pub(crate) fn ticket(state: &str) -> TicketRef {
     TicketRef {
         id: 7,
         number: "2026112210000017".into(),
@@ -95,6 +96,9 @@ fn ticket(state: &str) -> TicketRef {
         impact: 3,
         priority: 3,
         priority_explicit: false,
+        ticket_type: None,
+        service: None,
+        category: None,
     }
 }
 
@@ -114,12 +118,13 @@ pub(crate) fn thread_facts(state: &str, standing: standing::Facts) -> Facts {
             standing,
             directory: Default::default(),
             alerts_on_ticket: 0,
+            tags: Vec::new(),
         }),
         ..Facts::default()
     }
 }
 
-fn answers() -> standing::Facts {
+pub(crate) fn answers() -> standing::Facts {
     standing::Facts {
         answers: true,
         ..Default::default()
@@ -152,6 +157,7 @@ fn new_ticket_plan_as_data() {
     let p = plan(&Facts::default(), &m, Some("support"));
     let notice = |kind, to: &str, alert| Notification {
         kind,
+        template: None,
         to: vec![to.into()],
         from_mailbox: "support".into(),
         language: "en".into(),
@@ -176,6 +182,10 @@ fn new_ticket_plan_as_data() {
                 priority: 3,
                 priority_explicit: false,
             },
+            ticket_type: None,
+            service: None,
+            category: None,
+            tags: Default::default(),
         }),
         article: Some(ArticlePlan {
             kind: "customer",
@@ -204,6 +214,8 @@ fn new_ticket_plan_as_data() {
             notice(Kind::AgentNewTicket, "agents@example.com", true),
         ],
         auto_reply_suppressed: None,
+        auto_reply_template: None,
+        changes: Vec::new(),
         rules: Vec::new(),
         trace: p.trace.clone(),
         authenticity: Default::default(),

@@ -81,6 +81,8 @@ impl Processor {
                         new_customer_user: None,
                         notifications: Vec::new(),
                         auto_reply_suppressed: None,
+                        auto_reply_template: None,
+                        changes: Vec::new(),
                         rules: Vec::new(),
                         trace: vec![super::plan::Decision {
                             step: "parse",

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{permit, standing};
 use crate::mail::InboundMail;
 use crate::store::records::{self, TicketRef};
-use crate::store::{safeguards, Db, StoreError};
+use crate::store::{safeguards, ticket_fields, Db, StoreError};
 use crate::threading::{self, Numbering};
 
 /// What the store says about one parsed mail.
@@ -113,6 +113,8 @@ pub struct Thread {
     pub directory: crate::directory::permission::Ticket,
     /// Agents' alerts on this ticket in the last hour.
     pub alerts_on_ticket: u32,
+    /// The ticket's tags (rules add to them; the plan keeps the set).
+    pub tags: Vec<String>,
 }
 
 /// The ticket a report is about, and how it was found.
@@ -178,6 +180,7 @@ pub fn thread_to(
         safeguards::agent_alerts_since(db, ticket.id, &mail.from.address, &since)?;
     let directory = permit::gather_ticket(db, ticket.id, &ticket.queue, &mail.from.address)?;
     Ok(Thread {
+        tags: ticket_fields::tags(db, ticket.id)?,
         ticket,
         matched,
         standing,

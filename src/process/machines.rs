@@ -182,6 +182,12 @@ fn unchanged(t: &TicketRef) -> TicketPlan {
             priority: t.priority,
             priority_explicit: t.priority_explicit,
         },
+        ticket_type: t.ticket_type.as_deref().and_then(|x| x.parse().ok()),
+        service: t.service.clone(),
+        category: t.category.clone(),
+        // Tags are only ever added (through `Plan::changes`), so a note
+        // leaves them as they are.
+        tags: Default::default(),
     }
 }
 

@@ -23,6 +23,9 @@ fn ticket() -> TicketRef {
         impact: 3,
         priority: 3,
         priority_explicit: false,
+        ticket_type: None,
+        service: None,
+        category: None,
     }
 }
 
@@ -177,6 +180,7 @@ fn an_auto_reply_on_a_ticket_changes_nothing_and_alerts_nobody() {
                 },
                 standing: Default::default(),
                 directory: Default::default(),
+                tags: Default::default(),
                 alerts_on_ticket: 0,
             }),
             ..Facts::default()
@@ -345,6 +349,7 @@ fn the_loop_cap_on_one_ticket_stops_its_alerts() {
                 ..Default::default()
             },
             directory: Default::default(),
+            tags: Default::default(),
             alerts_on_ticket: 0,
         }),
         automatic_on_ticket: (0..10).map(|i| at(i, now)).collect(),

@@ -29,6 +29,7 @@ pub mod facts;
 mod language;
 mod machine_facts;
 pub mod machines;
+mod notices;
 mod parse;
 pub mod permit;
 pub mod plan;

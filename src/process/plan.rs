@@ -3,6 +3,8 @@
 //! [`super::decide::apply_rules`]), the apply stage carries it out and
 //! `postdesk explain` prints it. Nothing here touches the store.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -10,8 +12,9 @@ use super::standing::Standing;
 use crate::config::Config;
 use crate::notify::Kind;
 use crate::store::records::TicketRef;
+use crate::tickets::history::Change;
 use crate::tickets::priority::Classification;
-use crate::tickets::State;
+use crate::tickets::{State, TicketType};
 
 /// What handling one mail will do.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -36,6 +39,13 @@ pub struct Plan {
     pub notifications: Vec<Notification>,
     /// Set by a rule: no auto-reply, for this reason.
     pub auto_reply_suppressed: Option<String>,
+    /// Set by a rule: the auto-reply template to answer with
+    /// (`mail-templates/<lang>/<name>.txt`) instead of `auto_reply`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_reply_template: Option<String>,
+    /// Every field the rules changed, with the old and new value: the
+    /// ticket's history (`ticket_history`, `ticket show`).
+    pub changes: Vec<Change>,
     /// Each rule evaluated, in order: whether it matched and why.
     pub rules: Vec<RuleCheck>,
     /// Addresses a delivery report says our mail bounced from (marked
@@ -65,6 +75,9 @@ pub struct Route {
 }
 
 /// What becomes of the mail.
+// One plan per mail, made and dropped in turn: the follow-up's ticket
+// inline costs nothing, while a box would cost every match on it.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Disposition {
@@ -119,6 +132,14 @@ pub struct TicketPlan {
     pub state: State,
     pub language: String,
     pub classification: Classification,
+    /// The ITIL type; None = not set (`type` in JSON, as in `ticket show`).
+    #[serde(rename = "type")]
+    pub ticket_type: Option<TicketType>,
+    /// A hierarchical name such as `Email::Outlook`; None = not set.
+    pub service: Option<String>,
+    pub category: Option<String>,
+    /// All its tags: those it had, and those the rules add.
+    pub tags: BTreeSet<String>,
 }
 
 /// Who the ticket is assigned to (GLPI's assigned actors); None leaves
@@ -166,6 +187,10 @@ pub struct NewParticipant {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Notification {
     pub kind: Kind,
+    /// The template to render instead of the kind's own (a rule's
+    /// `auto_reply = "name"`); None = `<kind>.txt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     pub to: Vec<String>,
     /// The mailbox whose address it comes from.
     pub from_mailbox: String,
@@ -209,8 +234,16 @@ pub enum Edit {
     Ignore(String),
     /// Quarantine the mail (e.g. spam), with the reason.
     Quarantine(String),
-    /// A rule action the plan cannot carry out yet (type,
-    /// service, category, tags, language, a named auto-reply template, an
+    Type(TicketType),
+    Service(String),
+    Category(String),
+    /// Add tags (the ticket's tags are a set).
+    Tags(Vec<String>),
+    /// The ticket's language, and so its mail's.
+    Language(String),
+    /// Answer a new ticket with this auto-reply template.
+    AutoReplyTemplate(String),
+    /// A rule action the plan cannot carry out yet (an
     /// observer given by agent name), as the rule file writes it: recorded
     /// in the trace and on the article, so it never vanishes silently.
     NotApplied(String),
@@ -310,7 +343,10 @@ impl Plan {
     }
 
     /// Apply one rule's edit, recording it (or why it was refused) in the
-    /// trace. Edits only apply to a mail that becomes an article.
+    /// trace, and each field it changed in [`Plan::changes`]. Edits only
+    /// apply to a mail that becomes an article; what the plan cannot do
+    /// (an unknown queue, an action not carried out yet) is also a note on
+    /// the article, so `ticket show` says why it did not happen.
     pub fn edit(&mut self, e: &RuleEdit, config: &Config, dir: &super::permit::DirectoryFacts) {
         let by = &e.rule;
         if !self.makes_article() {
@@ -339,19 +375,30 @@ impl Plan {
             self.note("rules", said);
             return;
         }
+        let new_ticket = matches!(self.disposition, Disposition::NewTicket { .. });
         let (Some(t), Some(_)) = (self.ticket.as_mut(), self.article.as_ref()) else {
             return;
         };
+        let mut changes: Vec<Change> = Vec::new();
+        let mut change = |field: &'static str, old: Option<String>, new: Option<String>| {
+            if old != new {
+                changes.push(Change::by_rule(by, field, old, new));
+            }
+        };
         let m = &config.priority;
         let c = &mut t.classification;
+        let before = *c;
+        let mut refused = false;
         let said = match &e.edit {
             Edit::Queue(q) if config.queue(q).is_none() => {
+                refused = true;
                 format!(
                     "rule {by}: no [[queue]] named {q:?}; the queue stays {}",
                     t.queue
                 )
             }
             Edit::Queue(q) => {
+                change("queue", Some(t.queue.clone()), Some(q.clone()));
                 t.queue = q.clone();
                 format!("rule {by}: queue {q}")
             }
@@ -368,19 +415,74 @@ impl Plan {
                 format!("rule {by}: priority {} (set explicitly)", c.priority)
             }
             Edit::State(s) => {
+                change("state", Some(t.state.to_string()), Some(s.to_string()));
                 t.state = *s;
                 format!("rule {by}: state {s}")
             }
+            Edit::Type(ty) => {
+                let old = t.ticket_type.map(|x| x.to_string());
+                change("type", old, Some(ty.to_string()));
+                t.ticket_type = Some(*ty);
+                format!("rule {by}: type {ty}")
+            }
+            Edit::Service(v) => {
+                change("service", t.service.clone(), Some(v.clone()));
+                t.service = Some(v.clone());
+                format!("rule {by}: service {v}")
+            }
+            Edit::Category(v) => {
+                change("category", t.category.clone(), Some(v.clone()));
+                t.category = Some(v.clone());
+                format!("rule {by}: category {v}")
+            }
+            Edit::Tags(tags) => {
+                for tag in tags {
+                    if t.tags.insert(tag.clone()) {
+                        change("tags", None, Some(tag.clone()));
+                    }
+                }
+                format!("rule {by}: tags += {}", tags.join(", "))
+            }
+            Edit::Language(l) => {
+                change("language", Some(t.language.clone()), Some(l.clone()));
+                t.language = l.clone();
+                format!("rule {by}: language {l}")
+            }
             Edit::Observer(a) => {
                 let a = a.to_lowercase();
+                if !self.participants.iter().any(|p| p.address == a) {
+                    change("observer", None, Some(a.clone()));
+                }
                 self.add_participant(&a, None, "observer");
                 format!("rule {by}: observer {a}")
             }
             Edit::Group(g) => super::permit::assign(self, by, Some(g), None, dir),
             Edit::Agent(a) => super::permit::assign(self, by, None, Some(a), dir),
+            Edit::SuppressAutoReply if !new_ticket => {
+                refused = true;
+                format!("rule {by}: auto_reply = false: a follow-up gets no auto-reply anyway")
+            }
             Edit::SuppressAutoReply => {
+                change(
+                    "auto_reply",
+                    self.auto_reply_template.clone(),
+                    Some("off".into()),
+                );
                 self.auto_reply_suppressed = Some(format!("suppressed by rule {by}"));
                 format!("rule {by}: no auto-reply")
+            }
+            Edit::AutoReplyTemplate(name) if !new_ticket => {
+                refused = true;
+                format!("rule {by}: auto_reply = {name:?}: a follow-up gets no auto-reply")
+            }
+            Edit::AutoReplyTemplate(name) => {
+                change(
+                    "auto_reply",
+                    self.auto_reply_template.clone(),
+                    Some(name.clone()),
+                );
+                self.auto_reply_template = Some(name.clone());
+                format!("rule {by}: auto-reply template {name}")
             }
             Edit::Ignore(why) => {
                 self.drop_article(Disposition::Ignore {
@@ -395,13 +497,26 @@ impl Plan {
                 format!("rule {by}: quarantine ({why})")
             }
             Edit::NotApplied(action) => {
+                refused = true;
                 format!("rule {by}: not applied yet: {action}")
             }
         };
-        // The ticket keeps, on the article, which rules acted and how
-        // (`ticket show` lists it).
-        if let Some(a) = self.article.as_mut() {
-            a.notes.push(said.clone());
+        if let Some(after) = self.ticket.as_ref().map(|t| t.classification) {
+            for (field, old, new) in [
+                ("urgency", before.urgency, after.urgency),
+                ("impact", before.impact, after.impact),
+                ("priority", before.priority, after.priority),
+            ] {
+                change(field, Some(old.to_string()), Some(new.to_string()));
+            }
+        }
+        self.changes.extend(changes);
+        // What the plan could not do stays on the article (`ticket show`);
+        // what it did is the ticket's history.
+        if refused {
+            if let Some(a) = self.article.as_mut() {
+                a.notes.push(said.clone());
+            }
         }
         self.note("rules", said);
     }

@@ -249,6 +249,8 @@ impl Processor {
             authenticity: f.authenticity.clone(),
             assign: Default::default(),
             new_customer_user: None,
+            auto_reply_template: None,
+            changes: Vec::new(),
         };
         plan.note("route", route.reason);
         plan.note(

@@ -2,8 +2,9 @@
 //! [`Rules`]. It shows the rules a [`Message`] built from the draft plan
 //! and the parsed mail, evaluates them at the time the facts give, and
 //! turns their actions into plan [`Edit`]s. Actions the plan cannot carry
-//! out yet become [`Edit::NotApplied`], so `explain`, the logs and the
-//! article's notes still show them. The rules module knows nothing of
+//! out yet (`group`, `agent`, an observer given by name) become
+//! [`Edit::NotApplied`], so `explain`, the logs and the article's notes
+//! still show them. The rules module knows nothing of
 //! this one; this is the only place the two meet.
 
 use chrono::{DateTime, Utc};
@@ -132,14 +133,14 @@ fn edits(a: &Action) -> Vec<Edit> {
                 })
                 .collect()
         }
+        Action::SetType(t) => Edit::Type(*t),
+        Action::SetService(v) => Edit::Service(v.clone()),
+        Action::SetCategory(v) => Edit::Category(v.clone()),
+        Action::AddTags(v) => Edit::Tags(v.clone()),
+        Action::SetLanguage(l) => Edit::Language(l.clone()),
+        Action::AutoReplyTemplate(name) => Edit::AutoReplyTemplate(name.clone()),
         Action::SetGroup(g) => Edit::Group(g.clone()),
         Action::SetAgent(a) => Edit::Agent(a.clone()),
-        Action::SetType(_)
-        | Action::SetService(_)
-        | Action::SetCategory(_)
-        | Action::AddTags(_)
-        | Action::SetLanguage(_)
-        | Action::AutoReplyTemplate(_) => Edit::NotApplied(a.to_string()),
     };
     vec![one]
 }
@@ -147,3 +148,7 @@ fn edits(a: &Action) -> Vec<Edit> {
 #[cfg(test)]
 #[path = "rules_bridge_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "rules_fields_tests.rs"]
+mod fields_tests;

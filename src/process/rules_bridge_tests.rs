@@ -10,7 +10,8 @@ use super::*;
 use crate::mail::Attachment;
 use crate::process::decide::tests::{mail, plan, plan_with};
 use crate::process::facts::Facts;
-use crate::tickets::State;
+use crate::tickets::history::Change;
+use crate::tickets::{State, TicketType};
 
 fn set(text: &str) -> RuleSet {
     RuleSet::from_texts(
@@ -138,12 +139,12 @@ actions = { ignore = true }
         Edit::Urgency(4),
         Edit::Impact(2),
         Edit::Priority(5),
-        na("type = \"request\""),
-        na("service = \"mail\""),
-        na("category = \"money\""),
-        na("tags += [\"billing\", \"q4\"]"),
+        Edit::Type(TicketType::Request),
+        Edit::Service("mail".into()),
+        Edit::Category("money".into()),
+        Edit::Tags(vec!["billing".into(), "q4".into()]),
         Edit::State(State::Open),
-        na("language = \"pt\""),
+        Edit::Language("pt".into()),
         Edit::Observer("Boss@Customer.test".into()),
         na("observers += [\"carol\"] (not an address)"),
         Edit::SuppressAutoReply,
@@ -202,12 +203,16 @@ actions = { auto_reply = false }
     assert_eq!((t.queue.as_str(), t.classification.urgency), ("billing", 5));
     let matched: Vec<(&str, bool)> = p.rules.iter().map(|c| (&*c.rule, c.matched)).collect();
     assert_eq!(matched, [("billing", true), ("night", false)]);
+    // What the rules changed is the ticket's history, not article notes.
+    assert!(p.article.as_ref().unwrap().notes.is_empty());
+    let s = |v: &str| Some(v.to_string());
     assert_eq!(
-        p.article.as_ref().unwrap().notes,
+        p.changes,
         [
-            "rule billing: queue billing",
-            "rule billing: urgency 5 (priority 4)",
-            "rule billing: not applied yet: tags += [\"billing\"]",
+            Change::by_rule("billing", "queue", s("support"), s("billing")),
+            Change::by_rule("billing", "urgency", s("3"), s("5")),
+            Change::by_rule("billing", "priority", s("3"), s("4")),
+            Change::by_rule("billing", "tags", None, s("billing")),
         ]
     );
     assert!(p.notifications.iter().all(|n| n.suppressed.is_none()));

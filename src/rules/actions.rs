@@ -10,7 +10,8 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::read::Reader;
-use crate::tickets::State;
+use crate::tickets::fields::{check_hierarchical, check_tag};
+use crate::tickets::{State, TicketType};
 
 /// One action of a rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,34 +47,6 @@ pub enum Action {
     Ignore,
 }
 
-/// ITIL's ticket types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TicketType {
-    Incident,
-    Request,
-    Problem,
-    Change,
-}
-
-impl TicketType {
-    pub const ALL: [TicketType; 4] = [
-        TicketType::Incident,
-        TicketType::Request,
-        TicketType::Problem,
-        TicketType::Change,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TicketType::Incident => "incident",
-            TicketType::Request => "request",
-            TicketType::Problem => "problem",
-            TicketType::Change => "change",
-        }
-    }
-}
-
 /// The keys of an `actions` table, in the order their actions are listed.
 pub(crate) const KEYS: [&str; 16] = [
     "queue",
@@ -94,15 +67,21 @@ pub(crate) const KEYS: [&str; 16] = [
     "ignore",
 ];
 
+/// Where the actions checked against the configuration later are written.
+#[derive(Debug, Default)]
+pub(crate) struct KeySpans {
+    /// The `queue` key (its name is checked against `[[queue]]`).
+    pub queue: Option<std::ops::Range<usize>>,
+    /// The `auto_reply` key (its template is checked against the templates).
+    pub auto_reply: Option<std::ops::Range<usize>>,
+}
+
 /// The actions of an `actions` table, each bad value reported to `r`.
-/// Also returns the span of a `queue` value, for checking it later.
-pub(crate) fn parse(
-    r: &mut Reader,
-    table: &DeTable,
-) -> (Vec<Action>, Option<std::ops::Range<usize>>) {
+/// Also returns where the keys checked later are.
+pub(crate) fn parse(r: &mut Reader, table: &DeTable) -> (Vec<Action>, KeySpans) {
     r.unknown_keys(table, "actions", &KEYS);
     let mut out = Vec::new();
-    let mut queue_span = None;
+    let mut spans = KeySpans::default();
     for key in KEYS {
         let Some((k, v)) = table.get_key_value(key) else {
             continue;
@@ -110,7 +89,7 @@ pub(crate) fn parse(
         let path = format!("actions.{key}");
         let action = match key {
             "queue" => {
-                queue_span = Some(k.span());
+                spans.queue = Some(k.span());
                 r.name(v, &path).map(Action::SetQueue)
             }
             "group" => r.name(v, &path).map(Action::SetGroup),
@@ -129,9 +108,26 @@ pub(crate) fn parse(
                 }
                 found.map(Action::SetType)
             }),
-            "service" => r.name(v, &path).map(Action::SetService),
-            "category" => r.name(v, &path).map(Action::SetCategory),
-            "tags" => r.names(v, &path).map(Action::AddTags),
+            "service" => {
+                let name = r.name(v, &path);
+                checked(r, v, &path, name, check_hierarchical).map(Action::SetService)
+            }
+            "category" => {
+                let name = r.name(v, &path);
+                checked(r, v, &path, name, check_hierarchical).map(Action::SetCategory)
+            }
+            "tags" => r.names(v, &path).and_then(|tags| {
+                let bad: Vec<String> = tags
+                    .iter()
+                    .filter_map(|t| check_tag(t).err().map(|e| format!("{t:?}: {e}")))
+                    .collect();
+                if bad.is_empty() {
+                    Some(Action::AddTags(tags))
+                } else {
+                    r.error(v.span(), &path, bad.join("; "));
+                    None
+                }
+            }),
             "state" => r.name(v, &path).and_then(|s| match s.parse::<State>() {
                 Ok(st) => Some(Action::SetState(st)),
                 Err(e) => {
@@ -158,7 +154,10 @@ pub(crate) fn parse(
                 ok.then_some(Action::SetLanguage(l))
             }),
             "observers" => r.names(v, &path).map(Action::AddObservers),
-            "auto_reply" => auto_reply(r, v, &path),
+            "auto_reply" => {
+                spans.auto_reply = Some(k.span());
+                auto_reply(r, v, &path)
+            }
             "spam" => r
                 .name(v, &path)
                 .map(|reason| Action::QuarantineSpam { reason }),
@@ -174,7 +173,25 @@ pub(crate) fn parse(
         };
         out.extend(action);
     }
-    (out, queue_span)
+    (out, spans)
+}
+
+/// `value` if `check` accepts it; else the reason is reported at `v`.
+fn checked(
+    r: &mut Reader,
+    v: &Spanned<DeValue>,
+    path: &str,
+    value: Option<String>,
+    check: fn(&str) -> Result<(), String>,
+) -> Option<String> {
+    let value = value?;
+    match check(&value) {
+        Ok(()) => Some(value),
+        Err(e) => {
+            r.error(v.span(), path, format!("{value:?}: {e}"));
+            None
+        }
+    }
 }
 
 /// `auto_reply = "template"` or `auto_reply = false`.

@@ -30,7 +30,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use actions::{Action, TicketType};
+pub use crate::tickets::TicketType;
+pub use actions::Action;
 pub use message::{Class, Message};
 
 use criteria::Criterion;
@@ -90,6 +91,8 @@ pub struct Rule {
     pub actions: Vec<Action>,
     /// The line of `actions.queue`, for checking the name against config.
     queue_line: Option<usize>,
+    /// The line of `actions.auto_reply`, for checking the template name.
+    auto_reply_line: Option<usize>,
 }
 
 /// Every rule of a folder, in evaluation order.
@@ -227,6 +230,34 @@ impl RuleSet {
                     rule: Some(rule.name.clone()),
                     key: "actions.queue".into(),
                     reason: format!("no [[queue]] is named {q:?}{hint}"),
+                });
+            }
+        }
+        out
+    }
+
+    /// Rules whose `auto_reply` names a template that `exists` does not
+    /// know in any language (the configured templates and the shipped
+    /// ones), one problem each: such a rule would answer with nothing.
+    pub fn unknown_templates(&self, exists: impl Fn(&str) -> bool) -> Vec<RuleError> {
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            for a in &rule.actions {
+                let Action::AutoReplyTemplate(name) = a else {
+                    continue;
+                };
+                if exists(name) {
+                    continue;
+                }
+                out.push(RuleError {
+                    file: rule.file.clone(),
+                    line: rule.auto_reply_line,
+                    rule: Some(rule.name.clone()),
+                    key: "actions.auto_reply".into(),
+                    reason: format!(
+                        "no template {name:?} in any language: add mail-templates/<language>/{name}.txt \
+                         (at least for the default language)"
+                    ),
                 });
             }
         }

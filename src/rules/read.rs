@@ -260,15 +260,15 @@ fn read_rule(r: &mut Reader, span: Range<usize>, t: &DeTable, tz: Tz) -> Option<
             Vec::new()
         }
     };
-    let (actions, queue_span) = match t.get("actions") {
+    let (actions, spans) = match t.get("actions") {
         Some(v) => match v.get_ref() {
             DeValue::Table(a) => actions::parse(r, a),
             _ => {
                 r.error(v.span(), "actions", "expected a table of actions");
-                (Vec::new(), None)
+                (Vec::new(), Default::default())
             }
         },
-        None => (Vec::new(), None),
+        None => (Vec::new(), Default::default()),
     };
     if actions.is_empty() && !stop && r.errors.len() == before {
         r.error(
@@ -277,7 +277,8 @@ fn read_rule(r: &mut Reader, span: Range<usize>, t: &DeTable, tz: Tz) -> Option<
             "the rule does nothing: give it actions, or stop = true",
         );
     }
-    let queue_line = queue_span.and_then(|s| r.line_of(&s));
+    let queue_line = spans.queue.and_then(|s| r.line_of(&s));
+    let auto_reply_line = spans.auto_reply.and_then(|s| r.line_of(&s));
     (r.errors.len() == before).then(|| Rule {
         name: name.unwrap_or_default(),
         description,
@@ -288,5 +289,6 @@ fn read_rule(r: &mut Reader, span: Range<usize>, t: &DeTable, tz: Tz) -> Option<
         criteria,
         actions,
         queue_line,
+        auto_reply_line,
     })
 }

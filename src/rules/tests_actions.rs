@@ -205,6 +205,56 @@ fn queues_are_checked_against_the_configured_ones() {
 }
 
 #[test]
+fn auto_reply_templates_are_checked_against_the_known_ones() {
+    let text = "[[rule]]\nname = \"holidays\"\nwhen = {}\n[rule.actions]\nurgency = 2\nauto_reply = \"auto_reply_holidays\"\n";
+    let s = set(&[("t.toml", text)]).unwrap();
+    let e = s.unknown_templates(|n| n == "auto_reply_after_hours");
+    assert_eq!(e.len(), 1);
+    assert_eq!(
+        e[0].to_string(),
+        "rules/t.toml:6: rule \"holidays\": actions.auto_reply: no template \"auto_reply_holidays\" \
+         in any language: add mail-templates/<language>/auto_reply_holidays.txt (at least for the \
+         default language)"
+    );
+    assert!(s
+        .unknown_templates(|n| n == "auto_reply_holidays")
+        .is_empty());
+    // `auto_reply = false` names no template.
+    let s = set(&[(
+        "f.toml",
+        "[[rule]]\nname = \"n\"\nwhen = {}\nactions = { auto_reply = false }\n",
+    )])
+    .unwrap();
+    assert!(s.unknown_templates(|_| false).is_empty());
+}
+
+#[test]
+fn services_categories_and_tags_are_checked() {
+    assert_eq!(
+        actions_of(
+            r#"{ service = "Email::Outlook", category = "Hardware::Printer", tags = "vip" }"#
+        ),
+        Ok(vec![
+            Action::SetService("Email::Outlook".into()),
+            Action::SetCategory("Hardware::Printer".into()),
+            Action::AddTags(vec!["vip".into()]),
+        ])
+    );
+    assert_eq!(
+        actions_of(r#"{ service = "Email::" }"#).unwrap_err(),
+        ["actions.service: \"Email::\": an empty level: write levels joined by ::, as in Email::Outlook"]
+    );
+    assert_eq!(
+        actions_of(r#"{ category = "Email:: Outlook" }"#).unwrap_err(),
+        ["actions.category: \"Email:: Outlook\": level \" Outlook\" starts or ends with a space"]
+    );
+    assert_eq!(
+        actions_of(r#"{ tags = ["ok", "a,b", " x"] }"#).unwrap_err(),
+        ["actions.tags: \"a,b\": holds a comma or a control character; \" x\": starts or ends with a space"]
+    );
+}
+
+#[test]
 fn evaluation_lists_each_action_with_its_rule() {
     let text = "[[rule]]\nname = \"a\"\nwhen = {}\nactions = { urgency = 4, tags = [\"x\"] }\n\
                 [[rule]]\nname = \"b\"\nwhen = {}\nactions = { urgency = 2 }\n";

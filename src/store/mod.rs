@@ -16,12 +16,15 @@
 //! which file or folder refused this user when SQLite cannot say,
 //! [`directory`] keeps who is who (agents, groups, queues, customers,
 //! customer users, services), [`maintenance`] backs up, restores and checks, [`retention`] forgets
-//! raw messages and attachments past their age.
+//! raw messages and attachments past their age, [`ticket_fields`] writes a
+//! ticket's type, service, category, language and tags, [`history`] keeps
+//! who changed which field of a ticket.
 
 pub mod attempts;
 pub mod denied;
-pub mod machines;
 pub mod directory;
+pub mod history;
+pub mod machines;
 pub mod maintenance;
 pub mod outbox;
 #[cfg(test)]
@@ -31,6 +34,7 @@ pub mod records;
 pub mod retention;
 pub mod safeguards;
 pub mod synthetic;
+pub mod ticket_fields;
 pub mod views;
 
 use std::path::{Path, PathBuf};
@@ -52,6 +56,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v8_indexes.sql"),
     include_str!("schema_v9_machines.sql"),
     include_str!("schema_v10_directory.sql"),
+    include_str!("schema_v11_ticket_fields.sql"),
+    include_str!("schema_v12_history.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

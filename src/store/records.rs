@@ -23,11 +23,16 @@ pub struct TicketRef {
     pub impact: u8,
     pub priority: u8,
     pub priority_explicit: bool,
+    /// `incident`, `request`, `problem` or `change`; None = not set.
+    pub ticket_type: Option<String>,
+    pub service: Option<String>,
+    pub category: Option<String>,
 }
 
 pub(super) const TICKET_COLS: &str =
     "t.id, t.number, t.subject, t.state, q.name, t.customer_address, \
-     t.language, t.support_address, t.urgency, t.impact, t.priority, t.priority_explicit";
+     t.language, t.support_address, t.urgency, t.impact, t.priority, t.priority_explicit, \
+     t.ticket_type, t.service, t.category";
 
 fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<TicketRef> {
     Ok(TicketRef {
@@ -43,6 +48,9 @@ fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<TicketRef> {
         impact: r.get(9)?,
         priority: r.get(10)?,
         priority_explicit: r.get(11)?,
+        ticket_type: r.get(12)?,
+        service: r.get(13)?,
+        category: r.get(14)?,
     })
 }
 

@@ -26,6 +26,8 @@ pub struct TicketFilter {
     pub state: Option<String>,
     pub queue: Option<String>,
     pub customer: Option<String>,
+    /// Only tickets with this tag.
+    pub tag: Option<String>,
     pub limit: u32,
 }
 
@@ -39,7 +41,9 @@ pub(super) const TICKETS_SELECT: &str =
 /// given appear in the WHERE, so each one can use its index
 /// (`tickets_state_id`, `tickets_queue_id`, `tickets_customer_id`) and
 /// rows come out newest first without sorting. Parameters: ?1 state,
-/// ?2 queue, ?3 customer, ?4 limit (unused ones are bound and ignored).
+/// ?2 queue, ?3 customer, ?4 limit, ?5 tag (unused ones are bound and
+/// ignored). A tag filter reads `ticket_tags_tag` newest first and joins
+/// each ticket by its id.
 pub(super) fn tickets_sql(f: &TicketFilter) -> String {
     let mut conds = Vec::new();
     if f.state.is_some() {
@@ -51,12 +55,16 @@ pub(super) fn tickets_sql(f: &TicketFilter) -> String {
     if f.customer.is_some() {
         conds.push("t.customer_address = ?3");
     }
+    if f.tag.is_some() {
+        conds.push("t.id IN (SELECT g.ticket_id FROM ticket_tags g WHERE g.tag = ?5)");
+    }
     // ?1..?3 must appear for the four parameters to bind; a filter not
     // given is a no-op comparison of the parameter with NULL.
     let unused = [
         ("?1", f.state.is_none()),
         ("?2", f.queue.is_none()),
         ("?3", f.customer.is_none()),
+        ("?5", f.tag.is_none()),
     ]
     .iter()
     .filter(|(_, unused)| *unused)
@@ -77,7 +85,8 @@ pub fn tickets(c: &Connection, f: &TicketFilter) -> Result<Vec<TicketSummary>> {
             f.state,
             f.queue,
             f.customer.as_ref().map(|s| s.to_lowercase()),
-            if f.limit == 0 { -1 } else { f.limit as i64 }
+            if f.limit == 0 { -1 } else { f.limit as i64 },
+            f.tag
         ],
         |r| {
             Ok(TicketSummary {
@@ -119,6 +128,13 @@ pub struct TicketDetail {
     pub customer_name: Option<String>,
     pub support_address: String,
     pub language: String,
+    /// `incident`, `request`, `problem` or `change`; null when not set.
+    #[serde(rename = "type")]
+    pub ticket_type: Option<String>,
+    /// A hierarchical name such as `Email::Outlook`; null when not set.
+    pub service: Option<String>,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
     /// Requesters and observers (the ticket's actors with an address).
@@ -127,6 +143,8 @@ pub struct TicketDetail {
     pub assigned_agent: Option<String>,
     pub assigned_group: Option<String>,
     pub articles: Vec<ArticleView>,
+    /// Who changed which field, oldest first (rules today).
+    pub history: Vec<super::history::Entry>,
 }
 
 #[derive(Debug, Serialize)]
@@ -190,7 +208,7 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
         .query_row(
             "SELECT t.id, t.number, t.subject, t.state, t.priority, q.name, t.customer_address,
                     t.customer_name, t.support_address, t.language, t.created_at, t.updated_at,
-                    t.urgency, t.impact, t.priority_explicit
+                    t.urgency, t.impact, t.priority_explicit, t.ticket_type, t.service, t.category
              FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE t.number = ?1",
             [number],
             |r| {
@@ -211,10 +229,15 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
                         urgency: r.get(12)?,
                         impact: r.get(13)?,
                         priority_explicit: r.get(14)?,
+                        ticket_type: r.get(15)?,
+                        service: r.get(16)?,
+                        category: r.get(17)?,
+                        tags: Vec::new(),
                         participants: Vec::new(),
                         assigned_agent: None,
                         assigned_group: None,
                         articles: Vec::new(),
+                        history: Vec::new(),
                     },
                 ))
             },
@@ -283,6 +306,8 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
             .collect::<rusqlite::Result<_>>()?;
     }
     t.articles = articles;
+    t.tags = super::ticket_fields::tags(c, id)?;
+    t.history = super::history::for_ticket(c, id)?;
     Ok(Some(t))
 }
 

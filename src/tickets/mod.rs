@@ -1,5 +1,6 @@
-//! The ticket domain: states and what a customer's mail does to them, and
-//! the priority matrix ([`priority`]).
+//! The ticket domain: states and what a customer's mail does to them, the
+//! priority matrix ([`priority`]), the descriptive fields (type, service,
+//! category, tags: [`fields`]) and the history of changes ([`history`]).
 //! Pure; the store persists what this module decides.
 //!
 //! The states are the Moodle tracker's (POSTED … TRANSFERED), which every
@@ -10,8 +11,12 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+pub mod fields;
+pub mod history;
 pub mod lifecycle;
 pub mod priority;
+
+pub use fields::TicketType;
 
 /// Life-cycle state of a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,10 +1,12 @@
 //! The apply stage: carries out a [`Plan`] in the caller's savepoint. The
 //! only stage of message processing that writes to the store (besides
 //! [`super::quarantine`], the failure path): the raw bytes, the receipt,
-//! the ticket, its article, attachments and participants, the outbound
-//! articles and their outbox rows. It decides nothing the plan did not.
+//! the ticket, its article, attachments and participants, the fields and
+//! history rules changed (`fields.rs`), the outbound articles and their
+//! outbox rows. It decides nothing the plan did not.
 
 mod article;
+mod fields;
 mod notice;
 
 pub(in crate::process) use article::sync_filesystem;
@@ -92,8 +94,9 @@ impl Processor {
                     .as_deref()
                     .and_then(|n| self.config.mailbox(n))
                     .ok_or_else(|| Failure::Other(plan.route.reason.clone()))?;
-                let (ticket, article_id) =
+                let (mut ticket, article_id) =
                     self.insert_new_ticket(db, mail, plan, routed, raw_id)?;
+                fields::write(db, plan, &mut ticket, article_id)?;
                 self.notify_plan(db, plan, &ticket, mail, article_id, &parsed.sha)?;
                 receipt("created", Some(ticket.id), Some(article_id), None)?;
                 Outcome::Created {
@@ -110,7 +113,9 @@ impl Processor {
                 }
             }
             Disposition::FollowUp { ticket, .. } => {
-                let (after, article_id) = self.insert_follow_up(db, mail, plan, ticket, raw_id)?;
+                let (mut after, article_id) =
+                    self.insert_follow_up(db, mail, plan, ticket, raw_id)?;
+                fields::write(db, plan, &mut after, article_id)?;
                 self.notify_plan(db, plan, &after, mail, article_id, &parsed.sha)?;
                 receipt("follow_up", Some(ticket.id), Some(article_id), None)?;
                 Outcome::FollowUp {

@@ -59,6 +59,7 @@ impl Processor {
                     .map(|b| notify::clip(&b.reason))
                     .unwrap_or_default();
             }
+            let template = n.template.as_deref().unwrap_or(n.kind.name());
             let groups = if n.is_agents_alert {
                 self.alert_recipients(ticket, mailbox, &n.to)
             } else {
@@ -74,7 +75,7 @@ impl Processor {
                     reply_to: reply_to.as_deref(),
                     salt: &salt,
                 };
-                let sent = self.send(db, n.kind, ticket, mailbox, mail, &ctx, &out, sha);
+                let sent = self.send(db, n.kind, template, ticket, mailbox, mail, &ctx, &out, sha);
                 let outbox_id = match sent {
                     // The sender's address is one lettre cannot write into a
                     // mail: the ticket stands, without an auto-reply.
@@ -88,7 +89,11 @@ impl Processor {
                 };
                 if let (Some(id), Some(why)) = (outbox_id, &n.held) {
                     machines::hold_outbox(db, id, why)?;
-                    safeguards::add_note(db, article_id, &format!("{} held: {why}", n.kind.name()))?;
+                    safeguards::add_note(
+                        db,
+                        article_id,
+                        &format!("{} held: {why}", n.kind.name()),
+                    )?;
                     tracing::warn!(ticket = %ticket.number, "{} held: {why}", n.kind.name());
                 } else if outbox_id.is_some() {
                     // Automatic mail: what the loop caps count (per address,
@@ -184,14 +189,16 @@ impl Processor {
         }
     }
 
-    /// Render, record as an outbound article, and queue in the outbox, all
-    /// in the caller's transaction. Returns the outbox row (None when the
+    /// Render `template` (the kind's own, or a rule's named auto-reply),
+    /// record it as an outbound article, and queue it in the outbox, all in
+    /// the caller's transaction. Returns the outbox row (None when the
     /// mail could not be rendered and waits as failed).
     #[allow(clippy::too_many_arguments)]
     fn send(
         &self,
         db: &Db,
         kind: Kind,
+        template: &str,
         ticket: &records::TicketRef,
         mailbox: &MailboxConfig,
         mail: &InboundMail,
@@ -215,13 +222,13 @@ impl Processor {
         let text = match notify::render_with_fallback(
             &self.templates,
             notify::shipped(),
-            kind,
+            template,
             &ticket.language,
             ctx,
         ) {
             Ok(text) => text,
             Err(e) => {
-                tracing::error!(ticket = %ticket.number, kind = kind.name(),
+                tracing::error!(ticket = %ticket.number, kind = kind.name(), template,
                     "notification not sent: {e}");
                 outbox::record_unrendered(
                     db,
@@ -235,7 +242,7 @@ impl Processor {
             }
         };
         if let Some(why) = &text.fell_back {
-            tracing::warn!(ticket = %ticket.number, kind = kind.name(),
+            tracing::warn!(ticket = %ticket.number, kind = kind.name(), template,
                 "template failed, the shipped one was used instead (fix the template, then reload): {why}");
         }
         let (mut subject, body) = (text.subject, text.body);

@@ -1,0 +1,97 @@
+//! What templates see: the [`Context`] of one notification (ticket,
+//! article, support address) and the bound on text copied from inbound
+//! mail ([`clip`]). Plain data; the apply stage fills it.
+
+use serde::Serialize;
+
+/// What templates can use. Every field is plain text.
+#[derive(Debug, Clone, Serialize)]
+pub struct Context {
+    pub ticket: TicketCtx,
+    pub article: ArticleCtx,
+    /// The support address and its display name.
+    pub support_address: String,
+    pub support_name: String,
+}
+
+impl Context {
+    /// Plausible values, for checking templates.
+    pub fn sample() -> Context {
+        Context {
+            ticket: TicketCtx {
+                number: "2026112210000017".into(),
+                tag: "[Ticket#2026112210000017]".into(),
+                subject: "Printer broken".into(),
+                state: "posted".into(),
+                queue: "support".into(),
+                customer: "ana@example.com".into(),
+                customer_name: "Ana".into(),
+            },
+            article: ArticleCtx {
+                from: "ana@example.com".into(),
+                from_name: "Ana".into(),
+                subject: "Printer broken".into(),
+                text: "It does not print.".into(),
+                attachments: vec!["photo.jpg".into()],
+                unverified_sender: true,
+                from_our_address: true,
+                agents_side: true,
+                quoted_ticket: "2026112010000023".into(),
+                bouncing: "ana@example.com".into(),
+                bouncing_reason: "5.1.1 user unknown".into(),
+            },
+            support_address: "support@example.com".into(),
+            support_name: "Support".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketCtx {
+    pub number: String,
+    /// `[Ticket#2026112210000017]`
+    pub tag: String,
+    pub subject: String,
+    pub state: String,
+    pub queue: String,
+    pub customer: String,
+    pub customer_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArticleCtx {
+    pub from: String,
+    pub from_name: String,
+    pub subject: String,
+    pub text: String,
+    pub attachments: Vec<String>,
+    /// Set when the sender is not verified: not a participant of the
+    /// ticket, or writing from one of our own addresses, or answering an
+    /// agents' alert (see the two flags below).
+    pub unverified_sender: bool,
+    /// The From is one of our own addresses (which proves nothing).
+    pub from_our_address: bool,
+    /// The mail answers one of our agents' alerts: the agents' side.
+    pub agents_side: bool,
+    /// A new ticket made from mail that quoted this ticket's number (or
+    /// answered its mail) without any right to it; empty otherwise.
+    pub quoted_ticket: String,
+    /// For `agent_bouncing`: the addresses that started bouncing (comma
+    /// separated), and the server's reason; empty otherwise.
+    pub bouncing: String,
+    pub bouncing_reason: String,
+}
+
+/// At most this many characters of a display name or a subject taken
+/// from inbound mail are copied into outgoing mail.
+pub const MAX_COPIED_CHARS: usize = 200;
+
+/// `text` cut to [`MAX_COPIED_CHARS`] characters (with `…` when cut): the
+/// one place display names and subjects from inbound mail are bounded
+/// before they reach a notification.
+pub fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_COPIED_CHARS) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+    }
+}
