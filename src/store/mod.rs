@@ -15,10 +15,12 @@
 //! [`attempts`] counts processing interrupted by a crash, [`denied`] tells
 //! which file or folder refused this user when SQLite cannot say,
 //! [`maintenance`] backs up, restores and checks, [`retention`] forgets
-//! raw messages and attachments past their age.
+//! raw messages and attachments past their age, [`imports`] records how far
+//! `postdesk import` went in each archive.
 
 pub mod attempts;
 pub mod denied;
+pub mod imports;
 pub mod maintenance;
 pub mod outbox;
 #[cfg(test)]
@@ -46,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v6_class.sql"),
     include_str!("schema_v7_quote.sql"),
     include_str!("schema_v8_indexes.sql"),
+    include_str!("schema_v9_import.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

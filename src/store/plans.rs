@@ -16,6 +16,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("mod.rs", include_str!("mod.rs")),
     ("attempts.rs", include_str!("attempts.rs")),
     ("denied.rs", include_str!("denied.rs")),
+    ("imports.rs", include_str!("imports.rs")),
     ("outbox.rs", include_str!("outbox.rs")),
     ("records.rs", include_str!("records.rs")),
     ("safeguards.rs", include_str!("safeguards.rs")),
