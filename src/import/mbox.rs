@@ -6,7 +6,7 @@
 //! (already our parser; it splits on "From " lines and undoes the
 //! `>From ` quoting of mboxrd, so a body line that began "From " comes
 //! back as it was written). It reports no offsets, so it reads through
-//! [`Counting`], a `BufRead` adapter that remembers where the last two
+//! `Counting`, a `BufRead` adapter that remembers where the last two
 //! lines began: when the iterator hands back message k it has just read
 //! the "From " line of message k+1, whose start is where k+1 begins.
 
