@@ -331,3 +331,43 @@ fn import_notify_queues_replies_and_errors_have_sysexits_codes() {
     assert_eq!(v["code"], 66);
     assert!(v["error"].as_str().unwrap().contains("missing.mbox"), "{v}");
 }
+
+#[test]
+fn imported_mail_is_found_by_ticket_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = standalone_config(dir.path(), "");
+    let mbox = dir.path().join("archive.mbox");
+    write_mbox(&mbox, &real_messages());
+    import(&config, &["mbox", mbox.to_str().unwrap()]);
+
+    let search = |args: &[&str]| {
+        let mut all = vec!["ticket", "search"];
+        all.extend_from_slice(args);
+        postdesk(&config, &all)
+    };
+    // The customer's thread: its subject and both mails' text.
+    let out = search(&["printer", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let hits = json_of(&out);
+    assert_eq!(hits[0]["subject"], "Printer on fire", "{hits}");
+    let number = hits[0]["number"].as_str().unwrap().to_string();
+    // A word only the follow-up has finds the same ticket.
+    let hits = json_of(&search(&["now", "it", "is", "OUT", "--json"]));
+    assert_eq!(hits[0]["number"], number.as_str(), "{hits}");
+    // Diacritics are ignored: the Portuguese mail of tests/data, in
+    // quoted-printable ISO-8859-1, says "Ligação" and "Não".
+    let hits = json_of(&search(&["ligacao", "nao", "--json"]));
+    assert_eq!(hits[0]["subject"], "Ligação à impressora", "{hits}");
+    // Prefix search with '*'.
+    let hits = json_of(&search(&["burn*", "--json", "--limit", "1"]));
+    assert_eq!(hits.as_array().unwrap().len(), 1);
+    assert_eq!(hits[0]["number"], number.as_str());
+    // Plain output names the ticket; nothing found is said; no word is a
+    // usage error.
+    let out = search(&["printer"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&number));
+    let out = search(&["zzyzx-never-written"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("no tickets match"));
+    assert_eq!(search(&["--", "--"]).status.code(), Some(64));
+}

@@ -16,7 +16,8 @@
 //! which file or folder refused this user when SQLite cannot say,
 //! [`maintenance`] backs up, restores and checks, [`retention`] forgets
 //! raw messages and attachments past their age, [`imports`] records how far
-//! `postdesk import` went in each archive.
+//! `postdesk import` went in each archive, [`search`] finds tickets by the
+//! words of their mail.
 
 pub mod attempts;
 pub mod denied;
@@ -28,6 +29,7 @@ mod plans;
 pub mod records;
 pub mod retention;
 pub mod safeguards;
+pub mod search;
 pub mod synthetic;
 pub mod views;
 
@@ -49,6 +51,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v7_quote.sql"),
     include_str!("schema_v8_indexes.sql"),
     include_str!("schema_v9_import.sql"),
+    include_str!("schema_v10_counters.sql"),
+    include_str!("schema_v11_search.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
