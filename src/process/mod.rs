@@ -415,6 +415,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// Open the store for processing (full durability) and sync queues.
 pub fn open_store(config: &Config) -> Result<Store, StoreError> {
     let mut s = Store::open(&config.storage.database, store::Durability::Full)?;
+    s.set_cache_mib(config.storage.cache_mib)?;
     s.sync_queues(&config.queues)?;
     Ok(s)
 }

@@ -299,6 +299,14 @@ impl Store {
         &mut self.conn
     }
 
+    /// Let SQLite's page cache of this connection grow to `mib` MiB (it
+    /// takes pages only as it needs them).
+    pub fn set_cache_mib(&mut self, mib: u32) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024))?;
+        Ok(())
+    }
+
     /// Schema version in use.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         Ok(self

@@ -14,6 +14,15 @@ CREATE VIRTUAL TABLE ticket_search USING fts5(
 
 INSERT INTO ticket_search (rowid, subject, body_text)
     SELECT id, subject, body_text FROM articles WHERE direction = 'in';
+-- One segment for what is there: a bulk fill leaves many segments and a
+-- merge in progress that every later insert would pay for (measured: the
+-- cost of storing a message at a million nearly doubled until it ended).
+INSERT INTO ticket_search (ticket_search) VALUES ('optimize');
+-- Merge 16 segments of a level at a time instead of 4: each word of new
+-- mail is rewritten about half as often on its way up the levels, which
+-- keeps the cost of indexing a new mail nearly flat as the index grows
+-- (BENCHMARKS.md, "Write path"); a search reads a few more segments.
+INSERT INTO ticket_search (ticket_search, rank) VALUES ('automerge', 16);
 
 CREATE TRIGGER ticket_search_insert AFTER INSERT ON articles
     WHEN NEW.direction = 'in' BEGIN
