@@ -128,11 +128,14 @@ fn main() -> anyhow::Result<()> {
         });
     }
     // `ticket search`: a word in every synthetic mail, a ticket's own
-    // number (one ticket), two words, a prefix, and a word in none.
+    // number (one ticket), both, two common words, a prefix, a word in
+    // none.
     let rare = (st.tickets / 2).to_string();
+    let mixed = format!("ticket {rare}");
     for (name, text) in [
         ("search_common_20", "printer"),
         ("search_rare", rare.as_str()),
+        ("search_common_and_rare", mixed.as_str()),
         ("search_two_words_20", "blank pages"),
         ("search_prefix_20", "print*"),
         ("search_none", "zzyzx"),

@@ -33,9 +33,10 @@ pub enum Command {
     },
     /// Find tickets by the words of their customers' mail (subjects and
     /// text of inbound articles; diacritics ignored; every word must
-    /// occur; `word*` matches a prefix). Best match first (the subject
-    /// weighs twice the text), newest first on ties; a word found in very
-    /// many tickets is ranked over its most recent matches.
+    /// occur; `word*` matches a prefix). Best match first (bm25, the
+    /// subject weighing twice the text), newest first on ties; a query
+    /// with a word found in more than 2,000 mails ranks the newest 2,000
+    /// matches, those with every word in the subject first.
     Search {
         /// The words to find.
         #[arg(required = true, num_args = 1..)]
