@@ -1,7 +1,7 @@
 //! Read-path benchmark for BENCHMARKS.md (issue 10, item 1): fills a
 //! database with synthetic history (`store::synthetic`, SQL only, one
 //! transaction per 100,000 tickets), then times the store calls behind
-//! `ticket show` and `ticket list` on it.
+//! `ticket show`, `ticket list`, `ticket search` and `status` on it.
 //!
 //!     cargo run --example bench_readpath -- DB TICKETS [ARTICLES_PER_TICKET]
 //!
@@ -13,6 +13,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use postdesk::store::search;
 use postdesk::store::synthetic::{fill, Synthetic};
 use postdesk::store::views::{self, TicketFilter};
 use postdesk::store::{Durability, Store};
@@ -126,5 +127,27 @@ fn main() -> anyhow::Result<()> {
             views::tickets(c, &filter).expect("list query runs").len()
         });
     }
+    // `ticket search`: a word in every synthetic mail, a ticket's own
+    // number (one ticket), both, two common words, a prefix, a word in
+    // none.
+    let rare = (st.tickets / 2).to_string();
+    let mixed = format!("ticket {rare}");
+    for (name, text) in [
+        ("search_common_20", "printer"),
+        ("search_rare", rare.as_str()),
+        ("search_common_and_rare", mixed.as_str()),
+        ("search_two_words_20", "blank pages"),
+        ("search_prefix_20", "print*"),
+        ("search_none", "zzyzx"),
+    ] {
+        time(name, || {
+            search::search(c, text, 20)
+                .expect("search query runs")
+                .len()
+        });
+    }
+    time("status", || {
+        views::status(c).map_or(0, |s| s.tickets as usize)
+    });
     Ok(())
 }

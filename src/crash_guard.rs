@@ -16,7 +16,7 @@
 
 use rusqlite::TransactionBehavior;
 
-use crate::process::{sha256_hex, Incoming, Origin, Outcome, Processor};
+use crate::process::{sha256_hex, Incoming, Origin, Outcome, Processor, Then};
 use crate::store::{attempts, records, Store, StoreError};
 
 /// Interrupted attempts after which a message is quarantined unparsed.
@@ -41,7 +41,9 @@ pub fn message_key(item: &Incoming) -> String {
             uid,
             ..
         } => format!("imap:{source}/{uid_validity}/{uid}"),
-        Origin::Pipe { .. } | Origin::Retry { .. } => format!("sha256:{}", sha256_hex(&item.raw)),
+        Origin::Pipe { .. } | Origin::Import { .. } | Origin::Retry { .. } => {
+            format!("sha256:{}", sha256_hex(&item.raw))
+        }
     }
 }
 
@@ -53,10 +55,23 @@ impl Processor {
         store: &mut Store,
         batch: &[Incoming],
     ) -> Result<Vec<Outcome>, StoreError> {
+        self.process_batch_then(store, batch, None)
+    }
+
+    /// [`Processor::process_batch`], with `then` written in the batch's
+    /// transaction after its messages (an import's progress). When the
+    /// batch has to be taken one message at a time, `then` is written
+    /// after the last, in a transaction of its own.
+    pub fn process_batch_then(
+        &self,
+        store: &mut Store,
+        batch: &[Incoming],
+        then: Option<&Then<'_>>,
+    ) -> Result<Vec<Outcome>, StoreError> {
         let keys: Vec<String> = batch.iter().map(message_key).collect();
         let interrupted = attempts::interrupted(store.conn(), &keys)?;
         if interrupted.iter().all(|&n| n == 0) {
-            return self.attempt(store, batch, &keys);
+            return self.attempt(store, batch, &keys, then);
         }
         let mut outcomes = Vec::with_capacity(batch.len());
         for ((item, key), earlier) in batch.iter().zip(&keys).zip(interrupted) {
@@ -72,7 +87,14 @@ impl Processor {
                     "processing of this message was interrupted before (the process died); trying it alone"
                 );
             }
-            outcomes.extend(self.attempt(store, std::slice::from_ref(item), one)?);
+            outcomes.extend(self.attempt(store, std::slice::from_ref(item), one, None)?);
+        }
+        if let Some(then) = then {
+            let tx = store
+                .conn()
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            then(&tx)?;
+            tx.commit()?;
         }
         Ok(outcomes)
     }
@@ -84,10 +106,11 @@ impl Processor {
         store: &mut Store,
         batch: &[Incoming],
         keys: &[String],
+        then: Option<&Then<'_>>,
     ) -> Result<Vec<Outcome>, StoreError> {
         attempts::begin(store.conn(), keys)?;
         test_abort_hook(batch);
-        let result = self.run_batch(store, batch, keys);
+        let result = self.run_batch(store, batch, keys, then);
         if result.is_err() {
             if let Err(e) = attempts::abandon(store.conn(), keys) {
                 tracing::warn!(

@@ -3,7 +3,7 @@
 //! Mail moves one way:
 //!
 //! ```text
-//! intake (IMAP, pipe) → worker → process: parse (and classify) → facts
+//! intake (IMAP, pipe, import) → worker → process: parse (and classify) → facts
 //!        (thread, standing, counters) → decide (route, plan; rules edit it)
 //!        → apply → store (one transaction per batch) → notify → outbox → SMTP
 //! ```
@@ -18,6 +18,7 @@ pub mod config;
 pub mod crash_guard;
 pub mod daemon;
 pub mod directory;
+pub mod import;
 pub mod intake;
 pub mod lock;
 pub mod logging;

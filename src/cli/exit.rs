@@ -23,6 +23,8 @@ pub const NOINPUT: u8 = 66;
 /// `postdesk db migrate`, or upgrade postdesk); `check --connect` could
 /// not reach a server.
 pub const UNAVAILABLE: u8 = 69;
+/// An I/O error reading input: `import` could not read its archive.
+pub const IOERR: u8 = 74;
 /// Cannot create the output: `db backup` into a folder that exists.
 pub const CANTCREAT: u8 = 73;
 /// An internal error: a bug or a damaged database.

@@ -12,6 +12,7 @@ mod exit;
 mod explain;
 mod fetch;
 mod generate;
+mod import;
 mod ingest;
 mod output;
 mod quarantine;
@@ -51,14 +52,16 @@ Exit codes (sysexits):
   64  bad command line
   65  bad data: malformed ticket number, wrong check digit; ingest: empty or oversized mail;
       agent, group, queue, …: an entry that exists already, is invalid or still in use;
+      import: not an mbox file or maildir;
       db check/backup/restore: a damaged database or attachment file
   66  not found: ticket, quarantine entry, queue, database, directory entry
   69  unavailable: database at another schema version (`postdesk db migrate`, or upgrade);
       check --connect: a server could not be reached
   70  internal error
   73  cannot create the output (db backup: the folder exists)
+  74  import: the archive could not be read
   75  temporary trouble, try again later (database busy; ingest: whatever an MTA should retry);
-      run, db restore: a daemon holds the lock
+      run, db restore: a daemon holds the lock; import: interrupted (run it again to resume)
   77  permission denied: this user may not read or write the database, its folder or the
       daemon lock (run as the daemon's user)
   78  configuration error
@@ -114,6 +117,18 @@ pub enum Command {
     /// system.max_message_bytes, 75 temporary trouble: try again later
     /// (database busy, configuration unreadable).
     Ingest(ingest::Args),
+    /// Bring in an archive (an mbox file or a maildir) through the same
+    /// pipeline as live mail: threads by Message-ID and ticket tags, rules
+    /// apply, nothing is sent unless --notify.
+    ///
+    /// One transaction per batch; how far it got is recorded with each
+    /// batch, so an interrupted import resumes where it stopped when run
+    /// again, and mail taken in before (same bytes) is skipped: nothing is
+    /// recorded twice. SIGINT/SIGTERM stop after the batch in hand (exit
+    /// 75). Exit codes: 0 done, 64 unknown --mailbox, 65 not an mbox or
+    /// maildir, 66 no such path, 74 the archive could not be read, 75
+    /// interrupted or the database busy.
+    Import(import::Args),
     /// Show what processing would do with a mail, and why, without taking
     /// it in: classification, routing, how it threads (or why it is new),
     /// the sender's standing, what would be sent to whom and what is held
@@ -180,6 +195,7 @@ impl Command {
         match self {
             Command::Run => false,
             Command::Ingest(a) => a.json,
+            Command::Import(a) => a.json,
             Command::Explain(a) => a.json,
             Command::Check(a) => a.json,
             Command::Ticket(c) => c.json(),
@@ -215,6 +231,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Ingest(ref args) => ingest::run(&cli, args),
+        Command::Import(ref args) => import::run(&cli, args),
         Command::Explain(ref args) => explain::run(&cli, args),
         Command::Run => run_daemon(&cli),
         Command::Check(ref args) => check::run(&cli, args),

@@ -8,7 +8,7 @@ use postdesk::store::views;
 use postdesk::threading::{Numbering, TypedNumberError};
 use postdesk::tickets::State;
 
-use super::exit::{failure, DATAERR, NOINPUT};
+use super::exit::{failure, DATAERR, NOINPUT, USAGE};
 use super::Cli;
 
 #[derive(clap::Subcommand, Debug)]
@@ -38,6 +38,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Find tickets by the words of their customers' mail (subjects and
+    /// text of inbound articles; diacritics ignored; every word must
+    /// occur; `word*` matches a prefix). Best match first (bm25, the
+    /// subject weighing twice the text), newest first on ties; a query
+    /// with a word found in more than 2,000 mails ranks the newest 2,000
+    /// matches, those with every word in the subject first.
+    Search {
+        /// The words to find.
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+        /// At most this many (0 = all ranked).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one ticket with its articles.
     Show {
         /// Ticket number, e.g. 2026112210000017, or a pasted tag such as
@@ -52,7 +69,9 @@ pub enum Command {
 impl Command {
     pub fn json(&self) -> bool {
         match self {
-            Command::List { json, .. } | Command::Show { json, .. } => *json,
+            Command::List { json, .. }
+            | Command::Search { json, .. }
+            | Command::Show { json, .. } => *json,
             Command::Create(a) => a.json,
         }
     }
@@ -117,6 +136,34 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                         out,
                         "{:<18} {:<10} {:<12} {:<28} {:>4}  {}",
                         t.number, t.state, t.queue, t.customer, t.articles, t.subject
+                    )?;
+                }
+            }
+        }
+        Command::Search { text, limit, json } => {
+            let text = text.join(" ");
+            if postdesk::store::search::fts_query(&text).is_none() {
+                return Err(failure(
+                    USAGE,
+                    format!("{text:?} has no word to search for"),
+                ));
+            }
+            let hits = postdesk::store::search::search(store.conn(), &text, *limit)?;
+            if *json {
+                out.json(&hits)?;
+            } else if hits.is_empty() {
+                writeln!(out, "no tickets match {text:?}")?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<18} {:<10} {:<12} {:<28} SUBJECT",
+                    "NUMBER", "STATE", "QUEUE", "CUSTOMER"
+                )?;
+                for h in hits {
+                    writeln!(
+                        out,
+                        "{:<18} {:<10} {:<12} {:<28} {}",
+                        h.number, h.state, h.queue, h.customer, h.subject
                     )?;
                 }
             }

@@ -14,7 +14,8 @@ use super::*;
 /// Keys whose checks allow less than their type does: the key (indices
 /// left out), least and greatest value. Both the type error for such a key
 /// (`diagnostics`) and its check below give this range.
-const RANGES: [(&str, u64, u64); 7] = [
+const RANGES: [(&str, u64, u64); 8] = [
+    ("storage.cache_mib", 1, 4096),
     ("system.system_id", 0, 99),
     ("system.max_message_bytes", 1024, MAX_MESSAGE_BYTES),
     ("smtp.port", 1, u16::MAX as u64),
@@ -175,6 +176,11 @@ pub(super) fn check(
         ));
     }
     check_range("system.system_id", s.system_id.into(), &mut problems);
+    check_range(
+        "storage.cache_mib",
+        raw.storage.cache_mib.into(),
+        &mut problems,
+    );
     check_range(
         "system.max_message_bytes",
         s.max_message_bytes,
@@ -518,6 +524,7 @@ pub(super) fn check(
         storage: Storage {
             database: absolute(base, &raw.storage.database),
             data_dir: absolute(base, &raw.storage.data_dir),
+            cache_mib: raw.storage.cache_mib,
         },
         templates_dir,
         rules_dir,

@@ -190,6 +190,10 @@ pub struct Storage {
     pub database: PathBuf,
     /// Attachments live under `data_dir/attachments`.
     pub data_dir: PathBuf,
+    /// SQLite's page cache of the processing connection, at most (MiB):
+    /// SQLite takes pages as it needs them, so a small database never
+    /// fills it; a large one keeps its indexes' upper levels in it.
+    pub cache_mib: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]

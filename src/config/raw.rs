@@ -119,6 +119,8 @@ pub(super) struct RawSystem {
 pub(super) struct RawStorage {
     pub(super) database: PathBuf,
     pub(super) data_dir: PathBuf,
+    #[serde(default = "default_cache_mib")]
+    pub(super) cache_mib: u32,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -219,6 +221,9 @@ fn default_max_outbox_age() -> u64 {
 }
 fn default_tag() -> String {
     "Ticket#".into()
+}
+fn default_cache_mib() -> u32 {
+    8
 }
 fn default_system_id() -> u32 {
     10

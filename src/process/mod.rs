@@ -26,6 +26,7 @@ mod apply;
 pub mod decide;
 pub mod explain;
 pub mod facts;
+mod import;
 mod language;
 mod machine_facts;
 pub mod machines;
@@ -62,6 +63,13 @@ pub enum Origin {
     },
     /// `postdesk ingest`; `mailbox` None = pick by recipient.
     Pipe { mailbox: Option<String> },
+    /// `postdesk import`: a message from an mbox or maildir archive;
+    /// `mailbox` None = pick by recipient. Without `notify` nothing is
+    /// sent (no auto-reply, no agents' alert): the mail is history.
+    Import {
+        mailbox: Option<String>,
+        notify: bool,
+    },
     /// `postdesk quarantine retry`; `mailbox` None = pick by recipient
     /// (a piped mail without --mailbox, or a mailbox since renamed).
     Retry {
@@ -75,6 +83,7 @@ impl Origin {
         match self {
             Origin::Imap { .. } => "imap",
             Origin::Pipe { .. } => "pipe",
+            Origin::Import { .. } => "import",
             Origin::Retry { .. } => "retry",
         }
     }
@@ -83,7 +92,9 @@ impl Origin {
     pub fn received_by(&self) -> Option<&str> {
         match self {
             Origin::Imap { mailbox, .. } => Some(mailbox),
-            Origin::Pipe { mailbox } | Origin::Retry { mailbox, .. } => mailbox.as_deref(),
+            Origin::Pipe { mailbox }
+            | Origin::Import { mailbox, .. }
+            | Origin::Retry { mailbox, .. } => mailbox.as_deref(),
         }
     }
 
@@ -132,7 +143,8 @@ pub enum Outcome {
     Duplicate {
         ticket: Option<String>,
     },
-    /// This IMAP UID was handled in an earlier run.
+    /// This IMAP UID was handled in an earlier run (for an import: these
+    /// exact bytes were taken in before); nothing is recorded again.
     AlreadyHandled,
     Quarantined {
         id: i64,
@@ -318,11 +330,14 @@ impl Processor {
     /// Process a batch in one transaction; outcomes in input order. The
     /// processing attempts in `settle` are forgotten in the same commit
     /// (callers go through [`Processor::process_batch`], in `crash_guard`).
+    /// `then` writes in the same transaction, after the messages (an
+    /// import's progress).
     pub(crate) fn run_batch(
         &self,
         store: &mut Store,
         batch: &[Incoming],
         settle: &[String],
+        then: Option<&Then<'_>>,
     ) -> Result<Vec<Outcome>, StoreError> {
         // IMMEDIATE: take the write lock up front, so a concurrent writer
         // makes us wait (busy_timeout) instead of failing the upgrade.
@@ -372,6 +387,9 @@ impl Processor {
             sync_filesystem(&self.attachments_dir).map_err(StoreError::Sync)?;
         }
         store::attempts::settle(&tx, settle)?;
+        if let Some(then) = then {
+            then(&tx)?;
+        }
         tx.commit()?;
         Ok(outcomes)
     }
@@ -382,6 +400,7 @@ impl Processor {
             Origin::Pipe { mailbox } | Origin::Retry { mailbox, .. } => {
                 mailbox.clone().unwrap_or_else(|| "pipe".into())
             }
+            Origin::Import { mailbox, .. } => mailbox.clone().unwrap_or_else(|| "import".into()),
         }
     }
 
@@ -406,6 +425,11 @@ impl Processor {
                 return Ok(Outcome::AlreadyHandled);
             }
         }
+        if let Origin::Import { .. } = &item.origin {
+            if store::imports::bytes_seen(db, &sha256_hex(&item.raw))? {
+                return Ok(Outcome::AlreadyHandled);
+            }
+        }
         let parsed = parse::parse(item, &self.config)?;
         tracing::Span::current().record("message_id", parsed.mail.message_id.as_deref());
         let has_language = |l: &str| self.templates.has_language(l);
@@ -418,15 +442,21 @@ impl Processor {
         for w in facts.authenticity.warnings() {
             tracing::warn!(from = %parsed.mail.from.address, "{w}");
         }
-        let plan = decide::decide(
+        let mut plan = decide::decide(
             &facts,
             &parsed.mail,
             item.origin.received_by(),
             &self.settings(),
         );
+        if let Origin::Import { notify: false, .. } = &item.origin {
+            import::hold_back_notifications(&mut plan);
+        }
         self.apply(db, item, &parsed, &plan)
     }
 }
+
+/// Writes a caller adds to a batch's transaction, after its messages.
+pub type Then<'a> = dyn Fn(&Db) -> Result<(), StoreError> + 'a;
 
 /// More attachments than this in one mail is abuse, not correspondence:
 /// the mail is quarantined (each attachment costs a synced file write).
@@ -439,6 +469,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// Open the store for processing (full durability) and sync queues.
 pub fn open_store(config: &Config) -> Result<Store, StoreError> {
     let mut s = Store::open(&config.storage.database, store::Durability::Full)?;
+    s.set_cache_mib(config.storage.cache_mib)?;
     s.sync_queues(&config.queues)?;
     Ok(s)
 }

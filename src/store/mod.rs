@@ -18,12 +18,15 @@
 //! customer users, services), [`maintenance`] backs up, restores and checks, [`retention`] forgets
 //! raw messages and attachments past their age, [`ticket_fields`] writes a
 //! ticket's type, service, category, language and tags, [`history`] keeps
-//! who changed which field of a ticket.
+//! who changed which field of a ticket, [`imports`] records how far
+//! `postdesk import` went in each archive, [`search`] finds tickets by the
+//! words of their mail.
 
 pub mod attempts;
 pub mod denied;
 pub mod directory;
 pub mod history;
+pub mod imports;
 pub mod machines;
 pub mod maintenance;
 pub mod outbox;
@@ -33,6 +36,7 @@ pub mod quarantine_fate;
 pub mod records;
 pub mod retention;
 pub mod safeguards;
+pub mod search;
 pub mod synthetic;
 pub mod ticket_fields;
 pub mod views;
@@ -58,6 +62,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v10_directory.sql"),
     include_str!("schema_v11_ticket_fields.sql"),
     include_str!("schema_v12_history.sql"),
+    include_str!("schema_v13_import.sql"),
+    include_str!("schema_v14_counters.sql"),
+    include_str!("schema_v15_search.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -302,6 +309,14 @@ impl Store {
     /// The connection, for read-only views and for starting transactions.
     pub fn conn(&mut self) -> &mut Connection {
         &mut self.conn
+    }
+
+    /// Let SQLite's page cache of this connection grow to `mib` MiB (it
+    /// takes pages only as it needs them).
+    pub fn set_cache_mib(&mut self, mib: u32) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024))?;
+        Ok(())
     }
 
     /// Schema version in use.

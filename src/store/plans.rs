@@ -23,11 +23,13 @@ const SOURCES: &[(&str, &str)] = &[
     ("directory/queues.rs", include_str!("directory/queues.rs")),
     ("directory/lookup.rs", include_str!("directory/lookup.rs")),
     ("history.rs", include_str!("history.rs")),
+    ("imports.rs", include_str!("imports.rs")),
     ("outbox.rs", include_str!("outbox.rs")),
     ("quarantine_fate.rs", include_str!("quarantine_fate.rs")),
     ("records.rs", include_str!("records.rs")),
     ("safeguards.rs", include_str!("safeguards.rs")),
     ("ticket_fields.rs", include_str!("ticket_fields.rs")),
+    ("search.rs", include_str!("search.rs")),
     ("views.rs", include_str!("views.rs")),
 ];
 
@@ -61,20 +63,6 @@ const GROWING: &[&str] = &[
 /// Statements allowed to scan, each with the reason. Match: the statement
 /// text (whitespace collapsed) starts with the first field.
 const EXCEPTIONS: &[(&str, &str)] = &[
-    // `postdesk status`: an operator's overview that counts whole tables by
-    // definition; not on a per-message or per-request path. Counters kept
-    // up to date by the writers would make it flat (issue 10, item 2).
-    (
-        "SELECT status, COUNT(*) FROM receipts GROUP BY status",
-        "status",
-    ),
-    (
-        "SELECT status, COUNT(*) FROM outbox GROUP BY status",
-        "status",
-    ),
-    ("SELECT COUNT(*) FROM tickets", "status"),
-    ("SELECT COUNT(*) FROM articles", "status"),
-    ("SELECT COUNT(*) FROM receipts", "status"),
     // `postdesk address list --bouncing`: the operator's whole list by
     // definition; one row per address that bounced, never per message.
     (
@@ -225,6 +213,42 @@ fn scans(sql: &str, plan: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The tables whose foreign keys reference `parent`.
+fn children_of(c: &Connection, parent: &str) -> Vec<String> {
+    GROWING
+        .iter()
+        .filter(|t| {
+            let mut stmt = c.prepare(&format!("PRAGMA foreign_key_list({t})")).unwrap();
+            let parents: Vec<String> = stmt
+                .query_map([], |r| r.get::<_, String>(2))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            parents.iter().any(|p| p == parent)
+        })
+        .map(|t| t.to_string())
+        .collect()
+}
+
+/// `scans`, less the parent-side foreign-key checks of an INSERT: once a
+/// table has triggers (the counters, the search index), SQLite plans an
+/// insert into it as able to write several rows and codes a scan of each
+/// child table, which it runs only while a foreign-key violation of the
+/// same statement is pending (`OP_FkIfZero` skips it otherwise). Our
+/// foreign keys are immediate and our inserts violate none, so those scans
+/// never run; `bench/writepath.sh` shows the insert cost flat at a million
+/// rows.
+fn scans_that_run(c: &Connection, sql: &str, plan: &[String]) -> Vec<String> {
+    let inserted = sql
+        .strip_prefix("INSERT INTO ")
+        .and_then(|r| r.split([' ', '(']).next());
+    let children = inserted.map(|t| children_of(c, t)).unwrap_or_default();
+    scans(sql, plan)
+        .into_iter()
+        .filter(|l| !children.iter().any(|ch| l == &format!("SCAN {ch}")))
+        .collect()
+}
+
 fn db() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(&dir.path().join("db"), Durability::Normal).unwrap();
@@ -275,7 +299,7 @@ fn no_store_query_scans_a_growing_table() {
             continue;
         }
         let p = plan(c, &sql);
-        let scans = scans(&sql, &p);
+        let scans = scans_that_run(c, &sql, &p);
         if !scans.is_empty() {
             bad.push(format!("{file}: {sql}\n  plan: {}", p.join("; ")));
         }

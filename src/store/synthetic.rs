@@ -4,7 +4,11 @@
 //! their sent outbox row), written by SQL alone in one transaction, so a
 //! database of a million tickets fills in minutes instead of the hours the
 //! mail pipeline would take. Not used by the daemon; the rows are shaped
-//! like the pipeline's so the read path meets realistic tables.
+//! like the pipeline's so the read path meets realistic tables, and the
+//! keys of the random-keyed indexes (raw mail SHA-256, Message-IDs) are
+//! random, as real ones are, so new mail lands all over those indexes
+//! as it would after years of real history (sequential keys would put
+//! every new key at one end and flatter the write path).
 
 use rusqlite::{params, Connection};
 
@@ -89,7 +93,7 @@ pub fn fill(c: &mut Connection, s: &Synthetic) -> Result<String, StoreError> {
         &format!(
             "{ARTICLES}
              INSERT INTO raw_messages (id, sha256, size, content, received_at)
-             SELECT ?5 + k, printf('%064x', ?5 + k), ?8, zeroblob(?8), at FROM a
+             SELECT ?5 + k, lower(hex(randomblob(32))), ?8, zeroblob(?8), at FROM a
              WHERE j % 2 = 0"
         ),
         p,
@@ -109,7 +113,7 @@ pub fn fill(c: &mut Connection, s: &Synthetic) -> Result<String, StoreError> {
                     '', 'Synthetic ticket ' || t,
                     'Hello, this is message ' || j || ' of synthetic ticket ' || t
                       || '. The printer on the third floor prints blank pages again since Monday.',
-                    '<a' || (?4 + k) || '@bench.example>',
+                    '<' || lower(hex(randomblob(6))) || '.a' || (?4 + k) || '@bench.example>',
                     CASE WHEN j % 2 = 0 THEN ?5 + k END, at,
                     CASE WHEN j % 2 = 0 THEN 'person' END
              FROM a WHERE ?8 IS NOT NULL"
@@ -121,8 +125,8 @@ pub fn fill(c: &mut Connection, s: &Synthetic) -> Result<String, StoreError> {
             "{ARTICLES}
              INSERT INTO receipts (source, mailbox, message_id, sha256, raw_id, status,
                                    ticket_id, article_id, received_at)
-             SELECT 'imap', 'support', '<a' || (?4 + k) || '@bench.example>',
-                    printf('%064x', ?5 + k), ?5 + k,
+             SELECT 'imap', 'support', (SELECT message_id FROM articles WHERE id = ?4 + k),
+                    (SELECT sha256 FROM raw_messages WHERE id = ?5 + k), ?5 + k,
                     CASE WHEN j = 0 THEN 'created' ELSE 'follow_up' END, t, ?4 + k, at
              FROM a WHERE j % 2 = 0 AND ?8 IS NOT NULL"
         ),
@@ -136,7 +140,8 @@ pub fn fill(c: &mut Connection, s: &Synthetic) -> Result<String, StoreError> {
                                  created_at, sent_at)
              SELECT ?6 + k, t, ?4 + k, 'auto_reply', '',
                     'customer' || ((t - ?3) % ?7) || '@example.com',
-                    '<a' || (?4 + k) || '@bench.example>', zeroblob(?8 / 2), 'sent', 1,
+                    (SELECT message_id FROM articles WHERE id = ?4 + k), zeroblob(?8 / 2),
+                    'sent', 1,
                     1600000000 + k * 60, at, at
              FROM a WHERE j % 2 = 1"
         ),

@@ -1,0 +1,267 @@
+//! Full-text search over tickets (`postdesk ticket search`): the FTS5
+//! index `ticket_search` of inbound articles' subjects and text (migration
+//! 11 builds it and its triggers keep it in step with `articles`).
+//!
+//! Ranking: when every word of the query occurs in at most
+//! [`CANDIDATES`] mails, by FTS5's bm25 (the subject weighing twice the
+//! text). bm25 needs each word's document frequency, which FTS5 counts
+//! by walking the word's whole list — 25 ms for a word in a million mails
+//! — so a query with a word more common than that (or a prefix) ranks the
+//! newest [`CANDIDATES`] matching mails by where the words are (all in the
+//! subject first, then in the text) instead; a word that common carries
+//! little weight in bm25 anyway. Either way a ticket ranks by its best
+//! mail, and ties go to the ticket with the newest matching mail. FTS5
+//! walks its index newest first and stops after [`CANDIDATES`], so a word
+//! found in every ticket costs about what a rare one does.
+
+use rusqlite::{params, Connection};
+use serde::Serialize;
+
+use super::StoreError;
+
+/// Matching articles ranked at most (the newest ones).
+pub const CANDIDATES: i64 = 2000;
+
+/// One ticket found.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Hit {
+    pub number: String,
+    pub subject: String,
+    pub state: String,
+    pub queue: String,
+    pub customer: String,
+    pub updated_at: String,
+    /// bm25 of its best article (lower is better; negative).
+    pub score: f64,
+}
+
+/// The FTS5 query for what a person typed: every word must occur (in any
+/// order, diacritics ignored); a word ending in `*` matches as a prefix.
+/// Words are quoted, so FTS5's operators and punctuation are never
+/// syntax. None when `text` has no word at all.
+pub fn fts_query(text: &str) -> Option<String> {
+    let words = fts_terms(text);
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// Each word of `text` as an FTS5 term (see [`fts_query`]).
+fn fts_terms(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '*' || c == '_'))
+        .filter_map(|w| {
+            let prefix = w.ends_with('*');
+            let w: String = w.chars().filter(|c| *c != '*').collect();
+            (!w.is_empty()).then(|| {
+                if prefix {
+                    format!("\"{w}\"*")
+                } else {
+                    format!("\"{w}\"")
+                }
+            })
+        })
+        .collect()
+}
+
+const SEARCH_SQL: &str = "WITH m AS (
+         SELECT rowid AS aid, bm25(ticket_search, 2.0, 1.0) AS score
+         FROM ticket_search WHERE ticket_search MATCH ?1
+         ORDER BY rowid DESC LIMIT ?3),
+     b AS (
+         SELECT a.ticket_id AS tid, MIN(m.score) AS score, MAX(m.aid) AS newest
+         FROM m JOIN articles a ON a.id = m.aid GROUP BY a.ticket_id)
+     SELECT t.number, t.subject, t.state, q.name, t.customer_address, t.updated_at, b.score
+     FROM b JOIN tickets t ON t.id = b.tid JOIN queues q ON q.id = t.queue_id
+     ORDER BY b.score, b.newest DESC LIMIT ?2";
+
+/// For a query with a common word: the newest matching mails, those with
+/// every word in the subject first. ?4 is the query limited to subjects.
+const SEARCH_COMMON_SQL: &str = "WITH m AS (
+         SELECT rowid AS aid FROM ticket_search WHERE ticket_search MATCH ?1
+         ORDER BY rowid DESC LIMIT ?3),
+     s AS (
+         SELECT rowid AS aid FROM ticket_search WHERE ticket_search MATCH ?4
+         AND rowid >= (SELECT MIN(aid) FROM m)),
+     b AS (
+         SELECT a.ticket_id AS tid, MAX(m.aid IN (SELECT aid FROM s)) AS in_subject,
+                MAX(m.aid) AS newest
+         FROM m JOIN articles a ON a.id = m.aid GROUP BY a.ticket_id)
+     SELECT t.number, t.subject, t.state, q.name, t.customer_address, t.updated_at,
+            -1.0 - b.in_subject
+     FROM b JOIN tickets t ON t.id = b.tid JOIN queues q ON q.id = t.queue_id
+     ORDER BY b.in_subject DESC, b.newest DESC LIMIT ?2";
+
+/// Does `term` occur in more than [`CANDIDATES`] mails? (A prefix is
+/// taken as common without asking: merging its words' lists is the cost.)
+fn is_common(c: &Connection, term: &str, candidates: i64) -> Result<bool, StoreError> {
+    if term.ends_with('*') {
+        return Ok(true);
+    }
+    let n: i64 = c
+        .prepare_cached(
+            "SELECT COUNT(*) FROM (SELECT rowid FROM ticket_search
+             WHERE ticket_search MATCH ?1 LIMIT ?2)",
+        )?
+        .query_row(params![term, candidates + 1], |r| r.get(0))?;
+    Ok(n > candidates)
+}
+
+/// Tickets whose inbound mail matches `text`, best first, at most `limit`
+/// (0 = as many as were ranked). Empty when `text` has no word.
+pub fn search(c: &Connection, text: &str, limit: u32) -> Result<Vec<Hit>, StoreError> {
+    search_among(c, text, limit, CANDIDATES)
+}
+
+/// [`search`] with `candidates` in place of [`CANDIDATES`].
+fn search_among(
+    c: &Connection,
+    text: &str,
+    limit: u32,
+    candidates: i64,
+) -> Result<Vec<Hit>, StoreError> {
+    let terms = fts_terms(text);
+    if terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = terms.join(" ");
+    let limit = if limit == 0 { -1 } else { i64::from(limit) };
+    let mut common = false;
+    for t in &terms {
+        if is_common(c, t, candidates)? {
+            common = true;
+            break;
+        }
+    }
+    let mut stmt;
+    let mut rows = if common {
+        stmt = c.prepare_cached(SEARCH_COMMON_SQL)?;
+        let subject = format!("{{subject}} : ({query})");
+        stmt.query(params![query, limit, candidates, subject])?
+    } else {
+        stmt = c.prepare_cached(SEARCH_SQL)?;
+        stmt.query(params![query, limit, candidates])?
+    };
+    let mut hits = Vec::new();
+    while let Some(r) = rows.next()? {
+        hits.push(Hit {
+            number: r.get(0)?,
+            subject: r.get(1)?,
+            state: r.get(2)?,
+            queue: r.get(3)?,
+            customer: r.get(4)?,
+            updated_at: r.get(5)?,
+            score: r.get(6)?,
+        });
+    }
+    Ok(hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::synthetic::{fill, Synthetic};
+    use crate::store::{Durability, Store};
+
+    #[test]
+    fn words_become_quoted_terms_and_operators_stay_text() {
+        let check = |text: &str, expected: Option<&str>| {
+            assert_eq!(fts_query(text).as_deref(), expected, "{text}")
+        };
+        check("printer", Some("\"printer\""));
+        check("Não consigo", Some("\"Não\" \"consigo\""));
+        check("print* OR \"x", Some("\"print\"* \"OR\" \"x\""));
+        check("NEAR(a b)", Some("\"NEAR\" \"a\" \"b\""));
+        check("  -- ", None);
+    }
+
+    #[test]
+    fn finds_tickets_ranked_newest_first_on_ties_and_follows_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("db"), Durability::Normal).unwrap();
+        let spec = Synthetic {
+            tickets: 30,
+            articles_per_ticket: 2,
+            customers: 7,
+            raw_size: 10,
+        };
+        fill(s.conn(), &spec).unwrap();
+        let c = s.conn();
+        // Every synthetic mail names the printer: all tie, newest first.
+        let all = search(c, "PRINTER blank", 5).unwrap();
+        let numbers: Vec<&str> = all.iter().map(|h| h.number.as_str()).collect();
+        assert_eq!(
+            numbers,
+            [
+                "B000000000000030",
+                "B000000000000029",
+                "B000000000000028",
+                "B000000000000027",
+                "B000000000000026"
+            ]
+        );
+        // A word of one ticket's subject finds that ticket first.
+        let one = search(c, "ticket 17", 0).unwrap();
+        assert_eq!(one.len(), 1, "{one:?}");
+        assert_eq!(one[0].number, "B000000000000017");
+        // Outbound articles (auto-replies) are not searched.
+        assert!(search(c, "nothing-in-inbound-mail", 0).unwrap().is_empty());
+        // The index follows updates and deletes of articles.
+        c.execute_batch(
+            "UPDATE articles SET body_text = 'the scanner jams' WHERE id = 1;
+             DELETE FROM message_ids WHERE article_id = 3;
+             DELETE FROM receipts WHERE article_id = 3;
+             DELETE FROM articles WHERE id = 3;",
+        )
+        .unwrap();
+        let jams = search(c, "scanner", 0).unwrap();
+        assert_eq!(jams.len(), 1);
+        assert_eq!(jams[0].number, "B000000000000001");
+        assert!(
+            search(c, "ticket 2", 0).unwrap().is_empty(),
+            "deleted article still found"
+        );
+        assert!(search(c, "", 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_common_word_ranks_the_newest_matches_subject_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("db"), Durability::Normal).unwrap();
+        let spec = Synthetic {
+            tickets: 30,
+            articles_per_ticket: 2,
+            customers: 7,
+            raw_size: 10,
+        };
+        fill(s.conn(), &spec).unwrap();
+        let c = s.conn();
+        // Ticket 27's mail (article 53) has the word in its subject too.
+        c.execute(
+            "UPDATE articles SET subject = 'Printer jam' WHERE id = 53",
+            [],
+        )
+        .unwrap();
+        let numbers = |text: &str, candidates| -> Vec<String> {
+            search_among(c, text, 0, candidates)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.number)
+                .collect()
+        };
+        // Every mail names the printer: more than 5 candidates, so the
+        // newest 5 are ranked, the subject match first.
+        assert_eq!(
+            numbers("printer", 5),
+            [
+                "B000000000000027",
+                "B000000000000030",
+                "B000000000000029",
+                "B000000000000028",
+                "B000000000000026"
+            ]
+        );
+        // A prefix takes the same road.
+        assert_eq!(numbers("print*", 5)[0], "B000000000000027");
+        // With room for all, bm25 ranks the subject match first as well.
+        assert_eq!(numbers("printer", 2000)[0], "B000000000000027");
+        assert_eq!(numbers("printer", 2000).len(), 30);
+    }
+}
