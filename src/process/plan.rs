@@ -456,8 +456,20 @@ impl Plan {
                 self.add_participant(&a, None, "observer");
                 format!("rule {by}: observer {a}")
             }
-            Edit::Group(g) => super::permit::assign(self, by, Some(g), None, dir),
-            Edit::Agent(a) => super::permit::assign(self, by, None, Some(a), dir),
+            Edit::Group(g) => {
+                let old = self.assign.group.clone();
+                let said = super::permit::assign(self, by, Some(g), None, dir);
+                refused = self.assign.group.as_deref() != Some(g.as_str());
+                change("group", old, self.assign.group.clone());
+                said
+            }
+            Edit::Agent(a) => {
+                let old = self.assign.agent.clone();
+                let said = super::permit::assign(self, by, None, Some(a), dir);
+                refused = self.assign.agent.as_deref() != Some(a.as_str());
+                change("agent", old, self.assign.agent.clone());
+                said
+            }
             Edit::SuppressAutoReply if !new_ticket => {
                 refused = true;
                 format!("rule {by}: auto_reply = false: a follow-up gets no auto-reply anyway")
