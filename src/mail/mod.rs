@@ -24,6 +24,7 @@ mod peek;
 pub mod quote;
 mod safe_name;
 pub mod shape;
+mod tnef;
 
 pub use body::MAX_BODY_BYTES;
 pub use classify::{
@@ -248,6 +249,7 @@ fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError
             content,
         });
     }
+    let attachments = tnef::expand(attachments, &mut warnings);
     for p in msg.text_bodies().chain(msg.html_bodies()) {
         if p.is_encoding_problem {
             warnings.push("a body part has an unknown or broken charset; decoded lossily".into());
