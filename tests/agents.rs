@@ -212,5 +212,15 @@ fn unauthenticated_agent_reply_relays_nothing() {
             .map(str::to_string)
     });
     assert_eq!(imap_messages(&ana, "INBOX").len(), 1);
+    // explain shows the power decision and why.
+    let out = desk.cli_stdin(&["explain", "--json", "-"], forged.as_bytes());
+    let e: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["plan"]["agent"]["powers"]["granted"], false, "{e}");
+    let plain = desk.cli_stdin(&["explain", "-"], forged.as_bytes());
+    let plain = String::from_utf8_lossy(&plain.stdout);
+    assert!(
+        plain.contains("Agent:    alice (NO powers): agent address"),
+        "{plain}"
+    );
     assert_eq!(desk.stop(), Some(0));
 }
