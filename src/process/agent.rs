@@ -8,7 +8,7 @@
 //! the article says why, and `explain` shows the decision.
 //!
 //! Pure, like [`super::decide`], which calls [`gate`] while threading,
-//! [`draft`] once the follow-up is drafted and [`notifications`] in place
+//! [`draft`] once the follow-up is drafted and `notifications` in place
 //! of the usual ones. The facts it needs ([`TicketFacts`]) are read by
 //! [`super::facts`]; the apply stage renders what [`AgentPlan`] says.
 
