@@ -126,9 +126,9 @@ impl Processor {
                         &format!("{} held: {why}", n.kind.name()),
                     )?;
                     tracing::warn!(ticket = %ticket.number, "{} held: {why}", n.kind.name());
-                } else if outbox_id.is_some() {
+                } else if outbox_id.is_some() && n.kind != Kind::AgentReply {
                     // Automatic mail: what the loop caps count (per address,
-                    // per ticket).
+                    // per ticket). An agent's reply is a person's mail.
                     let longest = (self.config.system.loop_caps.iter())
                         .map(|c| c.window_secs)
                         .max()
