@@ -3,7 +3,9 @@
 //! address of their alert reaches the customer's mailbox, threaded to the
 //! customer's mail, without quoted history or command lines; an internal
 //! note reaches the other agents and never the customer; an "agent" reply
-//! with a forged From (no token, no trusted header) relays nothing.
+//! with a forged From (no token, no trusted header) relays nothing, nor
+//! one vouched for by a foreign MTA, while our MTA's aligned dkim=pass
+//! empowers a reply sent to the plain support address.
 
 mod common;
 
@@ -31,7 +33,18 @@ fn angle_address(v: &str) -> String {
 /// and bert (the agents' alerts go to both), with a ticket opened by ana.
 /// Returns (desk, ana, alice, bert, the ticket number).
 fn desk_with_ticket() -> (Desk, String, String, String, String) {
+    desk_with_ticket_trusting(None)
+}
+
+/// As [`desk_with_ticket`], believing the Authentication-Results of
+/// `our_mta` if given.
+fn desk_with_ticket_trusting(our_mta: Option<&str>) -> (Desk, String, String, String, String) {
     let mut desk = Desk::new(DeskOptions::default());
+    if let Some(mta) = our_mta {
+        let mut text = std::fs::read_to_string(&desk.config).unwrap();
+        text.push_str(&format!("\n[auth]\nauthserv_id = [{mta:?}]\n"));
+        std::fs::write(&desk.config, text).unwrap();
+    }
     let ana = desk.customer("ana");
     let alice = format!("alice-{}@support.test", desk.id);
     let bert = format!("bert-{}@support.test", desk.id);
@@ -222,5 +235,46 @@ fn unauthenticated_agent_reply_relays_nothing() {
         plain.contains("Agent:    alice (NO powers): agent address"),
         "{plain}"
     );
+    assert_eq!(desk.stop(), Some(0));
+}
+
+#[test]
+fn agent_authenticated_by_our_mtas_header_replies_through_the_support_address() {
+    let mta = "mx.support.test";
+    let (mut desk, ana, alice, _bert, number) = desk_with_ticket_trusting(Some(mta));
+    wait_for_mail(&ana, "INBOX", 1, 30);
+    let reply = |auth: &str, id: &str, text: &str| {
+        format!(
+            "{auth}From: Alice Martin <{alice}>\r\nTo: <{support}>\r\n\
+             Subject: Re: [Ticket#{number}] Printer\r\nMessage-ID: <{id}-{n}@support.test>\r\n\r\n{text}\r\n",
+            support = desk.support,
+            n = desk.id
+        )
+    };
+    // A foreign MTA's header proves nothing: no powers, nothing relayed.
+    let foreign = reply(
+        "Authentication-Results: mx.evil.test; dkim=pass header.d=support.test\r\n",
+        "foreign",
+        "Refund ready.",
+    );
+    smtp_send(&alice, &[&desk.support], foreign.as_bytes());
+    wait_for(30, "the foreign-header mail on the ticket", || {
+        (articles(&desk, &number, "in").len() == 2).then_some(())
+    });
+    assert_eq!(articles(&desk, &number, "in")[1]["kind"], "agent");
+    // Our MTA's aligned dkim=pass: the reply reaches ana.
+    let ours = reply(
+        &format!("Authentication-Results: {mta}; dkim=pass header.d=support.test\r\n"),
+        "ours",
+        "Your printer works again.",
+    );
+    smtp_send(&alice, &[&desk.support], ours.as_bytes());
+    let mails = wait_for_mail(&ana, "INBOX", 2, 30);
+    assert!(mails
+        .iter()
+        .any(|m| body(m).contains("Your printer works again.")));
+    assert!(mails.iter().all(|m| !body(m).contains("Refund ready.")));
+    assert_eq!(articles(&desk, &number, "in")[2]["kind"], "agent_reply");
+    assert_eq!(show(&desk, &number)["assigned_agent"], "alice");
     assert_eq!(desk.stop(), Some(0));
 }
