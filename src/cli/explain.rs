@@ -183,6 +183,23 @@ fn print(out: &mut impl Write, e: &Explanation) -> std::io::Result<()> {
             writeln!(out, "          Note: {n}")?;
         }
     }
+    if let Some(a) = &p.agent {
+        let powers = if a.powers.granted {
+            "powers granted"
+        } else {
+            "NO powers"
+        };
+        writeln!(out, "Agent:    {} ({powers}): {}", a.name, a.powers.reason)?;
+        match &a.action {
+            Some(postdesk::process::agent::AgentAction::Reply { .. }) => {
+                writeln!(out, "          a reply, relayed to the customers")?
+            }
+            Some(postdesk::process::agent::AgentAction::Note { why, .. }) => {
+                writeln!(out, "          an internal note ({why})")?
+            }
+            None => {}
+        }
+    }
     for x in &p.participants {
         writeln!(out, "Adds:     {} ({})", x.address, x.role)?;
     }

@@ -297,6 +297,7 @@ pub(super) fn check(
             agents_address: q.agents_address,
             notify_agents_on_new: q.notify_agents_on_new,
             notify_agents_on_follow_up: q.notify_agents_on_follow_up,
+            assign_on_agent_reply: q.assign_on_agent_reply,
         });
     }
 

@@ -252,6 +252,9 @@ pub struct Queue {
     pub agents_address: Option<String>,
     pub notify_agents_on_new: bool,
     pub notify_agents_on_follow_up: bool,
+    /// An unassigned ticket is assigned to the agent whose authenticated
+    /// reply answers it (issue 11).
+    pub assign_on_agent_reply: bool,
 }
 
 #[derive(Clone, PartialEq)]

@@ -179,6 +179,9 @@ pub(super) struct RawQueue {
     pub(super) notify_agents_on_new: bool,
     #[serde(default = "default_true")]
     pub(super) notify_agents_on_follow_up: bool,
+    /// An unassigned ticket is assigned to the agent who answers it.
+    #[serde(default = "default_true")]
+    pub(super) assign_on_agent_reply: bool,
 }
 
 #[derive(Debug, Deserialize)]

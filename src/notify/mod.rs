@@ -40,14 +40,21 @@ pub enum Kind {
     /// To the queue's agents: mail to an address of a ticket bounced; later
     /// mail to it is held (sent once, when the address starts bouncing).
     AgentBouncing,
+    /// To the ticket's requesters and observers: an authenticated agent's
+    /// reply, relayed "Agent via Support".
+    AgentReply,
+    /// To the queue's other agents: an agent's internal note.
+    AgentNote,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 6] = [
         Kind::AutoReply,
         Kind::AgentNewTicket,
         Kind::AgentFollowUp,
         Kind::AgentBouncing,
+        Kind::AgentReply,
+        Kind::AgentNote,
     ];
 
     /// The kinds every templates folder must have in its default language
@@ -62,6 +69,8 @@ impl Kind {
             Kind::AgentNewTicket => "agent_new_ticket",
             Kind::AgentFollowUp => "agent_follow_up",
             Kind::AgentBouncing => "agent_bouncing",
+            Kind::AgentReply => "agent_reply",
+            Kind::AgentNote => "agent_note",
         }
     }
 }

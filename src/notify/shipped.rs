@@ -88,6 +88,36 @@ const SHIPPED: &[(&str, &str, &str)] = &[
         "auto_reply_after_hours",
         include_str!("../../mail-templates/pt/auto_reply_after_hours.txt"),
     ),
+    (
+        "en",
+        "agent_reply",
+        include_str!("../../mail-templates/en/agent_reply.txt"),
+    ),
+    (
+        "en",
+        "agent_note",
+        include_str!("../../mail-templates/en/agent_note.txt"),
+    ),
+    (
+        "fr",
+        "agent_reply",
+        include_str!("../../mail-templates/fr/agent_reply.txt"),
+    ),
+    (
+        "fr",
+        "agent_note",
+        include_str!("../../mail-templates/fr/agent_note.txt"),
+    ),
+    (
+        "pt",
+        "agent_reply",
+        include_str!("../../mail-templates/pt/agent_reply.txt"),
+    ),
+    (
+        "pt",
+        "agent_note",
+        include_str!("../../mail-templates/pt/agent_note.txt"),
+    ),
 ];
 
 fn load_shipped() -> Result<Templates, NotifyError> {

@@ -55,6 +55,7 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         language: f.language.clone(),
         trace: Vec::new(),
         authenticity: f.authenticity.clone(),
+        agent: None,
     };
     plan.note("route", route.reason.clone());
     let Some(mailbox) = route.mailbox.as_deref().and_then(|n| s.config.mailbox(n)) else {
@@ -120,6 +121,7 @@ pub(super) fn finish(
                 };
                 return plan;
             }
+            super::agent::draft(&mut plan, f, mail, s);
         }
         Disposition::NewTicket { quoted } => {
             draft_new_ticket(&mut plan, f, mail, mailbox, quoted.as_deref(), s);
@@ -145,7 +147,8 @@ pub(super) fn finish(
         });
     }
     apply_rules(&mut plan, &edits, s.config, &f.directory);
-    if plan.makes_article() {
+    // An empowered agent's reply or note sends its own mail, and no other.
+    if plan.makes_article() && !super::agent::notifications(&mut plan, f, mail, s) {
         super::notices::notifications(&mut plan, f, mail, mailbox, s);
     }
     plan
@@ -202,6 +205,8 @@ fn thread(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &Settings) {
     );
     // Who may add to the ticket: the directory may grant or take away.
     let standing = permit::standing(plan, threaded, t, &f.directory);
+    // Agent powers: an agent of the queue whose mail proves its From.
+    let standing = super::agent::gate(plan, standing, t, f, mail);
     let (new_ticket, by) = permit::strangers_get_new_ticket(t, s.config);
     if standing.is_stranger() && new_ticket {
         plan.note(

@@ -119,6 +119,7 @@ pub(crate) fn thread_facts(state: &str, standing: standing::Facts) -> Facts {
             directory: Default::default(),
             alerts_on_ticket: 0,
             tags: Vec::new(),
+            agent: Default::default(),
         }),
         ..Facts::default()
     }
@@ -219,6 +220,7 @@ fn new_ticket_plan_as_data() {
         rules: Vec::new(),
         trace: p.trace.clone(),
         authenticity: Default::default(),
+        agent: None,
     };
     assert_eq!(p, expected);
     assert_eq!(p.route.mailbox.as_deref(), Some("support"));

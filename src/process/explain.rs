@@ -89,6 +89,7 @@ impl Processor {
                             said: reason,
                         }],
                         authenticity: Default::default(),
+                        agent: None,
                     },
                 });
             }

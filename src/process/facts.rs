@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{permit, standing};
 use crate::mail::InboundMail;
 use crate::store::records::{self, TicketRef};
-use crate::store::{safeguards, ticket_fields, Db, StoreError};
+use crate::store::{agent_reply, safeguards, ticket_fields, Db, StoreError};
 use crate::threading::{self, Numbering};
 
 /// What the store says about one parsed mail.
@@ -115,6 +115,8 @@ pub struct Thread {
     pub alerts_on_ticket: u32,
     /// The ticket's tags (rules add to them; the plan keeps the set).
     pub tags: Vec<String>,
+    /// Who an agent's reply reaches, what it threads to, who is assigned.
+    pub agent: super::agent::TicketFacts,
 }
 
 /// The ticket a report is about, and how it was found.
@@ -179,7 +181,13 @@ pub fn thread_to(
     let (alerts_on_ticket, _) =
         safeguards::agent_alerts_since(db, ticket.id, &mail.from.address, &since)?;
     let directory = permit::gather_ticket(db, ticket.id, &ticket.queue, &mail.from.address)?;
+    let agent = super::agent::TicketFacts {
+        people: agent_reply::people(db, ticket.id)?,
+        customer_ids: agent_reply::customer_message_ids(db, ticket.id)?,
+        assigned_agent: crate::store::directory::actors::assigned(db, ticket.id)?.0,
+    };
     Ok(Thread {
+        agent,
         tags: ticket_fields::tags(db, ticket.id)?,
         ticket,
         matched,

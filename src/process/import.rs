@@ -72,6 +72,7 @@ mod tests {
             bounces: vec![],
             language: None,
             authenticity: Default::default(),
+            agent: None,
             assign: Default::default(),
             new_customer_user: None,
             auto_reply_template: None,

@@ -182,6 +182,7 @@ fn an_auto_reply_on_a_ticket_changes_nothing_and_alerts_nobody() {
                 directory: Default::default(),
                 tags: Default::default(),
                 alerts_on_ticket: 0,
+                agent: Default::default(),
             }),
             ..Facts::default()
         };
@@ -351,6 +352,7 @@ fn the_loop_cap_on_one_ticket_stops_its_alerts() {
             directory: Default::default(),
             tags: Default::default(),
             alerts_on_ticket: 0,
+            agent: Default::default(),
         }),
         automatic_on_ticket: (0..10).map(|i| at(i, now)).collect(),
         ..Facts::default()

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub mod agent;
 mod apply;
 pub mod decide;
 pub mod explain;

@@ -127,6 +127,12 @@ pub fn agents_to(queue: &str, d: &DirectoryFacts) -> Option<(Vec<String>, String
     }
 }
 
+/// The comment address of `queue` in the directory (mail to it from an
+/// empowered agent is an internal note), if it has one.
+pub fn comment_address<'a>(queue: &str, d: &'a DirectoryFacts) -> Option<&'a str> {
+    d.queue(queue)?.comment_address.as_deref()
+}
+
 /// A new ticket in a queue the directory manages, from a sender it does
 /// not know (neither agent nor customer user): the sender becomes a
 /// customer user, of the customer whose mail domain the address is at.
@@ -187,6 +193,7 @@ mod tests {
             notify_to: to.iter().map(|s| s.to_string()).collect(),
             cc_observers: cc,
             strangers: Strangers::System,
+            comment_address: None,
         }
     }
 

@@ -163,6 +163,7 @@ fn queues_in_the_directory_choose_observers_and_who_is_alerted() {
         notify_to: vec!["alice@example.com".into(), "bert@example.com".into()],
         cc_observers: false,
         strangers: Strangers::System,
+        comment_address: None,
     }];
     let p = plan(&f, &m, None);
     assert_eq!(p.participants.len(), 1, "{:?}", p.participants);
@@ -227,6 +228,7 @@ fn an_unknown_sender_becomes_a_customer_user_in_a_directory_queue() {
         notify: "config".into(),
         notify_to: Vec::new(),
         cc_observers: true,
+        comment_address: None,
         strangers: Strangers::System,
     }];
     f.directory.sender.customer = Some("ACME".into());

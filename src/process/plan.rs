@@ -59,6 +59,10 @@ pub struct Plan {
     /// Whether the From is proven (from the facts): what agent powers
     /// rest on (`auth::agent_powers`).
     pub authenticity: crate::auth::Authenticity,
+    /// An agent's mail on a ticket: whether they have powers and why, and
+    /// the reply or note it makes (`process::agent`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<super::agent::AgentPlan>,
 }
 
 /// Which mailbox serves the mail: its queue, its address (the ticket's
@@ -162,7 +166,8 @@ pub struct NewCustomerUser {
 /// The inbound article.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArticlePlan {
-    /// `customer`, `agents_side` or `machine` (machines' mail kept as a note).
+    /// `customer`, `agents_side`, `agent` (no powers), `agent_reply`,
+    /// `agent_note` or `machine` (machines' mail kept as a note).
     pub kind: &'static str,
     /// Its Message-ID may later prove a reply's right to the ticket.
     pub trusted: bool,

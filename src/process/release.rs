@@ -247,6 +247,7 @@ impl Processor {
             language: f.language.clone(),
             trace: Vec::new(),
             authenticity: f.authenticity.clone(),
+            agent: None,
             assign: Default::default(),
             new_customer_user: None,
             auto_reply_template: None,

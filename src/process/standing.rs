@@ -54,6 +54,10 @@ pub enum Standing {
     /// The directory: a customer user with read-only access; treated as a
     /// stranger (the queue's policy).
     ReadOnly,
+    /// An active agent with rw on the queue's group whose mail proves its
+    /// From (`auth::agent_powers`): a reply relayed to the customers, or
+    /// an internal note (`process::agent`).
+    AgentWithPowers,
 }
 
 impl Standing {
@@ -68,13 +72,17 @@ impl Standing {
             Standing::Colleague => "colleague",
             Standing::Agent => "agent",
             Standing::ReadOnly => "read_only",
+            Standing::AgentWithPowers => "agent_with_powers",
         }
     }
 
     /// Why the article is unverified, for `ticket show`; None = verified.
     pub fn unverified(self) -> Option<&'static str> {
         match self {
-            Standing::Answers | Standing::Participant | Standing::Colleague => None,
+            Standing::Answers
+            | Standing::Participant
+            | Standing::Colleague
+            | Standing::AgentWithPowers => None,
             Standing::Agent => Some(
                 "from an agent of the queue's group: added without agent powers; the sender is not authenticated",
             ),

@@ -22,6 +22,7 @@
 //! `postdesk import` went in each archive, [`search`] finds tickets by the
 //! words of their mail.
 
+pub mod agent_reply;
 pub mod attempts;
 pub mod denied;
 pub mod directory;

@@ -182,6 +182,7 @@ fn unrendered_notification_is_failed_with_its_error_and_never_due() {
         agents_address: None,
         notify_agents_on_new: true,
         notify_agents_on_follow_up: true,
+        assign_on_agent_reply: true,
     }])
     .unwrap();
     let c = s.conn();

@@ -14,6 +14,7 @@ use super::{records, views, Durability, Store};
 /// The store's sources whose statements are checked (test code excluded).
 const SOURCES: &[(&str, &str)] = &[
     ("mod.rs", include_str!("mod.rs")),
+    ("agent_reply.rs", include_str!("agent_reply.rs")),
     ("attempts.rs", include_str!("attempts.rs")),
     ("denied.rs", include_str!("denied.rs")),
     ("machines.rs", include_str!("machines.rs")),

@@ -2,6 +2,7 @@
 //! into an outbound article and an outbox row in the caller's
 //! transaction, counting agents' alerts, and noting held-back ones.
 
+use super::super::agent::AgentAction;
 use super::super::plan::{Disposition, Plan};
 use super::super::standing::Standing;
 use super::super::{sha256_hex, Failure, Processor};
@@ -59,8 +60,36 @@ impl Processor {
                     .map(|b| notify::clip(&b.reason))
                     .unwrap_or_default();
             }
+            // An empowered agent's reply or note: its own text (no quoted
+            // history, no command lines) under the agent's name.
+            let agent = plan
+                .agent
+                .as_ref()
+                .and_then(|a| Some((a, a.action.as_ref()?)));
+            let relay = matches!(n.kind, Kind::AgentReply | Kind::AgentNote);
+            let mut from_name = None;
+            let mut thread = None;
+            if let (true, Some((a, action))) = (relay, agent) {
+                ctx.article.text = truncate(action.text(), 20_000);
+                ctx.article.from_name = notify::clip(&a.display_name);
+                if let AgentAction::Reply {
+                    in_reply_to,
+                    references,
+                    ..
+                } = action
+                {
+                    from_name = Some(format!(
+                        "{} via {}",
+                        ctx.article.from_name,
+                        mailbox.display_name.as_deref().unwrap_or("Support")
+                    ));
+                    thread = Some((in_reply_to.clone(), references.clone()));
+                }
+            }
             let template = n.template.as_deref().unwrap_or(n.kind.name());
-            let groups = if n.is_agents_alert {
+            // Agents get the reply address with their own token, so their
+            // answer proves itself.
+            let groups = if n.is_agents_alert || n.kind == Kind::AgentNote {
                 self.alert_recipients(ticket, mailbox, &n.to)
             } else {
                 vec![(n.to.clone(), None)]
@@ -74,6 +103,8 @@ impl Processor {
                     to,
                     reply_to: reply_to.as_deref(),
                     salt: &salt,
+                    from_name: from_name.as_deref(),
+                    thread: thread.as_ref(),
                 };
                 let sent = self.send(db, n.kind, template, ticket, mailbox, mail, &ctx, &out, sha);
                 let outbox_id = match sent {
@@ -95,9 +126,9 @@ impl Processor {
                         &format!("{} held: {why}", n.kind.name()),
                     )?;
                     tracing::warn!(ticket = %ticket.number, "{} held: {why}", n.kind.name());
-                } else if outbox_id.is_some() {
+                } else if outbox_id.is_some() && n.kind != Kind::AgentReply {
                     // Automatic mail: what the loop caps count (per address,
-                    // per ticket).
+                    // per ticket). An agent's reply is a person's mail.
                     let longest = (self.config.system.loop_caps.iter())
                         .map(|c| c.window_secs)
                         .max()
@@ -250,34 +281,43 @@ impl Processor {
         if !subject.contains(&tag) {
             subject = format!("{tag} {subject}");
         }
-        // The tail of the customer's References (bounded) plus their mail.
-        let skip = mail
-            .references
-            .len()
-            .saturating_sub(threading::MAX_REFERENCES);
-        let mut references: Vec<String> = mail
-            .references
-            .iter()
-            .skip(skip)
-            .map(|r| threading::normalize_message_id(r))
-            .filter(|r| !r.is_empty())
-            .collect();
-        if let Some(mid) = &mail.message_id {
-            references.push(mid.clone());
-        }
+        // The tail of the customer's References (bounded) plus their mail;
+        // an agent's reply threads to the customer's mail on the ticket.
+        let (in_reply_to, references) = match out.thread {
+            Some((irt, refs)) => (irt.as_deref(), refs.clone()),
+            None => {
+                let skip = mail
+                    .references
+                    .len()
+                    .saturating_sub(threading::MAX_REFERENCES);
+                let mut references: Vec<String> = mail
+                    .references
+                    .iter()
+                    .skip(skip)
+                    .map(|r| threading::normalize_message_id(r))
+                    .filter(|r| !r.is_empty())
+                    .collect();
+                if let Some(mid) = &mail.message_id {
+                    references.push(mid.clone());
+                }
+                (mail.message_id.as_deref(), references)
+            }
+        };
         let env = notify::Envelope {
             from_address: &mailbox.address,
-            from_name: mailbox.display_name.as_deref(),
+            from_name: out.from_name.or(mailbox.display_name.as_deref()),
             to,
             reply_to: out.reply_to,
             envelope_from: None,
             message_id: &message_id,
-            in_reply_to: mail.message_id.as_deref(),
+            in_reply_to,
             references: &references,
-            auto_submitted: Some(match kind {
-                Kind::AutoReply => "auto-replied",
-                _ => "auto-generated",
-            }),
+            // An agent's reply is a person's mail, not an automatic one.
+            auto_submitted: match kind {
+                Kind::AutoReply => Some("auto-replied"),
+                Kind::AgentReply => None,
+                _ => Some("auto-generated"),
+            },
             ticket_number: &ticket.number,
             fqdn: &self.config.system.fqdn,
             dkim: self.config.smtp.dkim.as_ref(),
@@ -298,12 +338,16 @@ impl Processor {
                 text: &rendered.body,
                 html: None,
                 message_id: Some(&message_id),
-                in_reply_to: mail.message_id.as_deref(),
+                in_reply_to,
                 automatic: None,
                 class: None,
                 raw_id: None,
             },
         )?;
+        if kind == Kind::AgentNote {
+            // A note to the agents is never shown to customers.
+            machines::mark_internal(db, article_id)?;
+        }
         let id = outbox::enqueue(
             db,
             &outbox::NewOutgoing {
@@ -342,6 +386,11 @@ struct Outgoing<'a> {
     reply_to: Option<&'a str>,
     /// Added to the Message-ID's hash when one notification is split.
     salt: &'a str,
+    /// The From display name instead of the mailbox's ("Agent via Support").
+    from_name: Option<&'a str>,
+    /// In-Reply-To and References instead of the inbound mail's (an
+    /// agent's reply threads to the customer's mail).
+    thread: Option<&'a (Option<String>, Vec<String>)>,
 }
 
 fn truncate(s: &str, max: usize) -> String {

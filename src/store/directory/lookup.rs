@@ -23,6 +23,8 @@ pub struct QueueFacts {
     pub notify_to: Vec<String>,
     pub cc_observers: bool,
     pub strangers: Strangers,
+    /// Mail to it from an empowered agent is an internal note.
+    pub comment_address: Option<String>,
 }
 
 fn access(c: &Connection, sql: &str, id: i64) -> Result<(Vec<String>, Vec<String>)> {
@@ -192,6 +194,7 @@ pub fn queues(c: &Connection) -> Result<Vec<QueueFacts>> {
             notify_to,
             cc_observers: q.cc_observers,
             strangers: q.strangers,
+            comment_address: q.comment_address.map(|a| a.to_lowercase()),
         });
     }
     Ok(out)
