@@ -126,7 +126,8 @@ pub(super) fn finish(
         }
         _ => {}
     }
-    let outcome = s.rules.evaluate(&plan, mail, f.received_at);
+    let customer = f.directory.sender.customer.as_deref();
+    let outcome = s.rules.evaluate(&plan, mail, customer, f.received_at);
     plan.rules = outcome.checks;
     let mut edits = outcome.edits;
     if released {

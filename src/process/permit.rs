@@ -31,9 +31,20 @@ pub struct DirectoryFacts {
     /// Active agents and groups by name (for the rule actions).
     pub agents: Vec<String>,
     pub groups: Vec<String>,
+    /// Active agents' first addresses by name (a rule's observers given
+    /// by agent name).
+    pub agent_addresses: Vec<(String, String)>,
 }
 
 impl DirectoryFacts {
+    /// The first address of the active agent `name`.
+    pub fn agent_address(&self, name: &str) -> Option<&str> {
+        self.agent_addresses
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| a.as_str())
+    }
+
     pub fn queue(&self, name: &str) -> Option<&QueueFacts> {
         self.queues.iter().find(|q| q.name == name)
     }
@@ -47,6 +58,7 @@ pub fn gather(db: &Db, from: &str) -> Result<DirectoryFacts, StoreError> {
         queues: lookup::queues(db)?,
         agents,
         groups,
+        agent_addresses: lookup::agent_addresses(db)?,
     })
 }
 

@@ -247,3 +247,59 @@ fn an_unknown_sender_becomes_a_customer_user_in_a_directory_queue() {
     f.directory.sender = colleague(&[], &[]);
     assert_eq!(plan(&f, &m, None).new_customer_user, None);
 }
+
+/// Regression: observers a rule gave by agent name were "not applied yet".
+#[test]
+fn observers_given_by_agent_name_were_not_applied() {
+    let m = mail(
+        "ana@customer.test",
+        &["support@example.com"],
+        &[],
+        "Printer",
+    );
+    let mut p = plan(&Facts::default(), &m, None);
+    let d = DirectoryFacts {
+        agents: vec!["alice".into()],
+        agent_addresses: vec![("alice".into(), "alice@example.com".into())],
+        ..DirectoryFacts::default()
+    };
+    let edit = |e| RuleEdit {
+        rule: "r".into(),
+        edit: e,
+    };
+    apply_rules(
+        &mut p,
+        &[
+            edit(Edit::ObserverAgent("alice".into())),
+            edit(Edit::ObserverAgent("nobody".into())),
+        ],
+        &config(),
+        &d,
+    );
+    let observers: Vec<(&str, Option<&str>, &str)> = p
+        .participants
+        .iter()
+        .filter(|x| x.role == "observer")
+        .map(|x| (x.address.as_str(), x.name.as_deref(), x.role))
+        .collect();
+    assert_eq!(
+        observers,
+        [("alice@example.com", Some("alice"), "observer")]
+    );
+    assert_eq!(
+        p.changes,
+        [crate::tickets::history::Change::by_rule(
+            "r",
+            "observer",
+            None,
+            Some("alice@example.com".into())
+        )]
+    );
+    assert_eq!(
+        p.article.as_ref().unwrap().notes,
+        [
+            "rule r: observers += [\"nobody\"]: no active agent named \"nobody\" \
+          in the directory (nor an address); not added"
+        ]
+    );
+}

@@ -223,3 +223,14 @@ pub fn names(c: &Connection) -> Result<(Vec<String>, Vec<String>)> {
         .collect::<rusqlite::Result<_>>()?;
     Ok((agents, groups))
 }
+
+/// Each active agent's name and first address (rank 0), by name.
+pub fn agent_addresses(c: &Connection) -> Result<Vec<(String, String)>> {
+    Ok(c.prepare_cached(
+        "SELECT g.name, x.address FROM agents g
+             JOIN agent_addresses x ON x.agent_id = g.id AND x.rank = 0
+             WHERE g.active = 1 ORDER BY g.name",
+    )?
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect::<rusqlite::Result<_>>()?)
+}
