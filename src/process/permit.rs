@@ -17,7 +17,7 @@ use crate::config::{Config, StrangerFollowUp};
 use crate::directory::permission::{self, Grant, Sender};
 use crate::directory::Strangers;
 use crate::mail::InboundMail;
-use crate::store::directory::lookup::{self, QueueFacts};
+use crate::store::directory::lookup::{self, Entitlement, QueueFacts};
 use crate::store::{Db, StoreError};
 
 /// What the directory says about one mail.
@@ -34,6 +34,10 @@ pub struct DirectoryFacts {
     /// Active agents' first addresses by name (a rule's observers given
     /// by agent name).
     pub agent_addresses: Vec<(String, String)>,
+    /// What the ticket's customer user may have as its service (the
+    /// sender's, and the followed-up ticket's customer's); None: the
+    /// directory lists no services, so a service is not checked.
+    pub services: Option<Vec<Entitlement>>,
 }
 
 impl DirectoryFacts {
@@ -50,10 +54,21 @@ impl DirectoryFacts {
     }
 }
 
-/// Read what the directory says about a mail from `from`. Reads only.
-pub fn gather(db: &Db, from: &str) -> Result<DirectoryFacts, StoreError> {
+/// Read what the directory says about a mail from `from` (on a ticket
+/// whose customer is `customer`, for a follow-up). Reads only.
+pub fn gather(db: &Db, from: &str, customer: Option<&str>) -> Result<DirectoryFacts, StoreError> {
     let (agents, groups) = lookup::names(db)?;
+    let services = if lookup::has_services(db)? {
+        let mut v = vec![lookup::entitlement(db, from)?];
+        if let Some(c) = customer.filter(|c| !c.eq_ignore_ascii_case(from.trim())) {
+            v.push(lookup::entitlement(db, c)?);
+        }
+        Some(v)
+    } else {
+        None
+    };
     Ok(DirectoryFacts {
+        services,
         sender: lookup::sender(db, from)?,
         queues: lookup::queues(db)?,
         agents,
@@ -199,6 +214,7 @@ mod tests {
             notify_to: to.iter().map(|s| s.to_string()).collect(),
             cc_observers: cc,
             strangers: Strangers::System,
+            service: None,
         }
     }
 
