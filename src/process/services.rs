@@ -39,53 +39,53 @@ pub fn entitled(d: &DirectoryFacts, address: &str, service: &str) -> Result<(), 
 }
 
 /// Settle the plan's service once the rules have run: `before` is the
-/// service the ticket had (None for a new ticket). A new ticket without
-/// one takes its queue's default; a service that changed must be one the
-/// ticket's customer user is entitled to, else it goes back to `before`
-/// and the article says why.
+/// service the ticket had (None for a new ticket). A service a rule set
+/// must be one the ticket's customer user is entitled to, else it goes
+/// back to `before` and the article says why; then a new ticket still
+/// without one takes its queue's default, under the same condition.
 pub fn settle(plan: &mut Plan, d: &DirectoryFacts, from: &str, before: Option<String>) {
     let customer = match &plan.disposition {
         Disposition::NewTicket { .. } => from.to_string(),
         Disposition::FollowUp { ticket, .. } => ticket.customer_address.clone(),
         _ => return,
     };
+    let new_ticket = matches!(plan.disposition, Disposition::NewTicket { .. });
     let Some(t) = plan.ticket.as_mut() else {
         return;
     };
-    let new_ticket = matches!(plan.disposition, Disposition::NewTicket { .. });
-    let mut by_queue = None;
-    if new_ticket && t.service.is_none() {
-        if let Some(s) = d.queue(&t.queue).and_then(|q| q.service.clone()) {
-            by_queue = Some(t.queue.clone());
-            t.service = Some(s);
+    let mut said = Vec::new();
+    if let Some(service) = t.service.clone().filter(|s| Some(s) != before.as_ref()) {
+        if let Err(why) = entitled(d, &customer, &service) {
+            t.service = before;
+            // A rule's change that did not happen is no history.
+            plan.changes.retain(|c| c.field != "service");
+            said.push(format!("service not set: {why}"));
         }
     }
-    let Some(service) = t.service.clone().filter(|s| Some(s) != before.as_ref()) else {
-        return;
-    };
-    let said = match (entitled(d, &customer, &service), &by_queue) {
-        (Ok(()), Some(q)) => {
-            plan.changes.push(Change {
-                actor_kind: ActorKind::System,
-                actor: format!("queue {q}"),
-                field: "service",
-                old: None,
-                new: Some(service.clone()),
-            });
-            plan.note("service", format!("service {service}: queue {q}'s default"));
-            return;
+    let default = d.queue(&t.queue).and_then(|q| q.service.clone());
+    if let (true, None, Some(service)) = (new_ticket, &t.service, default) {
+        let q = t.queue.clone();
+        match entitled(d, &customer, &service) {
+            Ok(()) => {
+                t.service = Some(service.clone());
+                plan.changes.push(Change {
+                    actor_kind: ActorKind::System,
+                    actor: format!("queue {q}"),
+                    field: "service",
+                    old: None,
+                    new: Some(service.clone()),
+                });
+                plan.note("service", format!("service {service}: queue {q}'s default"));
+            }
+            Err(why) => said.push(format!("queue {q}'s default service not set: {why}")),
         }
-        (Ok(()), None) => return,
-        (Err(why), Some(q)) => format!("queue {q}'s default service not set: {why}"),
-        (Err(why), None) => format!("service not set: {why}"),
-    };
-    t.service = before;
-    // A rule's change that did not happen is no history.
-    plan.changes.retain(|c| c.field != "service");
-    if let Some(a) = plan.article.as_mut() {
-        a.notes.push(said.clone());
     }
-    plan.note("service", said);
+    for s in said {
+        if let Some(a) = plan.article.as_mut() {
+            a.notes.push(s.clone());
+        }
+        plan.note("service", s);
+    }
 }
 
 #[cfg(test)]

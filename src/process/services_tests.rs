@@ -135,7 +135,8 @@ fn a_rules_service_is_set_only_when_the_customer_user_is_entitled() {
             vec![]
         )
     );
-    // Not entitled: not set, no history, a note.
+    // Not entitled: the rule's service is not set, no history, a note; the
+    // queue's default (`Email`, not Billing's) is not ana's either.
     let p = plan_with(&f, &ana(), None, &SetService(Some("Email::Outlook")));
     assert_eq!(
         outcome(&p),
@@ -145,8 +146,30 @@ fn a_rules_service_is_set_only_when_the_customer_user_is_entitled() {
             vec![
                 "service not set: customer user ana@customer.test is not entitled to service \
                  \"Email::Outlook\" (theirs and the default ones: Billing)"
+                    .to_string(),
+                "queue support's default service not set: customer user ana@customer.test is \
+                 not entitled to service \"Email\" (theirs and the default ones: Billing)"
                     .to_string()
             ]
+        )
+    );
+    // With `Email` a default service, the refused rule falls back to it.
+    let f = facts(
+        Some("Email"),
+        Some(entitlement(
+            "ana@customer.test",
+            Some("ana@customer.test"),
+            &["Billing", "Email"],
+        )),
+    );
+    let p = plan_with(&f, &ana(), None, &SetService(Some("Email::Outlook")));
+    let (service, changes, notes) = outcome(&p);
+    assert_eq!(
+        (service, changes, notes.len()),
+        (
+            Some("Email"),
+            vec!["system queue support: service → Email".to_string()],
+            1
         )
     );
 }
