@@ -98,7 +98,14 @@ pub fn standing(plan: &mut Plan, standing: Standing, t: &Thread, d: &DirectoryFa
     ) {
         return standing;
     }
-    let has_right = standing != Standing::Stranger;
+    // An agent at a participant's address (a rule's observer given by
+    // agent name) is still an agent: From proves nothing, and their mail
+    // is not a customer's reply; the directory decides as for a stranger.
+    let has_right = match standing {
+        Standing::Stranger => false,
+        Standing::Participant => d.sender.agent.is_none(),
+        _ => true,
+    };
     let (grant, why) = permission::decide(has_right, &d.sender, &t.directory);
     plan.note("permission", why);
     match grant {

@@ -305,3 +305,37 @@ fn observers_given_by_agent_name_were_not_applied() {
         ]
     );
 }
+
+/// An agent a rule made an observer writes from that address: an agent's
+/// follow-up (changing nothing), not a customer's reply reopening it.
+#[test]
+fn an_agent_observer_writing_in_is_an_agent_not_a_customer() {
+    let participant = crate::process::standing::Facts {
+        from_participant: true,
+        ..Default::default()
+    };
+    let agent = |rw: &[&str]| Sender {
+        agent: Some(member("alice", rw, &[])),
+        customer_user: None,
+        customer: None,
+    };
+    let p = plan(
+        &follow_up(participant, agent(&["staff"]), Some("observer")),
+        &m(),
+        None,
+    );
+    assert_eq!(standing_of(&p), Some(Standing::Agent), "{:#?}", p.trace);
+    assert_eq!(p.ticket.as_ref().unwrap().state, State::Waiting);
+    // Without rw on the queue's group: the threading standing stands.
+    let p = plan(
+        &follow_up(participant, agent(&[]), Some("observer")),
+        &m(),
+        None,
+    );
+    assert_eq!(
+        standing_of(&p),
+        Some(Standing::Participant),
+        "{:#?}",
+        p.trace
+    );
+}
