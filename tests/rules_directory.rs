@@ -50,6 +50,11 @@ addresses = ["alice@example.com", "alice.other@example.com"]
     ok(&desk, &["directory", "apply", file.to_str().unwrap()]);
     let ana = desk.customer("ana");
     let mail = desk.mail(&ana, "Printer", "p", "It jams.");
+    // `rules test` sees the customer too (the same facts as processing).
+    let eml = desk.path().join("printer.eml");
+    std::fs::write(&eml, &mail).unwrap();
+    let t = desk.json(&["rules", "test", "--json", eml.to_str().unwrap()]);
+    assert_eq!(t["rules"][0]["matched"], true, "{t:#}");
     desk.start();
     smtp_send(&ana, &[&desk.support], &mail);
     let number = desk.wait_tickets(1, 30)[0]["number"]
