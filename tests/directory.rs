@@ -282,6 +282,20 @@ ro = ["staff"]
         text.contains("permission") && text.contains("added as a requester"),
         "{text}"
     );
+    // And in JSON: the same decision in the plan's trace.
+    let e = desk.cli_stdin(&["explain", "--json", "-"], &carl);
+    let v: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    let said: Vec<&str> = v["plan"]["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["step"] == "permission")
+        .map(|d| d["said"].as_str().unwrap())
+        .collect();
+    assert!(
+        said.len() == 1 && said[0].contains("added as a requester"),
+        "{v:#}"
+    );
     smtp_send(&colleague, &[&desk.support], &carl);
     smtp_send(
         &reader,

@@ -4,7 +4,9 @@
 //! takes it in through the same pipeline as `ingest` (rules, auto-reply
 //! with the number, agents' alert), so a phone ticket is handled like any
 //! other. Then, in a second transaction, the agent who took the call is
-//! assigned and the article notes how the ticket was opened.
+//! assigned, the service asked for is set when the customer user is
+//! entitled to it (`process::services::entitled`), and the article notes
+//! how the ticket was opened (and why a service was not set).
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -38,6 +40,10 @@ pub struct Args {
     /// The address of the agent who took the call: assigned to the ticket.
     #[arg(long)]
     pub agent: Option<String>,
+    /// The ticket's service (instead of the queue's default): set only
+    /// when the customer user is entitled to it, else the article says why.
+    #[arg(long)]
+    pub service: Option<String>,
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
@@ -134,11 +140,36 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             format!("the phone ticket was not created: {outcome}"),
         ));
     };
-    let note = match &agent {
+    let mut note = match &agent {
         Some(a) => format!("phone ticket: opened by agent {a} with `postdesk ticket create`"),
         None => "phone ticket: opened with `postdesk ticket create`".to_string(),
     };
     let tx = store.conn().transaction()?;
+    // The service asked for, if the customer user is entitled to it (the
+    // same decision as a rule's or the queue's default in processing).
+    let service = match &args.service {
+        Some(s) => {
+            let d = postdesk::process::permit::DirectoryFacts {
+                services: if lookup::has_services(&tx)? {
+                    Some(vec![lookup::entitlement(&tx, user.key())?])
+                } else {
+                    None
+                },
+                ..Default::default()
+            };
+            match postdesk::process::services::entitled(&d, user.key(), s.trim()) {
+                Ok(()) => {
+                    actors::set_phone_service(&tx, ticket, s.trim(), agent.as_deref())?;
+                    Some(Ok(s.trim().to_string()))
+                }
+                Err(why) => {
+                    note.push_str(&format!("\nservice not set: {why}"));
+                    Some(Err(why))
+                }
+            }
+        }
+        None => None,
+    };
     actors::mark_phone_ticket(&tx, ticket, agent.as_deref(), &note)?;
     tx.commit()
         .with_context(|| format!("ticket {ticket} was created; assigning its agent failed"))?;
@@ -150,6 +181,8 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             "queue": args.queue,
             "customer_user": user.key(),
             "agent": agent,
+            "service": service.as_ref().and_then(|s| s.as_ref().ok()),
+            "service_refused": service.as_ref().and_then(|s| s.as_ref().err()),
         }))?;
     } else {
         writeln!(
@@ -158,6 +191,11 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             user.key(),
             args.queue
         )?;
+        match &service {
+            Some(Ok(s)) => writeln!(out, "service {s}")?,
+            Some(Err(why)) => writeln!(out, "service not set: {why}")?,
+            None => {}
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -174,6 +174,9 @@ impl Queue {
                 "{what}: notify = \"group\" needs a group (set the queue's group)"
             ));
         }
+        if let Some(v) = &self.service {
+            p.extend(check_service_name(v).map(|e| format!("{what}: {e}")));
+        }
         p
     }
 }

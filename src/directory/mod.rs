@@ -187,6 +187,10 @@ pub struct Queue {
     /// Mail quoting a ticket its sender has no right to.
     #[serde(default = "strangers_system")]
     pub strangers: Strangers,
+    /// The service a new ticket in the queue gets, when its customer user
+    /// is entitled to it (a service of the directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 fn notify_config() -> Notify {
@@ -208,6 +212,7 @@ impl Queue {
             notify: Notify::Config,
             cc_observers: true,
             strangers: Strangers::System,
+            service: None,
         }
     }
 }
@@ -322,6 +327,9 @@ impl Queue {
             .flatten()
         {
             *a = a.trim().to_lowercase();
+        }
+        if let Some(v) = &mut self.service {
+            *v = v.trim().to_string();
         }
     }
 }

@@ -6,8 +6,10 @@
 //! In order: routing (which mailbox, so which queue), redelivery, our own
 //! mail coming back, threading and the sender's standing, the draft of the
 //! ticket, article and participants, then the rules ([`apply_rules`], the
-//! one place rule actions change a plan), and last the notifications, so
-//! that they follow whatever the rules set (queue, suppression).
+//! one place rule actions change a plan), the service (the queue's default,
+//! and whether the customer user is entitled to it: `services.rs`), and
+//! last the notifications, so that they follow whatever the rules set
+//! (queue, suppression).
 
 pub use super::route::route;
 
@@ -128,7 +130,9 @@ pub(super) fn finish(
         }
         _ => {}
     }
-    let outcome = s.rules.evaluate(&plan, mail, f.received_at);
+    let service_before = plan.ticket.as_ref().and_then(|t| t.service.clone());
+    let customer = f.directory.sender.customer.as_deref();
+    let outcome = s.rules.evaluate(&plan, mail, customer, f.received_at);
     plan.rules = outcome.checks;
     let mut edits = outcome.edits;
     if released {
@@ -147,6 +151,13 @@ pub(super) fn finish(
         });
     }
     apply_rules(&mut plan, &edits, s.config, &f.directory);
+    if !machines {
+        let before = match plan.disposition {
+            Disposition::NewTicket { .. } => None,
+            _ => service_before,
+        };
+        super::services::settle(&mut plan, &f.directory, &mail.from.address, before);
+    }
     // An empowered agent's reply or note sends its own mail, and no other.
     if plan.makes_article() && !super::agent::notifications(&mut plan, f, mail, s) {
         super::notices::notifications(&mut plan, f, mail, mailbox, s);

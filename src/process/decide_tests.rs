@@ -451,6 +451,7 @@ impl Rules for Fixed {
         &self,
         draft: &Plan,
         _: &InboundMail,
+        _: Option<&str>,
         _: chrono::DateTime<chrono::Utc>,
     ) -> RulesOutcome {
         if !matches!(draft.disposition, Disposition::NewTicket { .. }) {

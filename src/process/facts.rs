@@ -291,6 +291,7 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
         recipients.chain(mail.delivered_to.iter().map(String::as_str)),
         &l.reply_key,
     );
-    f.directory = permit::gather(db, &mail.from.address)?;
+    let customer = f.thread.as_ref().map(|t| t.ticket.customer_address.clone());
+    f.directory = permit::gather(db, &mail.from.address, customer.as_deref())?;
     Ok(f)
 }

@@ -39,6 +39,7 @@ mod quarantine;
 mod release;
 mod route;
 mod rules_bridge;
+pub mod services;
 pub mod standing;
 
 use apply::sync_filesystem;

@@ -17,7 +17,7 @@ use crate::config::{Config, StrangerFollowUp};
 use crate::directory::permission::{self, Grant, Sender};
 use crate::directory::Strangers;
 use crate::mail::InboundMail;
-use crate::store::directory::lookup::{self, QueueFacts};
+use crate::store::directory::lookup::{self, Entitlement, QueueFacts};
 use crate::store::{Db, StoreError};
 
 /// What the directory says about one mail.
@@ -31,22 +31,49 @@ pub struct DirectoryFacts {
     /// Active agents and groups by name (for the rule actions).
     pub agents: Vec<String>,
     pub groups: Vec<String>,
+    /// Active agents' first addresses by name (a rule's observers given
+    /// by agent name).
+    pub agent_addresses: Vec<(String, String)>,
+    /// What the ticket's customer user may have as its service (the
+    /// sender's, and the followed-up ticket's customer's); None: the
+    /// directory lists no services, so a service is not checked.
+    pub services: Option<Vec<Entitlement>>,
 }
 
 impl DirectoryFacts {
+    /// The first address of the active agent `name`.
+    pub fn agent_address(&self, name: &str) -> Option<&str> {
+        self.agent_addresses
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| a.as_str())
+    }
+
     pub fn queue(&self, name: &str) -> Option<&QueueFacts> {
         self.queues.iter().find(|q| q.name == name)
     }
 }
 
-/// Read what the directory says about a mail from `from`. Reads only.
-pub fn gather(db: &Db, from: &str) -> Result<DirectoryFacts, StoreError> {
+/// Read what the directory says about a mail from `from` (on a ticket
+/// whose customer is `customer`, for a follow-up). Reads only.
+pub fn gather(db: &Db, from: &str, customer: Option<&str>) -> Result<DirectoryFacts, StoreError> {
     let (agents, groups) = lookup::names(db)?;
+    let services = if lookup::has_services(db)? {
+        let mut v = vec![lookup::entitlement(db, from)?];
+        if let Some(c) = customer.filter(|c| !c.eq_ignore_ascii_case(from.trim())) {
+            v.push(lookup::entitlement(db, c)?);
+        }
+        Some(v)
+    } else {
+        None
+    };
     Ok(DirectoryFacts {
+        services,
         sender: lookup::sender(db, from)?,
         queues: lookup::queues(db)?,
         agents,
         groups,
+        agent_addresses: lookup::agent_addresses(db)?,
     })
 }
 
@@ -71,7 +98,14 @@ pub fn standing(plan: &mut Plan, standing: Standing, t: &Thread, d: &DirectoryFa
     ) {
         return standing;
     }
-    let has_right = standing != Standing::Stranger;
+    // An agent at a participant's address (a rule's observer given by
+    // agent name) is still an agent: From proves nothing, and their mail
+    // is not a customer's reply; the directory decides as for a stranger.
+    let has_right = match standing {
+        Standing::Stranger => false,
+        Standing::Participant => d.sender.agent.is_none(),
+        _ => true,
+    };
     let (grant, why) = permission::decide(has_right, &d.sender, &t.directory);
     plan.note("permission", why);
     match grant {
@@ -194,6 +228,7 @@ mod tests {
             cc_observers: cc,
             strangers: Strangers::System,
             comment_address: None,
+            service: None,
         }
     }
 

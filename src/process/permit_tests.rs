@@ -164,6 +164,7 @@ fn queues_in_the_directory_choose_observers_and_who_is_alerted() {
         cc_observers: false,
         strangers: Strangers::System,
         comment_address: None,
+        service: None,
     }];
     let p = plan(&f, &m, None);
     assert_eq!(p.participants.len(), 1, "{:?}", p.participants);
@@ -230,6 +231,7 @@ fn an_unknown_sender_becomes_a_customer_user_in_a_directory_queue() {
         cc_observers: true,
         comment_address: None,
         strangers: Strangers::System,
+        service: None,
     }];
     f.directory.sender.customer = Some("ACME".into());
     let p = plan(&f, &m, None);
@@ -248,4 +250,94 @@ fn an_unknown_sender_becomes_a_customer_user_in_a_directory_queue() {
     // Known already, or automatic mail: nothing made.
     f.directory.sender = colleague(&[], &[]);
     assert_eq!(plan(&f, &m, None).new_customer_user, None);
+}
+
+/// Regression: observers a rule gave by agent name were "not applied yet".
+#[test]
+fn observers_given_by_agent_name_were_not_applied() {
+    let m = mail(
+        "ana@customer.test",
+        &["support@example.com"],
+        &[],
+        "Printer",
+    );
+    let mut p = plan(&Facts::default(), &m, None);
+    let d = DirectoryFacts {
+        agents: vec!["alice".into()],
+        agent_addresses: vec![("alice".into(), "alice@example.com".into())],
+        ..DirectoryFacts::default()
+    };
+    let edit = |e| RuleEdit {
+        rule: "r".into(),
+        edit: e,
+    };
+    apply_rules(
+        &mut p,
+        &[
+            edit(Edit::ObserverAgent("alice".into())),
+            edit(Edit::ObserverAgent("nobody".into())),
+        ],
+        &config(),
+        &d,
+    );
+    let observers: Vec<(&str, Option<&str>, &str)> = p
+        .participants
+        .iter()
+        .filter(|x| x.role == "observer")
+        .map(|x| (x.address.as_str(), x.name.as_deref(), x.role))
+        .collect();
+    assert_eq!(
+        observers,
+        [("alice@example.com", Some("alice"), "observer")]
+    );
+    assert_eq!(
+        p.changes,
+        [crate::tickets::history::Change::by_rule(
+            "r",
+            "observer",
+            None,
+            Some("alice@example.com".into())
+        )]
+    );
+    assert_eq!(
+        p.article.as_ref().unwrap().notes,
+        [
+            "rule r: observers += [\"nobody\"]: no active agent named \"nobody\" \
+          in the directory (nor an address); not added"
+        ]
+    );
+}
+
+/// An agent a rule made an observer writes from that address: an agent's
+/// follow-up (changing nothing), not a customer's reply reopening it.
+#[test]
+fn an_agent_observer_writing_in_is_an_agent_not_a_customer() {
+    let participant = crate::process::standing::Facts {
+        from_participant: true,
+        ..Default::default()
+    };
+    let agent = |rw: &[&str]| Sender {
+        agent: Some(member("alice", rw, &[])),
+        customer_user: None,
+        customer: None,
+    };
+    let p = plan(
+        &follow_up(participant, agent(&["staff"]), Some("observer")),
+        &m(),
+        None,
+    );
+    assert_eq!(standing_of(&p), Some(Standing::Agent), "{:#?}", p.trace);
+    assert_eq!(p.ticket.as_ref().unwrap().state, State::Waiting);
+    // Without rw on the queue's group: the threading standing stands.
+    let p = plan(
+        &follow_up(participant, agent(&[]), Some("observer")),
+        &m(),
+        None,
+    );
+    assert_eq!(
+        standing_of(&p),
+        Some(Standing::Participant),
+        "{:#?}",
+        p.trace
+    );
 }

@@ -229,6 +229,9 @@ pub enum Edit {
     State(State),
     /// Add an observer (a participant who is not the requester).
     Observer(String),
+    /// Add an agent of the directory, given by name, as an observer (at
+    /// the agent's first address).
+    ObserverAgent(String),
     /// Assign the ticket to a group of the directory.
     Group(String),
     /// Assign the ticket to an agent of the directory.
@@ -248,10 +251,6 @@ pub enum Edit {
     Language(String),
     /// Answer a new ticket with this auto-reply template.
     AutoReplyTemplate(String),
-    /// A rule action the plan cannot carry out yet (an
-    /// observer given by agent name), as the rule file writes it: recorded
-    /// in the trace and on the article, so it never vanishes silently.
-    NotApplied(String),
 }
 
 /// An edit and the rule that made it.
@@ -286,13 +285,15 @@ pub struct RulesOutcome {
 
 /// Where rule actions come from: the rules engine implements this (see
 /// `process/rules_bridge.rs`); it sees the draft plan (new ticket or
-/// follow-up, queue, …), the mail, and when it is handled (`now`, taken
-/// from the facts, so deciding stays pure).
+/// follow-up, queue, …), the mail, the sender's customer as the directory
+/// knows it (`customer`), and when it is handled (`now`, taken from the
+/// facts, so deciding stays pure).
 pub trait Rules {
     fn evaluate(
         &self,
         draft: &Plan,
         mail: &crate::mail::InboundMail,
+        customer: Option<&str>,
         now: DateTime<Utc>,
     ) -> RulesOutcome;
 }
@@ -301,7 +302,13 @@ pub trait Rules {
 pub struct NoRules;
 
 impl Rules for NoRules {
-    fn evaluate(&self, _: &Plan, _: &crate::mail::InboundMail, _: DateTime<Utc>) -> RulesOutcome {
+    fn evaluate(
+        &self,
+        _: &Plan,
+        _: &crate::mail::InboundMail,
+        _: Option<&str>,
+        _: DateTime<Utc>,
+    ) -> RulesOutcome {
         RulesOutcome::default()
     }
 }
@@ -350,7 +357,7 @@ impl Plan {
     /// Apply one rule's edit, recording it (or why it was refused) in the
     /// trace, and each field it changed in [`Plan::changes`]. Edits only
     /// apply to a mail that becomes an article; what the plan cannot do
-    /// (an unknown queue, an action not carried out yet) is also a note on
+    /// (an unknown queue, group or agent) is also a note on
     /// the article, so `ticket show` says why it did not happen.
     pub fn edit(&mut self, e: &RuleEdit, config: &Config, dir: &super::permit::DirectoryFacts) {
         let by = &e.rule;
@@ -365,10 +372,7 @@ impl Plan {
             return;
         }
         let note_only = matches!(self.disposition, Disposition::Note { .. })
-            && !matches!(
-                e.edit,
-                Edit::Ignore(_) | Edit::Quarantine(_) | Edit::NotApplied(_)
-            );
+            && !matches!(e.edit, Edit::Ignore(_) | Edit::Quarantine(_));
         if note_only {
             let said = format!(
                 "rule {by}: {:?} not applied: machines' mail is an internal note that changes nothing",
@@ -461,6 +465,23 @@ impl Plan {
                 self.add_participant(&a, None, "observer");
                 format!("rule {by}: observer {a}")
             }
+            Edit::ObserverAgent(name) => match dir.agent_address(name) {
+                Some(a) => {
+                    let a = a.to_lowercase();
+                    if !self.participants.iter().any(|p| p.address == a) {
+                        change("observer", None, Some(a.clone()));
+                    }
+                    self.add_participant(&a, Some(name), "observer");
+                    format!("rule {by}: observer {a} (agent {name})")
+                }
+                None => {
+                    refused = true;
+                    format!(
+                        "rule {by}: observers += [{name:?}]: no active agent named {name:?} \
+                         in the directory (nor an address); not added"
+                    )
+                }
+            },
             Edit::Group(g) => {
                 let old = self.assign.group.clone();
                 let said = super::permit::assign(self, by, Some(g), None, dir);
@@ -512,10 +533,6 @@ impl Plan {
                     reason: format!("rule {by}: {why}"),
                 });
                 format!("rule {by}: quarantine ({why})")
-            }
-            Edit::NotApplied(action) => {
-                refused = true;
-                format!("rule {by}: not applied yet: {action}")
             }
         };
         if let Some(after) = self.ticket.as_ref().map(|t| t.classification) {

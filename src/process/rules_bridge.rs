@@ -1,11 +1,10 @@
 //! The rules engine seen from the decide stage: [`RuleSet`] implements
 //! [`Rules`]. It shows the rules a [`Message`] built from the draft plan
 //! and the parsed mail, evaluates them at the time the facts give, and
-//! turns their actions into plan [`Edit`]s. Actions the plan cannot carry
-//! out yet (`group`, `agent`, an observer given by name) become
-//! [`Edit::NotApplied`], so `explain`, the logs and the article's notes
-//! still show them. The rules module knows nothing of
-//! this one; this is the only place the two meet.
+//! turns their actions into plan [`Edit`]s (names of the directory —
+//! groups, agents, observers given by agent name — are resolved when the
+//! plan applies the edit, against the directory's facts). The rules module
+//! knows nothing of this one; this is the only place the two meet.
 
 use chrono::{DateTime, Utc};
 
@@ -14,7 +13,13 @@ use crate::mail::{plausible_address, InboundMail, MailClass};
 use crate::rules::{Action, Class, Message, RuleSet};
 
 impl Rules for RuleSet {
-    fn evaluate(&self, draft: &Plan, mail: &InboundMail, now: DateTime<Utc>) -> RulesOutcome {
+    fn evaluate(
+        &self,
+        draft: &Plan,
+        mail: &InboundMail,
+        customer: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> RulesOutcome {
         if self.rules.is_empty() {
             return RulesOutcome::default();
         }
@@ -25,7 +30,7 @@ impl Rules for RuleSet {
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        let m = message(draft, mail, &to, &cc, &headers);
+        let m = message(draft, mail, customer, &to, &cc, &headers);
         let ev = RuleSet::evaluate(self, &m, now);
         let checks = ev
             .trace
@@ -62,11 +67,13 @@ impl Rules for RuleSet {
     }
 }
 
-/// What the rules see of `mail`, given the draft plan (the address lists
-/// and headers are borrowed views the caller keeps).
+/// What the rules see of `mail`, given the draft plan and the sender's
+/// customer (the address lists and headers are borrowed views the caller
+/// keeps).
 fn message<'a>(
     draft: &'a Plan,
     mail: &'a InboundMail,
+    customer: Option<&'a str>,
     to: &'a [&'a str],
     cc: &'a [&'a str],
     headers: &'a [(&'a str, &'a str)],
@@ -84,8 +91,9 @@ fn message<'a>(
         body: &mail.text,
         headers,
         sender_domain: from.rsplit_once('@').map(|(_, d)| d).unwrap_or(""),
-        // No customer directory yet.
-        customer: None,
+        // The sender's customer user's customer, else the customer whose
+        // mail domain the address is at (`store::directory::lookup`).
+        customer,
         is_new: matches!(draft.disposition, Disposition::NewTicket { .. }),
         class: class(mail.class.class),
         has_attachments: !mail.attachments.is_empty(),
@@ -128,7 +136,7 @@ fn edits(a: &Action) -> Vec<Edit> {
                     if plausible_address(o) {
                         Edit::Observer(o.clone())
                     } else {
-                        Edit::NotApplied(format!("observers += [{o:?}] (not an address)"))
+                        Edit::ObserverAgent(o.clone())
                     }
                 })
                 .collect()

@@ -27,7 +27,7 @@ fn office_hours() -> DateTime<Utc> {
 }
 
 fn edits(rules: &RuleSet, draft: &Plan, m: &InboundMail) -> Vec<(String, Edit)> {
-    Rules::evaluate(rules, draft, m, office_hours())
+    Rules::evaluate(rules, draft, m, None, office_hours())
         .edits
         .into_iter()
         .map(|e| (e.rule, e.edit))
@@ -57,7 +57,7 @@ fn the_message_rules_see_is_built_from_the_mail_and_the_draft_plan() {
     let to = ["support@example.com", "x@y.test"];
     let cc = ["boss@customer.test"];
     let headers = [("X-Spam-Flag", "NO")];
-    let v = message(&draft, &m, &to, &cc, &headers);
+    let v = message(&draft, &m, Some("Customer Ltd"), &to, &cc, &headers);
     assert_eq!(
         (v.from, v.mailbox, v.address, v.sender_domain),
         (
@@ -73,7 +73,8 @@ fn the_message_rules_see_is_built_from_the_mail_and_the_draft_plan() {
         ("Invoice 12", &*m.text, &*m.text)
     );
     assert_eq!(v.header_values("x-spam-flag").collect::<Vec<_>>(), ["NO"]);
-    assert!(v.is_new && v.has_attachments && v.customer.is_none());
+    assert!(v.is_new && v.has_attachments);
+    assert_eq!(v.customer, Some("Customer Ltd"));
     assert_eq!(
         (v.class, v.size, v.language),
         (Class::Bounce, 1000, Some("pt"))
@@ -112,7 +113,7 @@ fn every_class_of_mail_maps_to_a_rules_class() {
 }
 
 #[test]
-fn actions_become_edits_and_the_rest_is_kept_as_not_applied() {
+fn actions_become_edits_names_resolved_later() {
     let rules = set(r#"
 [[rule]]
 name = "all"
@@ -131,7 +132,6 @@ actions = { ignore = true }
         "Invoice",
     );
     let draft = plan(&Facts::default(), &m, None);
-    let na = |s: &str| Edit::NotApplied(s.into());
     let want: Vec<(String, Edit)> = [
         Edit::Queue("billing".into()),
         Edit::Group("finance".into()),
@@ -146,7 +146,7 @@ actions = { ignore = true }
         Edit::State(State::Open),
         Edit::Language("pt".into()),
         Edit::Observer("Boss@Customer.test".into()),
-        na("observers += [\"carol\"] (not an address)"),
+        Edit::ObserverAgent("carol".into()),
         Edit::SuppressAutoReply,
     ]
     .into_iter()
@@ -154,7 +154,7 @@ actions = { ignore = true }
     .collect();
     assert_eq!(edits(&rules, &draft, &m), want);
 
-    let checks = Rules::evaluate(&rules, &draft, &m, office_hours()).checks;
+    let checks = Rules::evaluate(&rules, &draft, &m, None, office_hours()).checks;
     assert_eq!(checks.len(), 2);
     assert!(checks[0].matched && !checks[1].matched);
     assert_eq!(checks[0].actions.len(), 14);
@@ -264,4 +264,39 @@ fn the_shipped_rules_act_through_decide() {
         .map(|c| &*c.rule)
         .collect();
     assert_eq!(matched, ["vip customers", "billing words"]);
+}
+
+/// Regression: the `customer` criterion never matched, because the bridge
+/// showed the rules no customer even when the directory knew the sender's.
+#[test]
+fn customer_criterion_never_matched_though_the_directory_knew_the_customer() {
+    let rules = set(r#"
+[[rule]]
+name = "acme"
+when = { customer = "ACME" }
+actions = { urgency = 4 }
+"#);
+    let m = mail(
+        "carl@acme.example",
+        &["support@example.com"],
+        &[],
+        "Printer",
+    );
+    let mut f = Facts {
+        received_at: office_hours(),
+        ..Facts::default()
+    };
+    // Unknown to the directory: no customer, no match.
+    let p = plan_with(&f, &m, None, &rules);
+    assert_eq!(
+        p.rules[0].criteria,
+        [("customer equals \"ACME\"".to_string(), false)]
+    );
+    assert_eq!(p.ticket.as_ref().unwrap().classification.urgency, 3);
+    // The directory knows the sender's customer (their customer user's, or
+    // the customer of their mail domain): the rule matches.
+    f.directory.sender.customer = Some("ACME".into());
+    let p = plan_with(&f, &m, None, &rules);
+    assert!(p.rules[0].matched, "{:?}", p.rules);
+    assert_eq!(p.ticket.as_ref().unwrap().classification.urgency, 4);
 }

@@ -66,6 +66,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v13_import.sql"),
     include_str!("schema_v14_counters.sql"),
     include_str!("schema_v15_search.sql"),
+    include_str!("schema_v16_queue_service.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

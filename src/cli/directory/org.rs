@@ -92,6 +92,10 @@ pub struct QueueSet {
     /// (system.stranger_follow_up), new_ticket or record.
     #[arg(long, value_parser = ["system", "new_ticket", "record"])]
     strangers: Option<String>,
+    /// The service a new ticket in the queue gets when its customer user
+    /// is entitled to it ("" for none; a service of the directory).
+    #[arg(long)]
+    service: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -190,6 +194,9 @@ fn set_queue(q: &mut Queue, s: &QueueSet) {
     if let Some(p) = s.strangers.as_deref().and_then(Strangers::parse) {
         q.strangers = p;
     }
+    if let Some(v) = &s.service {
+        q.service = blank_is_none(v);
+    }
 }
 
 pub fn queue(cli: &Cli, cmd: &Command<QueueSet>) -> anyhow::Result<ExitCode> {
@@ -239,12 +246,13 @@ pub fn queue(cli: &Cli, cmd: &Command<QueueSet>) -> anyhow::Result<ExitCode> {
                         q.support_address.clone().unwrap_or_else(|| "-".into()),
                         q.notify.as_text().to_string(),
                         q.strangers.as_str().to_string(),
+                        q.service.clone().unwrap_or_else(|| "-".into()),
                     ]
                 })
                 .collect();
             table(
                 &mut out,
-                &["NAME", "GROUP", "SUPPORT", "NOTIFY", "STRANGERS"],
+                &["NAME", "GROUP", "SUPPORT", "NOTIFY", "STRANGERS", "SERVICE"],
                 &rows,
             )?;
             Ok(ExitCode::SUCCESS)

@@ -72,3 +72,47 @@ pub fn mark_phone_ticket(
     }
     Ok(true)
 }
+
+/// Set phone ticket `number`'s service, chosen by whoever opened it
+/// (`agent`, else postdesk itself), with its history row on the ticket's
+/// first article. Returns false when there is no such ticket.
+pub fn set_phone_service(
+    c: &Connection,
+    number: &str,
+    service: &str,
+    agent: Option<&str>,
+) -> Result<bool> {
+    use crate::tickets::history::{ActorKind, Change};
+    let row: Option<(i64, Option<String>, Option<i64>)> = c
+        .prepare_cached(
+            "SELECT t.id, t.service, (SELECT MIN(a.id) FROM articles a WHERE a.ticket_id = t.id)
+             FROM tickets t WHERE t.number = ?1",
+        )?
+        .query_row([number], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((ticket_id, old, article)) = row else {
+        return Ok(false);
+    };
+    if old.as_deref() == Some(service) {
+        return Ok(true);
+    }
+    c.prepare_cached("UPDATE tickets SET service = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![ticket_id, service, crate::store::now_text()])?;
+    let (actor_kind, actor) = match agent {
+        Some(a) => (ActorKind::Agent, a.to_string()),
+        None => (ActorKind::System, "postdesk ticket create".to_string()),
+    };
+    crate::store::history::record(
+        c,
+        ticket_id,
+        article,
+        &Change {
+            actor_kind,
+            actor,
+            field: "service",
+            old,
+            new: Some(service.to_string()),
+        },
+    )?;
+    Ok(true)
+}

@@ -25,6 +25,9 @@ pub struct QueueFacts {
     pub strangers: Strangers,
     /// Mail to it from an empowered agent is an internal note.
     pub comment_address: Option<String>,
+    /// The service a new ticket in the queue gets (when its customer user
+    /// is entitled to it).
+    pub service: Option<String>,
 }
 
 fn access(c: &Connection, sql: &str, id: i64) -> Result<(Vec<String>, Vec<String>)> {
@@ -195,6 +198,7 @@ pub fn queues(c: &Connection) -> Result<Vec<QueueFacts>> {
             cc_observers: q.cc_observers,
             strangers: q.strangers,
             comment_address: q.comment_address.map(|a| a.to_lowercase()),
+            service: q.service,
         });
     }
     Ok(out)
@@ -225,4 +229,63 @@ pub fn names(c: &Connection) -> Result<(Vec<String>, Vec<String>)> {
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok((agents, groups))
+}
+
+/// Each active agent's name and first address (rank 0), by name.
+pub fn agent_addresses(c: &Connection) -> Result<Vec<(String, String)>> {
+    Ok(c.prepare_cached(
+        "SELECT g.name, x.address FROM agents g
+             JOIN agent_addresses x ON x.agent_id = g.id AND x.rank = 0
+             WHERE g.active = 1 ORDER BY g.name",
+    )?
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect::<rusqlite::Result<_>>()?)
+}
+
+/// The services a customer user may have on a ticket: theirs and the
+/// default ones (only the default ones for an address that is no customer
+/// user's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Entitlement {
+    /// The address asked about (lower case).
+    pub address: String,
+    /// The customer user it is, if any.
+    pub customer_user: Option<String>,
+    /// The services it is entitled to, by name.
+    pub services: Vec<String>,
+}
+
+/// Whether the directory lists any service at all (then a ticket's
+/// service must be one its customer user is entitled to).
+pub fn has_services(c: &Connection) -> Result<bool> {
+    Ok(c.prepare_cached("SELECT EXISTS (SELECT 1 FROM services)")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// What `address` is entitled to.
+pub fn entitlement(c: &Connection, address: &str) -> Result<Entitlement> {
+    let address = address.trim().to_lowercase();
+    let customer_user = c
+        .prepare_cached(
+            "SELECT u.login FROM customer_user_addresses x
+             JOIN customer_users u ON u.id = x.customer_user_id WHERE x.address = ?1",
+        )?
+        .query_row([&address], |r| r.get(0))
+        .optional()?;
+    let services = c
+        .prepare_cached(
+            "SELECT name FROM services WHERE is_default = 1
+             UNION
+             SELECT s.name FROM customer_user_addresses x
+             JOIN customer_user_services cs ON cs.customer_user_id = x.customer_user_id
+             JOIN services s ON s.id = cs.service_id WHERE x.address = ?1
+             ORDER BY 1",
+        )?
+        .query_map([&address], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Entitlement {
+        address,
+        customer_user,
+        services,
+    })
 }

@@ -1,7 +1,8 @@
 //! Queues in the directory: the `queues` table has a row for every queue
 //! the configuration names or a ticket was filed under; the directory
 //! manages those with `in_directory = 1` (their group, addresses, where
-//! agents' notifications go, what Cc's and strangers do). Removing one
+//! agents' notifications go, what Cc's and strangers do, the service a
+//! new ticket gets). Removing one
 //! from the directory resets those to the defaults and keeps the row,
 //! which tickets refer to.
 
@@ -23,6 +24,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Queue> {
         notify: Notify::parse(&notify).unwrap_or(Notify::Config),
         cc_observers: r.get(5)?,
         strangers: Strangers::parse(&strangers).unwrap_or(Strangers::System),
+        service: r.get(7)?,
     })
 }
 
@@ -30,8 +32,9 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Queue> {
 pub fn queues(c: &Connection) -> std::result::Result<Vec<Queue>, StoreError> {
     let mut stmt = c.prepare_cached(
         "SELECT q.name, g.name, q.support_address, q.comment_address, q.notify, q.cc_observers,
-                q.strangers
+                q.strangers, s.name
          FROM queues q LEFT JOIN user_groups g ON g.id = q.group_id
+              LEFT JOIN services s ON s.id = q.service_id
          WHERE q.in_directory = 1 ORDER BY q.name",
     )?;
     let rows = stmt.query_map([], row)?;
@@ -42,8 +45,9 @@ pub fn queues(c: &Connection) -> std::result::Result<Vec<Queue>, StoreError> {
 pub fn queue(c: &Connection, name: &str) -> std::result::Result<Option<Queue>, StoreError> {
     Ok(c.prepare_cached(
         "SELECT q.name, g.name, q.support_address, q.comment_address, q.notify,
-                    q.cc_observers, q.strangers
+                    q.cc_observers, q.strangers, s.name
              FROM queues q LEFT JOIN user_groups g ON g.id = q.group_id
+                  LEFT JOIN services s ON s.id = q.service_id
              WHERE q.name = ?1 AND q.in_directory = 1",
     )?
     .query_row([name], row)
@@ -61,14 +65,29 @@ pub fn put_queue(c: &Connection, q: &Queue) -> Result<()> {
         Some(g) => Some(group_id(c, g, &format!("queue {:?}", q.name))?),
         None => None,
     };
+    let service: Option<i64> = match &q.service {
+        Some(s) => Some(
+            c.prepare_cached("SELECT id FROM services WHERE name = ?1")?
+                .query_row([s], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| {
+                    DirError::NotFound(format!(
+                        "queue {:?}: no service named {s:?} (postdesk service add {s:?})",
+                        q.name
+                    ))
+                })?,
+        ),
+        None => None,
+    };
     c.prepare_cached(
         "INSERT INTO queues (name, created_at, in_directory, group_id, support_address,
-                             comment_address, notify, cc_observers, strangers)
-         VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8)
+                             comment_address, notify, cc_observers, strangers, service_id)
+         VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT(name) DO UPDATE SET in_directory = 1, group_id = excluded.group_id,
              support_address = excluded.support_address,
              comment_address = excluded.comment_address, notify = excluded.notify,
-             cc_observers = excluded.cc_observers, strangers = excluded.strangers",
+             cc_observers = excluded.cc_observers, strangers = excluded.strangers,
+             service_id = excluded.service_id",
     )?
     .execute(params![
         q.name,
@@ -78,7 +97,8 @@ pub fn put_queue(c: &Connection, q: &Queue) -> Result<()> {
         q.comment_address,
         q.notify.as_text(),
         q.cc_observers,
-        q.strangers.as_str()
+        q.strangers.as_str(),
+        service
     ])?;
     Ok(())
 }
@@ -89,7 +109,8 @@ pub fn remove_queue(c: &Connection, name: &str) -> Result<()> {
     let n = c
         .prepare_cached(
             "UPDATE queues SET in_directory = 0, group_id = NULL, support_address = NULL,
-                 comment_address = NULL, notify = 'config', cc_observers = 1, strangers = 'system'
+                 comment_address = NULL, notify = 'config', cc_observers = 1, strangers = 'system',
+                 service_id = NULL
              WHERE name = ?1 AND in_directory = 1",
         )?
         .execute([name])?;

@@ -55,6 +55,7 @@ group = "support"
 notify = "group"
 strangers = "record"
 cc_observers = false
+service = "Email::Outlook"
 [[customer_user]]
 addresses = ["carol@acme.example", "c@acme.example"]
 name = "Carol"
@@ -196,6 +197,33 @@ fn lookups_for_processing() {
     let (agents, groups) = lookup::names(c).unwrap();
     assert_eq!(agents, ["alice"]);
     assert_eq!(groups, ["sales", "support"]);
+    assert_eq!(
+        lookup::agent_addresses(c).unwrap(),
+        [("alice".to_string(), "alice@example.com".to_string())]
+    );
+    // Services: the queue's default, and who is entitled to what.
+    assert_eq!(q[0].service.as_deref(), Some("Email::Outlook"));
+    assert!(lookup::has_services(c).unwrap());
+    let carol = lookup::entitlement(c, "C@acme.example").unwrap();
+    assert_eq!(
+        (carol.customer_user.as_deref(), carol.services.as_slice()),
+        (
+            Some("carol@acme.example"),
+            &["Email".to_string(), "Email::Outlook".to_string()][..]
+        )
+    );
+    let nobody = lookup::entitlement(c, "x@other.example").unwrap();
+    assert_eq!(
+        (nobody.customer_user, nobody.services),
+        (None, vec!["Email".to_string()])
+    );
+    // A queue naming a service the directory lacks is refused.
+    let mut bad = Queue::named("Bad");
+    bad.service = Some("Nope".into());
+    assert!(put_queue(c, &bad)
+        .unwrap_err()
+        .to_string()
+        .contains("no service named \"Nope\""));
     let mut q = Queue::named("Other");
     q.notify = Notify::Address("list@example.com".into());
     put_queue(c, &q).unwrap();
