@@ -40,14 +40,19 @@ pub enum Kind {
     /// To the queue's agents: mail to an address of a ticket bounced; later
     /// mail to it is held (sent once, when the address starts bouncing).
     AgentBouncing,
+    /// To a sender turned away (issue 8): not a known customer, or no right
+    /// to the ticket the mail names. Says why in plain words, never what a
+    /// ticket holds nor whether it exists; sent without a ticket.
+    Refusal,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::AutoReply,
         Kind::AgentNewTicket,
         Kind::AgentFollowUp,
         Kind::AgentBouncing,
+        Kind::Refusal,
     ];
 
     /// The kinds every templates folder must have in its default language
@@ -62,6 +67,7 @@ impl Kind {
             Kind::AgentNewTicket => "agent_new_ticket",
             Kind::AgentFollowUp => "agent_follow_up",
             Kind::AgentBouncing => "agent_bouncing",
+            Kind::Refusal => "refusal",
         }
     }
 }

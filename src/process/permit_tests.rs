@@ -163,6 +163,7 @@ fn queues_in_the_directory_choose_observers_and_who_is_alerted() {
         notify_to: vec!["alice@example.com".into(), "bert@example.com".into()],
         cc_observers: false,
         strangers: Strangers::System,
+        unknown_senders: Default::default(),
     }];
     let p = plan(&f, &m, None);
     assert_eq!(p.participants.len(), 1, "{:?}", p.participants);
@@ -228,6 +229,7 @@ fn an_unknown_sender_becomes_a_customer_user_in_a_directory_queue() {
         notify_to: Vec::new(),
         cc_observers: true,
         strangers: Strangers::System,
+        unknown_senders: Default::default(),
     }];
     f.directory.sender.customer = Some("ACME".into());
     let p = plan(&f, &m, None);

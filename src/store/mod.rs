@@ -34,6 +34,7 @@ pub mod outbox;
 mod plans;
 pub mod quarantine_fate;
 pub mod records;
+pub mod refusals;
 pub mod retention;
 pub mod safeguards;
 pub mod search;
@@ -65,6 +66,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v13_import.sql"),
     include_str!("schema_v14_counters.sql"),
     include_str!("schema_v15_search.sql"),
+    include_str!("schema_v16_refusals.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

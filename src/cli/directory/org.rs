@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use postdesk::directory::{Customer, Group, Notify, Queue, Service, Strangers};
+use postdesk::directory::{Customer, Group, Notify, Queue, Service, Strangers, UnknownSenders};
 use postdesk::store::directory as dir;
 
 use super::{done, exists, missing, read, show, table, write};
@@ -89,9 +89,14 @@ pub struct QueueSet {
     #[arg(long)]
     cc_observers: Option<bool>,
     /// Mail quoting a ticket its sender has no right to: system
-    /// (system.stranger_follow_up), new_ticket or record.
-    #[arg(long, value_parser = ["system", "new_ticket", "record"])]
+    /// (system.stranger_follow_up), new_ticket, record or refuse (the
+    /// refusal, no ticket).
+    #[arg(long, value_parser = ["system", "new_ticket", "record", "refuse"])]
     strangers: Option<String>,
+    /// A new ticket's sender the directory does not know: create (they
+    /// become a customer user) or refuse (the refusal, no ticket).
+    #[arg(long, value_parser = ["create", "refuse"])]
+    unknown_senders: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -190,6 +195,9 @@ fn set_queue(q: &mut Queue, s: &QueueSet) {
     if let Some(p) = s.strangers.as_deref().and_then(Strangers::parse) {
         q.strangers = p;
     }
+    if let Some(u) = s.unknown_senders.as_deref().and_then(UnknownSenders::parse) {
+        q.unknown_senders = u;
+    }
 }
 
 pub fn queue(cli: &Cli, cmd: &Command<QueueSet>) -> anyhow::Result<ExitCode> {
@@ -239,12 +247,13 @@ pub fn queue(cli: &Cli, cmd: &Command<QueueSet>) -> anyhow::Result<ExitCode> {
                         q.support_address.clone().unwrap_or_else(|| "-".into()),
                         q.notify.as_text().to_string(),
                         q.strangers.as_str().to_string(),
+                        q.unknown_senders.as_str().to_string(),
                     ]
                 })
                 .collect();
             table(
                 &mut out,
-                &["NAME", "GROUP", "SUPPORT", "NOTIFY", "STRANGERS"],
+                &["NAME", "GROUP", "SUPPORT", "NOTIFY", "STRANGERS", "UNKNOWN"],
                 &rows,
             )?;
             Ok(ExitCode::SUCCESS)

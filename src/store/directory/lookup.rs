@@ -9,7 +9,7 @@ use crate::store::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
 use crate::directory::permission::{Member, Sender, Ticket};
-use crate::directory::{domain_of, Notify, Strangers};
+use crate::directory::{domain_of, Notify, Strangers, UnknownSenders};
 
 /// A directory queue as deciding needs it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -23,6 +23,9 @@ pub struct QueueFacts {
     pub notify_to: Vec<String>,
     pub cc_observers: bool,
     pub strangers: Strangers,
+    /// A new ticket's sender the directory does not know: made a customer
+    /// user, or refused.
+    pub unknown_senders: UnknownSenders,
 }
 
 fn access(c: &Connection, sql: &str, id: i64) -> Result<(Vec<String>, Vec<String>)> {
@@ -192,6 +195,7 @@ pub fn queues(c: &Connection) -> Result<Vec<QueueFacts>> {
             notify_to,
             cc_observers: q.cc_observers,
             strangers: q.strangers,
+            unknown_senders: q.unknown_senders,
         });
     }
     Ok(out)

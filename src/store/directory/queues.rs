@@ -8,12 +8,13 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{group_id, DirError, Result};
-use crate::directory::{Notify, Queue, Strangers};
+use crate::directory::{Notify, Queue, Strangers, UnknownSenders};
 use crate::store::{now_text, StoreError};
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Queue> {
     let notify: String = r.get(4)?;
     let strangers: String = r.get(6)?;
+    let unknown: String = r.get(7)?;
     Ok(Queue {
         name: r.get(0)?,
         group: r.get(1)?,
@@ -23,6 +24,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Queue> {
         notify: Notify::parse(&notify).unwrap_or(Notify::Config),
         cc_observers: r.get(5)?,
         strangers: Strangers::parse(&strangers).unwrap_or(Strangers::System),
+        unknown_senders: UnknownSenders::parse(&unknown).unwrap_or_default(),
     })
 }
 
@@ -30,7 +32,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Queue> {
 pub fn queues(c: &Connection) -> std::result::Result<Vec<Queue>, StoreError> {
     let mut stmt = c.prepare_cached(
         "SELECT q.name, g.name, q.support_address, q.comment_address, q.notify, q.cc_observers,
-                q.strangers
+                q.strangers, q.unknown_senders
          FROM queues q LEFT JOIN user_groups g ON g.id = q.group_id
          WHERE q.in_directory = 1 ORDER BY q.name",
     )?;
@@ -42,7 +44,7 @@ pub fn queues(c: &Connection) -> std::result::Result<Vec<Queue>, StoreError> {
 pub fn queue(c: &Connection, name: &str) -> std::result::Result<Option<Queue>, StoreError> {
     Ok(c.prepare_cached(
         "SELECT q.name, g.name, q.support_address, q.comment_address, q.notify,
-                    q.cc_observers, q.strangers
+                    q.cc_observers, q.strangers, q.unknown_senders
              FROM queues q LEFT JOIN user_groups g ON g.id = q.group_id
              WHERE q.name = ?1 AND q.in_directory = 1",
     )?
@@ -63,12 +65,13 @@ pub fn put_queue(c: &Connection, q: &Queue) -> Result<()> {
     };
     c.prepare_cached(
         "INSERT INTO queues (name, created_at, in_directory, group_id, support_address,
-                             comment_address, notify, cc_observers, strangers)
-         VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8)
+                             comment_address, notify, cc_observers, strangers, unknown_senders)
+         VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT(name) DO UPDATE SET in_directory = 1, group_id = excluded.group_id,
              support_address = excluded.support_address,
              comment_address = excluded.comment_address, notify = excluded.notify,
-             cc_observers = excluded.cc_observers, strangers = excluded.strangers",
+             cc_observers = excluded.cc_observers, strangers = excluded.strangers,
+             unknown_senders = excluded.unknown_senders",
     )?
     .execute(params![
         q.name,
@@ -78,7 +81,8 @@ pub fn put_queue(c: &Connection, q: &Queue) -> Result<()> {
         q.comment_address,
         q.notify.as_text(),
         q.cc_observers,
-        q.strangers.as_str()
+        q.strangers.as_str(),
+        q.unknown_senders.as_str()
     ])?;
     Ok(())
 }
@@ -89,7 +93,8 @@ pub fn remove_queue(c: &Connection, name: &str) -> Result<()> {
     let n = c
         .prepare_cached(
             "UPDATE queues SET in_directory = 0, group_id = NULL, support_address = NULL,
-                 comment_address = NULL, notify = 'config', cc_observers = 1, strangers = 'system'
+                 comment_address = NULL, notify = 'config', cc_observers = 1, strangers = 'system',
+                 unknown_senders = 'create'
              WHERE name = ?1 AND in_directory = 1",
         )?
         .execute([name])?;
