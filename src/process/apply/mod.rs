@@ -94,6 +94,8 @@ impl Processor {
                     mailbox: mailbox_name,
                 };
                 let reason = self.refuse(db, plan, mail, &refused, &parsed.sha)?;
+                tracing::warn!(from = %mail.from.address, queue = %queue,
+                    quoted = quoted.as_ref().map(|t| t.number.as_str()), "mail refused: {reason}");
                 return Ok(Outcome::Refused { reason });
             }
             Disposition::NewTicket { quoted } => {

@@ -56,10 +56,12 @@ impl Processor {
             Refusal::NoRight => "no right to the ticket it names",
             Refusal::UnknownSender => "not a known customer",
         };
-        tracing::warn!(from = %mail.from.address, queue = r.queue,
-            quoted = r.quoted.map(|t| t.number.as_str()), "mail refused: {said}");
-        let (Some(n), None) = (n, held) else {
-            return Ok(format!("{said}; no refusal sent"));
+        let n = match (n, held) {
+            (Some(n), None) => n,
+            (_, why) => {
+                let why = why.unwrap_or_default();
+                return Ok(format!("{said}; no refusal sent: {why}"));
+            }
         };
         let mailbox = self
             .config
