@@ -109,6 +109,7 @@ fn a_stranger_quoting_a_ticket_in_a_refuse_queue_gets_the_refusal_and_the_ticket
         header(&got[0], "Auto-Submitted").as_deref(),
         Some("auto-replied")
     );
+    assert_eq!(header(&got[0], "X-Postdesk-Ticket"), None);
     wait_for(30, "the refusal counted", || {
         (refused(&desk) == 1).then_some(())
     });

@@ -339,6 +339,7 @@ pub struct Envelope<'a> {
     pub references: &'a [String],
     /// `Some("auto-replied")` / `Some("auto-generated")`.
     pub auto_submitted: Option<&'a str>,
+    /// `X-Postdesk-Ticket`; empty: no such header (a refusal has no ticket).
     pub ticket_number: &'a str,
     pub fqdn: &'a str,
     /// Sign the mail with this key (`[smtp] dkim`).
@@ -366,8 +367,11 @@ pub fn build(env: &Envelope, subject: &str, body: &str) -> Result<Rendered, Noti
         .subject(sanitize_line(subject))
         .message_id(Some(format!("<{}>", env.message_id)))
         .date_now()
-        .raw_header(header(LOOP_HEADER, env.fqdn.to_string()))
-        .raw_header(header("X-Postdesk-Ticket", env.ticket_number.to_string()));
+        .raw_header(header(LOOP_HEADER, env.fqdn.to_string()));
+    // A refusal belongs to no ticket: no ticket header then.
+    if !env.ticket_number.is_empty() {
+        b = b.raw_header(header("X-Postdesk-Ticket", env.ticket_number.to_string()));
+    }
     for to in env.to {
         b = b.to(mailbox(to, None)?);
     }

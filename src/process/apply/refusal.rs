@@ -135,6 +135,7 @@ impl Processor {
             in_reply_to: mail.message_id.as_deref(),
             references: &references,
             auto_submitted: Some("auto-replied"),
+            // No ticket: no X-Postdesk-Ticket header.
             ticket_number: "",
             fqdn: &self.config.system.fqdn,
             dkim: self.config.smtp.dkim.as_ref(),
