@@ -92,6 +92,9 @@ const WRITES: &[&str] = &[
     "machines::clear_bouncing",
     "machines::hold_outbox",
     "machines::record_automatic_mail",
+    "refusals::record_refusal",
+    "refusals::enqueue",
+    "refusals::mark_unsent",
     "actors::assign(",
     "people::add_customer_user_on_first_mail",
 ];

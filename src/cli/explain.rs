@@ -306,5 +306,14 @@ fn outcome(p: &Plan) -> String {
             )
         }
         Disposition::Note { reason, .. } => reason.clone(),
+        Disposition::Refuse { why, queue, quoted } => format!(
+            "refused by queue {queue} ({}){}: no ticket, the sender gets the refusal \
+             unless a notification below says why not",
+            why.as_str(),
+            quoted
+                .as_ref()
+                .map(|t| format!(", ticket {} untouched", t.number))
+                .unwrap_or_default()
+        ),
     }
 }

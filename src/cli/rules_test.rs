@@ -168,6 +168,12 @@ fn print(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         Disposition::Duplicate { .. } => "a duplicate: no rule applies".to_string(),
         Disposition::Ignore { reason } => format!("ignored: {reason}"),
         Disposition::Quarantine { reason } => format!("quarantined: {reason}"),
+        Disposition::Refuse { why, queue, .. } => {
+            format!(
+                "refused by queue {queue} ({}): no rule applies",
+                why.as_str()
+            )
+        }
     };
     writeln!(out, "Outcome:  {outcome}")?;
     if !r.database {

@@ -255,6 +255,21 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
             )?;
         }
     }
+    if !t.refused.is_empty() {
+        writeln!(out, "Refused (quoted this ticket without a right to it):")?;
+        for r in &t.refused {
+            let answer = match &r.held {
+                None if r.answered => "refusal sent".to_string(),
+                None => "no refusal".to_string(),
+                Some(why) => format!("no refusal: {why}"),
+            };
+            writeln!(
+                out,
+                "  {}  {}: {} ({answer})",
+                r.created_at, r.address, r.subject
+            )?;
+        }
+    }
     for a in &t.articles {
         writeln!(out)?;
         write!(

@@ -140,6 +140,9 @@ pub enum Strangers {
     NewTicket,
     /// Recorded on the ticket, unverified, changing nothing.
     Record,
+    /// Turned away: the sender gets the refusal, no ticket is made and the
+    /// ticket is untouched; the attempt is recorded for the agents.
+    Refuse,
 }
 
 impl Strangers {
@@ -148,6 +151,7 @@ impl Strangers {
             Strangers::System => "system",
             Strangers::NewTicket => "new_ticket",
             Strangers::Record => "record",
+            Strangers::Refuse => "refuse",
         }
     }
 
@@ -156,6 +160,38 @@ impl Strangers {
             "system" => Some(Strangers::System),
             "new_ticket" => Some(Strangers::NewTicket),
             "record" => Some(Strangers::Record),
+            "refuse" => Some(Strangers::Refuse),
+            _ => None,
+        }
+    }
+}
+
+/// What a queue does with a new ticket's sender the directory does not
+/// know (neither agent nor customer user).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownSenders {
+    /// They become a customer user (of the customer whose mail domain the
+    /// address is at) and get their ticket (the default).
+    #[default]
+    Create,
+    /// Only known customer users are served: others get the refusal and no
+    /// ticket.
+    Refuse,
+}
+
+impl UnknownSenders {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnknownSenders::Create => "create",
+            UnknownSenders::Refuse => "refuse",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<UnknownSenders> {
+        match s {
+            "create" => Some(UnknownSenders::Create),
+            "refuse" => Some(UnknownSenders::Refuse),
             _ => None,
         }
     }
@@ -191,6 +227,9 @@ pub struct Queue {
     /// is entitled to it (a service of the directory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// A new ticket's sender the directory does not know.
+    #[serde(default)]
+    pub unknown_senders: UnknownSenders,
 }
 
 fn notify_config() -> Notify {
@@ -213,6 +252,7 @@ impl Queue {
             cc_observers: true,
             strangers: Strangers::System,
             service: None,
+            unknown_senders: UnknownSenders::Create,
         }
     }
 }

@@ -399,7 +399,8 @@ impl Run<'_> {
                 Outcome::Note { .. } => s.notes += 1,
                 Outcome::Duplicate { .. } => s.duplicate += 1,
                 Outcome::AlreadyHandled => s.already_imported += 1,
-                Outcome::Ignored { .. } => s.ignored += 1,
+                // Stored without a ticket, like ignored mail.
+                Outcome::Ignored { .. } | Outcome::Refused { .. } => s.ignored += 1,
                 Outcome::Quarantined { .. } | Outcome::RefetchRequested { .. } => {
                     s.quarantined += 1
                 }

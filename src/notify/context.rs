@@ -39,6 +39,7 @@ impl Context {
                 quoted_ticket: "2026112010000023".into(),
                 bouncing: "ana@example.com".into(),
                 bouncing_reason: "5.1.1 user unknown".into(),
+                refusal: "no_right".into(),
             },
             support_address: "support@example.com".into(),
             support_name: "Support".into(),
@@ -80,6 +81,10 @@ pub struct ArticleCtx {
     /// separated), and the server's reason; empty otherwise.
     pub bouncing: String,
     pub bouncing_reason: String,
+    /// For `refusal`: why the mail was turned away, `unknown_sender` (not a
+    /// known customer) or `no_right` (no right to the ticket it names);
+    /// empty otherwise.
+    pub refusal: String,
 }
 
 /// At most this many characters of a display name or a subject taken

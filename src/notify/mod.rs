@@ -45,16 +45,21 @@ pub enum Kind {
     AgentReply,
     /// To the queue's other agents: an agent's internal note.
     AgentNote,
+    /// To a sender turned away (issue 8): not a known customer, or no right
+    /// to the ticket the mail names. Says why in plain words, never what a
+    /// ticket holds nor whether it exists; sent without a ticket.
+    Refusal,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::AutoReply,
         Kind::AgentNewTicket,
         Kind::AgentFollowUp,
         Kind::AgentBouncing,
         Kind::AgentReply,
         Kind::AgentNote,
+        Kind::Refusal,
     ];
 
     /// The kinds every templates folder must have in its default language
@@ -71,6 +76,7 @@ impl Kind {
             Kind::AgentBouncing => "agent_bouncing",
             Kind::AgentReply => "agent_reply",
             Kind::AgentNote => "agent_note",
+            Kind::Refusal => "refusal",
         }
     }
 }
@@ -342,6 +348,7 @@ pub struct Envelope<'a> {
     pub references: &'a [String],
     /// `Some("auto-replied")` / `Some("auto-generated")`.
     pub auto_submitted: Option<&'a str>,
+    /// `X-Postdesk-Ticket`; empty: no such header (a refusal has no ticket).
     pub ticket_number: &'a str,
     pub fqdn: &'a str,
     /// Sign the mail with this key (`[smtp] dkim`).
@@ -369,8 +376,11 @@ pub fn build(env: &Envelope, subject: &str, body: &str) -> Result<Rendered, Noti
         .subject(sanitize_line(subject))
         .message_id(Some(format!("<{}>", env.message_id)))
         .date_now()
-        .raw_header(header(LOOP_HEADER, env.fqdn.to_string()))
-        .raw_header(header("X-Postdesk-Ticket", env.ticket_number.to_string()));
+        .raw_header(header(LOOP_HEADER, env.fqdn.to_string()));
+    // A refusal belongs to no ticket: no ticket header then.
+    if !env.ticket_number.is_empty() {
+        b = b.raw_header(header("X-Postdesk-Ticket", env.ticket_number.to_string()));
+    }
     for to in env.to {
         b = b.to(mailbox(to, None)?);
     }

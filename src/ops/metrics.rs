@@ -203,7 +203,8 @@ fn class_of(raw: &[u8], o: &Outcome) -> &'static str {
         | Outcome::FollowUp { .. }
         | Outcome::Note { .. }
         | Outcome::Duplicate { .. }
-        | Outcome::Ignored { .. } => mail_parser::MessageParser::new()
+        | Outcome::Ignored { .. }
+        | Outcome::Refused { .. } => mail_parser::MessageParser::new()
             .parse_headers(raw)
             .map(|m| crate::mail::classify(&m, "").class.as_str())
             .unwrap_or("unknown"),
@@ -221,6 +222,7 @@ pub fn outcome_label(o: &Outcome) -> &'static str {
         Outcome::AlreadyHandled => "already_handled",
         Outcome::Quarantined { .. } => "quarantined",
         Outcome::Ignored { .. } => "ignored",
+        Outcome::Refused { .. } => "refused",
         Outcome::RefetchRequested { .. } => "refetch_requested",
     }
 }

@@ -60,6 +60,7 @@ fn facts(state: &str, evidence: Authenticity) -> Facts {
         ro: Vec::new(),
     });
     f.directory.queues = vec![QueueFacts {
+        unknown_senders: Default::default(),
         service: None,
         name: "support".into(),
         group: Some("staff".into()),

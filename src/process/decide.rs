@@ -5,7 +5,8 @@
 //!
 //! In order: routing (which mailbox, so which queue), redelivery, our own
 //! mail coming back, threading and the sender's standing, the draft of the
-//! ticket, article and participants, then the rules ([`apply_rules`], the
+//! ticket, article and participants (unless the queue refuses the mail:
+//! `refuse.rs`), then the rules ([`apply_rules`], the
 //! one place rule actions change a plan), the service (the queue's default,
 //! and whether the customer user is entitled to it: `services.rs`), and
 //! last the notifications, so that they follow whatever the rules set
@@ -96,6 +97,9 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
     }
     thread(&mut plan, f, mail, s);
     let machines = super::machines::handle(&mut plan, f, mail, mailbox);
+    if !machines && super::refuse::decide(&mut plan, f, mail, mailbox, s) {
+        return plan;
+    }
     finish(plan, f, mail, mailbox, s, false, machines)
 }
 

@@ -36,6 +36,7 @@ mod parse;
 pub mod permit;
 pub mod plan;
 mod quarantine;
+mod refuse;
 mod release;
 mod route;
 mod rules_bridge;
@@ -156,6 +157,11 @@ pub enum Outcome {
     Ignored {
         reason: String,
     },
+    /// Turned away by the queue's policy (issue 8): stored, no ticket; the
+    /// sender got the refusal unless `reason` says why not.
+    Refused {
+        reason: String,
+    },
     /// `quarantine retry` of a message kept only in IMAP: the daemon will
     /// fetch it again on its next scan of `mailbox`.
     RefetchRequested {
@@ -181,6 +187,7 @@ impl std::fmt::Display for Outcome {
                 "quarantined as {id}: {error} (see `postdesk quarantine show {id}`)"
             ),
             Outcome::Ignored { reason } => write!(f, "ignored: {reason}"),
+            Outcome::Refused { reason } => write!(f, "refused: {reason}"),
             Outcome::RefetchRequested { id, mailbox } => write!(
                 f,
                 "entry {id} will be fetched again from mailbox {mailbox} by the running daemon (with the size limit then in force)"

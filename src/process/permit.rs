@@ -122,7 +122,8 @@ pub fn standing(plan: &mut Plan, standing: Standing, t: &Thread, d: &DirectoryFa
 pub fn strangers_get_new_ticket(t: &Thread, config: &Config) -> (bool, &'static str) {
     match t.directory.strangers {
         Strangers::NewTicket => (true, "the queue's strangers policy"),
-        Strangers::Record => (false, "the queue's strangers policy"),
+        // Refused later (`refuse::decide`), once machines' mail is set apart.
+        Strangers::Record | Strangers::Refuse => (false, "the queue's strangers policy"),
         Strangers::System => (
             config.system.stranger_follow_up == StrangerFollowUp::NewTicket,
             "system.stranger_follow_up",
@@ -229,6 +230,7 @@ mod tests {
             strangers: Strangers::System,
             comment_address: None,
             service: None,
+            unknown_senders: Default::default(),
         }
     }
 

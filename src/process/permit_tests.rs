@@ -165,6 +165,7 @@ fn queues_in_the_directory_choose_observers_and_who_is_alerted() {
         strangers: Strangers::System,
         comment_address: None,
         service: None,
+        unknown_senders: Default::default(),
     }];
     let p = plan(&f, &m, None);
     assert_eq!(p.participants.len(), 1, "{:?}", p.participants);
@@ -232,6 +233,7 @@ fn an_unknown_sender_becomes_a_customer_user_in_a_directory_queue() {
         comment_address: None,
         strangers: Strangers::System,
         service: None,
+        unknown_senders: Default::default(),
     }];
     f.directory.sender.customer = Some("ACME".into());
     let p = plan(&f, &m, None);

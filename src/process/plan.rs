@@ -108,6 +108,37 @@ pub enum Disposition {
     /// Machines' mail on a ticket (a bounce, an auto-reply, a read
     /// receipt, a challenge): an internal note that changes nothing.
     Note { ticket: TicketRef, reason: String },
+    /// Turned away by the queue's policy (issue 8): stored, no ticket, no
+    /// article; the sender gets the refusal (its notification in
+    /// [`Plan::notifications`], or why it is held back) and the attempt is
+    /// recorded for the agents.
+    Refuse {
+        why: Refusal,
+        /// The queue whose policy refused it.
+        queue: String,
+        /// The ticket quoted without a right to it (recorded for the
+        /// agents, never named to the sender).
+        quoted: Option<TicketRef>,
+    },
+}
+
+/// Why a mail is refused (what the refusal template says, in plain words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// Not a known customer (`unknown_senders = "refuse"`).
+    UnknownSender,
+    /// No right to the ticket the mail names (`strangers = "refuse"`).
+    NoRight,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::UnknownSender => "unknown_sender",
+            Refusal::NoRight => "no_right",
+        }
+    }
 }
 
 /// An address a delivery report says our mail could not reach.

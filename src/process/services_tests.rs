@@ -47,6 +47,7 @@ fn entitlement(address: &str, user: Option<&str>, services: &[&str]) -> Entitlem
 fn facts(queue_service: Option<&str>, ana: Option<Entitlement>) -> Facts {
     let mut f = Facts::default();
     f.directory.queues = vec![QueueFacts {
+        unknown_senders: Default::default(),
         comment_address: None,
         name: "support".into(),
         group: None,

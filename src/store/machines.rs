@@ -141,13 +141,14 @@ pub fn held_mail(c: &Connection, limit: u32) -> Result<Vec<HeldMail>> {
     Ok(rows)
 }
 
-/// Count one automatic mail queued to `address` on `ticket_id` (the loop
-/// caps read these back), and forget this address's counts from before
+/// Count one automatic mail queued to `address` on `ticket_id` (None: a
+/// refusal, which belongs to no ticket; the loop caps read these back),
+/// and forget this address's counts from before
 /// `forget_before` (RFC 3339: older than every cap's window, they can no
 /// longer decide anything).
 pub fn record_automatic_mail(
     c: &Connection,
-    ticket_id: i64,
+    ticket_id: Option<i64>,
     address: &str,
     forget_before: &str,
 ) -> Result<()> {
@@ -273,7 +274,7 @@ mod tests {
         )
         .unwrap();
         for _ in 0..3 {
-            record_automatic_mail(c, 1, "a@x", "2000").unwrap();
+            record_automatic_mail(c, Some(1), "a@x", "2000").unwrap();
         }
         assert_eq!(automatic_mail_to(c, "a@x", "2000", 10).unwrap().len(), 3);
         assert_eq!(automatic_mail_to(c, "a@x", "2000", 2).unwrap().len(), 2);
@@ -281,7 +282,7 @@ mod tests {
         assert_eq!(automatic_mail_on(c, 1, "2000", 10).unwrap().len(), 3);
         assert!(automatic_mail_to(c, "b@x", "2000", 10).unwrap().is_empty());
         // Counts older than every window are forgotten on the next one.
-        record_automatic_mail(c, 1, "a@x", "9999").unwrap();
+        record_automatic_mail(c, Some(1), "a@x", "9999").unwrap();
         assert_eq!(automatic_mail_to(c, "a@x", "2000", 10).unwrap().len(), 1);
     }
 }

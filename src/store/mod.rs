@@ -35,6 +35,7 @@ pub mod outbox;
 mod plans;
 pub mod quarantine_fate;
 pub mod records;
+pub mod refusals;
 pub mod retention;
 pub mod safeguards;
 pub mod search;
@@ -67,6 +68,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v14_counters.sql"),
     include_str!("schema_v15_search.sql"),
     include_str!("schema_v16_queue_service.sql"),
+    include_str!("schema_v17_refusals.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -28,6 +28,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("outbox.rs", include_str!("outbox.rs")),
     ("quarantine_fate.rs", include_str!("quarantine_fate.rs")),
     ("records.rs", include_str!("records.rs")),
+    ("refusals.rs", include_str!("refusals.rs")),
     ("safeguards.rs", include_str!("safeguards.rs")),
     ("ticket_fields.rs", include_str!("ticket_fields.rs")),
     ("search.rs", include_str!("search.rs")),
@@ -59,6 +60,7 @@ const GROWING: &[&str] = &[
     "customer_user_services",
     "ticket_tags",
     "ticket_history",
+    "refusals",
 ];
 
 /// Statements allowed to scan, each with the reason. Match: the statement

@@ -145,6 +145,9 @@ pub struct TicketDetail {
     pub articles: Vec<ArticleView>,
     /// Who changed which field, oldest first (rules today).
     pub history: Vec<super::history::Entry>,
+    /// Mail refused that quoted this ticket without a right to it
+    /// (`strangers = "refuse"`), oldest first.
+    pub refused: Vec<super::refusals::Attempt>,
 }
 
 #[derive(Debug, Serialize)]
@@ -238,6 +241,7 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
                         assigned_group: None,
                         articles: Vec::new(),
                         history: Vec::new(),
+                        refused: Vec::new(),
                     },
                 ))
             },
@@ -308,6 +312,7 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
     t.articles = articles;
     t.tags = super::ticket_fields::tags(c, id)?;
     t.history = super::history::for_ticket(c, id)?;
+    t.refused = super::refusals::on_ticket(c, id)?;
     Ok(Some(t))
 }
 

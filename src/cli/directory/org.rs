@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use postdesk::directory::{Customer, Group, Notify, Queue, Service, Strangers};
+use postdesk::directory::{Customer, Group, Notify, Queue, Service, Strangers, UnknownSenders};
 use postdesk::store::directory as dir;
 
 use super::{done, exists, missing, read, show, table, write};
@@ -89,13 +89,18 @@ pub struct QueueSet {
     #[arg(long)]
     cc_observers: Option<bool>,
     /// Mail quoting a ticket its sender has no right to: system
-    /// (system.stranger_follow_up), new_ticket or record.
-    #[arg(long, value_parser = ["system", "new_ticket", "record"])]
+    /// (system.stranger_follow_up), new_ticket, record or refuse (the
+    /// refusal, no ticket).
+    #[arg(long, value_parser = ["system", "new_ticket", "record", "refuse"])]
     strangers: Option<String>,
     /// The service a new ticket in the queue gets when its customer user
     /// is entitled to it ("" for none; a service of the directory).
     #[arg(long)]
     service: Option<String>,
+    /// A new ticket's sender the directory does not know: create (they
+    /// become a customer user) or refuse (the refusal, no ticket).
+    #[arg(long, value_parser = ["create", "refuse"])]
+    unknown_senders: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -197,6 +202,9 @@ fn set_queue(q: &mut Queue, s: &QueueSet) {
     if let Some(v) = &s.service {
         q.service = blank_is_none(v);
     }
+    if let Some(u) = s.unknown_senders.as_deref().and_then(UnknownSenders::parse) {
+        q.unknown_senders = u;
+    }
 }
 
 pub fn queue(cli: &Cli, cmd: &Command<QueueSet>) -> anyhow::Result<ExitCode> {
@@ -246,13 +254,22 @@ pub fn queue(cli: &Cli, cmd: &Command<QueueSet>) -> anyhow::Result<ExitCode> {
                         q.support_address.clone().unwrap_or_else(|| "-".into()),
                         q.notify.as_text().to_string(),
                         q.strangers.as_str().to_string(),
+                        q.unknown_senders.as_str().to_string(),
                         q.service.clone().unwrap_or_else(|| "-".into()),
                     ]
                 })
                 .collect();
             table(
                 &mut out,
-                &["NAME", "GROUP", "SUPPORT", "NOTIFY", "STRANGERS", "SERVICE"],
+                &[
+                    "NAME",
+                    "GROUP",
+                    "SUPPORT",
+                    "NOTIFY",
+                    "STRANGERS",
+                    "UNKNOWN",
+                    "SERVICE",
+                ],
                 &rows,
             )?;
             Ok(ExitCode::SUCCESS)

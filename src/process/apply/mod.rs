@@ -3,11 +3,12 @@
 //! [`super::quarantine`], the failure path): the raw bytes, the receipt,
 //! the ticket, its article, attachments and participants, the fields and
 //! history rules changed (`fields.rs`), the outbound articles and their
-//! outbox rows. It decides nothing the plan did not.
+//! outbox rows, and refusals with their mail (`refusal.rs`). It decides nothing the plan did not.
 
 mod article;
 mod fields;
 mod notice;
+mod refusal;
 
 pub(in crate::process) use article::sync_filesystem;
 
@@ -82,6 +83,20 @@ impl Processor {
                 return Ok(Outcome::Ignored {
                     reason: reason.clone(),
                 });
+            }
+            Disposition::Refuse { why, queue, quoted } => {
+                let receipt_id = receipt("refused", None, None, Some(why.as_str()))?;
+                let refused = refusal::Refused {
+                    why: *why,
+                    queue,
+                    quoted: quoted.as_ref(),
+                    receipt_id,
+                    mailbox: mailbox_name,
+                };
+                let reason = self.refuse(db, plan, mail, &refused, &parsed.sha)?;
+                tracing::warn!(from = %mail.from.address, queue = %queue,
+                    quoted = quoted.as_ref().map(|t| t.number.as_str()), "mail refused: {reason}");
+                return Ok(Outcome::Refused { reason });
             }
             Disposition::NewTicket { quoted } => {
                 if let Some(q) = quoted {

@@ -137,7 +137,7 @@ impl Processor {
                         .format("%Y-%m-%dT%H:%M:%SZ")
                         .to_string();
                     for to in to.iter() {
-                        machines::record_automatic_mail(db, ticket.id, to, &forget_before)?;
+                        machines::record_automatic_mail(db, Some(ticket.id), to, &forget_before)?;
                     }
                 }
             }
@@ -211,6 +211,7 @@ impl Processor {
                 quoted_ticket: quoted.unwrap_or_default().to_string(),
                 bouncing: String::new(),
                 bouncing_reason: String::new(),
+                refusal: String::new(),
             },
             support_address: mailbox.address.clone(),
             support_name: mailbox

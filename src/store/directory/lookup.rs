@@ -9,7 +9,7 @@ use crate::store::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
 use crate::directory::permission::{Member, Sender, Ticket};
-use crate::directory::{domain_of, Notify, Strangers};
+use crate::directory::{domain_of, Notify, Strangers, UnknownSenders};
 
 /// A directory queue as deciding needs it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -28,6 +28,9 @@ pub struct QueueFacts {
     /// The service a new ticket in the queue gets (when its customer user
     /// is entitled to it).
     pub service: Option<String>,
+    /// A new ticket's sender the directory does not know: made a customer
+    /// user, or refused.
+    pub unknown_senders: UnknownSenders,
 }
 
 fn access(c: &Connection, sql: &str, id: i64) -> Result<(Vec<String>, Vec<String>)> {
@@ -199,6 +202,7 @@ pub fn queues(c: &Connection) -> Result<Vec<QueueFacts>> {
             strangers: q.strangers,
             comment_address: q.comment_address.map(|a| a.to_lowercase()),
             service: q.service,
+            unknown_senders: q.unknown_senders,
         });
     }
     Ok(out)

@@ -9,12 +9,13 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{group_id, DirError, Result};
-use crate::directory::{Notify, Queue, Strangers};
+use crate::directory::{Notify, Queue, Strangers, UnknownSenders};
 use crate::store::{now_text, StoreError};
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Queue> {
     let notify: String = r.get(4)?;
     let strangers: String = r.get(6)?;
+    let unknown: String = r.get(7)?;
     Ok(Queue {
         name: r.get(0)?,
         group: r.get(1)?,
@@ -24,7 +25,8 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Queue> {
         notify: Notify::parse(&notify).unwrap_or(Notify::Config),
         cc_observers: r.get(5)?,
         strangers: Strangers::parse(&strangers).unwrap_or(Strangers::System),
-        service: r.get(7)?,
+        service: r.get(8)?,
+        unknown_senders: UnknownSenders::parse(&unknown).unwrap_or_default(),
     })
 }
 
@@ -32,7 +34,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Queue> {
 pub fn queues(c: &Connection) -> std::result::Result<Vec<Queue>, StoreError> {
     let mut stmt = c.prepare_cached(
         "SELECT q.name, g.name, q.support_address, q.comment_address, q.notify, q.cc_observers,
-                q.strangers, s.name
+                q.strangers, q.unknown_senders, s.name
          FROM queues q LEFT JOIN user_groups g ON g.id = q.group_id
               LEFT JOIN services s ON s.id = q.service_id
          WHERE q.in_directory = 1 ORDER BY q.name",
@@ -45,7 +47,7 @@ pub fn queues(c: &Connection) -> std::result::Result<Vec<Queue>, StoreError> {
 pub fn queue(c: &Connection, name: &str) -> std::result::Result<Option<Queue>, StoreError> {
     Ok(c.prepare_cached(
         "SELECT q.name, g.name, q.support_address, q.comment_address, q.notify,
-                    q.cc_observers, q.strangers, s.name
+                    q.cc_observers, q.strangers, q.unknown_senders, s.name
              FROM queues q LEFT JOIN user_groups g ON g.id = q.group_id
                   LEFT JOIN services s ON s.id = q.service_id
              WHERE q.name = ?1 AND q.in_directory = 1",
@@ -81,13 +83,14 @@ pub fn put_queue(c: &Connection, q: &Queue) -> Result<()> {
     };
     c.prepare_cached(
         "INSERT INTO queues (name, created_at, in_directory, group_id, support_address,
-                             comment_address, notify, cc_observers, strangers, service_id)
-         VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                             comment_address, notify, cc_observers, strangers, service_id,
+                             unknown_senders)
+         VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT(name) DO UPDATE SET in_directory = 1, group_id = excluded.group_id,
              support_address = excluded.support_address,
              comment_address = excluded.comment_address, notify = excluded.notify,
              cc_observers = excluded.cc_observers, strangers = excluded.strangers,
-             service_id = excluded.service_id",
+             service_id = excluded.service_id, unknown_senders = excluded.unknown_senders",
     )?
     .execute(params![
         q.name,
@@ -98,7 +101,8 @@ pub fn put_queue(c: &Connection, q: &Queue) -> Result<()> {
         q.notify.as_text(),
         q.cc_observers,
         q.strangers.as_str(),
-        service
+        service,
+        q.unknown_senders.as_str()
     ])?;
     Ok(())
 }
@@ -110,7 +114,7 @@ pub fn remove_queue(c: &Connection, name: &str) -> Result<()> {
         .prepare_cached(
             "UPDATE queues SET in_directory = 0, group_id = NULL, support_address = NULL,
                  comment_address = NULL, notify = 'config', cc_observers = 1, strangers = 'system',
-                 service_id = NULL
+                 service_id = NULL, unknown_senders = 'create'
              WHERE name = ?1 AND in_directory = 1",
         )?
         .execute([name])?;

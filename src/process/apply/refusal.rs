@@ -1,0 +1,169 @@
+//! Carrying out a refusal (issue 8): the refusal record (who, which queue,
+//! why, the ticket quoted, the mail's receipt) and, unless the plan held
+//! it back, the refusal mail queued in the outbox without a ticket and
+//! counted by the loop caps, all in the caller's transaction. No ticket,
+//! no article: the quoted ticket is untouched, and agents see the attempt
+//! in `ticket show`.
+
+use super::super::plan::{Plan, Refusal};
+use super::super::{sha256_hex, Failure, Processor};
+use crate::mail::InboundMail;
+use crate::notify;
+use crate::store::records::TicketRef;
+use crate::store::refusals::{self, NewRefusal};
+use crate::store::{machines, Db};
+
+/// What the refusal is about, from the plan's disposition.
+pub(super) struct Refused<'a> {
+    pub why: Refusal,
+    pub queue: &'a str,
+    pub quoted: Option<&'a TicketRef>,
+    pub receipt_id: i64,
+    pub mailbox: &'a str,
+}
+
+impl Processor {
+    /// Record the refusal and queue its mail (or say why none goes out).
+    /// Returns what the outcome says.
+    pub(super) fn refuse(
+        &self,
+        db: &Db,
+        plan: &Plan,
+        mail: &InboundMail,
+        r: &Refused,
+        sha: &str,
+    ) -> Result<String, Failure> {
+        let n = plan.notifications.first();
+        let held = match n {
+            Some(n) => n.suppressed.clone(),
+            None => Some("no refusal in the plan".to_string()),
+        };
+        let id = refusals::record_refusal(
+            db,
+            &NewRefusal {
+                address: &mail.from.address,
+                mailbox: r.mailbox,
+                queue: r.queue,
+                reason: r.why.as_str(),
+                ticket_id: r.quoted.map(|t| t.id),
+                receipt_id: r.receipt_id,
+                message_id: mail.message_id.as_deref(),
+                subject: &notify::clip(&mail.subject),
+                held: held.as_deref(),
+            },
+        )?;
+        let said = match r.why {
+            Refusal::NoRight => "no right to the ticket it names",
+            Refusal::UnknownSender => "not a known customer",
+        };
+        let n = match (n, held) {
+            (Some(n), None) => n,
+            (_, why) => {
+                let why = why.unwrap_or_default();
+                return Ok(format!("{said}; no refusal sent: {why}"));
+            }
+        };
+        let mailbox = self
+            .config
+            .mailbox(&n.from_mailbox)
+            .ok_or_else(|| Failure::Other(format!("no [[mailbox]] named {:?}", n.from_mailbox)))?;
+        let ctx = notify::Context {
+            ticket: notify::TicketCtx {
+                number: String::new(),
+                tag: String::new(),
+                subject: String::new(),
+                state: String::new(),
+                queue: String::new(),
+                customer: String::new(),
+                customer_name: String::new(),
+            },
+            article: notify::ArticleCtx {
+                from: mail.from.address.clone(),
+                from_name: notify::clip(mail.from.name.as_deref().unwrap_or_default()),
+                subject: notify::clip(&mail.subject),
+                text: String::new(),
+                attachments: Vec::new(),
+                unverified_sender: true,
+                from_our_address: false,
+                agents_side: false,
+                quoted_ticket: String::new(),
+                bouncing: String::new(),
+                bouncing_reason: String::new(),
+                refusal: r.why.as_str().to_string(),
+            },
+            support_address: mailbox.address.clone(),
+            support_name: mailbox
+                .display_name
+                .clone()
+                .unwrap_or_else(|| mailbox.address.clone()),
+        };
+        let kind = n.kind.name();
+        let text = match notify::render_with_fallback(
+            &self.templates,
+            notify::shipped(),
+            kind,
+            &n.language,
+            &ctx,
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(from = %mail.from.address, "refusal not sent: {e}");
+                refusals::mark_unsent(db, id, &e.to_string())?;
+                return Ok(format!("{said}; the refusal could not be written: {e}"));
+            }
+        };
+        if let Some(why) = &text.fell_back {
+            tracing::warn!(
+                kind,
+                "template failed, the shipped one was used instead: {why}"
+            );
+        }
+        // Deterministic per inbound message: the same on a re-run.
+        let message_id = format!(
+            "refusal.{}@{}",
+            &sha256_hex(format!("{sha}/{kind}").as_bytes())[..16],
+            self.config.system.fqdn
+        );
+        let references: Vec<String> = mail.message_id.iter().cloned().collect();
+        let env = notify::Envelope {
+            from_address: &mailbox.address,
+            from_name: mailbox.display_name.as_deref(),
+            to: &n.to,
+            reply_to: None,
+            envelope_from: None,
+            message_id: &message_id,
+            in_reply_to: mail.message_id.as_deref(),
+            references: &references,
+            auto_submitted: Some("auto-replied"),
+            // No ticket: no X-Postdesk-Ticket header.
+            ticket_number: "",
+            fqdn: &self.config.system.fqdn,
+            dkim: self.config.smtp.dkim.as_ref(),
+        };
+        let rendered = notify::build(&env, &text.subject, &text.body)?;
+        let outbox_id = refusals::enqueue(
+            db,
+            id,
+            &rendered.envelope_from,
+            &rendered.recipients,
+            &message_id,
+            &rendered.raw,
+        )?;
+        if let Some(why) = &n.held {
+            machines::hold_outbox(db, outbox_id, why)?;
+            return Ok(format!("{said}; refusal held: {why}"));
+        }
+        // Automatic mail to this address: what the loop caps count.
+        let longest = (self.config.system.loop_caps.iter())
+            .map(|c| c.window_secs)
+            .max()
+            .unwrap_or(0);
+        let forget_before = (chrono::Utc::now() - chrono::Duration::seconds(longest))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        for to in &n.to {
+            machines::record_automatic_mail(db, None, to, &forget_before)?;
+        }
+        Ok(format!("{said}; refusal sent to {}", n.to.join(", ")))
+    }
+}
