@@ -41,7 +41,8 @@
 #      sent to Postfix over smtp.max_connections connections with
 #      TCP_NODELAY (examples/bench_smtp.rs), delivered before postdesk starts.
 #   3. `postdesk run` with a fresh database (tls none, after = "move",
-#      one [[queue]] without agents, auto_reply_limit_per_hour 1000000, so
+#      one [[queue]] without agents, auto_reply_limit_per_hour 1000000 and
+#      loop_caps 1000000/1d, so
 #      each new ticket queues exactly one auto-reply, to
 #      cust<k>-<tag>@customer.test, which Postfix delivers into Dovecot).
 #      sqlite3 polls the database every 25 ms from process start for
@@ -229,6 +230,9 @@ run_one() {
 [system]
 fqdn = "desk-$tag.support.test"
 auto_reply_limit_per_hour = 1000000
+# Generated senders write several mails each; the loop caps (meant for
+# robots) would hold their later auto-replies back.
+loop_caps = ["1000000/1d"]
 
 [storage]
 database = "state/postdesk.db"
