@@ -160,6 +160,18 @@ fn rules_choose_the_after_hours_reply_and_set_the_tickets_fields() {
             && text.contains("rule outlook: service → Email::Outlook"),
         "{text}"
     );
+    // `ticket history` lists the same changes, in the same order.
+    let history = desk.json(&["ticket", "history", &number, "--json"]);
+    assert_eq!(history["ticket"], number.as_str(), "{history:#}");
+    assert_eq!(history["history"], show["history"], "{history:#}");
+    let text = desk.cli(&["ticket", "history", &number]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.lines().count() == 8 && text.contains("rule replies: tags → answered (mail #"),
+        "{text}"
+    );
+    let missing = desk.cli(&["ticket", "history", "2026112210000017"]);
+    assert_ne!(missing.status.code(), Some(0));
     let tagged = desk.json(&["ticket", "list", "--json", "--tag", "vip"]);
     assert_eq!(tagged.as_array().unwrap().len(), 1, "{tagged}");
     let none = desk.json(&["ticket", "list", "--json", "--tag", "nothing"]);

@@ -21,6 +21,7 @@ mod rules_test;
 mod storage_check;
 mod ticket;
 mod ticket_create;
+mod ticket_history;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -55,6 +55,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What changed on a ticket, oldest first: each field, from what to
+    /// what, who or what changed it (rule, agent, command, scheduler,
+    /// system) and the mail that caused it.
+    History {
+        /// Ticket number, e.g. 2026112210000017, or a pasted tag such as
+        /// [Ticket#2026112210000017].
+        number: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one ticket with its articles.
     Show {
         /// Ticket number, e.g. 2026112210000017, or a pasted tag such as
@@ -71,6 +82,7 @@ impl Command {
         match self {
             Command::List { json, .. }
             | Command::Search { json, .. }
+            | Command::History { json, .. }
             | Command::Show { json, .. } => *json,
             Command::Create(a) => a.json,
         }
@@ -172,31 +184,47 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
             number: typed,
             json,
         } => {
-            let number = typed_number(&config, typed)?;
-            let Some(t) = views::ticket(store.conn(), &number)? else {
-                // Only the old check digit fits: no ticket was issued
-                // with it, so it is a typo of a current number.
-                if !postdesk::threading::is_valid(&number) {
-                    return Err(failure(
-                        DATAERR,
-                        format!("{number} is not a valid ticket number: its check digit is wrong (a typo?)"),
-                    ));
-                }
-                return Err(failure(
-                    NOINPUT,
-                    format!("no ticket {number} (see `postdesk ticket list`)"),
-                ));
-            };
+            let t = detail(&config, &mut store, typed)?;
             if *json {
                 out.json(&t)?;
             } else {
                 print_ticket(&mut out, &t)?;
             }
         }
+        Command::History {
+            number: typed,
+            json,
+        } => {
+            let t = detail(&config, &mut store, typed)?;
+            super::ticket_history::print(&mut out, &t, *json)?;
+        }
         // Dispatched above: it writes, this match only reads.
         Command::Create(_) => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The ticket a user typed the number of, or the error that tells a
+/// malformed number, a wrong check digit and an unknown ticket apart.
+fn detail(
+    config: &postdesk::config::Config,
+    store: &mut postdesk::store::Store,
+    typed: &str,
+) -> anyhow::Result<views::TicketDetail> {
+    let number = typed_number(config, typed)?;
+    match views::ticket(store.conn(), &number)? {
+        Some(t) => Ok(t),
+        // Only the old check digit fits: no ticket was issued with it, so
+        // it is a typo of a current number.
+        None if !postdesk::threading::is_valid(&number) => Err(failure(
+            DATAERR,
+            format!("{number} is not a valid ticket number: its check digit is wrong (a typo?)"),
+        )),
+        None => Err(failure(
+            NOINPUT,
+            format!("no ticket {number} (see `postdesk ticket list`)"),
+        )),
+    }
 }
 
 fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Result<()> {
@@ -237,23 +265,7 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
     }
     if !t.history.is_empty() {
         writeln!(out, "History:")?;
-        for h in &t.history {
-            let change = match (&h.old, &h.new) {
-                (Some(o), Some(n)) => format!("{o} → {n}"),
-                (None, Some(n)) => format!("→ {n}"),
-                (Some(o), None) => format!("{o} → (none)"),
-                (None, None) => "(none)".into(),
-            };
-            let by = match h.article_id {
-                Some(a) => format!(" (mail #{a})"),
-                None => String::new(),
-            };
-            writeln!(
-                out,
-                "  {}  {} {}: {} {change}{by}",
-                h.at, h.actor_kind, h.actor, h.field
-            )?;
-        }
+        super::ticket_history::lines(out, &t.history)?;
     }
     if !t.refused.is_empty() {
         writeln!(out, "Refused (quoted this ticket without a right to it):")?;
