@@ -432,3 +432,5 @@ fn stands_in(read: &read::Read, p: &Problem) -> bool {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_more;
