@@ -254,13 +254,28 @@ impl Store {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",
         };
-        conn.execute_batch(&format!(
+        let pragmas = format!(
             "PRAGMA journal_mode = WAL;
              PRAGMA foreign_keys = ON;
              PRAGMA synchronous = {sync};
              PRAGMA temp_store = MEMORY;"
-        ))
-        .map_err(open_err)?;
+        );
+        // Switching a new database to WAL needs its exclusive lock, and
+        // SQLite answers BUSY there without calling the busy handler: while
+        // another process creates and migrates the same file, wait for it
+        // as the busy timeout would.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match conn.execute_batch(&pragmas) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                r => break r.map_err(open_err)?,
+            }
+        }
         conn.set_prepared_statement_cache_capacity(64);
         let mut store = Store {
             conn,
