@@ -73,37 +73,13 @@ pub fn for_ticket(c: &Connection, ticket_id: i64) -> Result<Vec<Entry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{records, Durability, Store};
     use crate::tickets::history::ActorKind;
 
     #[test]
     fn changes_are_recorded_in_order_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("h.db"), Durability::Full).unwrap();
+        let (mut s, id) = crate::store::tests::store_with_ticket(dir.path());
         let c = s.conn();
-        c.execute(
-            "INSERT INTO queues (name, created_at) VALUES ('support', 'now')",
-            [],
-        )
-        .unwrap();
-        let id = records::insert_ticket(
-            c,
-            &records::NewTicket {
-                number: "1",
-                subject: "s",
-                state: "posted",
-                urgency: 3,
-                impact: 3,
-                priority: 3,
-                priority_explicit: false,
-                queue: "support",
-                customer_address: "a@x.test",
-                customer_name: None,
-                support_address: "s@x.test",
-                language: "en",
-            },
-        )
-        .unwrap();
         let some = |v: &str| Some(v.to_string());
         record(
             c,

@@ -402,7 +402,7 @@ pub fn now_unix() -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -464,6 +464,38 @@ mod tests {
             .unwrap();
         let e = Store::open_read_only(&p).err().unwrap();
         assert!(matches!(e, StoreError::TooNew { .. }), "{e}");
+    }
+
+    /// A new store in `dir` holding one ticket (number "1", queue
+    /// "support"), and that ticket's id: the set-up of the store's
+    /// per-table tests.
+    pub(crate) fn store_with_ticket(dir: &Path) -> (Store, i64) {
+        let mut s = Store::open(&dir.join("t.db"), Durability::Full).unwrap();
+        let c = s.conn();
+        c.execute(
+            "INSERT INTO queues (name, created_at) VALUES ('support', 'now')",
+            [],
+        )
+        .unwrap();
+        let id = records::insert_ticket(
+            c,
+            &records::NewTicket {
+                number: "1",
+                subject: "s",
+                state: "posted",
+                urgency: 3,
+                impact: 3,
+                priority: 3,
+                priority_explicit: false,
+                queue: "support",
+                customer_address: "a@x.test",
+                customer_name: None,
+                support_address: "s@x.test",
+                language: "en",
+            },
+        )
+        .unwrap();
+        (s, id)
     }
 
     #[test]

@@ -61,36 +61,13 @@ pub fn tags(c: &Connection, ticket_id: i64) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{records, Durability, Store};
+    use crate::store::records;
 
     #[test]
     fn details_and_tags_are_written_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
+        let (mut s, id) = crate::store::tests::store_with_ticket(dir.path());
         let c = s.conn();
-        c.execute(
-            "INSERT INTO queues (name, created_at) VALUES ('support', 'now')",
-            [],
-        )
-        .unwrap();
-        let id = records::insert_ticket(
-            c,
-            &records::NewTicket {
-                number: "1",
-                subject: "s",
-                state: "posted",
-                urgency: 3,
-                impact: 3,
-                priority: 3,
-                priority_explicit: false,
-                queue: "support",
-                customer_address: "a@x.test",
-                customer_name: None,
-                support_address: "s@x.test",
-                language: "en",
-            },
-        )
-        .unwrap();
         set_details(
             c,
             id,
