@@ -5,29 +5,9 @@ use super::*;
 use crate::config::LoopCap;
 use crate::mail::{Bounce, Classification, OriginalMessage, Recipient};
 use crate::notify::Kind;
-use crate::process::decide::tests::{mail, plan};
+use crate::process::decide::tests::{mail, plan, ticket};
 use crate::process::facts::{Match, Original, Thread};
 use crate::process::plan::Notification;
-
-fn ticket() -> TicketRef {
-    TicketRef {
-        id: 7,
-        number: "2026112210000017".into(),
-        subject: "Printer".into(),
-        state: "open".into(),
-        queue: "support".into(),
-        customer_address: "ana@customer.test".into(),
-        language: "en".into(),
-        support_address: "support@example.com".into(),
-        urgency: 3,
-        impact: 3,
-        priority: 3,
-        priority_explicit: false,
-        ticket_type: None,
-        service: None,
-        category: None,
-    }
-}
 
 fn classified(class: MailClass, bounce: Option<Bounce>) -> InboundMail {
     let mut m = mail(
@@ -63,7 +43,7 @@ fn bounce(outcome: DeliveryOutcome) -> Option<Bounce> {
 fn on_ticket() -> Facts {
     Facts {
         original: Some(Original {
-            ticket: ticket(),
+            ticket: ticket("open"),
             by: "the returned Message-ID <…>".into(),
         }),
         ..Facts::default()
@@ -174,7 +154,7 @@ fn an_auto_reply_on_a_ticket_changes_nothing_and_alerts_nobody() {
         // Threaded by the ticket tag in its subject, as the facts found it.
         let f = Facts {
             thread: Some(Thread {
-                ticket: ticket(),
+                ticket: ticket("open"),
                 matched: Match::Tag {
                     number: "2026112210000017".into(),
                 },
@@ -341,7 +321,7 @@ fn the_loop_cap_on_one_ticket_stops_its_alerts() {
     let f = Facts {
         received_at: now,
         thread: Some(Thread {
-            ticket: ticket(),
+            ticket: ticket("open"),
             matched: Match::MessageId {
                 message_id: "x@helpdesk.example.com".into(),
             },
