@@ -538,6 +538,7 @@ pub(super) fn check(
         queues,
         mailboxes,
         ops,
+        lifecycle: crate::tickets::lifecycle::Lifecycle::default(),
         retention,
         auth: super::Auth { authserv_id },
         warnings,

@@ -151,6 +151,9 @@ pub struct Config {
     pub retention: Retention,
     /// Agent authenticity (`[auth]`).
     pub auth: Auth,
+    /// States, transitions per role and per-queue policies (`[lifecycle]`;
+    /// the Moodle tracker's states, relaxed, until configured).
+    pub lifecycle: crate::tickets::lifecycle::Lifecycle,
     /// Settings that are accepted but have no effect, for `check` and the
     /// daemon's start to show; each a line like a problem's
     /// (`postdesk.toml:12: mailbox[0]: …`).

@@ -24,7 +24,6 @@ use crate::commands::{self, Command};
 use crate::mail::InboundMail;
 use crate::notify::Kind;
 use crate::tickets::history::{ActorKind, Change};
-use crate::tickets::lifecycle::Lifecycle;
 use crate::tickets::State;
 
 /// What the store says about a ticket that an agent's mail needs (read by
@@ -221,7 +220,7 @@ pub fn draft(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &Settings) {
         new: Some(new),
     };
     if let Some(ticket) = plan.ticket.as_mut() {
-        let opened = Lifecycle::default()
+        let opened = (s.config.lifecycle)
             .on_agent_action(ticket.state.as_str())
             .and_then(|d| d.name.parse::<State>().ok());
         if let Some(to) = opened.filter(|to| *to != ticket.state) {
