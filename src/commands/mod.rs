@@ -106,14 +106,17 @@ pub enum LinkKind {
     Change,
     Parent,
     Child,
+    /// Related, without a direction.
+    Related,
 }
 
 impl LinkKind {
-    pub const ALL: [LinkKind; 4] = [
+    pub const ALL: [LinkKind; 5] = [
         LinkKind::Problem,
         LinkKind::Change,
         LinkKind::Parent,
         LinkKind::Child,
+        LinkKind::Related,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -122,6 +125,7 @@ impl LinkKind {
             LinkKind::Change => "change",
             LinkKind::Parent => "parent",
             LinkKind::Child => "child",
+            LinkKind::Related => "related",
         }
     }
 }
@@ -233,7 +237,7 @@ pub const REFERENCE: &[(&str, &str)] = &[
     ("#cc add|remove ADDRESS", "add or remove an observer"),
     ("#merge NUMBER", "merge this ticket into ticket NUMBER"),
     (
-        "#link problem|change|parent|child NUMBER",
+        "#link problem|change|parent|child|related NUMBER",
         "link this ticket to another",
     ),
     (

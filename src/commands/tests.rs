@@ -146,7 +146,7 @@ fn bad_arguments_say_what_is_expected() {
         ("#merge abc", "\"abc\" is not a ticket number"),
         (
             "#link sibling 12",
-            "no link \"sibling\": problem, change, parent or child",
+            "no link \"sibling\": problem, change, parent, child or related",
         ),
         (
             "#link 12",

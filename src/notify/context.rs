@@ -40,6 +40,7 @@ impl Context {
                 bouncing: "ana@example.com".into(),
                 bouncing_reason: "5.1.1 user unknown".into(),
                 refusal: "no_right".into(),
+                other_ticket: "2026112010000023".into(),
             },
             support_address: "support@example.com".into(),
             support_name: "Support".into(),
@@ -85,6 +86,9 @@ pub struct ArticleCtx {
     /// known customer) or `no_right` (no right to the ticket it names);
     /// empty otherwise.
     pub refusal: String,
+    /// For `merged` (the old number), `linked_resolved` (the problem or
+    /// change resolved): the other ticket's number; empty otherwise.
+    pub other_ticket: String,
 }
 
 /// At most this many characters of a display name or a subject taken

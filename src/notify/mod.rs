@@ -49,10 +49,19 @@ pub enum Kind {
     /// to the ticket the mail names. Says why in plain words, never what a
     /// ticket holds nor whether it exists; sent without a ticket.
     Refusal,
+    /// To a merged ticket's requesters: it continues under the number of
+    /// the ticket it was merged into (`article.other_ticket` is the old).
+    Merged,
+    /// To the other side of a transfer: the ticket and its history
+    /// (`article.text`), answered by replying.
+    Transferred,
+    /// To an incident's requesters: the problem or change it is linked to
+    /// (`article.other_ticket`) was resolved.
+    LinkedResolved,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 10] = [
         Kind::AutoReply,
         Kind::AgentNewTicket,
         Kind::AgentFollowUp,
@@ -60,6 +69,9 @@ impl Kind {
         Kind::AgentReply,
         Kind::AgentNote,
         Kind::Refusal,
+        Kind::Merged,
+        Kind::Transferred,
+        Kind::LinkedResolved,
     ];
 
     /// The kinds every templates folder must have in its default language
@@ -77,6 +89,9 @@ impl Kind {
             Kind::AgentReply => "agent_reply",
             Kind::AgentNote => "agent_note",
             Kind::Refusal => "refusal",
+            Kind::Merged => "merged",
+            Kind::Transferred => "transferred",
+            Kind::LinkedResolved => "linked_resolved",
         }
     }
 }

@@ -132,6 +132,50 @@ const SHIPPED: &[(&str, &str, &str)] = &[
         "pt",
         "refusal",
         include_str!("../../mail-templates/pt/refusal.txt"),
+    ),    (
+        "en",
+        "merged",
+        include_str!("../../mail-templates/en/merged.txt"),
+    ),
+    (
+        "en",
+        "transferred",
+        include_str!("../../mail-templates/en/transferred.txt"),
+    ),
+    (
+        "en",
+        "linked_resolved",
+        include_str!("../../mail-templates/en/linked_resolved.txt"),
+    ),
+    (
+        "fr",
+        "merged",
+        include_str!("../../mail-templates/fr/merged.txt"),
+    ),
+    (
+        "fr",
+        "transferred",
+        include_str!("../../mail-templates/fr/transferred.txt"),
+    ),
+    (
+        "fr",
+        "linked_resolved",
+        include_str!("../../mail-templates/fr/linked_resolved.txt"),
+    ),
+    (
+        "pt",
+        "merged",
+        include_str!("../../mail-templates/pt/merged.txt"),
+    ),
+    (
+        "pt",
+        "transferred",
+        include_str!("../../mail-templates/pt/transferred.txt"),
+    ),
+    (
+        "pt",
+        "linked_resolved",
+        include_str!("../../mail-templates/pt/linked_resolved.txt"),
     ),
 ];
 

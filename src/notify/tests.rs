@@ -32,6 +32,7 @@ fn ctx(subject: &str) -> Context {
             bouncing: String::new(),
             bouncing_reason: String::new(),
             refusal: String::new(),
+            other_ticket: String::new(),
         },
         support_address: "support@desk.example.com".into(),
         support_name: "Support".into(),

@@ -59,6 +59,7 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         trace: Vec::new(),
         authenticity: f.authenticity.clone(),
         agent: None,
+        relations: Vec::new(),
     };
     plan.note("route", route.reason.clone());
     let Some(mailbox) = route.mailbox.as_deref().and_then(|n| s.config.mailbox(n)) else {
@@ -155,6 +156,7 @@ pub(super) fn finish(
         });
     }
     apply_rules(&mut plan, &edits, s.config, &f.directory);
+    super::relations::linked_resolved(&mut plan, f, s);
     if !machines {
         let before = match plan.disposition {
             Disposition::NewTicket { .. } => None,
@@ -205,6 +207,10 @@ fn thread(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &Settings) {
         }
     };
     plan.note("thread", format!("ticket {} by {how}", t.ticket.number));
+    if !f.relations.redirected_from.is_empty() {
+        let via = f.relations.redirected_from.join(" → ");
+        plan.note("thread", format!("{via} was merged: the mail lands in {}", t.ticket.number));
+    }
     let sf = t.standing;
     let threaded = standing::decide(sf);
     plan.note(

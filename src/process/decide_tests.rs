@@ -221,6 +221,7 @@ fn new_ticket_plan_as_data() {
         trace: p.trace.clone(),
         authenticity: Default::default(),
         agent: None,
+        relations: Vec::new(),
     };
     assert_eq!(p, expected);
     assert_eq!(p.route.mailbox.as_deref(), Some("support"));

@@ -56,6 +56,9 @@ pub struct Facts {
     /// read (the decide stage itself reads no clock).
     #[serde(serialize_with = "rfc3339")]
     pub received_at: DateTime<Utc>,
+    /// Merges, links and transfers: the other tickets, requesters,
+    /// history and linked incidents they need (`process::relations`).
+    pub relations: super::relations::RelationFacts,
 }
 
 fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -278,6 +281,9 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
         }
     }
     if let Some((ticket, matched)) = found {
+        // A merged ticket's mail lands in the ticket it was merged into.
+        let (ticket, via) = crate::store::relations::follow_merges(db, ticket)?;
+        f.relations.redirected_from = via;
         f.thread = Some(thread_to(db, ticket, matched, mail, &f, l)?);
     }
 
@@ -293,5 +299,6 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
     );
     let customer = f.thread.as_ref().map(|t| t.ticket.customer_address.clone());
     f.directory = permit::gather(db, &mail.from.address, customer.as_deref())?;
+    super::relations::gather(db, mail, &mut f)?;
     Ok(f)
 }

@@ -37,6 +37,7 @@ pub mod permit;
 pub mod plan;
 mod quarantine;
 mod refuse;
+pub mod relations;
 mod release;
 mod route;
 mod rules_bridge;

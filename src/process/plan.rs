@@ -63,6 +63,10 @@ pub struct Plan {
     /// the reply or note it makes (`process::agent`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::agent::AgentPlan>,
+    /// Merges, links, transfers and the mail they send
+    /// (`process::relations`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub relations: Vec<super::relations::RelationPlan>,
 }
 
 /// Which mailbox serves the mail: its queue, its address (the ticket's

@@ -36,6 +36,7 @@ mod plans;
 pub mod quarantine_fate;
 pub mod records;
 pub mod refusals;
+pub mod relations;
 pub mod retention;
 pub mod safeguards;
 pub mod search;
@@ -69,6 +70,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v15_search.sql"),
     include_str!("schema_v16_queue_service.sql"),
     include_str!("schema_v17_refusals.sql"),
+    include_str!("schema_v18_relations.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -29,6 +29,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("quarantine_fate.rs", include_str!("quarantine_fate.rs")),
     ("records.rs", include_str!("records.rs")),
     ("refusals.rs", include_str!("refusals.rs")),
+    ("relations.rs", include_str!("relations.rs")),
     ("safeguards.rs", include_str!("safeguards.rs")),
     ("ticket_fields.rs", include_str!("ticket_fields.rs")),
     ("search.rs", include_str!("search.rs")),
@@ -61,6 +62,7 @@ const GROWING: &[&str] = &[
     "ticket_tags",
     "ticket_history",
     "refusals",
+    "ticket_links",
 ];
 
 /// Statements allowed to scan, each with the reason. Match: the statement

@@ -9,6 +9,7 @@ mod article;
 mod fields;
 mod notice;
 mod refusal;
+mod relations;
 
 pub(in crate::process) use article::sync_filesystem;
 
@@ -132,6 +133,7 @@ impl Processor {
                     self.insert_follow_up(db, mail, plan, ticket, raw_id)?;
                 fields::write(db, plan, &mut after, article_id)?;
                 self.notify_plan(db, plan, &after, mail, article_id, &parsed.sha)?;
+                self.apply_relations(db, plan, mail, &parsed.sha)?;
                 receipt("follow_up", Some(ticket.id), Some(article_id), None)?;
                 Outcome::FollowUp {
                     ticket: after.number,

@@ -171,7 +171,7 @@ impl Processor {
     /// What the templates see. Display names and subjects from the mail
     /// are clipped here ([`notify::clip`]), the one place they enter
     /// outgoing mail.
-    fn context(
+    pub(super) fn context(
         &self,
         ticket: &records::TicketRef,
         mail: &InboundMail,
@@ -212,6 +212,7 @@ impl Processor {
                 bouncing: String::new(),
                 bouncing_reason: String::new(),
                 refusal: String::new(),
+                other_ticket: String::new(),
             },
             support_address: mailbox.address.clone(),
             support_name: mailbox
@@ -226,7 +227,7 @@ impl Processor {
     /// the caller's transaction. Returns the outbox row (None when the
     /// mail could not be rendered and waits as failed).
     #[allow(clippy::too_many_arguments)]
-    fn send(
+    pub(super) fn send(
         &self,
         db: &Db,
         kind: Kind,
@@ -316,7 +317,9 @@ impl Processor {
             // An agent's reply is a person's mail, not an automatic one.
             auto_submitted: match kind {
                 Kind::AutoReply => Some("auto-replied"),
-                Kind::AgentReply => None,
+                // A transfer is an agent's hand-over to another helpdesk,
+                // which may drop automatic mail.
+                Kind::AgentReply | Kind::Transferred => None,
                 _ => Some("auto-generated"),
             },
             ticket_number: &ticket.number,
@@ -382,16 +385,16 @@ fn with_reply_tokens(
 }
 
 /// One mail's recipients and Reply-To.
-struct Outgoing<'a> {
-    to: &'a [String],
-    reply_to: Option<&'a str>,
+pub(super) struct Outgoing<'a> {
+    pub(super) to: &'a [String],
+    pub(super) reply_to: Option<&'a str>,
     /// Added to the Message-ID's hash when one notification is split.
-    salt: &'a str,
+    pub(super) salt: &'a str,
     /// The From display name instead of the mailbox's ("Agent via Support").
-    from_name: Option<&'a str>,
+    pub(super) from_name: Option<&'a str>,
     /// In-Reply-To and References instead of the inbound mail's (an
     /// agent's reply threads to the customer's mail).
-    thread: Option<&'a (Option<String>, Vec<String>)>,
+    pub(super) thread: Option<&'a (Option<String>, Vec<String>)>,
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -90,6 +90,7 @@ impl Processor {
                 bouncing: String::new(),
                 bouncing_reason: String::new(),
                 refusal: r.why.as_str().to_string(),
+                other_ticket: String::new(),
             },
             support_address: mailbox.address.clone(),
             support_name: mailbox
