@@ -22,6 +22,7 @@ mod storage_check;
 mod ticket;
 mod ticket_create;
 mod ticket_history;
+mod ticket_relations;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -138,7 +139,7 @@ pub enum Command {
     /// Check configuration, templates and rules folder; with --connect also
     /// log in to every IMAP mailbox and the SMTP relay.
     Check(check::Args),
-    /// List and show tickets; open a phone ticket.
+    /// List and show tickets; open a phone ticket; merge, link and transfer tickets.
     #[command(subcommand)]
     Ticket(ticket::Command),
     /// List, show, retry, release and drop messages that could not be processed.

@@ -17,6 +17,9 @@ pub enum Command {
     /// their mail to the queue's support address (rules, the auto-reply
     /// with the number, the agents' alert), assigned to --agent.
     Create(super::ticket_create::Args),
+    Merge(super::ticket_relations::MergeArgs),
+    Link(super::ticket_relations::LinkArgs),
+    Transfer(super::ticket_relations::TransferArgs),
     /// List tickets, newest first.
     List {
         /// Only tickets in this state.
@@ -85,6 +88,9 @@ impl Command {
             | Command::History { json, .. }
             | Command::Show { json, .. } => *json,
             Command::Create(a) => a.json,
+            Command::Merge(a) => a.json,
+            Command::Link(a) => a.json,
+            Command::Transfer(a) => a.json,
         }
     }
 }
@@ -97,8 +103,12 @@ pub struct StatusArgs {
 }
 
 pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
-    if let Command::Create(args) = cmd {
-        return super::ticket_create::run(cli, args);
+    match cmd {
+        Command::Create(args) => return super::ticket_create::run(cli, args),
+        Command::Merge(a) => return super::ticket_relations::merge(cli, a),
+        Command::Link(a) => return super::ticket_relations::link(cli, a),
+        Command::Transfer(a) => return super::ticket_relations::transfer(cli, a),
+        _ => {}
     }
     let config = super::load_config(&cli.config)?;
     let mut store = super::open_store_read_only(&config)?;
@@ -198,8 +208,8 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
             let t = detail(&config, &mut store, typed)?;
             super::ticket_history::print(&mut out, &t, *json)?;
         }
-        // Dispatched above: it writes, this match only reads.
-        Command::Create(_) => {}
+        // Dispatched above: they write, this match only reads.
+        Command::Create(_) | Command::Merge(_) | Command::Link(_) | Command::Transfer(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -240,6 +250,9 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
         t.impact
     )?;
     writeln!(out, "Subject:  {}", t.subject)?;
+    if let Some(m) = &t.merged_into {
+        writeln!(out, "Merged:   into ticket {m} (its mail lands there)")?;
+    }
     match &t.customer_name {
         Some(name) => writeln!(out, "Customer: {} ({name})", t.customer)?,
         None => writeln!(out, "Customer: {}", t.customer)?,
@@ -262,6 +275,16 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
         .collect();
     if !set.is_empty() {
         writeln!(out, "Fields:   {}", set.join("; "))?;
+    }
+    if !t.links.is_empty() {
+        writeln!(out, "Links:")?;
+        for l in &t.links {
+            writeln!(
+                out,
+                "  {:<8} {}  [{}]  {}",
+                l.role, l.number, l.state, l.subject
+            )?;
+        }
     }
     if !t.history.is_empty() {
         writeln!(out, "History:")?;

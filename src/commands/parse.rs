@@ -248,7 +248,9 @@ fn command(words: &str) -> Result<Command, String> {
                 let kind = LinkKind::ALL
                     .into_iter()
                     .find(|k| k.as_str().eq_ignore_ascii_case(kind))
-                    .ok_or_else(|| format!("no link {kind:?}: problem, change, parent, child or related"))?;
+                    .ok_or_else(|| {
+                        format!("no link {kind:?}: problem, change, parent, child or related")
+                    })?;
                 Ok(Command::Link {
                     kind,
                     ticket: number(n)?,

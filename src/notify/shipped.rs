@@ -132,7 +132,8 @@ const SHIPPED: &[(&str, &str, &str)] = &[
         "pt",
         "refusal",
         include_str!("../../mail-templates/pt/refusal.txt"),
-    ),    (
+    ),
+    (
         "en",
         "merged",
         include_str!("../../mail-templates/en/merged.txt"),

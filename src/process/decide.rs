@@ -209,7 +209,10 @@ fn thread(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &Settings) {
     plan.note("thread", format!("ticket {} by {how}", t.ticket.number));
     if !f.relations.redirected_from.is_empty() {
         let via = f.relations.redirected_from.join(" → ");
-        plan.note("thread", format!("{via} was merged: the mail lands in {}", t.ticket.number));
+        plan.note(
+            "thread",
+            format!("{via} was merged: the mail lands in {}", t.ticket.number),
+        );
     }
     let sf = t.standing;
     let threaded = standing::decide(sf);

@@ -44,7 +44,6 @@ fn colleague(rw: &[&str], ro: &[&str]) -> Sender {
         customer_user: Some(member("carl@acme.example", rw, ro)),
         customer: Some("ACME".into()),
         agent: None,
-        relations: Vec::new(),
     }
 }
 

@@ -18,16 +18,19 @@ pub fn ticket_by_id(c: &Connection, id: i64) -> Result<Option<TicketRef>> {
     let sql = format!(
         "SELECT {TICKET_COLS} FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE t.id = ?1"
     );
-    Ok(c.prepare_cached(&sql)?.query_row([id], ticket_row).optional()?)
+    Ok(c.prepare_cached(&sql)?
+        .query_row([id], ticket_row)
+        .optional()?)
 }
 
 /// The ticket `ticket_id` was merged into, if it was.
 pub fn merged_into(c: &Connection, ticket_id: i64) -> Result<Option<i64>> {
-    Ok(c
-        .prepare_cached("SELECT merged_into FROM tickets WHERE id = ?1")?
-        .query_row([ticket_id], |r| r.get::<_, Option<i64>>(0))
-        .optional()?
-        .flatten())
+    Ok(
+        c.prepare_cached("SELECT merged_into FROM tickets WHERE id = ?1")?
+            .query_row([ticket_id], |r| r.get::<_, Option<i64>>(0))
+            .optional()?
+            .flatten(),
+    )
 }
 
 /// At most this many merges are followed from one ticket to the last
@@ -172,13 +175,12 @@ pub fn linked_incidents(c: &Connection, ticket_id: i64) -> Result<Vec<(TicketRef
 
 /// A ticket's requesters' addresses.
 pub fn requesters(c: &Connection, ticket_id: i64) -> Result<Vec<String>> {
-    Ok(c
-        .prepare_cached(
-            "SELECT address FROM ticket_participants WHERE ticket_id = ?1 AND role = 'requester'
+    Ok(c.prepare_cached(
+        "SELECT address FROM ticket_participants WHERE ticket_id = ?1 AND role = 'requester'
              ORDER BY rowid",
-        )?
-        .query_map([ticket_id], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?)
+    )?
+    .query_map([ticket_id], |r| r.get(0))?
+    .collect::<rusqlite::Result<_>>()?)
 }
 
 /// One article of the history a transfer forwards.

@@ -148,6 +148,10 @@ pub struct TicketDetail {
     /// Mail refused that quoted this ticket without a right to it
     /// (`strangers = "refuse"`), oldest first.
     pub refused: Vec<super::refusals::Attempt>,
+    /// Links to other tickets, both ways (what the other is to this one).
+    pub links: Vec<super::relations::LinkView>,
+    /// The ticket this one was merged into (its mail lands there).
+    pub merged_into: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -242,6 +246,8 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
                         articles: Vec::new(),
                         history: Vec::new(),
                         refused: Vec::new(),
+                        links: Vec::new(),
+                        merged_into: None,
                     },
                 ))
             },
@@ -251,6 +257,11 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
         return Ok(None);
     };
     (t.assigned_agent, t.assigned_group) = super::directory::actors::assigned(c, id)?;
+    t.links = super::relations::links_of(c, id)?;
+    t.merged_into = match super::relations::merged_into(c, id)? {
+        Some(m) => super::records::ticket_number(c, m)?,
+        None => None,
+    };
     let mut stmt = c.prepare(
         "SELECT address, name, role FROM ticket_participants WHERE ticket_id = ?1 ORDER BY role DESC, address",
     )?;

@@ -21,7 +21,7 @@ mod tests;
 
 use serde::Serialize;
 
-pub use facts::{gather, OtherTicket, RelationFacts};
+pub use facts::{gather, OtherLookup, OtherTicket, RelationFacts};
 pub use operator::{Action, OperatorError};
 
 use super::decide::Settings;
@@ -75,10 +75,7 @@ pub enum RelationPlan {
     /// the transfer are accepted on the ticket.
     Transfer { ticket: Side, address: String },
     /// A history row on a ticket other than the plan's own.
-    History {
-        ticket: Side,
-        change: Change,
-    },
+    History { ticket: Side, change: Change },
     /// A mail a relation sends, rendered on `ticket`.
     Notice(Notice),
 }
@@ -129,12 +126,8 @@ pub fn merge(
     let mailbox = mailbox_of(s, &other.ticket)?;
     let by = actor(plan, agent);
     let (a, b) = (Side::of(this), Side::of(&other.ticket));
-    plan.changes.push(change(
-        &by,
-        "merged_into",
-        None,
-        Some(b.number.clone()),
-    ));
+    plan.changes
+        .push(change(&by, "merged_into", None, Some(b.number.clone())));
     plan.relations.push(RelationPlan::History {
         ticket: b.clone(),
         change: change(&by, "merged_from", None, Some(a.number.clone())),
@@ -299,8 +292,12 @@ pub fn transfer(
     if let (Some(to), Some(t)) = (&moved, plan.ticket.as_mut()) {
         // The one spot a configured name becomes the stored `State`.
         if let Some(st) = state_named(to) {
-            plan.changes
-                .push(change(&by, "state", Some(t.state.to_string()), Some(to.clone())));
+            plan.changes.push(change(
+                &by,
+                "state",
+                Some(t.state.to_string()),
+                Some(to.clone()),
+            ));
             t.state = st;
         }
     }
@@ -356,8 +353,8 @@ pub fn linked_resolved(plan: &mut Plan, f: &Facts, s: &Settings) {
     let closed = |name: &str| lc.resolve(name).ok().map(|d| (d.category, d.is_final));
     let before = closed(&t.ticket.state);
     let now = closed(after.state.as_str());
-    let resolves = now == Some((Category::Closed, false))
-        && before.is_none_or(|(c, _)| c != Category::Closed);
+    let resolves =
+        now == Some((Category::Closed, false)) && before.is_none_or(|(c, _)| c != Category::Closed);
     if !resolves {
         return;
     }
@@ -384,7 +381,11 @@ pub fn linked_resolved(plan: &mut Plan, f: &Facts, s: &Settings) {
                 problem.number,
                 after.state,
                 incident.number,
-                if to.is_empty() { "nobody to tell".to_string() } else { to.join(", ") }
+                if to.is_empty() {
+                    "nobody to tell".to_string()
+                } else {
+                    to.join(", ")
+                }
             ),
         );
         plan.relations.push(RelationPlan::Notice(Notice {
@@ -438,7 +439,13 @@ fn rights(f: &Facts, agent: &str, tickets: &[&TicketRef]) -> Result<(), String> 
     }
     let member = (f.relations.agent.as_ref())
         .filter(|m| m.name == agent)
-        .or_else(|| f.directory.sender.agent.as_ref().filter(|m| m.name == agent))
+        .or_else(|| {
+            f.directory
+                .sender
+                .agent
+                .as_ref()
+                .filter(|m| m.name == agent)
+        })
         .ok_or_else(|| format!("{agent} is not an agent in the directory"))?;
     if !member.active {
         return Err(format!("agent {agent} is inactive"));
@@ -466,7 +473,10 @@ fn rights(f: &Facts, agent: &str, tickets: &[&TicketRef]) -> Result<(), String> 
 
 /// The role the lifecycle's strict matrix knows the agent by.
 fn role_of(f: &Facts, agent: &str) -> Role {
-    let assigned = f.thread.as_ref().and_then(|t| t.agent.assigned_agent.as_deref());
+    let assigned = f
+        .thread
+        .as_ref()
+        .and_then(|t| t.agent.assigned_agent.as_deref());
     if assigned == Some(agent) {
         Role::Assigned
     } else {
@@ -554,7 +564,11 @@ fn state_named(name: &str) -> Option<State> {
 fn history_text(h: &[crate::store::relations::HistoryArticle]) -> String {
     let mut out = String::new();
     for a in h {
-        let arrow = if a.direction == "in" { "From" } else { "Answered by" };
+        let arrow = if a.direction == "in" {
+            "From"
+        } else {
+            "Answered by"
+        };
         out.push_str(&format!(
             "----- {} {} — {}\nSubject: {}\n\n{}\n\n",
             a.created_at,

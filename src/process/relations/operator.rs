@@ -23,13 +23,17 @@ use crate::tickets::priority;
 /// What an operator asks of a ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Merge { into: String },
+    Merge {
+        into: String,
+    },
     Link {
         kind: LinkKind,
         other: String,
         remove: bool,
     },
-    Transfer { to: String },
+    Transfer {
+        to: String,
+    },
 }
 
 /// Why an operator's action did not happen.
@@ -121,7 +125,7 @@ impl Processor {
         };
         super::facts::for_action(&tx, &mut f, &typed, merge, transfer)?;
         let tags = ticket_fields::tags(&tx, ticket.id)?;
-        let mut plan = self.operator_plan(&ticket, tags);
+        let mut plan = operator_plan(&self.config, &ticket, tags);
         let s = self.settings();
         let said = match action {
             Action::Merge { into } => super::merge(&mut plan, &f, &s, acting, into),
@@ -167,13 +171,25 @@ impl Processor {
             relations: plan.relations,
         })
     }
+}
 
-    /// The plan an operator's action starts from: the ticket as it is,
-    /// followed up by an agent with powers, nothing else.
-    fn operator_plan(&self, t: &records::TicketRef, tags: Vec<String>) -> Plan {
-        let mailbox = (self.config.mailboxes.iter())
+/// The plan made for this ticket in tests (as an operator's starts).
+#[cfg(test)]
+pub(super) fn tests_plan(t: &records::TicketRef) -> Plan {
+    operator_plan(&crate::process::decide::tests::config(), t, Vec::new())
+}
+
+/// The plan an operator's action starts from: the ticket as it is,
+/// followed up by an agent with powers, nothing else.
+fn operator_plan(
+    config: &crate::config::Config,
+    t: &records::TicketRef,
+    tags: Vec<String>,
+) -> Plan {
+    {
+        let mailbox = (config.mailboxes.iter())
             .find(|m| m.address == t.support_address)
-            .or_else(|| self.config.mailboxes.iter().find(|m| m.queue == t.queue));
+            .or_else(|| config.mailboxes.iter().find(|m| m.queue == t.queue));
         Plan {
             route: Route {
                 mailbox: mailbox.map(|m| m.name.clone()),
