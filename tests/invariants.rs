@@ -97,6 +97,10 @@ const WRITES: &[&str] = &[
     "refusals::mark_unsent",
     "actors::assign(",
     "people::add_customer_user_on_first_mail",
+    "history::record(",
+    "relations::merge(",
+    "relations::link(",
+    "relations::unlink(",
 ];
 
 #[test]

@@ -16,7 +16,7 @@ use super::{RelationPlan, OPERATOR};
 use crate::commands::LinkKind;
 use crate::mail::{Classification, MailClass};
 use crate::mail::{InboundMail, Mailbox};
-use crate::store::{history, records, relations, ticket_fields, Store, StoreError};
+use crate::store::{records, relations, ticket_fields, Store, StoreError};
 use crate::tickets::history::Change;
 use crate::tickets::priority;
 
@@ -152,17 +152,8 @@ impl Processor {
             )
             .as_bytes(),
         );
-        let failed = |e: super::super::Failure| OperatorError::Failed(e.to_string());
-        if let Some(t) = &plan.ticket {
-            if t.state.as_str() != ticket.state {
-                records::touch_ticket(&tx, ticket.id, t.state.as_str())?;
-            }
-        }
-        for c in &plan.changes {
-            history::record(&tx, ticket.id, None, c)?;
-        }
-        self.apply_relations(&tx, &plan, &mail, &sha)
-            .map_err(failed)?;
+        self.apply_operator(&tx, &plan, &ticket, &mail, &sha)
+            .map_err(|e| OperatorError::Failed(e.to_string()))?;
         tx.commit()?;
         Ok(Done {
             ticket: ticket.number,
