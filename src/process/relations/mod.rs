@@ -15,14 +15,17 @@
 //! refused (Err), and refuses before changing anything.
 
 mod facts;
+mod links;
 mod operator;
+mod resolved;
 #[cfg(test)]
 mod tests;
 
 use serde::Serialize;
 
 pub use facts::{gather, OtherLookup, OtherTicket, RelationFacts};
-pub use operator::{Action, OperatorError};
+pub use operator::{Action, Done, OperatorError};
+pub use resolved::linked_resolved;
 
 use super::decide::Settings;
 use super::facts::Facts;
@@ -31,7 +34,7 @@ use crate::commands::LinkKind;
 use crate::notify::Kind;
 use crate::store::records::TicketRef;
 use crate::tickets::history::{ActorKind, Change};
-use crate::tickets::lifecycle::{Category, Role};
+use crate::tickets::lifecycle::Role;
 use crate::tickets::State;
 
 /// The name the CLI acts under without `--as`: the operator, who can
@@ -178,7 +181,7 @@ pub fn link(
     other: &str,
 ) -> Result<String, String> {
     let _ = s;
-    link_or_unlink(plan, f, agent, kind, other, false)
+    links::link_or_unlink(plan, f, agent, kind, other, false)
 }
 
 /// Remove the link [`link`] makes (`ticket link … --remove`).
@@ -191,62 +194,7 @@ pub fn unlink(
     other: &str,
 ) -> Result<String, String> {
     let _ = s;
-    link_or_unlink(plan, f, agent, kind, other, true)
-}
-
-fn link_or_unlink(
-    plan: &mut Plan,
-    f: &Facts,
-    agent: &str,
-    kind: LinkKind,
-    typed: &str,
-    remove: bool,
-) -> Result<String, String> {
-    let this = this_ticket(f, "link")?;
-    let other = other_ticket(f, typed)?;
-    if other.ticket.id == this.id {
-        return Err(format!("ticket {} cannot be linked to itself", this.number));
-    }
-    rights(f, agent, &[this, &other.ticket])?;
-    let by = actor(plan, agent);
-    let (a, b) = (Side::of(this), Side::of(&other.ticket));
-    // Stored as "other is ticket's kind"; a child link is its parent link
-    // seen from the other side.
-    let (ticket, other_side, stored) = match kind {
-        LinkKind::Child => (b.clone(), a.clone(), "parent"),
-        k => (a.clone(), b.clone(), stored_kind(k)),
-    };
-    let words = describe(kind, &b.number, &a.number);
-    let (old, new) = if remove {
-        (Some(format!("{} {}", kind.as_str(), b.number)), None)
-    } else {
-        (None, Some(format!("{} {}", kind.as_str(), b.number)))
-    };
-    plan.changes.push(change(&by, "link", old, new));
-    let seen_back = back_kind(kind);
-    let (old, new) = if remove {
-        (Some(format!("{seen_back} {}", a.number)), None)
-    } else {
-        (None, Some(format!("{seen_back} {}", a.number)))
-    };
-    plan.relations.push(RelationPlan::History {
-        ticket: b.clone(),
-        change: change(&by, "link", old, new),
-    });
-    plan.relations.push(RelationPlan::Link {
-        ticket,
-        other: other_side,
-        kind: stored,
-        remove,
-        by: by.actor.clone(),
-    });
-    let said = if remove {
-        format!("unlinked: {words} no longer")
-    } else {
-        format!("linked: {words}")
-    };
-    plan.note("relations", said.clone());
-    Ok(said)
+    links::link_or_unlink(plan, f, agent, kind, other, true)
 }
 
 /// **Transfer** the plan's ticket to `address`: one mail with its history
@@ -333,74 +281,6 @@ pub fn transfer(
     );
     plan.note("relations", said.clone());
     Ok(said)
-}
-
-/// **Linked tickets told.** When the plan moves a problem or change into
-/// a closed state that is not final (`resolved`, `published` in the
-/// shipped lifecycle) from one that was not closed, every incident linked
-/// to it (`#link problem|change`) has its requesters told through
-/// `linked_resolved`. Always on for problem and change links (parent,
-/// child and related links tell nobody): linking an incident to a problem
-/// is how an agent says "this will be answered when that is fixed".
-pub fn linked_resolved(plan: &mut Plan, f: &Facts, s: &Settings) {
-    let (Some(t), Some(after)) = (&f.thread, plan.ticket.clone()) else {
-        return;
-    };
-    if f.relations.incidents.is_empty() {
-        return;
-    }
-    let lc = &s.config.lifecycle;
-    let closed = |name: &str| lc.resolve(name).ok().map(|d| (d.category, d.is_final));
-    let before = closed(&t.ticket.state);
-    let now = closed(after.state.as_str());
-    let resolves =
-        now == Some((Category::Closed, false)) && before.is_none_or(|(c, _)| c != Category::Closed);
-    if !resolves {
-        return;
-    }
-    let problem = Side::of(&t.ticket);
-    for (incident, requesters) in &f.relations.incidents {
-        let to: Vec<String> = (requesters.iter())
-            .filter(|r| !s.own.contains(r))
-            .cloned()
-            .collect();
-        let Ok(mailbox) = mailbox_of(s, incident) else {
-            plan.note(
-                "relations",
-                format!(
-                    "ticket {}: no mailbox sends for it, its requesters are not told",
-                    incident.number
-                ),
-            );
-            continue;
-        };
-        plan.note(
-            "relations",
-            format!(
-                "ticket {} is {}: its incident {} is told ({})",
-                problem.number,
-                after.state,
-                incident.number,
-                if to.is_empty() {
-                    "nobody to tell".to_string()
-                } else {
-                    to.join(", ")
-                }
-            ),
-        );
-        plan.relations.push(RelationPlan::Notice(Notice {
-            kind: Kind::LinkedResolved,
-            ticket: Side::of(incident),
-            other: problem.number.clone(),
-            suppressed: to
-                .is_empty()
-                .then(|| format!("ticket {} has no requester to tell", incident.number)),
-            to,
-            from_mailbox: mailbox,
-            language: incident.language.clone(),
-            text: String::new(),
-        }));
-    }
 }
 
 /// The ticket the plan is about (the mail's, or the CLI's first number).
@@ -521,36 +401,6 @@ fn change(by: &Change, field: &'static str, old: Option<String>, new: Option<Str
         field,
         old,
         new,
-    }
-}
-
-/// The stored kind of a link made from this side (not `Child`).
-fn stored_kind(k: LinkKind) -> &'static str {
-    match k {
-        LinkKind::Parent | LinkKind::Child => "parent",
-        LinkKind::Problem => "problem",
-        LinkKind::Change => "change",
-        LinkKind::Related => "related",
-    }
-}
-
-/// What this ticket is to the other, for the other's history.
-fn back_kind(k: LinkKind) -> &'static str {
-    match k {
-        LinkKind::Parent => "child",
-        LinkKind::Child => "parent",
-        LinkKind::Problem | LinkKind::Change => "incident",
-        LinkKind::Related => "related",
-    }
-}
-
-fn describe(k: LinkKind, other: &str, this: &str) -> String {
-    match k {
-        LinkKind::Parent => format!("{other} is the parent of {this}"),
-        LinkKind::Child => format!("{other} is a child of {this}"),
-        LinkKind::Problem => format!("{this} is an incident of problem {other}"),
-        LinkKind::Change => format!("{this} is an incident of change {other}"),
-        LinkKind::Related => format!("{this} and {other} are related"),
     }
 }
 
