@@ -135,7 +135,7 @@ pub fn links_of(c: &Connection, ticket_id: i64) -> Result<Vec<LinkView>> {
         .prepare_cached(
             "SELECT l.kind, t.number, t.subject, t.state, l.created_at, l.created_by
              FROM ticket_links l JOIN tickets t ON t.id = l.other_id
-             WHERE l.ticket_id = ?1 ORDER BY l.created_at LIMIT ?2",
+             WHERE l.ticket_id = ?1 ORDER BY l.created_at, l.rowid LIMIT ?2",
         )?
         .query_map(params![ticket_id, MAX_LINKS], row)?
         .collect::<rusqlite::Result<_>>()?;
@@ -145,7 +145,7 @@ pub fn links_of(c: &Connection, ticket_id: i64) -> Result<Vec<LinkView>> {
                     ELSE 'incident' END,
                     t.number, t.subject, t.state, l.created_at, l.created_by
              FROM ticket_links l JOIN tickets t ON t.id = l.ticket_id
-             WHERE l.other_id = ?1 ORDER BY l.created_at LIMIT ?2",
+             WHERE l.other_id = ?1 ORDER BY l.created_at, l.rowid LIMIT ?2",
         )?
         .query_map(params![ticket_id, MAX_LINKS], row)?
         .collect::<rusqlite::Result<_>>()?;
@@ -235,4 +235,125 @@ fn new_part(mut text: String, end: Option<i64>) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::records::{self, NewTicket};
+    use crate::store::tests::store_with_ticket;
+
+    fn second(c: &Connection, number: &str, customer: &str) -> i64 {
+        records::insert_ticket(
+            c,
+            &NewTicket {
+                number,
+                subject: "t",
+                state: "open",
+                urgency: 3,
+                impact: 3,
+                priority: 3,
+                priority_explicit: false,
+                queue: "support",
+                customer_address: customer,
+                customer_name: None,
+                support_address: "s@x.test",
+                language: "en",
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_merge_moves_articles_ids_and_people_and_is_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, a) = store_with_ticket(dir.path());
+        let c = s.conn();
+        let b = second(c, "2", "b@x.test");
+        let z = second(c, "3", "z@x.test");
+        records::add_participant(c, a, "a@x.test", None, "requester").unwrap();
+        records::add_participant(c, a, "b@x.test", None, "observer").unwrap();
+        records::add_participant(c, b, "b@x.test", None, "requester").unwrap();
+        let art = records::insert_article(
+            c,
+            &records::NewArticle {
+                ticket_id: a,
+                trusted: true,
+                direction: "in",
+                kind: "customer",
+                from_address: "a@x.test",
+                from_name: None,
+                to: "s@x.test",
+                cc: "",
+                subject: "s",
+                text: "new part\n> quoted",
+                html: None,
+                message_id: Some("m1@x.test"),
+                in_reply_to: None,
+                automatic: None,
+                class: None,
+                raw_id: None,
+            },
+        )
+        .unwrap();
+        records::set_new_text_end(c, art, Some(9)).unwrap();
+        assert_eq!(transfer_history(c, a).unwrap()[0].text, "new part\n");
+
+        merge(c, a, b).unwrap();
+        let t = |id| ticket_by_id(c, id).unwrap().unwrap();
+        assert_eq!(
+            records::ticket_by_message_ids(c, &["m1@x.test".into()])
+                .unwrap()
+                .unwrap()
+                .id,
+            b
+        );
+        assert_eq!(requesters(c, b).unwrap(), vec!["b@x.test", "a@x.test"]);
+        assert!(requesters(c, a).unwrap().is_empty());
+        assert_eq!(transfer_history(c, b).unwrap().len(), 1);
+        assert_eq!(merged_into(c, a).unwrap(), Some(b));
+        // A chain is followed to its end.
+        merge(c, b, z).unwrap();
+        let (end, via) = follow_merges(c, t(a)).unwrap();
+        assert_eq!((end.id, via), (z, vec!["1".to_string(), "2".to_string()]));
+        let (end, via) = follow_merges(c, t(z)).unwrap();
+        assert_eq!((end.id, via.len()), (z, 0));
+    }
+
+    #[test]
+    fn links_read_both_ways() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, a) = store_with_ticket(dir.path());
+        let c = s.conn();
+        let b = second(c, "2", "b@x.test");
+        records::add_participant(c, a, "a@x.test", None, "requester").unwrap();
+        assert!(link(c, a, b, "problem", "alice").unwrap());
+        assert!(!link(c, a, b, "problem", "alice").unwrap());
+        assert!(link(c, b, a, "parent", "alice").unwrap());
+        let roles = |id| -> Vec<(String, String)> {
+            links_of(c, id)
+                .unwrap()
+                .into_iter()
+                .map(|l| (l.role, l.number))
+                .collect()
+        };
+        assert_eq!(
+            roles(a),
+            vec![("problem".into(), "2".into()), ("child".into(), "2".into())]
+        );
+        assert_eq!(
+            roles(b),
+            vec![
+                ("parent".into(), "1".into()),
+                ("incident".into(), "1".into())
+            ]
+        );
+        let incidents = linked_incidents(c, b).unwrap();
+        assert_eq!(incidents.len(), 1);
+        assert_eq!(incidents[0].0.id, a);
+        assert_eq!(incidents[0].1, vec!["a@x.test".to_string()]);
+        assert!(unlink(c, a, b, "problem").unwrap());
+        assert!(!unlink(c, a, b, "problem").unwrap());
+        assert!(linked_incidents(c, b).unwrap().is_empty());
+    }
 }
