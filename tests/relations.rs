@@ -126,6 +126,23 @@ fn after_a_merge_a_reply_to_the_old_number_lands_in_the_new_ticket() {
         .unwrap()
         .iter()
         .any(|p| p["address"] == ana.as_str()));
+    // And a reply answering her first mail, without any number, too.
+    let answer = format!(
+        "From: Customer <{ana}>\r\nTo: {}\r\nSubject: Re: Printer\r\n\
+         Message-ID: <a3-{id}@customer.test>\r\nIn-Reply-To: <a1-{id}@customer.test>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nAnd the toner.\r\n",
+        desk.support,
+        id = desk.id
+    );
+    smtp_send(&ana, &[&desk.support], answer.as_bytes());
+    wait_for(60, "ana's untagged reply in the new ticket", || {
+        show(&desk, &b)["articles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["text"].as_str().unwrap_or_default().contains("toner"))
+            .then_some(())
+    });
     assert_eq!(desk.tickets().len(), 2, "no new ticket");
     let old = show(&desk, &a);
     assert_eq!(old["merged_into"], b.as_str());
