@@ -290,3 +290,29 @@ fn a_transfer_reaches_the_other_helpdesk_and_its_answer_comes_back() {
     });
     assert_eq!(desk.tickets().len(), 2);
 }
+
+#[test]
+fn an_agents_merge_command_finds_the_other_ticket_in_the_facts() {
+    let (desk, _ana, _bob, a, b) = desk_with_two_tickets(None);
+    let alice = format!("alice-{}@support.test", desk.id);
+    ok(&desk, &["group", "add", "staff"]);
+    ok(&desk, &["agent", "add", "alice", "--address", &alice]);
+    ok(&desk, &["agent", "link", "alice", "--group", "staff"]);
+    // A merged ticket is followed: the command names the old number.
+    ok(&desk, &["ticket", "merge", &b, "--into", &a]);
+    let file = desk.path().join("merge.eml");
+    std::fs::write(
+        &file,
+        format!(
+            "From: Alice <{alice}>\r\nTo: {}\r\nSubject: Re: [Ticket#{a}] Printer\r\n\
+             Message-ID: <m-{}@support.test>\r\n\r\n#link related [Ticket#{b}]\r\n\r\nSee there.\r\n",
+            desk.support, desk.id
+        ),
+    )
+    .unwrap();
+    let e = desk.json(&["explain", "--json", file.to_str().unwrap()]);
+    let others = &e["facts"]["relations"]["others"];
+    assert_eq!(others[0]["typed"], b.as_str(), "{e}");
+    assert_eq!(others[0]["found"]["ticket"]["number"], a.as_str());
+    assert_eq!(others[0]["found"]["merged_via"][0], b.as_str());
+}

@@ -105,8 +105,8 @@ impl Processor {
         ctx.article.other_ticket = n.other.clone();
         ctx.article.text = n.text.clone();
         // Not an answer to the mail that asked for it (an agent's command
-        // or the CLI): a thread of its own.
-        let thread = (None, Vec::new());
+        // or the CLI): in the thread of the mail it names, else its own.
+        let thread = (n.references.last().cloned(), n.references.clone());
         let out = Outgoing {
             to: &n.to,
             reply_to: None,

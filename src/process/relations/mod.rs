@@ -97,6 +97,10 @@ pub struct Notice {
     pub language: String,
     /// What the template shows as `article.text` (a transfer's history).
     pub text: String,
+    /// The mail it answers, oldest first (In-Reply-To the last): a merged
+    /// ticket's customers' mail, so the notice sits in their thread.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
     /// Held back, and why; None = sent.
     pub suppressed: Option<String>,
 }
@@ -154,6 +158,9 @@ pub fn merge(
         from_mailbox: mailbox,
         language: this.language.clone(),
         text: String::new(),
+        references: (f.thread.iter())
+            .flat_map(|t| t.agent.customer_ids.iter().cloned())
+            .collect(),
         suppressed,
     }));
     let via = match other.merged_via.as_slice() {
@@ -264,6 +271,7 @@ pub fn transfer(
         from_mailbox: mailbox,
         language: this.language.clone(),
         text: history_text(&f.relations.history),
+        references: Vec::new(),
         suppressed: None,
     }));
     let state = match &moved {

@@ -72,6 +72,7 @@ pub fn linked_resolved(plan: &mut Plan, f: &Facts, s: &Settings) {
             from_mailbox: mailbox,
             language: incident.language.clone(),
             text: String::new(),
+            references: Vec::new(),
         }));
     }
 }

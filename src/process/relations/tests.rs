@@ -115,7 +115,8 @@ fn by_command(field: &'static str, old: Option<&str>, new: Option<&str>) -> Chan
 
 #[test]
 fn merge_moves_the_ticket_and_tells_its_requesters_the_new_number() {
-    let f = facts(&["staff", "sales"]);
+    let mut f = facts(&["staff", "sales"]);
+    f.thread.as_mut().unwrap().agent.customer_ids = vec!["c1@customer.test".into()];
     let mut p = plan();
     let said = with(&config(), |s| merge(&mut p, &f, s, "alice", B)).unwrap();
     assert!(
@@ -142,6 +143,7 @@ fn merge_moves_the_ticket_and_tells_its_requesters_the_new_number() {
                 from_mailbox: "ventes".into(),
                 language: "en".into(),
                 text: String::new(),
+                references: vec!["c1@customer.test".into()],
                 suppressed: None,
             }),
         ]
@@ -361,6 +363,7 @@ fn transfer_sends_the_history_and_moves_the_ticket_to_transferred() {
                 text: "----- 2026-11-22T10:00:00Z From — ana@customer.test\nSubject: Printer\n\n\
                        It does not print.\n\n"
                     .into(),
+                references: Vec::new(),
                 suppressed: None,
             }),
         ]
@@ -414,6 +417,7 @@ fn resolving_a_problem_tells_its_incidents_requesters() {
             from_mailbox: "ventes".into(),
             language: "fr".into(),
             text: String::new(),
+            references: Vec::new(),
             suppressed: None,
         })]
     );
