@@ -292,7 +292,7 @@ fn a_transfer_reaches_the_other_helpdesk_and_its_answer_comes_back() {
 }
 
 #[test]
-fn an_agents_merge_command_finds_the_other_ticket_in_the_facts() {
+fn an_agents_link_command_finds_the_other_ticket_in_the_facts() {
     let (desk, _ana, _bob, a, b) = desk_with_two_tickets(None);
     let alice = format!("alice-{}@support.test", desk.id);
     ok(&desk, &["group", "add", "staff"]);
