@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::super::facts::Facts;
 use crate::commands::{self, Command};
-use crate::directory::permission::Member;
 use crate::mail::InboundMail;
 use crate::store::records::{self, TicketRef};
 use crate::store::relations::{self, HistoryArticle};
@@ -21,9 +20,6 @@ pub struct RelationFacts {
     /// Each ticket number a command names, as its digits, and what it found.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub others: Vec<OtherLookup>,
-    /// The agent acting at the CLI (`--as`), when not the mail's sender.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub agent: Option<Member>,
     /// The CLI without `--as`: the operator acts, needing no rights.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub operator: bool,

@@ -182,12 +182,11 @@ pub fn merge(
 pub fn link(
     plan: &mut Plan,
     f: &Facts,
-    s: &Settings,
+    _s: &Settings,
     agent: &str,
     kind: LinkKind,
     other: &str,
 ) -> Result<String, String> {
-    let _ = s;
     links::link_or_unlink(plan, f, agent, kind, other, false)
 }
 
@@ -195,12 +194,11 @@ pub fn link(
 pub fn unlink(
     plan: &mut Plan,
     f: &Facts,
-    s: &Settings,
+    _s: &Settings,
     agent: &str,
     kind: LinkKind,
     other: &str,
 ) -> Result<String, String> {
-    let _ = s;
     links::link_or_unlink(plan, f, agent, kind, other, true)
 }
 
@@ -234,12 +232,16 @@ pub fn transfer(
     let mailbox = mailbox_of(s, this)?;
     let lc = &s.config.lifecycle;
     let by = actor(plan, agent);
-    // The move to `transferred`, if the lifecycle has such a state.
+    // The move to `transferred`, if the lifecycle has such a state, from
+    // the state the plan leaves (an agent's first action may have moved it).
+    let from = (plan.ticket.as_ref())
+        .map(|t| t.state.to_string())
+        .unwrap_or_else(|| this.state.clone());
     let mut moved = None;
     if let Ok(def) = lc.resolve("transferred") {
-        if def.name != this.state {
+        if def.name != from {
             let role = role_of(f, agent);
-            lc.may_move(&this.queue, &this.state, &def.name, role)
+            lc.may_move(&this.queue, &from, &def.name, role)
                 .map_err(|why| format!("ticket {} cannot be transferred: {why}", this.number))?;
             moved = Some(def.name.clone());
         }
@@ -275,7 +277,7 @@ pub fn transfer(
         suppressed: None,
     }));
     let state = match &moved {
-        Some(st) => format!("; state {} → {st}", this.state),
+        Some(st) => format!("; state {from} → {st}"),
         None if lc.resolve("transferred").is_err() => {
             "; the lifecycle has no state \"transferred\": the state stays".to_string()
         }
@@ -325,15 +327,10 @@ fn rights(f: &Facts, agent: &str, tickets: &[&TicketRef]) -> Result<(), String> 
     if agent == OPERATOR && f.relations.operator {
         return Ok(());
     }
-    let member = (f.relations.agent.as_ref())
+    // The acting agent is the mail's sender (the CLI's `--as` makes the
+    // agent's address the stand-in mail's sender).
+    let member = (f.directory.sender.agent.as_ref())
         .filter(|m| m.name == agent)
-        .or_else(|| {
-            f.directory
-                .sender
-                .agent
-                .as_ref()
-                .filter(|m| m.name == agent)
-        })
         .ok_or_else(|| format!("{agent} is not an agent in the directory"))?;
     if !member.active {
         return Err(format!("agent {agent} is inactive"));

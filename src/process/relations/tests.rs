@@ -442,3 +442,20 @@ fn typed_numbers_are_their_digits() {
     assert_eq!(facts::number_key(A), A);
     assert_eq!(facts::number_key("soon"), "");
 }
+
+#[test]
+fn transfer_moves_from_the_state_the_plan_leaves() {
+    // The ticket was posted; the agent's mail opened it (first action).
+    let mut f = facts(&["staff"]);
+    f.thread.as_mut().unwrap().ticket.state = "posted".into();
+    let mut p = plan();
+    let said = with(&config(), |s| {
+        transfer(&mut p, &f, s, "alice", "x@vendor.test")
+    })
+    .unwrap();
+    assert!(said.contains("state open → transferred"), "{said}");
+    assert_eq!(
+        p.changes[0],
+        by_command("state", Some("open"), Some("transferred"))
+    );
+}
