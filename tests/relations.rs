@@ -211,6 +211,26 @@ fn links_show_on_both_tickets() {
         Some(65)
     );
     assert_eq!(desk.cli(&["ticket", "link", &a]).status.code(), Some(64));
+    // An agent needs rw on the queue's group (here: none in the directory).
+    let alice = format!("alice-{}@support.test", desk.id);
+    ok(&desk, &["agent", "add", "alice", "--address", &alice]);
+    let out = desk.cli(&[
+        "ticket",
+        "link",
+        &a,
+        "--related",
+        &b,
+        "--as",
+        &alice,
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(77),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(role(&a).is_empty());
 }
 
 const RESOLVE_RULE: &str = r#"
