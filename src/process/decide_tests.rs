@@ -52,6 +52,7 @@ pub(crate) fn mail(from: &str, to: &[&str], cc: &[&str], subject: &str) -> Inbou
         warnings: Vec::new(),
         headers: Vec::new(),
         size: 1000,
+        forward: None,
     }
 }
 

@@ -356,6 +356,7 @@ pub(super) fn unparsed_mail(id: i64, why: &str, raw: &[u8]) -> InboundMail {
         warnings: vec![format!("released from quarantine without parsing: {why}")],
         headers: Vec::new(),
         size: raw.len() as u64,
+        forward: None,
     }
 }
 
