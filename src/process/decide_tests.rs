@@ -222,6 +222,7 @@ fn new_ticket_plan_as_data() {
         trace: p.trace.clone(),
         authenticity: Default::default(),
         agent: None,
+        forward: None,
     };
     assert_eq!(p, expected);
     assert_eq!(p.route.mailbox.as_deref(), Some("support"));

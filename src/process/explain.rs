@@ -90,6 +90,7 @@ impl Processor {
                         }],
                         authenticity: Default::default(),
                         agent: None,
+                        forward: None,
                     },
                 });
             }

@@ -56,6 +56,9 @@ pub struct Facts {
     /// read (the decide stage itself reads no clock).
     #[serde(serialize_with = "rfc3339")]
     pub received_at: DateTime<Utc>,
+    /// An agent's forward: the directory facts of the original sender.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward: Option<super::forward::ForwardFacts>,
 }
 
 fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -293,5 +296,6 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
     );
     let customer = f.thread.as_ref().map(|t| t.ticket.customer_address.clone());
     f.directory = permit::gather(db, &mail.from.address, customer.as_deref())?;
+    f.forward = super::forward::gather(db, mail, &f.directory)?;
     Ok(f)
 }

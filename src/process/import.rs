@@ -73,6 +73,7 @@ mod tests {
             language: None,
             authenticity: Default::default(),
             agent: None,
+            forward: None,
             assign: Default::default(),
             new_customer_user: None,
             auto_reply_template: None,

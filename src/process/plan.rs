@@ -63,6 +63,11 @@ pub struct Plan {
     /// the reply or note it makes (`process::agent`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::agent::AgentPlan>,
+    /// An authenticated agent's forward of a customer's mail: the ticket
+    /// is the original sender's, the agent's lines an internal note
+    /// (`process::forward`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward: Option<super::forward::ForwardPlan>,
 }
 
 /// Which mailbox serves the mail: its queue, its address (the ticket's

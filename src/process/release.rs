@@ -248,6 +248,7 @@ impl Processor {
             trace: Vec::new(),
             authenticity: f.authenticity.clone(),
             agent: None,
+            forward: None,
             assign: Default::default(),
             new_customer_user: None,
             auto_reply_template: None,
