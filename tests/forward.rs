@@ -172,6 +172,16 @@ fn authenticated_agents_forwards_are_the_customers_tickets_and_their_replies_thr
         id = desk.id
     );
     smtp_send(&carl, &[&desk.support], reply.as_bytes());
+    // explain shows the decision (on another copy: this one is taken in).
+    let again = fwd.replace("fwd-attached-", "fwd-again-");
+    let plain = desk.cli_stdin(&["explain", "-"], again.as_bytes());
+    let plain = String::from_utf8_lossy(&plain.stdout);
+    assert!(
+        plain.contains(&format!(
+            "Forward:  forward by agent alice of {carl}'s mail (attached as message/rfc822)"
+        )),
+        "{plain}"
+    );
     let inbound = wait_for(30, "carl's reply on his ticket", || {
         let a: Vec<Value> = articles(&show(&desk, &number))
             .into_iter()
