@@ -37,6 +37,12 @@ static MARKER: LazyLock<Regex> = LazyLock::new(|| {
     )[\s*]*$")
 });
 
+/// "On …, "Name" <a@b> wrote:" (Outlook for Mac forwards this way), in
+/// English, French and Portuguese: a forward only under a forward's
+/// subject prefix, and only with an address on the line.
+static ATTRIBUTION: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)^\s*(on|le|em)\s.{4,}@.{2,}\b(wrote|a\s+écrit|escreveu)\s*:\s*$"));
+
 /// Outlook's rule above its header block.
 static RULE: LazyLock<Regex> = LazyLock::new(|| re(r"^[\s>]*_{10,}\s*$"));
 
@@ -131,12 +137,16 @@ pub(super) fn find(mail: &InboundMail) -> Option<Forward> {
             && matches!(header_line(l), Some((Field::From, _)))
             && (i + 1..lines.len().min(i + 4))
                 .any(|j| matches!(header_line(lines[j].text), Some((Field::Date, _))));
-        bare.then_some((i, Some(i)))
+        if bare {
+            return Some((i, Some(i)));
+        }
+        (prefixed && ATTRIBUTION.is_match(l)).then_some((i, None))
     })?;
     let marker = lines[at].text.trim().to_string();
     let own_text = text[..lines[at].start].trim().to_string();
     let original = match block {
         Some(b) => read_block(text, &lines, b, &marker, mail),
+        None if ATTRIBUTION.is_match(&marker) => attributed(text, &lines, at, &marker, mail),
         None => Err(format!(
             "nothing follows the forward marker {marker:?}: no From line to take the sender from"
         )),
@@ -176,12 +186,14 @@ fn read_block(
         }
         match header_line(l.text) {
             Some((f, v)) => fields.push((f, v.to_string())),
+            // Only address lists wrap; anything else under the block is
+            // the text (Outlook puts no blank line before it).
             None => match fields.last_mut() {
-                Some((_, v)) => {
+                Some((Field::To | Field::Cc | Field::Other, v)) => {
                     v.push(' ');
                     v.push_str(l.text.trim());
                 }
-                None => break,
+                _ => break,
             },
         }
         j += 1;
@@ -219,6 +231,67 @@ fn read_block(
             .cloned()
             .collect(),
     })
+}
+
+/// A forward under an attribution line: the sender from that line, the
+/// subject the forward's own without its prefix, the text the lines under
+/// it, indentation removed.
+fn attributed(
+    text: &str,
+    lines: &[Line<'_>],
+    at: usize,
+    marker: &str,
+    mail: &InboundMail,
+) -> Result<Original, String> {
+    let mut from = parse_from(marker)
+        .ok_or_else(|| format!("the attribution line {marker:?} holds no address"))?;
+    let before = marker.split('<').next().unwrap_or("");
+    from.name = quoted_name(before);
+    let start = (at + 1..lines.len())
+        .find(|&k| !blank(&lines[k]))
+        .map_or(text.len(), |k| lines[k].start);
+    Ok(Original {
+        from,
+        date: None,
+        subject: super::strip_forward_prefix(&mail.subject).to_string(),
+        message_id: None,
+        text: dedent(text.get(start..).unwrap_or("")),
+        html: None,
+        attachments: (mail.attachments.iter())
+            .filter(|a| !a.content_type.eq_ignore_ascii_case("message/rfc822"))
+            .cloned()
+            .collect(),
+    })
+}
+
+/// The last name in quotes ("…", « … ») in `s`.
+fn quoted_name(s: &str) -> Option<String> {
+    let end = s.rfind(['"', '»'])?;
+    let head = s.get(..end)?;
+    let open = head.rfind(['"', '«'])?;
+    let skip = head.get(open..)?.chars().next()?.len_utf8();
+    let name = sanitize_line(head.get(open + skip..)?);
+    (!name.is_empty()).then_some(name)
+}
+
+/// Remove the indentation every non-blank line shares.
+fn dedent(text: &str) -> String {
+    let indent = |l: &str| l.len() - l.trim_start_matches([' ', '\t']).len();
+    let common = (text.lines())
+        .filter(|l| !l.trim().is_empty())
+        .map(indent)
+        .min()
+        .unwrap_or(0);
+    text.lines()
+        .map(|l| {
+            l.get(common.min(indent(l))..)
+                .unwrap_or(l)
+                .trim_end_matches('\r')
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_end()
+        .to_string()
 }
 
 /// The address and display name in a forwarded From line: `Name

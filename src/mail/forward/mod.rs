@@ -13,6 +13,8 @@
 //! (only an authenticated agent's does) is the decide stage's business
 //! (`process/forward.rs`); this module only reads.
 
+#[cfg(test)]
+mod corpus_tests;
 mod inline;
 #[cfg(test)]
 mod tests;
@@ -83,6 +85,22 @@ pub fn has_forward_prefix(subject: &str) -> bool {
     ]
     .iter()
     .any(|p| head.starts_with(p))
+}
+
+/// `subject` without its forward prefixes ("Fwd: TR: x" → "x").
+pub fn strip_forward_prefix(subject: &str) -> &str {
+    let mut s = subject.trim();
+    loop {
+        let lower = s.to_lowercase();
+        let Some(p) = ["fwd", "fw", "tr", "enc", "rv", "wg"]
+            .iter()
+            .find(|p| lower.starts_with(*p) && lower[p.len()..].trim_start().starts_with(':'))
+        else {
+            return s;
+        };
+        let rest = s.get(p.len()..).unwrap_or("").trim_start();
+        s = rest.strip_prefix(':').unwrap_or(rest).trim_start();
+    }
 }
 
 /// Find the forward in `mail`, if it is one. `parse_attached` parses an
