@@ -19,7 +19,7 @@
 //! customer learns the ticket's number, so their answers carry its tag).
 //! The forwarding agent never gets one.
 //!
-//! [`handle`] is pure and runs inside [`super::decide`]; [`gather`] is the
+//! `handle` is pure and runs inside [`super::decide`]; [`gather`] is the
 //! facts stage's part (the directory facts of the original sender, not
 //! only of the From); [`original_mail`] is what the apply stage writes as
 //! the customer's article.
