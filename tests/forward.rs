@@ -119,6 +119,9 @@ fn authenticated_agents_forwards_are_the_customers_tickets_and_their_replies_thr
     // to on); alice none.
     let mails = wait_for_mail(&ana, "INBOX", 1, 30);
     assert!(subject(&mails[0]).contains(t["number"].as_str().unwrap()));
+    // Nothing to alice: no auto-reply, and no alert of the ticket she made.
+    desk.wait_sent(1, 30);
+    assert!(imap_messages(&alice, "INBOX").is_empty());
     let out: Vec<_> = a.iter().filter(|x| x["direction"] == "out").collect();
     for o in &out {
         if o["kind"] == "auto_reply" {

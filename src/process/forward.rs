@@ -45,6 +45,10 @@ pub struct ForwardFacts {
     pub original_from: String,
     /// The directory facts for that address, as for any sender.
     pub directory: permit::DirectoryFacts,
+    /// The original's language (the customer's known one, else detected
+    /// in its text), and the first with templates.
+    pub language: Option<super::plan::LanguageChoice>,
+    pub language_with_templates: Option<String>,
 }
 
 /// An honoured forward, as the plan carries it (`explain`, apply).
@@ -71,16 +75,20 @@ pub fn gather(
     db: &Db,
     mail: &InboundMail,
     sender: &permit::DirectoryFacts,
+    l: &super::facts::Lookup,
 ) -> Result<Option<ForwardFacts>, StoreError> {
-    let Some(Ok(o)) = mail.forward.as_deref().map(|f| f.original.as_ref()) else {
+    let Some(original) = original_mail(mail) else {
         return Ok(None);
     };
     if sender.sender.agent.is_none() {
         return Ok(None);
     }
+    let (language, language_with_templates) = super::machine_facts::language(db, &original, l)?;
     Ok(Some(ForwardFacts {
-        original_from: o.from.address.clone(),
-        directory: permit::gather(db, &o.from.address, None)?,
+        original_from: original.from.address.clone(),
+        directory: permit::gather(db, &original.from.address, None)?,
+        language,
+        language_with_templates,
     }))
 }
 
@@ -105,7 +113,9 @@ pub fn original_mail(mail: &InboundMail) -> Option<InboundMail> {
         text: o.text.clone(),
         html: o.html.clone(),
         attachments: o.attachments.clone(),
-        language: mail.language.clone(),
+        // The agent's client's Content-Language says nothing of the
+        // customer's.
+        language: None,
         class: mail.class.clone(),
         automatic: None,
         our_loop_marker: false,
@@ -215,8 +225,11 @@ pub(super) fn handle(
     };
     let mut f2 = f.clone();
     f2.directory = ff.directory.clone();
+    f2.language = ff.language.clone();
+    f2.language_with_templates = ff.language_with_templates.clone();
     let mut p = plan.clone();
     p.agent = None;
+    p.language = ff.language.clone();
     let ticket_said = match target {
         Some(ticket) => {
             let said = format!("added to ticket {} (tagged in the subject)", ticket.number);
@@ -268,6 +281,17 @@ pub(super) fn handle(
                 .map(|d| format!(", sent {d}"))
                 .unwrap_or_default()
         ));
+    }
+    // The forwarding agent knows: their alert would tell them nothing.
+    for n in p.notifications.iter_mut().filter(|n| n.is_agents_alert) {
+        n.to.retain(|a| !a.eq_ignore_ascii_case(&mail.from.address));
+        if n.to.is_empty() && n.suppressed.is_none() {
+            n.suppressed = Some(format!(
+                "the agents' alert would reach only {}, who forwarded the mail",
+                agent.name
+            ));
+            n.note_if_suppressed = false;
+        }
     }
     if p.makes_article() {
         p.forward = Some(ForwardPlan {

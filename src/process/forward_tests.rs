@@ -89,6 +89,11 @@ fn facts(m: &InboundMail, is_agent: bool, proven: bool, tagged: bool) -> Facts {
                 queues: queues(),
                 ..Default::default()
             },
+            language: Some(crate::process::plan::LanguageChoice {
+                code: "pt".into(),
+                source: "customer",
+            }),
+            language_with_templates: Some("pt".into()),
         });
     f
 }
@@ -128,6 +133,7 @@ fn an_authenticated_agents_forward_is_the_customers_new_ticket() {
     ));
     let t = p.ticket.as_ref().unwrap();
     assert_eq!(t.subject, "Printer on fire");
+    assert_eq!(t.language, "pt", "the customer's language, not the agent's");
     assert_eq!(p.participants.len(), 1, "{:?}", p.participants);
     assert_eq!(p.participants[0].address, ANA);
     assert_eq!(p.participants[0].role, "requester");
