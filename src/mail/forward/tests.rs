@@ -203,3 +203,29 @@ fn hostile_input_never_panics_and_stays_bounded() {
             && !has_forward_prefix("Re: x")
     );
 }
+
+#[test]
+fn html_only_forwards_from_gmail_and_outlook() {
+    for (subject, html) in [
+        (
+            "Fwd: Printer",
+            r#"<div dir="ltr">Please look.<br><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">---------- Forwarded message ---------<br>From: <strong class="gmail_sendername" dir="auto">Ana Souza</strong> <span dir="auto">&lt;<a href="mailto:ana@client.example">ana@client.example</a>&gt;</span><br>Date: Mon, 30 Nov 2026 at 10:00<br>Subject: Printer<br>To: &lt;<a href="mailto:alice@support.example">alice@support.example</a>&gt;<br></div><br><br><div dir="ltr">It does not print.</div></div></div>"#,
+        ),
+        (
+            "TR: Printer",
+            r#"<div>Please look.</div><hr style="display:inline-block;width:98%"><div id="divRplyFwdMsg" dir="ltr"><font face="Calibri, sans-serif" style="font-size:11pt" color="black"><b>De :</b> Ana Souza &lt;ana@client.example&gt;<br><b>Envoyé :</b> lundi 30 novembre 2026 10:00<br><b>À :</b> Alice &lt;alice@support.example&gt;<br><b>Objet :</b> Printer</font><div>&nbsp;</div></div><div>It does not print.</div>"#,
+        ),
+    ] {
+        let raw = format!(
+            "From: alice@support.example\r\nSubject: {subject}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n"
+        );
+        let m = parse(&raw);
+        let f = m.forward.unwrap_or_else(|| panic!("no forward in {:?}", m.text));
+        let o = f.original.unwrap_or_else(|e| panic!("{e}: {:?}", m.text));
+        assert_eq!(o.from.address, "ana@client.example", "{:?}", m.text);
+        assert_eq!(o.from.name.as_deref(), Some("Ana Souza"), "{:?}", m.text);
+        assert_eq!(o.subject, "Printer", "{:?}", m.text);
+        assert!(o.text.contains("It does not print."), "{:?}", m.text);
+        assert_eq!(f.own_text, "Please look.", "{:?}", m.text);
+    }
+}
