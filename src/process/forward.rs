@@ -34,7 +34,7 @@ use super::{agent::AgentPlan, permit};
 use crate::auth::{self, PowerDecision};
 use crate::commands::{self, Command};
 use crate::config::Mailbox as MailboxConfig;
-use crate::mail::forward::Style;
+use crate::mail::forward::{has_forward_prefix, Style};
 use crate::mail::{quote, InboundMail};
 use crate::store::{Db, StoreError};
 
@@ -180,6 +180,22 @@ pub(super) fn handle(
         Disposition::FollowUp { ticket, .. } if tagged && !wants_new => Some(ticket.clone()),
         _ => None,
     };
+    // On a ticket, an agent's reply quotes history that may look like a
+    // forward: only a forward's subject prefix makes it one there.
+    if let Some(t) = target
+        .as_ref()
+        .filter(|_| !has_forward_prefix(&mail.subject))
+    {
+        plan.note(
+            "forward",
+            format!(
+                "quotes a mail ({}), but its subject has no forward prefix (Fwd:, FW:, TR:, \
+                 ENC:): handled as {}'s mail on ticket {}, not a forward",
+                fwd.style, agent.name, t.number
+            ),
+        );
+        return None;
+    }
     // Powers: on a tagged ticket the gate has decided already (a reply
     // token for it counts); for a new ticket, decide here.
     let powers = match (&target, plan.agent.as_ref()) {

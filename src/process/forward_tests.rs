@@ -257,3 +257,29 @@ fn an_inline_forward_without_a_readable_from_is_the_agents_ordinary_mail() {
         "{why}"
     );
 }
+
+#[test]
+fn an_agents_reply_quoting_a_forward_on_a_ticket_is_a_reply_not_a_forward() {
+    // Regression: a reply quoting a mail that held a forward (or Outlook's
+    // "Original Message" history) must still reach the customer.
+    let body = format!(
+        "The driver is fixed.\n\nOn Monday Ana wrote:\n> {}",
+        INLINE.replace('\n', "\n> ")
+    );
+    let m = forward(&format!("Re: [Ticket#{NUMBER}] Printer"), &body);
+    assert!(
+        m.forward.is_some(),
+        "the quoted marker is found by the parser"
+    );
+    let p = run(&config(), &facts(&m, true, true, true), &m);
+    assert!(p.forward.is_none());
+    assert!(
+        said(&p, "forward").contains("no forward prefix"),
+        "{}",
+        said(&p, "forward")
+    );
+    assert!(matches!(
+        p.agent.as_ref().and_then(|a| a.action.as_ref()),
+        Some(crate::process::agent::AgentAction::Reply { .. })
+    ));
+}

@@ -25,16 +25,25 @@ fn re(pattern: &str) -> Regex {
 }
 
 /// The separators clients put above a forwarded mail, in English, French
-/// and Portuguese (and the "original message" one Outlook and old
-/// Thunderbird use for forwards too).
+/// and Portuguese.
 static MARKER: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?ix)^[\s>*]*(
-        [-_=]{2,}\s*(forwarded\s+message|original\s+message|message\s+transféré|message\s+d'origine
-          |message\s+original|mensagem\s+encaminhada|mensagem\s+reencaminhada|mensagem\s+original)\s*[-_=]*
+        [-_=]{2,}\s*(forwarded\s+message|message\s+transféré|mensagem\s+encaminhada
+          |mensagem\s+reencaminhada)\s*[-_=]*
       | (begin\s+forwarded\s+message|début\s+du\s+message\s+réexpédié|début\s+du\s+message\s+transféré
           |início\s+da\s+mensagem\s+reencaminhada|inicio\s+da\s+mensagem\s+reencaminhada
           |começo\s+da\s+mensagem\s+encaminhada|início\s+da\s+mensagem\s+encaminhada)\s*:
     )[\s*]*$")
+});
+
+/// The "original message" separator Outlook and old Thunderbird put above
+/// a forward — and above a reply's history too: a forward's only under a
+/// forward's subject prefix.
+static ORIGINAL: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?ix)^[\s>*]*[-_=]{2,}\s*(original\s+message|message\s+d'origine|message\s+original
+          |mensagem\s+original)\s*[-_=]*[\s*]*$",
+    )
 });
 
 /// "On …, "Name" <a@b> wrote:" (Outlook for Mac forwards this way), in
@@ -128,7 +137,7 @@ pub(super) fn find(mail: &InboundMail) -> Option<Forward> {
         if l.chars().count() > MAX_MARKER_CHARS {
             return None;
         }
-        if MARKER.is_match(l) || (prefixed && RULE.is_match(l)) {
+        if MARKER.is_match(l) || (prefixed && (ORIGINAL.is_match(l) || RULE.is_match(l))) {
             let next = (i + 1..lines.len()).find(|&j| !blank(&lines[j]));
             return Some((i, next));
         }

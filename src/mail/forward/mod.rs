@@ -6,6 +6,10 @@
 //! take out the original: its sender, date, subject, Message-ID when the
 //! forward carries it, text and attachments, and the forwarder's own lines.
 //!
+//! Outlook's "Original Message" separator, rule and bare header block,
+//! and an "On … wrote:" line, also start a reply's quoted history: they
+//! count only under a forward's subject prefix ([`has_forward_prefix`]).
+//!
 //! Pure, bounded and panic-free like the rest of [`crate::mail`]: only the
 //! first [`MAX_SCAN_LINES`] lines are searched for a marker, a header block
 //! is at most [`MAX_BLOCK_LINES`] lines, and an attached message is parsed
@@ -79,6 +83,11 @@ pub struct Original {
 /// these (the same block starts Outlook's quoted history in a reply).
 pub fn has_forward_prefix(subject: &str) -> bool {
     let s = subject.trim_start();
+    // "[Ticket#…] Fwd: …" as well as "Fwd: [Ticket#…] …".
+    let s = match s.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        Some((_, rest)) => rest.trim_start(),
+        None => s,
+    };
     let head: String = s.chars().take(6).collect::<String>().to_lowercase();
     [
         "fwd:", "fwd :", "fw:", "fw :", "tr:", "tr :", "enc:", "enc :", "rv:", "wg:",

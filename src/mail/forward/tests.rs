@@ -220,7 +220,9 @@ fn html_only_forwards_from_gmail_and_outlook() {
             "From: alice@support.example\r\nSubject: {subject}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n"
         );
         let m = parse(&raw);
-        let f = m.forward.unwrap_or_else(|| panic!("no forward in {:?}", m.text));
+        let f = m
+            .forward
+            .unwrap_or_else(|| panic!("no forward in {:?}", m.text));
         let o = f.original.unwrap_or_else(|e| panic!("{e}: {:?}", m.text));
         assert_eq!(o.from.address, "ana@client.example", "{:?}", m.text);
         assert_eq!(o.from.name.as_deref(), Some("Ana Souza"), "{:?}", m.text);
@@ -228,4 +230,16 @@ fn html_only_forwards_from_gmail_and_outlook() {
         assert!(o.text.contains("It does not print."), "{:?}", m.text);
         assert_eq!(f.own_text, "Please look.", "{:?}", m.text);
     }
+}
+
+#[test]
+fn outlooks_original_message_is_a_forward_only_under_a_forward_prefix() {
+    let body = "Done.\n\n-----Original Message-----\nFrom: Ana Souza [mailto:ana@client.example]\nSent: Monday\nSubject: Printer\n\nIt does not print.\n";
+    let raw =
+        |subject: &str| format!("From: alice@support.example\r\nSubject: {subject}\r\n\r\n{body}");
+    assert!(parse(&raw("RE: Printer")).forward.is_none());
+    assert!(parse(&raw("FW: Printer")).forward.is_some());
+    assert!(parse(&raw("[Ticket#2026112210000017] Fwd: Printer"))
+        .forward
+        .is_some());
 }
