@@ -199,6 +199,33 @@ fn authenticated_agents_forwards_are_the_customers_tickets_and_their_replies_thr
     assert_eq!(inbound[2]["kind"], "customer");
     assert_eq!(inbound[2]["unverified"], Value::Null, "{}", inbound[2]);
     assert_eq!(desk.tickets().len(), 2, "no third ticket");
+
+    // A forward whose subject carries the ticket's tag is added to it.
+    let tagged = format!(
+        "{auth}From: Alice Martin <{alice}>\r\nTo: <{support}>\r\n\
+         Subject: Fwd: [Ticket#{number}] Scanner jammed\r\nMessage-ID: <fwd-tagged-{id}@support.test>\r\n\r\n\
+         He called again.\r\n\r\n---------- Forwarded message ---------\r\n\
+         From: Carl Weber <{carl}>\r\nSubject: Scanner\r\n\r\nNow it smokes too.\r\n",
+        support = desk.support,
+        id = desk.id
+    );
+    smtp_send(&alice, &[&desk.support], tagged.as_bytes());
+    let inbound = wait_for(30, "the tagged forward on carl's ticket", || {
+        let a: Vec<Value> = articles(&show(&desk, &number))
+            .into_iter()
+            .filter(|x| x["direction"] == "in")
+            .collect();
+        (a.len() == 5).then_some(a)
+    });
+    assert_eq!(inbound[3]["kind"], "customer");
+    assert_eq!(inbound[3]["from"].as_str().unwrap(), carl);
+    assert!(inbound[3]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Now it smokes too."));
+    assert_eq!(inbound[4]["kind"], "agent_note");
+    assert_eq!(inbound[4]["internal"], true);
+    assert_eq!(desk.tickets().len(), 2, "no third ticket");
     assert_eq!(desk.stop(), Some(0));
 }
 
