@@ -296,6 +296,6 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
     );
     let customer = f.thread.as_ref().map(|t| t.ticket.customer_address.clone());
     f.directory = permit::gather(db, &mail.from.address, customer.as_deref())?;
-    f.forward = super::forward::gather(db, mail, &f.directory, l)?;
+    f.forward = super::forward::gather(db, mail, &f, l)?;
     Ok(f)
 }

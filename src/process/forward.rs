@@ -5,7 +5,11 @@
 //! the customer's article the original's text, attachments and Message-ID
 //! (so the customer's later replies thread to it), and the agent's own
 //! lines an internal note by the agent. `#new` or no ticket tag makes a new
-//! ticket; a ticket tag adds the forward to that ticket.
+//! ticket; a ticket tag adds the forward to that ticket (on a ticket, only
+//! under a forward's subject prefix: an agent's reply quoting a forward
+//! stays a reply). Without a tag, a ticket that already holds the
+//! original's Message-ID takes the forward, so the customer's replies and
+//! the forward meet on one ticket.
 //!
 //! Only an active agent with rw on the queue's group whose mail proves its
 //! From ([`crate::auth::agent_powers`]; a reply token cannot exist for a
@@ -36,7 +40,7 @@ use crate::commands::{self, Command};
 use crate::config::Mailbox as MailboxConfig;
 use crate::mail::forward::{has_forward_prefix, Style};
 use crate::mail::{quote, InboundMail};
-use crate::store::{Db, StoreError};
+use crate::store::{records, Db, StoreError};
 
 /// What the store says about a forward's original sender.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -49,6 +53,11 @@ pub struct ForwardFacts {
     /// in its text), and the first with templates.
     pub language: Option<super::plan::LanguageChoice>,
     pub language_with_templates: Option<String>,
+    /// The ticket that already holds the original's Message-ID (the
+    /// customer wrote to us too, or it was forwarded before), as the
+    /// thread facts of the original on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known: Option<super::facts::Thread>,
 }
 
 /// An honoured forward, as the plan carries it (`explain`, apply).
@@ -74,21 +83,31 @@ pub struct ForwardPlan {
 pub fn gather(
     db: &Db,
     mail: &InboundMail,
-    sender: &permit::DirectoryFacts,
+    f: &Facts,
     l: &super::facts::Lookup,
 ) -> Result<Option<ForwardFacts>, StoreError> {
     let Some(original) = original_mail(mail) else {
         return Ok(None);
     };
-    if sender.sender.agent.is_none() {
+    if f.directory.sender.agent.is_none() {
         return Ok(None);
     }
     let (language, language_with_templates) = super::machine_facts::language(db, &original, l)?;
+    let mut known = None;
+    if let Some(mid) = &original.message_id {
+        if let Some(t) = records::ticket_by_message_ids(db, std::slice::from_ref(mid))? {
+            let matched = super::facts::Match::MessageId {
+                message_id: mid.clone(),
+            };
+            known = Some(super::facts::thread_to(db, t, matched, &original, f, l)?);
+        }
+    }
     Ok(Some(ForwardFacts {
         original_from: original.from.address.clone(),
         directory: permit::gather(db, &original.from.address, None)?,
         language,
         language_with_templates,
+        known,
     }))
 }
 
@@ -180,6 +199,11 @@ pub(super) fn handle(
         Disposition::FollowUp { ticket, .. } if tagged && !wants_new => Some(ticket.clone()),
         _ => None,
     };
+    // Without a tag, the ticket already holding the original's
+    // Message-ID (where the customer's replies thread) takes the forward.
+    let known = (f.forward.as_ref())
+        .and_then(|ff| ff.known.as_ref())
+        .filter(|_| target.is_none() && !wants_new);
     // On a ticket, an agent's reply quotes history that may look like a
     // forward: only a forward's subject prefix makes it one there.
     if let Some(t) = target
@@ -198,10 +222,11 @@ pub(super) fn handle(
     }
     // Powers: on a tagged ticket the gate has decided already (a reply
     // token for it counts); for a new ticket, decide here.
-    let powers = match (&target, plan.agent.as_ref()) {
-        (Some(_), Some(a)) => a.powers.clone(),
-        (Some(_), None) => refused(format!("{} has no powers on the ticket", agent.name)),
-        (None, _) => new_ticket_powers(f, mail, &mailbox.queue),
+    let powers = match (&target, plan.agent.as_ref(), known) {
+        (Some(_), Some(a), _) => a.powers.clone(),
+        (Some(_), None, _) => refused(format!("{} has no powers on the ticket", agent.name)),
+        (None, _, Some(k)) => new_ticket_powers(f, mail, &k.ticket.queue),
+        (None, _, None) => new_ticket_powers(f, mail, &mailbox.queue),
     };
     if !powers.granted {
         plan.note(
@@ -246,8 +271,20 @@ pub(super) fn handle(
     let mut p = plan.clone();
     p.agent = None;
     p.language = ff.language.clone();
-    let ticket_said = match target {
-        Some(ticket) => {
+    let ticket_said = match (target, known) {
+        (None, Some(k)) => {
+            let said = format!(
+                "added to ticket {}, which already holds the original's Message-ID",
+                k.ticket.number
+            );
+            f2.thread = Some(k.clone());
+            p.disposition = Disposition::FollowUp {
+                ticket: k.ticket.clone(),
+                standing: Standing::Answers,
+            };
+            said
+        }
+        (Some(ticket), _) => {
             let said = format!("added to ticket {} (tagged in the subject)", ticket.number);
             p.disposition = Disposition::FollowUp {
                 ticket,
@@ -256,7 +293,7 @@ pub(super) fn handle(
             };
             said
         }
-        None => {
+        (None, None) => {
             f2.thread = None;
             p.disposition = Disposition::NewTicket { quoted: None };
             let auto = s

@@ -9,6 +9,7 @@ use crate::directory::Strangers;
 use crate::notify::Kind;
 use crate::process::decide::tests::{config, thread_facts};
 use crate::process::decide::{decide, Settings};
+use crate::process::facts::Match;
 use crate::process::plan::NoRules;
 use crate::store::directory::lookup::QueueFacts;
 use crate::threading::Numbering;
@@ -94,6 +95,7 @@ fn facts(m: &InboundMail, is_agent: bool, proven: bool, tagged: bool) -> Facts {
                 source: "customer",
             }),
             language_with_templates: Some("pt".into()),
+            known: None,
         });
     f
 }
@@ -282,4 +284,33 @@ fn an_agents_reply_quoting_a_forward_on_a_ticket_is_a_reply_not_a_forward() {
         p.agent.as_ref().and_then(|a| a.action.as_ref()),
         Some(crate::process::agent::AgentAction::Reply { .. })
     ));
+}
+
+#[test]
+fn without_a_tag_the_ticket_holding_the_originals_message_id_takes_the_forward() {
+    let inner = "From: Ana Souza <ana@client.test>\r\nSubject: Printer on fire\r\nMessage-ID: <p1@client.test>\r\n\r\nIt does not print.\r\n";
+    let body = format!("Content-Type: multipart/mixed; boundary=O\r\n\r\n--O\r\nContent-Type: text/plain\r\n\r\nShe wrote to me too.\r\n--O\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--O--\r\n");
+    let raw = format!("From: Alice Martin <{ALICE}>\r\nTo: support@example.com\r\nSubject: Fwd: Printer on fire\r\nMIME-Version: 1.0\r\n{body}");
+    let m = crate::mail::parse(raw.as_bytes(), "desk.example.com").unwrap();
+    let mut f = facts(&m, true, true, false);
+    let mut known = thread_facts("open", Default::default()).thread.unwrap();
+    known.directory.queue_group = Some("staff".into());
+    known.matched = Match::MessageId {
+        message_id: "p1@client.test".into(),
+    };
+    f.forward.as_mut().unwrap().known = Some(known);
+    let p = run(&config(), &f, &m);
+    match &p.disposition {
+        Disposition::FollowUp { ticket, standing } => {
+            assert_eq!(ticket.number, NUMBER);
+            assert_eq!(*standing, Standing::Answers);
+        }
+        d => panic!("{d:?}"),
+    }
+    assert!(said(&p, "forward").contains("already holds the original's Message-ID"));
+    assert_eq!(p.forward.as_ref().unwrap().style, Style::Attached);
+    assert_eq!(
+        p.forward.as_ref().unwrap().original_message_id.as_deref(),
+        Some("p1@client.test")
+    );
 }
