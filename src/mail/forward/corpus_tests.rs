@@ -120,3 +120,30 @@ fn forward_prefixes_come_off() {
     assert_eq!(strip_forward_prefix("Fwd:"), "");
     assert_eq!(strip_forward_prefix("Trabalho"), "Trabalho");
 }
+
+/// A real mail (Roundcube) with messages attached as `message/rfc822`,
+/// from mail-parser's third-party samples (already in
+/// `tests/data/real/person/`, Apache-2.0 OR MIT). Its attached messages are
+/// cut short (their multipart/alternative never closes), so mail-parser
+/// hands over one attachment holding the rest of the mail, and where its
+/// raw bytes start is mail-parser's business: what matters is that a real
+/// Roundcube forward-as-attachment gives a sender, subject and Message-ID.
+#[test]
+fn a_real_mail_with_attached_messages() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/real/person/mail-parser-thirdparty-015.eml");
+    let raw = std::fs::read(&path).expect("the sample is there");
+    let m = crate::mail::parse(&raw, "desk.example.com").expect("the sample parses");
+    let f = m.forward.expect("an attached forward");
+    assert_eq!(f.style, Style::Attached);
+    assert_eq!(f.marker, "attachment training-mail.txt (message/rfc822)");
+    let o = f.original.as_ref().expect("its sender is readable");
+    assert!(o.from.address.ends_with("@proxmox.com"), "{:?}", o.from);
+    assert!(!o.subject.is_empty());
+    assert!(o
+        .message_id
+        .as_deref()
+        .is_some_and(|id| id.ends_with("@proxmox.com")));
+    assert!(o.date.is_some());
+    assert!(f.own_text.starts_with("Hallo Stoiko,"), "{:?}", f.own_text);
+}
