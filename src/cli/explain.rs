@@ -200,6 +200,20 @@ fn print(out: &mut impl Write, e: &Explanation) -> std::io::Result<()> {
             None => {}
         }
     }
+    if let Some(f) = &p.forward {
+        writeln!(
+            out,
+            "Forward:  forward by agent {} of {}'s mail ({}){}",
+            f.agent,
+            f.original_from,
+            f.style,
+            if f.note.is_some() {
+                "; the agent's lines are an internal note"
+            } else {
+                ""
+            }
+        )?;
+    }
     for x in &p.participants {
         writeln!(out, "Adds:     {} ({})", x.address, x.role)?;
     }

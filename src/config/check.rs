@@ -298,6 +298,7 @@ pub(super) fn check(
             notify_agents_on_new: q.notify_agents_on_new,
             notify_agents_on_follow_up: q.notify_agents_on_follow_up,
             assign_on_agent_reply: q.assign_on_agent_reply,
+            forward_auto_reply: q.forward_auto_reply,
         });
     }
 

@@ -258,6 +258,9 @@ pub struct Queue {
     /// An unassigned ticket is assigned to the agent whose authenticated
     /// reply answers it (issue 11).
     pub assign_on_agent_reply: bool,
+    /// The customer of a ticket an authenticated agent opened by
+    /// forwarding their mail gets the usual auto-reply (issue 11, item 6).
+    pub forward_auto_reply: bool,
 }
 
 #[derive(Clone, PartialEq)]

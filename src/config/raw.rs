@@ -182,6 +182,10 @@ pub(super) struct RawQueue {
     /// An unassigned ticket is assigned to the agent who answers it.
     #[serde(default = "default_true")]
     pub(super) assign_on_agent_reply: bool,
+    /// The customer of a ticket opened by an agent's forward gets the
+    /// new ticket's auto-reply.
+    #[serde(default = "default_true")]
+    pub(super) forward_auto_reply: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -18,6 +18,7 @@
 mod body;
 mod charset;
 mod classify;
+pub mod forward;
 mod headers;
 mod html;
 mod peek;
@@ -122,6 +123,9 @@ pub struct InboundMail {
     pub headers: Vec<(String, String)>,
     /// Size of the raw mail in bytes.
     pub size: u64,
+    /// The mail this one forwards, inline or attached (see [`forward`]);
+    /// None for machines' mail. Only an authenticated agent's counts.
+    pub forward: Option<Box<forward::Forward>>,
 }
 
 impl InboundMail {
@@ -146,6 +150,17 @@ pub const PLACEHOLDER_SENDER: &str = "mailer-daemon@unknown.invalid";
 
 /// Parse `raw`. `own_fqdn` recognises our own loop header.
 pub fn parse(raw: &[u8], own_fqdn: &str) -> Result<InboundMail, MailError> {
+    let mut mail = parse_one(raw, own_fqdn)?;
+    if mail.automatic.is_none() {
+        // An attached message is parsed without looking for forwards in
+        // it: nesting stops at one level.
+        mail.forward = forward::find(&mail, &|inner| parse_one(inner, own_fqdn)).map(Box::new);
+    }
+    Ok(mail)
+}
+
+/// Parse `raw` without looking for a forwarded mail in it.
+fn parse_one(raw: &[u8], own_fqdn: &str) -> Result<InboundMail, MailError> {
     let raw = charset::prepare(raw)?;
     shape::check(&raw)?;
     let mut msg = MessageParser::default()
@@ -311,6 +326,7 @@ fn build(msg: &mut Message<'_>, own_fqdn: &str) -> Result<InboundMail, MailError
         warnings,
         headers,
         size: 0,
+        forward: None,
     })
 }
 

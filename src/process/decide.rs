@@ -60,6 +60,7 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         authenticity: f.authenticity.clone(),
         agent: None,
         relations: Vec::new(),
+        forward: None,
     };
     plan.note("route", route.reason.clone());
     let Some(mailbox) = route.mailbox.as_deref().and_then(|n| s.config.mailbox(n)) else {
@@ -97,6 +98,9 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         None => plan.note("classify", "a person's mail (no sign of automatic mail)"),
     }
     thread(&mut plan, f, mail, s);
+    if let Some(forwarded) = super::forward::handle(&mut plan, f, mail, mailbox, s) {
+        return forwarded;
+    }
     let machines = super::machines::handle(&mut plan, f, mail, mailbox);
     if !machines && super::refuse::decide(&mut plan, f, mail, mailbox, s) {
         return plan;

@@ -52,6 +52,7 @@ pub(crate) fn mail(from: &str, to: &[&str], cc: &[&str], subject: &str) -> Inbou
         warnings: Vec::new(),
         headers: Vec::new(),
         size: 1000,
+        forward: None,
     }
 }
 
@@ -222,6 +223,7 @@ fn new_ticket_plan_as_data() {
         authenticity: Default::default(),
         agent: None,
         relations: Vec::new(),
+        forward: None,
     };
     assert_eq!(p, expected);
     assert_eq!(p.route.mailbox.as_deref(), Some("support"));

@@ -91,6 +91,7 @@ impl Processor {
                         authenticity: Default::default(),
                         agent: None,
                         relations: Vec::new(),
+                        forward: None,
                     },
                 });
             }

@@ -59,6 +59,9 @@ pub struct Facts {
     /// Merges, links and transfers: the other tickets, requesters,
     /// history and linked incidents they need (`process::relations`).
     pub relations: super::relations::RelationFacts,
+    /// An agent's forward: the directory facts of the original sender.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward: Option<super::forward::ForwardFacts>,
 }
 
 fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -300,5 +303,6 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
     let customer = f.thread.as_ref().map(|t| t.ticket.customer_address.clone());
     f.directory = permit::gather(db, &mail.from.address, customer.as_deref())?;
     super::relations::gather(db, mail, &mut f)?;
+    f.forward = super::forward::gather(db, mail, &f, l)?;
     Ok(f)
 }

@@ -74,6 +74,7 @@ mod tests {
             authenticity: Default::default(),
             agent: None,
             relations: Vec::new(),
+            forward: None,
             assign: Default::default(),
             new_customer_user: None,
             auto_reply_template: None,

@@ -56,7 +56,18 @@ pub(super) fn gather(
         }
     }
 
-    // Language: the customer's known one, Content-Language, detection.
+    (f.language, f.language_with_templates) = language(db, mail, l)?;
+    Ok(())
+}
+
+/// The mail's language and the first one with templates: the sender's
+/// known one, Content-Language, detection (also asked for a forward's
+/// original, whose sender is the customer).
+pub(super) fn language(
+    db: &Db,
+    mail: &InboundMail,
+    l: &Lookup,
+) -> Result<(Option<LanguageChoice>, Option<String>), StoreError> {
     let known = machines::customer_language(db, &mail.from.address)?;
     let detected = super::language::detect(mail.new_text()).map(str::to_string);
     let chain = [
@@ -64,17 +75,17 @@ pub(super) fn gather(
         (mail.language.clone(), "content-language"),
         (detected, "detected"),
     ];
-    f.language = chain.iter().find_map(|(code, source)| {
+    let language = chain.iter().find_map(|(code, source)| {
         code.as_ref().map(|c| LanguageChoice {
             code: c.clone(),
             source,
         })
     });
-    f.language_with_templates = chain
+    let with_templates = chain
         .into_iter()
         .filter_map(|(code, _)| code)
         .find(|c| (l.has_language)(c));
-    Ok(())
+    Ok((language, with_templates))
 }
 
 /// The ticket of the message a report is about: its Message-ID (ours),

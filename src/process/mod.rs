@@ -27,6 +27,7 @@ mod apply;
 pub mod decide;
 pub mod explain;
 pub mod facts;
+pub mod forward;
 mod import;
 mod language;
 mod machine_facts;

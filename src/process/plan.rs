@@ -67,6 +67,11 @@ pub struct Plan {
     /// (`process::relations`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub relations: Vec<super::relations::RelationPlan>,
+    /// An authenticated agent's forward of a customer's mail: the ticket
+    /// is the original sender's, the agent's lines an internal note
+    /// (`process::forward`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward: Option<super::forward::ForwardPlan>,
 }
 
 /// Which mailbox serves the mail: its queue, its address (the ticket's

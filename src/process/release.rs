@@ -249,6 +249,7 @@ impl Processor {
             authenticity: f.authenticity.clone(),
             agent: None,
             relations: Vec::new(),
+            forward: None,
             assign: Default::default(),
             new_customer_user: None,
             auto_reply_template: None,
@@ -357,6 +358,7 @@ pub(super) fn unparsed_mail(id: i64, why: &str, raw: &[u8]) -> InboundMail {
         warnings: vec![format!("released from quarantine without parsing: {why}")],
         headers: Vec::new(),
         size: raw.len() as u64,
+        forward: None,
     }
 }
 

@@ -183,6 +183,7 @@ fn unrendered_notification_is_failed_with_its_error_and_never_due() {
         notify_agents_on_new: true,
         notify_agents_on_follow_up: true,
         assign_on_agent_reply: true,
+        forward_auto_reply: true,
     }])
     .unwrap();
     let c = s.conn();

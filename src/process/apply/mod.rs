@@ -3,10 +3,12 @@
 //! [`super::quarantine`], the failure path): the raw bytes, the receipt,
 //! the ticket, its article, attachments and participants, the fields and
 //! history rules changed (`fields.rs`), the outbound articles and their
-//! outbox rows, and refusals with their mail (`refusal.rs`). It decides nothing the plan did not.
+//! outbox rows, refusals with their mail (`refusal.rs`), and an agent's
+//! forward as the customer's article and the agent's note (`forward.rs`). It decides nothing the plan did not.
 
 mod article;
 mod fields;
+mod forward;
 mod notice;
 mod refusal;
 mod relations;
@@ -110,10 +112,13 @@ impl Processor {
                     .as_deref()
                     .and_then(|n| self.config.mailbox(n))
                     .ok_or_else(|| Failure::Other(plan.route.reason.clone()))?;
+                let original = forward::original(plan, mail)?;
+                let article_mail = original.as_ref().unwrap_or(mail);
                 let (mut ticket, article_id) =
-                    self.insert_new_ticket(db, mail, plan, routed, raw_id)?;
+                    self.insert_new_ticket(db, article_mail, plan, routed, raw_id)?;
+                self.insert_forward_note(db, plan, mail, &ticket, raw_id)?;
                 fields::write(db, plan, &mut ticket, article_id)?;
-                self.notify_plan(db, plan, &ticket, mail, article_id, &parsed.sha)?;
+                self.notify_plan(db, plan, &ticket, article_mail, article_id, &parsed.sha)?;
                 receipt("created", Some(ticket.id), Some(article_id), None)?;
                 Outcome::Created {
                     ticket: ticket.number,
@@ -129,10 +134,13 @@ impl Processor {
                 }
             }
             Disposition::FollowUp { ticket, .. } => {
+                let original = forward::original(plan, mail)?;
+                let article_mail = original.as_ref().unwrap_or(mail);
                 let (mut after, article_id) =
-                    self.insert_follow_up(db, mail, plan, ticket, raw_id)?;
+                    self.insert_follow_up(db, article_mail, plan, ticket, raw_id)?;
+                self.insert_forward_note(db, plan, mail, &after, raw_id)?;
                 fields::write(db, plan, &mut after, article_id)?;
-                self.notify_plan(db, plan, &after, mail, article_id, &parsed.sha)?;
+                self.notify_plan(db, plan, &after, article_mail, article_id, &parsed.sha)?;
                 self.apply_relations(db, plan, mail, &parsed.sha)?;
                 receipt("follow_up", Some(ticket.id), Some(article_id), None)?;
                 Outcome::FollowUp {
