@@ -84,6 +84,9 @@ fn check_rules(config: &Config, items: &mut Vec<Item>) {
             for e in set.unknown_queues(config.queues.iter().map(|q| q.name.as_str())) {
                 items.push(Item::warn("rules", e.to_string()));
             }
+            for e in set.unknown_states(&config.lifecycle) {
+                items.push(Item::warn("rules", e.to_string()));
+            }
             // An auto-reply template no language has is an error (when the
             // templates themselves do not load, that is reported above and
             // the names are checked against the shipped ones).

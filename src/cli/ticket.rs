@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use postdesk::store::views;
 use postdesk::threading::{Numbering, TypedNumberError};
-use postdesk::tickets::State;
 
 use super::exit::{failure, DATAERR, NOINPUT, USAGE};
 use super::Cli;
@@ -19,8 +18,10 @@ pub enum Command {
     Create(super::ticket_create::Args),
     /// List tickets, newest first.
     List {
-        /// Only tickets in this state.
-        #[arg(long, ignore_case = true, value_parser = clap::builder::PossibleValuesParser::new(State::ALL.map(State::as_str)))]
+        /// Only tickets in this state: a name of `[lifecycle]`'s states (any
+        /// case), or an alias: new, open, pending, closed (the first state
+        /// of that category).
+        #[arg(long)]
         state: Option<String>,
         /// Only tickets of this queue.
         #[arg(long)]
@@ -125,8 +126,12 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                     ));
                 }
             }
+            let state = match state {
+                Some(typed) => Some(resolve_state(&config, store.conn(), typed)?),
+                None => None,
+            };
             let filter = views::TicketFilter {
-                state: state.as_ref().map(|s| s.to_lowercase()),
+                state,
                 queue: queue.clone(),
                 customer: customer.clone(),
                 tag: tag.clone(),
@@ -561,4 +566,27 @@ pub(super) fn typed_number(
             format!("{typed} is not a valid ticket number: its check digit is wrong (a typo?)"),
         ),
     })
+}
+
+/// The state `typed` names: a configured state or an alias
+/// ([`postdesk::tickets::lifecycle::Lifecycle::resolve`]), else a state
+/// the database still holds though `[lifecycle]` no longer lists it (such
+/// tickets stay listable).
+fn resolve_state(
+    config: &postdesk::config::Config,
+    c: &rusqlite::Connection,
+    typed: &str,
+) -> anyhow::Result<String> {
+    match config.lifecycle.resolve(typed) {
+        Ok(s) => Ok(s.name.clone()),
+        Err(why) => {
+            let lower = typed.trim().to_lowercase();
+            let held = postdesk::store::lifecycle::states_in_use(c)?;
+            if held.iter().any(|(s, _)| *s == lower) {
+                Ok(lower)
+            } else {
+                Err(failure(USAGE, why))
+            }
+        }
+    }
 }

@@ -49,10 +49,19 @@ pub enum Kind {
     /// to the ticket the mail names. Says why in plain words, never what a
     /// ticket holds nor whether it exists; sent without a ticket.
     Refusal,
+    /// To the ticket's customers: an agent, a command or the scheduler
+    /// moved the ticket to another state.
+    StateChanged,
+    /// To the ticket's customers: the ticket is resolved; confirm, or
+    /// reply to reopen it.
+    Resolved,
+    /// To a customer answering a closed ticket of a queue whose policy is
+    /// `reply_to_closed = "refuse"`: not added; write a new mail.
+    FollowUpRefused,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 10] = [
         Kind::AutoReply,
         Kind::AgentNewTicket,
         Kind::AgentFollowUp,
@@ -60,6 +69,9 @@ impl Kind {
         Kind::AgentReply,
         Kind::AgentNote,
         Kind::Refusal,
+        Kind::StateChanged,
+        Kind::Resolved,
+        Kind::FollowUpRefused,
     ];
 
     /// The kinds every templates folder must have in its default language
@@ -77,6 +89,9 @@ impl Kind {
             Kind::AgentReply => "agent_reply",
             Kind::AgentNote => "agent_note",
             Kind::Refusal => "refusal",
+            Kind::StateChanged => "state_changed",
+            Kind::Resolved => "resolved",
+            Kind::FollowUpRefused => "follow_up_refused",
         }
     }
 }

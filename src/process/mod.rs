@@ -29,6 +29,7 @@ pub mod explain;
 pub mod facts;
 mod import;
 mod language;
+mod lifecycle;
 mod machine_facts;
 pub mod machines;
 mod notices;

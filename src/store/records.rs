@@ -34,7 +34,7 @@ pub(super) const TICKET_COLS: &str =
      t.language, t.support_address, t.urgency, t.impact, t.priority, t.priority_explicit, \
      t.ticket_type, t.service, t.category";
 
-fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<TicketRef> {
+pub(super) fn ticket_row(r: &rusqlite::Row) -> rusqlite::Result<TicketRef> {
     Ok(TicketRef {
         id: r.get(0)?,
         number: r.get(1)?,

@@ -268,7 +268,8 @@ impl Lifecycle {
         self.states.iter().find(|s| s.category == c)
     }
 
-    fn get(&self, name: &str) -> Option<&StateDef> {
+    /// The configured state named `name` (None: not, or no longer, listed).
+    pub fn get(&self, name: &str) -> Option<&StateDef> {
         self.states.iter().find(|s| s.name == name)
     }
 
