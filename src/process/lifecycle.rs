@@ -191,8 +191,8 @@ pub(super) fn customer_reply(
 /// scheduler (not a customer's own reply, not the automatic opening on an
 /// agent's first action): tell the ticket's requesters and observers —
 /// `resolved` for the state the scheduler validates from, else
-/// `state_changed`. Never to our own addresses, under the ticket's loop
-/// caps. `people` are the ticket's participants as (address, role).
+/// `state_changed`. `people` are the ticket's participants as (address,
+/// role); `automatic_on_ticket` the automatic mail the loop caps count.
 pub fn state_notice(
     plan: &mut Plan,
     before: &TicketRef,
@@ -204,38 +204,68 @@ pub fn state_notice(
     let Some(after) = plan.ticket.clone() else {
         return;
     };
-    if after.state == before.state {
-        return;
-    }
-    let lc = &s.config.lifecycle;
     let by = plan
         .changes
         .iter()
         .rev()
         .find(|c| c.field == "state" && c.new.as_deref() == Some(after.state.as_str()));
-    let Some(by) = by else { return };
+    let Some(by) = by.map(|c| c.actor_kind) else {
+        return;
+    };
+    let moved = Moved {
+        before,
+        to: &after.state,
+        language: &after.language,
+        by,
+    };
+    if let Some((n, said)) = notice_of(&moved, people, automatic_on_ticket, now, s) {
+        plan.note("lifecycle", said);
+        plan.notifications.push(n);
+    }
+}
+
+/// A state move: the ticket before it, the state after, the ticket's
+/// language and who made it.
+pub struct Moved<'a> {
+    pub before: &'a TicketRef,
+    pub to: &'a str,
+    pub language: &'a str,
+    pub by: ActorKind,
+}
+
+/// The customers' mail a move sends (or why it is held back) and the line
+/// saying so; None when the move tells nobody.
+pub fn notice_of(
+    m: &Moved,
+    people: &[(String, String)],
+    automatic_on_ticket: &[chrono::DateTime<chrono::Utc>],
+    now: chrono::DateTime<chrono::Utc>,
+    s: &Settings,
+) -> Option<(Notification, String)> {
+    let before = m.before;
+    if m.to == before.state {
+        return None;
+    }
+    let lc = &s.config.lifecycle;
     let automatic_open = lc
         .get(&before.state)
         .is_some_and(|d| d.category == Category::New)
-        && lc.on_agent_action(&before.state).map(|d| &d.name) == Some(&after.state);
-    if !matches!(
-        by.actor_kind,
+        && lc.on_agent_action(&before.state).map(|d| d.name.as_str()) == Some(m.to);
+    let by_person_or_scheduler = matches!(
+        m.by,
         ActorKind::Agent | ActorKind::Command | ActorKind::Scheduler
-    ) || automatic_open
-    {
-        return;
+    );
+    if !by_person_or_scheduler || automatic_open {
+        return None;
     }
-    let kind = if after.state == lc.validate_from() {
+    let kind = if m.to == lc.validate_from() {
         Kind::Resolved
     } else {
         Kind::StateChanged
     };
-    let Some(mailbox) = (s.config.mailboxes.iter())
-        .find(|m| m.address == before.support_address)
-        .or_else(|| s.config.mailboxes.first())
-    else {
-        return;
-    };
+    let mailbox = (s.config.mailboxes.iter())
+        .find(|mb| mb.address == before.support_address)
+        .or_else(|| s.config.mailboxes.first())?;
     let to: Vec<String> = people
         .iter()
         .filter(|(a, role)| {
@@ -253,30 +283,28 @@ pub fn state_notice(
             &format!("ticket {}", before.number),
         )
     };
-    plan.note(
-        "lifecycle",
-        match &suppressed {
-            Some(why) => format!("no {} mail: {why}", kind.name()),
-            None => format!(
-                "{} → {}: {} to {}",
-                before.state,
-                after.state,
-                kind.name(),
-                to.join(", ")
-            ),
-        },
-    );
-    plan.notifications.push(Notification {
+    let said = match &suppressed {
+        Some(why) => format!("no {} mail: {why}", kind.name()),
+        None => format!(
+            "{} → {}: {} to {}",
+            before.state,
+            m.to,
+            kind.name(),
+            to.join(", ")
+        ),
+    };
+    let n = Notification {
         kind,
         template: None,
         to,
         from_mailbox: mailbox.name.clone(),
-        language: after.language.clone(),
+        language: m.language.to_string(),
         suppressed,
         held: None,
         note_if_suppressed: true,
         is_agents_alert: false,
-    });
+    };
+    Some((n, said))
 }
 
 /// [`state_notice`] for a plan made from a mail: the ticket as the

@@ -29,7 +29,7 @@ pub mod explain;
 pub mod facts;
 mod import;
 mod language;
-mod lifecycle;
+pub mod lifecycle;
 mod machine_facts;
 pub mod machines;
 mod notices;
@@ -41,6 +41,7 @@ mod refuse;
 mod release;
 mod route;
 mod rules_bridge;
+pub mod scheduled;
 pub mod services;
 pub mod standing;
 
