@@ -99,11 +99,14 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
     if !machines && super::refuse::decide(&mut plan, f, mail, mailbox, s) {
         return plan;
     }
-    let follows = match super::lifecycle::closed_policy(&mut plan, f, mail, mailbox, s) {
-        _ if machines => None,
-        super::lifecycle::Closed::Refused => return plan,
-        super::lifecycle::Closed::NewTicket(old) => Some(old),
-        super::lifecycle::Closed::No => None,
+    // A customer's reply to a closed ticket: the queue's policy.
+    let follows = match machines {
+        true => None,
+        false => match super::lifecycle::closed_policy(&mut plan, f, mail, mailbox, s) {
+            super::lifecycle::Closed::Refused => return plan,
+            super::lifecycle::Closed::NewTicket(old) => Some(old),
+            super::lifecycle::Closed::No => None,
+        },
     };
     let mut plan = finish(plan, f, mail, mailbox, s, false, machines);
     if let (Some(old), Some(t)) = (follows, plan.ticket.as_mut()) {
