@@ -161,6 +161,7 @@ fn reply_to_a_resolved_ticket_opens_a_new_ticket_following_it() {
     // which it follows, and she got its auto-reply.
     assert_eq!(show(&desk, &old)["state"], "resolved");
     assert_eq!(show(&desk, &new)["state"], "posted");
+    assert_eq!(show(&desk, &new)["followed_from"], old.as_str());
     assert_eq!(
         history(&desk, &new),
         [row("system", "lifecycle", "followed_from", "-", &old)]

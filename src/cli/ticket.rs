@@ -127,7 +127,7 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                 }
             }
             let state = match state {
-                Some(typed) => Some(resolve_state(&config, store.conn(), typed)?),
+                Some(typed) => Some(super::state::resolve(&config, store.conn(), typed)?),
                 None => None,
             };
             let filter = views::TicketFilter {
@@ -255,6 +255,12 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
         t.created_at, t.updated_at
     )?;
     print_actors(out, t)?;
+    if let Some(old) = &t.followed_from {
+        writeln!(
+            out,
+            "Follows:  ticket {old} (closed; a reply to it opened this one)"
+        )?;
+    }
     let fields = [
         ("type", t.ticket_type.clone()),
         ("service", t.service.clone()),
@@ -566,27 +572,4 @@ pub(super) fn typed_number(
             format!("{typed} is not a valid ticket number: its check digit is wrong (a typo?)"),
         ),
     })
-}
-
-/// The state `typed` names: a configured state or an alias
-/// ([`postdesk::tickets::lifecycle::Lifecycle::resolve`]), else a state
-/// the database still holds though `[lifecycle]` no longer lists it (such
-/// tickets stay listable).
-fn resolve_state(
-    config: &postdesk::config::Config,
-    c: &rusqlite::Connection,
-    typed: &str,
-) -> anyhow::Result<String> {
-    match config.lifecycle.resolve(typed) {
-        Ok(s) => Ok(s.name.clone()),
-        Err(why) => {
-            let lower = typed.trim().to_lowercase();
-            let held = postdesk::store::lifecycle::states_in_use(c)?;
-            if held.iter().any(|(s, _)| *s == lower) {
-                Ok(lower)
-            } else {
-                Err(failure(USAGE, why))
-            }
-        }
-    }
 }

@@ -148,6 +148,8 @@ pub struct TicketDetail {
     /// Mail refused that quoted this ticket without a right to it
     /// (`strangers = "refuse"`), oldest first.
     pub refused: Vec<super::refusals::Attempt>,
+    /// The closed ticket whose customer's reply opened this one.
+    pub followed_from: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -242,6 +244,7 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
                         articles: Vec::new(),
                         history: Vec::new(),
                         refused: Vec::new(),
+                        followed_from: None,
                     },
                 ))
             },
@@ -251,6 +254,7 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
         return Ok(None);
     };
     (t.assigned_agent, t.assigned_group) = super::directory::actors::assigned(c, id)?;
+    t.followed_from = super::lifecycle::followed_from(c, id)?;
     let mut stmt = c.prepare(
         "SELECT address, name, role FROM ticket_participants WHERE ticket_id = ?1 ORDER BY role DESC, address",
     )?;
