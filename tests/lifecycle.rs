@@ -207,6 +207,7 @@ fn reply_to_a_resolved_ticket_is_refused_with_the_follow_up_refused_mail() {
     let t = show(&desk, &number);
     assert_eq!(t["state"], "resolved");
     assert_eq!(articles(&desk), before);
+    assert_eq!(t["refused"][0]["reason"], "follow_up_refused", "{t}");
     assert_eq!(desk.tickets().len(), 1);
     assert_eq!(desk.stop(), Some(0));
 }

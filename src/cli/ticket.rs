@@ -279,8 +279,12 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
         super::ticket_history::lines(out, &t.history)?;
     }
     if !t.refused.is_empty() {
-        writeln!(out, "Refused (quoted this ticket without a right to it):")?;
+        writeln!(out, "Refused:")?;
         for r in &t.refused {
+            let why = match r.reason.as_str() {
+                "follow_up_refused" => "a reply while it was closed",
+                _ => "quoted it without a right to it",
+            };
             let answer = match &r.held {
                 None if r.answered => "refusal sent".to_string(),
                 None => "no refusal".to_string(),
@@ -288,7 +292,7 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
             };
             writeln!(
                 out,
-                "  {}  {}: {} ({answer})",
+                "  {}  {}: {} ({why}; {answer})",
                 r.created_at, r.address, r.subject
             )?;
         }
