@@ -20,7 +20,7 @@ use crate::mail::{InboundMail, MailClass};
 use crate::notify::Kind;
 use crate::store::records::TicketRef;
 use crate::tickets::history::{ActorKind, Change};
-use crate::tickets::lifecycle::{Category, CustomerReply};
+use crate::tickets::lifecycle::{Category, CustomerReply, ReplyToClosed};
 
 /// The actor named in the history of the moves postdesk makes itself.
 pub const ACTOR: &str = "lifecycle";
@@ -190,7 +190,8 @@ pub(super) fn customer_reply(
 /// another state than it found it, by an agent, a command or the
 /// scheduler (not a customer's own reply, not the automatic opening on an
 /// agent's first action): tell the ticket's requesters and observers —
-/// `resolved` for the state the scheduler validates from, else
+/// `resolved` for the state the scheduler validates from (when the
+/// queue's `reply_to_closed` is `reopen`, as that mail says), else
 /// `state_changed`. `people` are the ticket's participants as (address,
 /// role); `automatic_on_ticket` the automatic mail the loop caps count.
 pub fn state_notice(
@@ -258,7 +259,9 @@ pub fn notice_of(
     if !by_person_or_scheduler || automatic_open {
         return None;
     }
-    let kind = if m.to == lc.validate_from() {
+    // "Resolved: confirm, or reply to reopen" only where a reply reopens.
+    let reopens = lc.policy(&before.queue).reply_to_closed == ReplyToClosed::Reopen;
+    let kind = if m.to == lc.validate_from() && reopens {
         Kind::Resolved
     } else {
         Kind::StateChanged

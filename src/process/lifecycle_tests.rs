@@ -168,6 +168,26 @@ fn a_move_by_an_agent_tells_the_customers_and_resolved_asks_them_to_confirm() {
             .collect();
         assert_eq!(got, want, "{to} by {by}");
     }
+    // Where a reply does not reopen, `resolved` would promise too much.
+    let refusing = config_with(ReplyToClosed::Refuse);
+    let s2 = Settings {
+        config: &refusing,
+        own: &own,
+        numbering: &numbering,
+        rules: &NoRules,
+    };
+    let mut p = run(&refusing, "open");
+    p.ticket.as_mut().unwrap().state = "resolved".into();
+    p.changes.push(Change {
+        actor_kind: ActorKind::Command,
+        actor: "alice".into(),
+        field: "state",
+        old: Some("open".into()),
+        new: Some("resolved".into()),
+    });
+    p.notifications.clear();
+    state_notice(&mut p, &before, &people, &[], now, &s2);
+    assert_eq!(p.notifications[0].kind, Kind::StateChanged);
     // The loop caps of the ticket hold it back.
     let mut p = run(&c, "open");
     p.ticket.as_mut().unwrap().state = "resolved".into();
