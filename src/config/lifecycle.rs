@@ -169,12 +169,30 @@ pub(super) fn check(
             m
         }
     };
-    let validate = (
-        raw.validate_from
-            .unwrap_or_else(|| default_validate(&states, false)),
-        raw.validate_to
-            .unwrap_or_else(|| default_validate(&states, true)),
-    );
+    let validates = default.validate_after_days.is_some()
+        || policies.values().any(|p| p.validate_after_days.is_some());
+    let mut pick = |given: Option<String>, to: bool| {
+        given
+            .or_else(|| default_validate(&states, to))
+            .unwrap_or_else(|| {
+                if validates {
+                    let key = if to { "validate_to" } else { "validate_from" };
+                    problems.push(format!(
+                        "lifecycle.{key}: name the state the scheduler validates {} \
+                         (no {} state to default to)",
+                        if to { "to" } else { "from" },
+                        if to {
+                            "final closed"
+                        } else {
+                            "closed, not final,"
+                        }
+                    ));
+                }
+                // Never used without validate_after_days.
+                states.first().map(|s| s.name.clone()).unwrap_or_default()
+            })
+    };
+    let validate = (pick(raw.validate_from, false), pick(raw.validate_to, true));
     let lifecycle =
         Lifecycle::new(states, matrix, default, policies, validate).unwrap_or_else(|found| {
             problems.extend(found.into_iter().map(|p| {
@@ -198,17 +216,15 @@ pub(super) fn check(
 
 /// The scheduler's default move among `states`: `resolved` → `validated`
 /// when listed, else the first closed state that is not final → the first
-/// final closed one (`to`), else the first state.
-fn default_validate(states: &[StateDef], to: bool) -> String {
+/// final closed one (`to`); None when there is no such state.
+fn default_validate(states: &[StateDef], to: bool) -> Option<String> {
     let named = if to { "validated" } else { "resolved" };
     let closed = |s: &&StateDef| s.category == Category::Closed && s.is_final == to;
     states
         .iter()
         .find(|s| s.name == named)
         .or_else(|| states.iter().find(closed))
-        .or_else(|| states.first())
         .map(|s| s.name.clone())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -127,6 +127,17 @@ mode = "strict"
     }
     let e = load("[lifecycle]\nmode = \"lax\"\n").unwrap_err();
     assert!(e.contains("lifecycle.mode"), "{e}");
+    // Validating with no final closed state to default to: say which.
+    let e = load(
+        "[lifecycle]\nvalidate_after_days = 3\nstates = [{ name = \"new\", category = \"new\" }, \
+         { name = \"open\", category = \"open\" }, { name = \"done\", category = \"closed\" }]\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("lifecycle.validate_to: name the state the scheduler validates to"),
+        "{e}"
+    );
+    assert!(!e.contains("validate_from"), "{e}");
     let e = load("[lifecycle]\nvalidate_to = \"gone\"\n").unwrap_err();
     assert!(
         e.contains(":20: lifecycle.validate_to: no state \"gone\""),
