@@ -322,6 +322,12 @@ states = [
         said.contains("1 ticket(s) in state \"doing\", which [lifecycle] no longer lists"),
         "{said}"
     );
+    let out = desk.cli(&["check"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("1 ticket(s) are in state \"doing\""),
+        "{said}"
+    );
     let list = desk.json(&["ticket", "list", "--state", "doing", "--json"]);
     assert_eq!(list.as_array().unwrap().len(), 1);
 }

@@ -100,6 +100,30 @@ fn check_rules(config: &Config, items: &mut Vec<Item>) {
     }
 }
 
+/// States tickets hold that `[lifecycle]` no longer lists: a warning (the
+/// tickets stay readable; a customer's reply reopens them).
+fn check_states(config: &Config, items: &mut Vec<Item>) {
+    let held = super::open_store_read_only(config)
+        .and_then(|mut s| Ok(postdesk::store::lifecycle::states_in_use(s.conn())?));
+    match held {
+        Ok(held) => {
+            for (state, n) in held
+                .iter()
+                .filter(|(s, _)| config.lifecycle.get(s).is_none())
+            {
+                items.push(Item::warn(
+                    "lifecycle",
+                    format!(
+                        "{n} ticket(s) are in state {state:?}, which [lifecycle] no longer lists: \
+                         they stay readable and a customer's reply reopens them"
+                    ),
+                ));
+            }
+        }
+        Err(e) => items.push(Item::warn("lifecycle", format!("{e:#}"))),
+    }
+}
+
 /// Notifications that will not be sent (refused by the relay, too old, or
 /// their template failed): a warning naming the latest, not a failure.
 fn check_outbox(config: &Config, items: &mut Vec<Item>) {
@@ -221,6 +245,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             });
             if current {
                 check_outbox(config, &mut items);
+                check_states(config, &mut items);
             }
         }
         for m in &config.mailboxes {
