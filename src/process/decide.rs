@@ -6,7 +6,8 @@
 //! In order: routing (which mailbox, so which queue), redelivery, our own
 //! mail coming back, threading and the sender's standing, the draft of the
 //! ticket, article and participants (unless the queue refuses the mail:
-//! `refuse.rs`), then the rules ([`apply_rules`], the
+//! `refuse.rs`; a customer's reply to a closed ticket meets its queue's
+//! lifecycle policy: `lifecycle.rs`), then the rules ([`apply_rules`], the
 //! one place rule actions change a plan), the service (the queue's default,
 //! and whether the customer user is entitled to it: `services.rs`), and
 //! last the notifications, so that they follow whatever the rules set
@@ -100,24 +101,18 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         return plan;
     }
     // A customer's reply to a closed ticket: the queue's policy.
-    let follows = match machines {
-        true => None,
-        false => match super::lifecycle::closed_policy(&mut plan, f, mail, mailbox, s) {
-            super::lifecycle::Closed::Refused => return plan,
-            super::lifecycle::Closed::NewTicket(old) => Some(old),
-            super::lifecycle::Closed::No => None,
-        },
+    use super::lifecycle::{closed_policy, Closed};
+    let closed = if machines {
+        Closed::No
+    } else {
+        closed_policy(&mut plan, f, mail, mailbox, s)
     };
+    if closed == Closed::Refused {
+        return plan;
+    }
     let mut plan = finish(plan, f, mail, mailbox, s, false, machines);
-    if let (Some(old), Some(t)) = (follows, plan.ticket.as_mut()) {
-        t.followed_from = Some(old.clone());
-        plan.changes.push(crate::tickets::history::Change {
-            actor_kind: crate::tickets::history::ActorKind::System,
-            actor: super::lifecycle::ACTOR.into(),
-            field: "followed_from",
-            old: None,
-            new: Some(old),
-        });
+    if let Closed::NewTicket(old) = closed {
+        super::lifecycle::follows(&mut plan, old);
     }
     plan
 }

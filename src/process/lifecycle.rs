@@ -110,6 +110,22 @@ pub(super) fn closed_policy(
     }
 }
 
+/// The new ticket a customer's reply to closed ticket `old` opened
+/// follows it: stored on the ticket, and a history row.
+pub(super) fn follows(plan: &mut Plan, old: String) {
+    let Some(t) = plan.ticket.as_mut() else {
+        return;
+    };
+    t.followed_from = Some(old.clone());
+    plan.changes.push(Change {
+        actor_kind: ActorKind::System,
+        actor: ACTOR.into(),
+        field: "followed_from",
+        old: None,
+        new: Some(old),
+    });
+}
+
 /// The refusal of a reply to a closed ticket, or why none is sent: never
 /// to machines or our own addresses, and under the loop caps.
 fn refusal(
