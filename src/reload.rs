@@ -60,7 +60,10 @@ pub fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
         ("[smtp]", old.smtp != new.smtp),
         ("[[queue]]", old.queues != new.queues),
         ("[[mailbox]]", old.mailboxes != new.mailboxes),
-        ("[lifecycle]", old.lifecycle != new.lifecycle),
+        (
+            "[lifecycle]",
+            old.lifecycle != new.lifecycle || old.scheduler_interval != new.scheduler_interval,
+        ),
         ("log.format", old.log.format != new.log.format),
         ("[http] and [health]", old.ops != new.ops),
     ] {
