@@ -1,7 +1,8 @@
 //! The daemon: the one place that knows every part and wires them.
 //!
 //! Tasks: one intake task per IMAP mailbox, the store worker thread (all
-//! processing and its transactions), and the outbox sender. Intake hands
+//! processing and its transactions), the outbox sender, and the
+//! lifecycle's scheduler ([`crate::scheduler`], rounds on the worker). Intake hands
 //! batches to the worker over a bounded channel; the worker wakes the
 //! sender when it queued mail. One `watch` channel carries shutdown to all:
 //! on SIGTERM/SIGINT intake finishes the batch in hand (commit, then
@@ -91,6 +92,12 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     let mut ops_tasks = tokio::task::JoinSet::new();
     ops_tasks.spawn(systemd::report_status(reader.clone(), shutdown_rx.clone()));
     ops_tasks.spawn(crate::retention::daily(config.clone(), shutdown_rx.clone()));
+    ops_tasks.spawn(crate::scheduler::run(
+        config.scheduler_interval,
+        worker.clone(),
+        shutdown_rx.clone(),
+    ));
+    warn_unlisted_states(&config);
     if let Some(listener) = http {
         ops_tasks.spawn(crate::ops::http::serve(
             listener,
@@ -195,6 +202,27 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     }
     tracing::info!("postdesk stopped");
     Ok(())
+}
+
+/// Warn about states tickets hold that `[lifecycle]` no longer lists
+/// (those tickets stay readable; a customer's reply reopens them).
+fn warn_unlisted_states(config: &Config) {
+    let found = crate::store::Store::open_read_only(&config.storage.database)
+        .and_then(|mut s| crate::store::lifecycle::states_in_use(s.conn()));
+    match found {
+        Ok(held) => {
+            for (state, n) in held {
+                if config.lifecycle.get(&state).is_none() {
+                    tracing::warn!(
+                        "{n} ticket(s) are in state {state:?}, which [lifecycle] no longer lists: \
+                         they stay readable, and a customer's reply reopens them; \
+                         add the state back, or move them (see `postdesk db check`)"
+                    );
+                }
+            }
+        }
+        Err(e) => tracing::warn!("could not read the states tickets are in: {e}"),
+    }
 }
 
 /// Resolves when `t` has finished.

@@ -30,6 +30,7 @@ pub mod process;
 pub mod reload;
 pub mod retention;
 pub mod rules;
+pub mod scheduler;
 pub mod store;
 pub mod threading;
 pub mod tickets;

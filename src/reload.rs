@@ -46,6 +46,9 @@ fn warn_unknown_queues(config: &Config, rules: &RuleSet) {
     for e in rules.unknown_queues(config.queues.iter().map(|q| q.name.as_str())) {
         tracing::warn!("rules: {e}");
     }
+    for e in rules.unknown_states(&config.lifecycle) {
+        tracing::warn!("rules: {e}");
+    }
 }
 
 /// The parts of `new` that differ from `old` and only apply at a restart.
@@ -57,6 +60,10 @@ pub fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
         ("[smtp]", old.smtp != new.smtp),
         ("[[queue]]", old.queues != new.queues),
         ("[[mailbox]]", old.mailboxes != new.mailboxes),
+        (
+            "[lifecycle]",
+            old.lifecycle != new.lifecycle || old.scheduler_interval != new.scheduler_interval,
+        ),
         ("log.format", old.log.format != new.log.format),
         ("[http] and [health]", old.ops != new.ops),
     ] {

@@ -6,7 +6,9 @@
 //! A reload's new templates and rules arrive as requests too, so they take
 //! effect between batches, never inside one. So does the watchdog's ping
 //! ([`Worker::ping`]): answered only between batches, it proves the worker
-//! makes progress. Committed outcomes are counted in the metrics.
+//! makes progress. Committed outcomes are counted in the metrics. The
+//! lifecycle's scheduler ([`Worker::schedule`]) runs here too, between
+//! batches, so its writes never race the processing's.
 
 use std::sync::Arc;
 
@@ -79,6 +81,10 @@ enum Request {
         rules: Arc<RuleSet>,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// One round of the lifecycle's scheduler (between batches).
+    Schedule {
+        reply: oneshot::Sender<Result<Vec<String>, StoreError>>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +147,13 @@ impl Worker {
                         Request::Rules { rules, reply } => {
                             processor.set_rules(rules);
                             let _ = reply.send(Ok(()));
+                        }
+                        Request::Schedule { reply } => {
+                            let result = processor.run_scheduler(&mut store, chrono::Utc::now());
+                            if result.as_ref().is_ok_and(|moved| !moved.is_empty()) {
+                                mail_queued.notify_one();
+                            }
+                            let _ = reply.send(result);
                         }
                         Request::Ledger { mailbox, reply } => {
                             let _ = reply.send(store.ledger(&mailbox));
@@ -210,6 +223,12 @@ impl Worker {
     /// batch in hand, if any).
     pub async fn set_rules(&self, rules: Arc<RuleSet>) -> Result<(), WorkerError> {
         self.call(|reply| Request::Rules { rules, reply }).await
+    }
+
+    /// Run one round of the lifecycle's scheduler; returns the tickets it
+    /// moved, once committed.
+    pub async fn schedule(&self) -> Result<Vec<String>, WorkerError> {
+        self.call(|reply| Request::Schedule { reply }).await
     }
 
     pub async fn ledger(&self, mailbox: &str) -> Result<Option<LedgerEntry>, WorkerError> {

@@ -84,6 +84,9 @@ fn check_rules(config: &Config, items: &mut Vec<Item>) {
             for e in set.unknown_queues(config.queues.iter().map(|q| q.name.as_str())) {
                 items.push(Item::warn("rules", e.to_string()));
             }
+            for e in set.unknown_states(&config.lifecycle) {
+                items.push(Item::warn("rules", e.to_string()));
+            }
             // An auto-reply template no language has is an error (when the
             // templates themselves do not load, that is reported above and
             // the names are checked against the shipped ones).
@@ -94,6 +97,30 @@ fn check_rules(config: &Config, items: &mut Vec<Item>) {
             }
         }
         Err(errors) => items.extend(errors.iter().map(|e| item(false, e.to_string()))),
+    }
+}
+
+/// States tickets hold that `[lifecycle]` no longer lists: a warning (the
+/// tickets stay readable; a customer's reply reopens them).
+fn check_states(config: &Config, items: &mut Vec<Item>) {
+    let held = super::open_store_read_only(config)
+        .and_then(|mut s| Ok(postdesk::store::lifecycle::states_in_use(s.conn())?));
+    match held {
+        Ok(held) => {
+            for (state, n) in held
+                .iter()
+                .filter(|(s, _)| config.lifecycle.get(s).is_none())
+            {
+                items.push(Item::warn(
+                    "lifecycle",
+                    format!(
+                        "{n} ticket(s) are in state {state:?}, which [lifecycle] no longer lists: \
+                         they stay readable and a customer's reply reopens them"
+                    ),
+                ));
+            }
+        }
+        Err(e) => items.push(Item::warn("lifecycle", format!("{e:#}"))),
     }
 }
 
@@ -218,6 +245,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             });
             if current {
                 check_outbox(config, &mut items);
+                check_states(config, &mut items);
             }
         }
         for m in &config.mailboxes {

@@ -18,6 +18,7 @@ mod output;
 mod quarantine;
 mod rules;
 mod rules_test;
+mod state;
 mod storage_check;
 mod ticket;
 mod ticket_create;

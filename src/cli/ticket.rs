@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use postdesk::store::views;
 use postdesk::threading::{Numbering, TypedNumberError};
-use postdesk::tickets::State;
 
 use super::exit::{failure, DATAERR, NOINPUT, USAGE};
 use super::Cli;
@@ -22,8 +21,10 @@ pub enum Command {
     Transfer(super::ticket_relations::TransferArgs),
     /// List tickets, newest first.
     List {
-        /// Only tickets in this state.
-        #[arg(long, ignore_case = true, value_parser = clap::builder::PossibleValuesParser::new(State::ALL.map(State::as_str)))]
+        /// Only tickets in this state: a name of `[lifecycle]`'s states (any
+        /// case), or an alias: new, open, pending, closed (the first state
+        /// of that category).
+        #[arg(long)]
         state: Option<String>,
         /// Only tickets of this queue.
         #[arg(long)]
@@ -135,8 +136,12 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                     ));
                 }
             }
+            let state = match state {
+                Some(typed) => Some(super::state::resolve(&config, store.conn(), typed)?),
+                None => None,
+            };
             let filter = views::TicketFilter {
-                state: state.as_ref().map(|s| s.to_lowercase()),
+                state,
                 queue: queue.clone(),
                 customer: customer.clone(),
                 tag: tag.clone(),
@@ -263,6 +268,12 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
         t.created_at, t.updated_at
     )?;
     print_actors(out, t)?;
+    if let Some(old) = &t.followed_from {
+        writeln!(
+            out,
+            "Follows:  ticket {old} (closed; a reply to it opened this one)"
+        )?;
+    }
     let fields = [
         ("type", t.ticket_type.clone()),
         ("service", t.service.clone()),
@@ -291,8 +302,12 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
         super::ticket_history::lines(out, &t.history)?;
     }
     if !t.refused.is_empty() {
-        writeln!(out, "Refused (quoted this ticket without a right to it):")?;
+        writeln!(out, "Refused:")?;
         for r in &t.refused {
+            let why = match r.reason.as_str() {
+                "follow_up_refused" => "a reply while it was closed",
+                _ => "quoted it without a right to it",
+            };
             let answer = match &r.held {
                 None if r.answered => "refusal sent".to_string(),
                 None => "no refusal".to_string(),
@@ -300,7 +315,7 @@ fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
             };
             writeln!(
                 out,
-                "  {}  {}: {} ({answer})",
+                "  {}  {}: {} ({why}; {answer})",
                 r.created_at, r.address, r.subject
             )?;
         }

@@ -504,6 +504,9 @@ pub(super) fn check(
     };
 
     let loop_caps = super::caps::check(&s.loop_caps, &mut problems);
+    let lifecycle_queues: Vec<&str> = queues.iter().map(|q| q.name.as_str()).collect();
+    let (lifecycle, scheduler_interval) =
+        super::lifecycle::check(raw.lifecycle, &lifecycle_queues, &mut problems);
 
     if !problems.is_empty() {
         return Err(problems);
@@ -539,7 +542,8 @@ pub(super) fn check(
         queues,
         mailboxes,
         ops,
-        lifecycle: crate::tickets::lifecycle::Lifecycle::default(),
+        lifecycle,
+        scheduler_interval,
         retention,
         auth: super::Auth { authserv_id },
         warnings,

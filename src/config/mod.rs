@@ -24,6 +24,7 @@ mod diagnostics;
 mod dkim;
 mod document;
 mod env;
+mod lifecycle;
 mod ops;
 mod raw;
 mod read;
@@ -154,6 +155,9 @@ pub struct Config {
     /// States, transitions per role and per-queue policies (`[lifecycle]`;
     /// the Moodle tracker's states, relaxed, until configured).
     pub lifecycle: crate::tickets::lifecycle::Lifecycle,
+    /// How often the daemon's scheduler looks for tickets due for
+    /// validation (`lifecycle.scheduler_interval_secs`).
+    pub scheduler_interval: std::time::Duration,
     /// Settings that are accepted but have no effect, for `check` and the
     /// daemon's start to show; each a line like a problem's
     /// (`postdesk.toml:12: mailbox[0]: …`).

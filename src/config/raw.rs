@@ -40,6 +40,8 @@ pub(super) struct RawConfig {
     pub(super) retention: RawRetention,
     #[serde(default)]
     pub(super) auth: RawAuth,
+    #[serde(default)]
+    pub(super) lifecycle: super::lifecycle::RawLifecycle,
 }
 
 /// Agent authenticity: whose `Authentication-Results` headers to believe.

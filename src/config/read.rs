@@ -229,7 +229,7 @@ pub(super) fn read<'i>(text: &'i str, overrides: &'i [Override]) -> Read<'i> {
 
 /// The sections that are one table each (the other top-level keys are
 /// lists of tables). Keep in step with `RawConfig`.
-const ONE_TABLE: [&str; 8] = [
+const ONE_TABLE: [&str; 9] = [
     "system",
     "storage",
     "paths",
@@ -238,6 +238,7 @@ const ONE_TABLE: [&str; 8] = [
     "priority",
     "retention",
     "auth",
+    "lifecycle",
 ];
 
 /// A one-table section written as a list of tables (`[[smtp]]`) is told

@@ -77,7 +77,7 @@ fn pipe_only_warning_names_every_imap_key_set_and_the_mailbox_line() {
 fn env_override_making_a_new_table_is_blamed_on_the_variable() {
     assert_eq!(
         problems(MINIMAL, &[("POSTDESK_NOSUCH__X", "1")]),
-        ["environment variable POSTDESK_NOSUCH__X: nosuch: unknown key; expected one of system, storage, paths, log, smtp, priority, queue, mailbox, http, health, retention, auth"]
+        ["environment variable POSTDESK_NOSUCH__X: nosuch: unknown key; expected one of system, storage, paths, log, smtp, priority, queue, mailbox, http, health, retention, auth, lifecycle"]
     );
     assert_eq!(
         problems(MINIMAL, &[("POSTDESK_SYSTEM__FQDM__X", "1")]),

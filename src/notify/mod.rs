@@ -58,10 +58,19 @@ pub enum Kind {
     /// To an incident's requesters: the problem or change it is linked to
     /// (`article.other_ticket`) was resolved.
     LinkedResolved,
+    /// To the ticket's customers: an agent, a command or the scheduler
+    /// moved the ticket to another state.
+    StateChanged,
+    /// To the ticket's customers: the ticket is resolved; confirm, or
+    /// reply to reopen it.
+    Resolved,
+    /// To a customer answering a closed ticket of a queue whose policy is
+    /// `reply_to_closed = "refuse"`: not added; write a new mail.
+    FollowUpRefused,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 13] = [
         Kind::AutoReply,
         Kind::AgentNewTicket,
         Kind::AgentFollowUp,
@@ -72,6 +81,9 @@ impl Kind {
         Kind::Merged,
         Kind::Transferred,
         Kind::LinkedResolved,
+        Kind::StateChanged,
+        Kind::Resolved,
+        Kind::FollowUpRefused,
     ];
 
     /// The kinds every templates folder must have in its default language
@@ -92,6 +104,9 @@ impl Kind {
             Kind::Merged => "merged",
             Kind::Transferred => "transferred",
             Kind::LinkedResolved => "linked_resolved",
+            Kind::StateChanged => "state_changed",
+            Kind::Resolved => "resolved",
+            Kind::FollowUpRefused => "follow_up_refused",
         }
     }
 }

@@ -178,6 +178,51 @@ const SHIPPED: &[(&str, &str, &str)] = &[
         "linked_resolved",
         include_str!("../../mail-templates/pt/linked_resolved.txt"),
     ),
+    (
+        "en",
+        "state_changed",
+        include_str!("../../mail-templates/en/state_changed.txt"),
+    ),
+    (
+        "en",
+        "resolved",
+        include_str!("../../mail-templates/en/resolved.txt"),
+    ),
+    (
+        "en",
+        "follow_up_refused",
+        include_str!("../../mail-templates/en/follow_up_refused.txt"),
+    ),
+    (
+        "fr",
+        "state_changed",
+        include_str!("../../mail-templates/fr/state_changed.txt"),
+    ),
+    (
+        "fr",
+        "resolved",
+        include_str!("../../mail-templates/fr/resolved.txt"),
+    ),
+    (
+        "fr",
+        "follow_up_refused",
+        include_str!("../../mail-templates/fr/follow_up_refused.txt"),
+    ),
+    (
+        "pt",
+        "state_changed",
+        include_str!("../../mail-templates/pt/state_changed.txt"),
+    ),
+    (
+        "pt",
+        "resolved",
+        include_str!("../../mail-templates/pt/resolved.txt"),
+    ),
+    (
+        "pt",
+        "follow_up_refused",
+        include_str!("../../mail-templates/pt/follow_up_refused.txt"),
+    ),
 ];
 
 fn load_shipped() -> Result<Templates, NotifyError> {

@@ -24,7 +24,6 @@ use crate::commands::{self, Command};
 use crate::mail::InboundMail;
 use crate::notify::Kind;
 use crate::tickets::history::{ActorKind, Change};
-use crate::tickets::State;
 
 /// What the store says about a ticket that an agent's mail needs (read by
 /// the facts stage for every threaded mail: three indexed reads).
@@ -220,16 +219,14 @@ pub fn draft(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &Settings) {
         new: Some(new),
     };
     if let Some(ticket) = plan.ticket.as_mut() {
-        let opened = (s.config.lifecycle)
-            .on_agent_action(ticket.state.as_str())
-            .and_then(|d| d.name.parse::<State>().ok());
-        if let Some(to) = opened.filter(|to| *to != ticket.state) {
+        let opened = (s.config.lifecycle).on_agent_action(&ticket.state);
+        if let Some(to) = opened.filter(|to| to.name != ticket.state) {
             plan.trace.push(super::plan::Decision {
                 step: "state",
-                said: format!("{} → {to}: an agent's first action", ticket.state),
+                said: format!("{} → {}: an agent's first action", ticket.state, to.name),
             });
-            changes.push(by("state", Some(ticket.state.to_string()), to.to_string()));
-            ticket.state = to;
+            changes.push(by("state", Some(ticket.state.clone()), to.name.clone()));
+            ticket.state = to.name.clone();
         }
     }
     let switch = s

@@ -174,7 +174,7 @@ fn an_authenticated_agents_reply_is_relayed_without_quotes_or_commands() {
     );
     // Posted opens on the agent's first action; unassigned: assigned to
     // the agent who answered; both in the history as the agent's.
-    assert_eq!(p.ticket.as_ref().unwrap().state, State::Open);
+    assert_eq!(p.ticket.as_ref().unwrap().state, "open");
     assert_eq!(p.assign.agent.as_deref(), Some("alice"));
     assert_eq!(
         p.changes,

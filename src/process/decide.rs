@@ -6,7 +6,8 @@
 //! In order: routing (which mailbox, so which queue), redelivery, our own
 //! mail coming back, threading and the sender's standing, the draft of the
 //! ticket, article and participants (unless the queue refuses the mail:
-//! `refuse.rs`), then the rules ([`apply_rules`], the
+//! `refuse.rs`; a customer's reply to a closed ticket meets its queue's
+//! lifecycle policy: `lifecycle.rs`), then the rules ([`apply_rules`], the
 //! one place rule actions change a plan), the service (the queue's default,
 //! and whether the customer user is entitled to it: `services.rs`), and
 //! last the notifications, so that they follow whatever the rules set
@@ -22,7 +23,6 @@ use crate::config::{Config, Mailbox as MailboxConfig};
 use crate::mail::InboundMail;
 use crate::threading::Numbering;
 use crate::tickets::priority::Classification;
-use crate::tickets::State;
 
 /// What deciding needs besides the facts and the mail.
 pub struct Settings<'a> {
@@ -105,7 +105,21 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
     if !machines && super::refuse::decide(&mut plan, f, mail, mailbox, s) {
         return plan;
     }
-    finish(plan, f, mail, mailbox, s, false, machines)
+    // A customer's reply to a closed ticket: the queue's policy.
+    use super::lifecycle::{closed_policy, Closed};
+    let closed = if machines {
+        Closed::No
+    } else {
+        closed_policy(&mut plan, f, mail, mailbox, s)
+    };
+    if closed == Closed::Refused {
+        return plan;
+    }
+    let mut plan = finish(plan, f, mail, mailbox, s, false, machines);
+    if let Closed::NewTicket(old) = closed {
+        super::lifecycle::follows(&mut plan, old);
+    }
+    plan
 }
 
 /// The rest of deciding once the disposition is known: the draft of the
@@ -126,12 +140,7 @@ pub(super) fn finish(
         _ if machines => {}
         Disposition::FollowUp { ticket, standing } => {
             let tags = f.thread.as_ref().map(|t| t.tags.as_slice()).unwrap_or(&[]);
-            if let Err(why) = draft_follow_up(&mut plan, &ticket, tags, standing, mail, s) {
-                plan.disposition = Disposition::Quarantine {
-                    reason: format!("ticket {}: {why}", ticket.number),
-                };
-                return plan;
-            }
+            draft_follow_up(&mut plan, &ticket, tags, standing, mail, s);
             super::agent::draft(&mut plan, f, mail, s);
         }
         Disposition::NewTicket { quoted } => {
@@ -172,6 +181,7 @@ pub(super) fn finish(
     if plan.makes_article() && !super::agent::notifications(&mut plan, f, mail, s) {
         super::notices::notifications(&mut plan, f, mail, mailbox, s);
     }
+    super::lifecycle::mail_state_notice(&mut plan, f, s);
     plan
 }
 
@@ -293,13 +303,14 @@ fn draft_new_ticket(
     plan.ticket = Some(TicketPlan {
         subject,
         queue: mailbox.queue.clone(),
-        state: State::Posted,
+        state: s.config.lifecycle.initial().name.clone(),
         language,
         classification: Classification::new(&s.config.priority),
         ticket_type: None,
         service: None,
         category: None,
         tags: Default::default(),
+        followed_from: None,
     });
     let from_own = s.own.contains(&mail.from.address);
     // Our own addresses are never participants (From proves nothing).
@@ -348,25 +359,14 @@ fn draft_follow_up(
     standing: Standing,
     mail: &InboundMail,
     s: &Settings,
-) -> Result<(), String> {
+) {
     // Knowing a ticket number is not access to the ticket, and a From:
     // header proves nothing (see `standing`). Only a mail answering the
     // ticket's own mail adds people (the sender, the Cc's) as
     // participants; a customer's reply may move the state; the agents'
     // side, our own addresses and strangers (with `stranger_follow_up =
     // "record"`) are recorded unverified and change nothing.
-    let state: State = ticket.state.parse()?;
-    let new_state = if standing.is_customer_reply() && mail.automatic.is_none() {
-        state.after_customer_reply()
-    } else {
-        state
-    };
-    if new_state != state {
-        plan.note(
-            "state",
-            format!("{state} → {new_state}: the customer wrote again"),
-        );
-    }
+    let new_state = super::lifecycle::customer_reply(plan, ticket, standing, mail, s);
     plan.ticket = Some(TicketPlan {
         subject: ticket.subject.clone(),
         queue: ticket.queue.clone(),
@@ -382,6 +382,7 @@ fn draft_follow_up(
         service: ticket.service.clone(),
         category: ticket.category.clone(),
         tags: tags.iter().cloned().collect(),
+        followed_from: None,
     });
     let answers = standing == Standing::Answers;
     if answers && mail.automatic.is_none() {
@@ -404,7 +405,6 @@ fn draft_follow_up(
         notes: Vec::new(),
         internal: false,
     });
-    Ok(())
 }
 
 /// At most this many Cc addresses of one mail become participants (a mail

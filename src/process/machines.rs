@@ -172,9 +172,10 @@ fn unchanged(t: &TicketRef) -> TicketPlan {
     TicketPlan {
         subject: t.subject.clone(),
         queue: t.queue.clone(),
-        // A stored state always parses; should one not, the note still
-        // changes nothing (apply never writes a note's state).
-        state: t.state.parse().unwrap_or(crate::tickets::State::Posted),
+        // As stored, even a state no longer configured: a note changes
+        // nothing (apply never writes a note's state).
+        state: t.state.clone(),
+        followed_from: None,
         language: t.language.clone(),
         classification: Classification {
             urgency: t.urgency,

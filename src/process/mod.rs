@@ -30,6 +30,7 @@ pub mod facts;
 pub mod forward;
 mod import;
 mod language;
+pub mod lifecycle;
 mod machine_facts;
 pub mod machines;
 mod notices;
@@ -42,6 +43,7 @@ pub mod relations;
 mod release;
 mod route;
 mod rules_bridge;
+pub mod scheduled;
 pub mod services;
 pub mod standing;
 

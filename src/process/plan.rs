@@ -14,7 +14,7 @@ use crate::notify::Kind;
 use crate::store::records::TicketRef;
 use crate::tickets::history::Change;
 use crate::tickets::priority::Classification;
-use crate::tickets::{State, TicketType};
+use crate::tickets::TicketType;
 
 /// What handling one mail will do.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -131,24 +131,7 @@ pub enum Disposition {
     },
 }
 
-/// Why a mail is refused (what the refusal template says, in plain words).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Refusal {
-    /// Not a known customer (`unknown_senders = "refuse"`).
-    UnknownSender,
-    /// No right to the ticket the mail names (`strangers = "refuse"`).
-    NoRight,
-}
-
-impl Refusal {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Refusal::UnknownSender => "unknown_sender",
-            Refusal::NoRight => "no_right",
-        }
-    }
-}
+pub use super::refuse::Refusal;
 
 /// An address a delivery report says our mail could not reach.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -173,7 +156,8 @@ pub struct LanguageChoice {
 pub struct TicketPlan {
     pub subject: String,
     pub queue: String,
-    pub state: State,
+    /// A configured state's name (`[lifecycle]`).
+    pub state: String,
     pub language: String,
     pub classification: Classification,
     /// The ITIL type; None = not set (`type` in JSON, as in `ticket show`).
@@ -184,6 +168,10 @@ pub struct TicketPlan {
     pub category: Option<String>,
     /// All its tags: those it had, and those the rules add.
     pub tags: BTreeSet<String>,
+    /// A new ticket opened by a reply to this closed one (queue policy
+    /// `reply_to_closed = "new_ticket"`): its number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub followed_from: Option<String>,
 }
 
 /// Who the ticket is assigned to (GLPI's assigned actors); None leaves
@@ -266,7 +254,8 @@ pub enum Edit {
     Urgency(u8),
     Impact(u8),
     Priority(u8),
-    State(State),
+    /// A state as written (a name or an alias), resolved when applied.
+    State(String),
     /// Add an observer (a participant who is not the requester).
     Observer(String),
     /// Add an agent of the directory, given by name, as an observer (at
@@ -463,11 +452,17 @@ impl Plan {
                 c.set_priority(*p);
                 format!("rule {by}: priority {} (set explicitly)", c.priority)
             }
-            Edit::State(s) => {
-                change("state", Some(t.state.to_string()), Some(s.to_string()));
-                t.state = *s;
-                format!("rule {by}: state {s}")
-            }
+            Edit::State(typed) => match config.lifecycle.resolve(typed) {
+                Ok(s) => {
+                    change("state", Some(t.state.clone()), Some(s.name.clone()));
+                    t.state = s.name.clone();
+                    format!("rule {by}: state {}", s.name)
+                }
+                Err(why) => {
+                    refused = true;
+                    format!("rule {by}: {why}; the state stays {}", t.state)
+                }
+            },
             Edit::Type(ty) => {
                 let old = t.ticket_type.map(|x| x.to_string());
                 change("type", old, Some(ty.to_string()));

@@ -12,11 +12,34 @@
 
 use super::decide::Settings;
 use super::facts::Facts;
-use super::plan::{Disposition, Notification, Plan, Refusal};
+use super::plan::{Disposition, Notification, Plan};
 use crate::config::Mailbox as MailboxConfig;
 use crate::directory::{Strangers, UnknownSenders};
 use crate::mail::{InboundMail, MailClass};
 use crate::notify::Kind;
+use serde::Serialize;
+
+/// Why a mail is refused (what the refusal template says, in plain words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// Not a known customer (`unknown_senders = "refuse"`).
+    UnknownSender,
+    /// No right to the ticket the mail names (`strangers = "refuse"`).
+    NoRight,
+    /// A reply to a closed ticket (`reply_to_closed = "refuse"`).
+    ClosedTicket,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::UnknownSender => "unknown_sender",
+            Refusal::NoRight => "no_right",
+            Refusal::ClosedTicket => "follow_up_refused",
+        }
+    }
+}
 
 /// Turn the threaded plan into a refusal when the queue's policy says so.
 /// Returns whether it did (the plan is then complete: no rules, no other

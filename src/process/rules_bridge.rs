@@ -125,7 +125,7 @@ fn edits(a: &Action) -> Vec<Edit> {
         Action::SetUrgency(u) => Edit::Urgency(*u),
         Action::SetImpact(i) => Edit::Impact(*i),
         Action::SetPriority(p) => Edit::Priority(*p),
-        Action::SetState(s) => Edit::State(*s),
+        Action::SetState(s) => Edit::State(s.clone()),
         Action::SuppressAutoReply => Edit::SuppressAutoReply,
         Action::QuarantineSpam { reason } => Edit::Quarantine(reason.clone()),
         Action::Ignore => Edit::Ignore("ignore = true".into()),

@@ -11,7 +11,7 @@ use crate::mail::Attachment;
 use crate::process::decide::tests::{mail, plan, plan_with};
 use crate::process::facts::Facts;
 use crate::tickets::history::Change;
-use crate::tickets::{State, TicketType};
+use crate::tickets::TicketType;
 
 fn set(text: &str) -> RuleSet {
     RuleSet::from_texts(
@@ -143,7 +143,7 @@ actions = { ignore = true }
         Edit::Service("mail".into()),
         Edit::Category("money".into()),
         Edit::Tags(vec!["billing".into(), "q4".into()]),
-        Edit::State(State::Open),
+        Edit::State("open".into()),
         Edit::Language("pt".into()),
         Edit::Observer("Boss@Customer.test".into()),
         Edit::ObserverAgent("carol".into()),

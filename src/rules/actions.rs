@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use super::read::Reader;
 use crate::tickets::fields::{check_hierarchical, check_tag};
-use crate::tickets::{State, TicketType};
+use crate::tickets::TicketType;
 
 /// One action of a rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -31,7 +31,9 @@ pub enum Action {
     SetService(String),
     SetCategory(String),
     AddTags(Vec<String>),
-    SetState(State),
+    /// A state's name as written, lower-cased (checked against the
+    /// configured lifecycle when the rules load, resolved when applied).
+    SetState(String),
     SetLanguage(String),
     /// Addresses (or agent names) to keep informed.
     AddObservers(Vec<String>),
@@ -74,6 +76,8 @@ pub(crate) struct KeySpans {
     pub queue: Option<std::ops::Range<usize>>,
     /// The `auto_reply` key (its template is checked against the templates).
     pub auto_reply: Option<std::ops::Range<usize>>,
+    /// The `state` key (its name is checked against `[lifecycle]`).
+    pub state: Option<std::ops::Range<usize>>,
 }
 
 /// The actions of an `actions` table, each bad value reported to `r`.
@@ -128,18 +132,11 @@ pub(crate) fn parse(r: &mut Reader, table: &DeTable) -> (Vec<Action>, KeySpans) 
                     None
                 }
             }),
-            "state" => r.name(v, &path).and_then(|s| match s.parse::<State>() {
-                Ok(st) => Some(Action::SetState(st)),
-                Err(e) => {
-                    let all: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
-                    r.error(
-                        v.span(),
-                        &path,
-                        format!("{e}; expected one of {}", all.join(", ")),
-                    );
-                    None
-                }
-            }),
+            "state" => {
+                spans.state = Some(k.span());
+                r.name(v, &path)
+                    .map(|s| Action::SetState(s.trim().to_ascii_lowercase()))
+            }
             "language" => r.name(v, &path).and_then(|l| {
                 let ok = l.len() <= 35
                     && l.split('-')
@@ -236,7 +233,7 @@ impl fmt::Display for Action {
             Action::SetService(v) => write!(f, "service = {v:?}"),
             Action::SetCategory(v) => write!(f, "category = {v:?}"),
             Action::AddTags(v) => write!(f, "tags += {v:?}"),
-            Action::SetState(s) => write!(f, "state = {:?}", s.as_str()),
+            Action::SetState(s) => write!(f, "state = {s:?}"),
             Action::SetLanguage(v) => write!(f, "language = {v:?}"),
             Action::AddObservers(v) => write!(f, "observers += {v:?}"),
             Action::AutoReplyTemplate(v) => write!(f, "auto_reply = {v:?}"),

@@ -93,6 +93,8 @@ pub struct Rule {
     queue_line: Option<usize>,
     /// The line of `actions.auto_reply`, for checking the template name.
     auto_reply_line: Option<usize>,
+    /// The line of `actions.state`, for checking the state's name.
+    state_line: Option<usize>,
 }
 
 /// Every rule of a folder, in evaluation order.
@@ -231,6 +233,31 @@ impl RuleSet {
                     key: "actions.queue".into(),
                     reason: format!("no [[queue]] is named {q:?}{hint}"),
                 });
+            }
+        }
+        out
+    }
+
+    /// Rules whose `state` action names no state of `lifecycle` (nor an
+    /// alias of one), one problem each: such an action would be refused
+    /// on every mail.
+    pub fn unknown_states(
+        &self,
+        lifecycle: &crate::tickets::lifecycle::Lifecycle,
+    ) -> Vec<RuleError> {
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            for a in &rule.actions {
+                let Action::SetState(s) = a else { continue };
+                if let Err(why) = lifecycle.resolve(s) {
+                    out.push(RuleError {
+                        file: rule.file.clone(),
+                        line: rule.state_line,
+                        rule: Some(rule.name.clone()),
+                        key: "actions.state".into(),
+                        reason: format!("{why} (see [lifecycle] in the configuration)"),
+                    });
+                }
             }
         }
         out

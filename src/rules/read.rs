@@ -279,6 +279,7 @@ fn read_rule(r: &mut Reader, span: Range<usize>, t: &DeTable, tz: Tz) -> Option<
     }
     let queue_line = spans.queue.and_then(|s| r.line_of(&s));
     let auto_reply_line = spans.auto_reply.and_then(|s| r.line_of(&s));
+    let state_line = spans.state.and_then(|s| r.line_of(&s));
     (r.errors.len() == before).then(|| Rule {
         name: name.unwrap_or_default(),
         description,
@@ -290,5 +291,6 @@ fn read_rule(r: &mut Reader, span: Range<usize>, t: &DeTable, tz: Tz) -> Option<
         actions,
         queue_line,
         auto_reply_line,
+        state_line,
     })
 }

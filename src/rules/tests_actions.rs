@@ -2,7 +2,6 @@
 
 use super::tests::{mail, now, set};
 use super::*;
-use crate::tickets::State;
 
 fn actions_of(table: &str) -> Result<Vec<Action>, Vec<String>> {
     let text = format!("[[rule]]\nname = \"r\"\nwhen = {{}}\nactions = {table}\n");
@@ -51,10 +50,10 @@ fn every_action_parses() {
             Action::AddTags(vec![s("vip"), s("billing")]),
         ),
         (r#"{ tags = "vip" }"#, Action::AddTags(vec![s("vip")])),
-        (r#"{ state = "open" }"#, Action::SetState(State::Open)),
+        (r#"{ state = "open" }"#, Action::SetState(s("open"))),
         (
             r#"{ state = "ABANDONNED" }"#,
-            Action::SetState(State::Abandoned),
+            Action::SetState(s("abandonned")),
         ),
         (r#"{ language = "pt-BR" }"#, Action::SetLanguage(s("pt-BR"))),
         (
@@ -137,10 +136,7 @@ fn bad_actions_are_refused_with_the_reason() {
             r#"{ type = "bug" }"#,
             "actions.type: expected incident, request, problem or change",
         ),
-        (
-            r#"{ state = "closed" }"#,
-            "actions.state: unknown ticket state \"closed\"; expected one of posted",
-        ),
+        (r#"{ state = " " }"#, "actions.state: must not be empty"),
         ("{ tags = [] }", "actions.tags: the list is empty"),
         (
             r#"{ tags = ["a", ""] }"#,
@@ -184,6 +180,20 @@ fn bad_actions_are_refused_with_the_reason() {
     )])
     .unwrap_err();
     assert_eq!(e[0].reason, "expected a table of actions");
+}
+
+#[test]
+fn states_are_checked_against_the_configured_lifecycle() {
+    let text = "[[rule]]\nname = \"park\"\nwhen = {}\n[rule.actions]\nstate = \"parked\"\n\n[[rule]]\nname = \"close\"\nwhen = {}\n[rule.actions]\nstate = \"Closed\"\n";
+    let s = set(&[("s.toml", text)]).unwrap();
+    let e = s.unknown_states(&crate::tickets::lifecycle::Lifecycle::default());
+    assert_eq!(e.len(), 1, "the alias closed is a state: {e:?}");
+    assert!(
+        e[0].to_string()
+            .starts_with("rules/s.toml:5: rule \"park\": actions.state: no state \"parked\""),
+        "{}",
+        e[0]
+    );
 }
 
 #[test]

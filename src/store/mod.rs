@@ -28,6 +28,7 @@ pub mod denied;
 pub mod directory;
 pub mod history;
 pub mod imports;
+pub mod lifecycle;
 pub mod machines;
 pub mod maintenance;
 pub mod outbox;
@@ -71,6 +72,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v16_queue_service.sql"),
     include_str!("schema_v17_refusals.sql"),
     include_str!("schema_v18_relations.sql"),
+    include_str!("schema_v19_lifecycle.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

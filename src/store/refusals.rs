@@ -95,12 +95,15 @@ pub struct Attempt {
     /// Whether the sender got the refusal (else `held` says why not).
     pub answered: bool,
     pub held: Option<String>,
+    /// `no_right` (quoted without a right to it) or `follow_up_refused`
+    /// (a reply to it while closed, `reply_to_closed = "refuse"`).
+    pub reason: String,
 }
 
 /// The refused attempts on ticket `ticket_id`, oldest first.
 pub fn on_ticket(c: &Connection, ticket_id: i64) -> Result<Vec<Attempt>> {
     let mut stmt = c.prepare_cached(
-        "SELECT address, subject, created_at, outbox_id IS NOT NULL, held FROM refusals
+        "SELECT address, subject, created_at, outbox_id IS NOT NULL, held, reason FROM refusals
          WHERE ticket_id = ?1 ORDER BY id",
     )?;
     let rows = stmt
@@ -111,6 +114,7 @@ pub fn on_ticket(c: &Connection, ticket_id: i64) -> Result<Vec<Attempt>> {
                 created_at: r.get(2)?,
                 answered: r.get(3)?,
                 held: r.get(4)?,
+                reason: r.get(5)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;

@@ -152,6 +152,8 @@ pub struct TicketDetail {
     pub links: Vec<super::relations::LinkView>,
     /// The ticket this one was merged into (its mail lands there).
     pub merged_into: Option<String>,
+    /// The closed ticket whose customer's reply opened this one.
+    pub followed_from: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -248,6 +250,7 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
                         refused: Vec::new(),
                         links: Vec::new(),
                         merged_into: None,
+                        followed_from: None,
                     },
                 ))
             },
@@ -262,6 +265,7 @@ pub fn ticket(c: &Connection, number: &str) -> Result<Option<TicketDetail>> {
         Some(m) => super::records::ticket_number(c, m)?,
         None => None,
     };
+    t.followed_from = super::lifecycle::followed_from(c, id)?;
     let mut stmt = c.prepare(
         "SELECT address, name, role FROM ticket_participants WHERE ticket_id = ?1 ORDER BY role DESC, address",
     )?;

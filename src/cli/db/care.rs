@@ -14,6 +14,12 @@ pub fn check(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let mut store = super::super::open_store_read_only(config)?;
     let database = maintenance::integrity_problems(store.conn())
         .with_context(|| format!("checking {}", config.storage.database.display()))?;
+    // States tickets hold that [lifecycle] no longer lists: a warning,
+    // not damage (the tickets stay readable).
+    let unlisted: Vec<(String, i64)> = postdesk::store::lifecycle::states_in_use(store.conn())?
+        .into_iter()
+        .filter(|(s, _)| config.lifecycle.get(s).is_none())
+        .collect();
     let wanted = maintenance::attachment_files(store.conn())?;
     let mut progress = Progress::new("checking attachments", json);
     let mut files = Vec::new();
@@ -31,8 +37,20 @@ pub fn check(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
             "database_problems": database,
             "attachments_checked": wanted.len(),
             "attachment_problems": files,
+            "unlisted_states": unlisted
+                .iter()
+                .map(|(s, n)| serde_json::json!({ "state": s, "tickets": n }))
+                .collect::<Vec<_>>(),
         }))?;
     } else {
+        for (state, n) in &unlisted {
+            writeln!(
+                out,
+                "warning: {n} ticket(s) in state {state:?}, which [lifecycle] no longer lists: \
+                 they stay readable and a customer's reply reopens them; list the state again \
+                 in [lifecycle] states, or move them"
+            )?;
+        }
         for line in &database {
             writeln!(out, "{}: {line}", config.storage.database.display())?;
         }

@@ -52,7 +52,8 @@ pub enum Command {
     },
     /// Check the database (SQLite's integrity check) and that every
     /// attachment file is present with the content its address says.
-    /// Exits 65 if anything is wrong.
+    /// Exits 65 if anything is wrong. Also warns about tickets in a state
+    /// `[lifecycle]` no longer lists (not an error).
     Check {
         /// Machine-readable output.
         #[arg(long)]

@@ -56,6 +56,9 @@ pub(super) fn write(
     if !added.is_empty() {
         ticket_fields::add_tags(db, ticket.id, &added)?;
     }
+    if let Some(from) = &t.followed_from {
+        crate::store::lifecycle::set_followed_from(db, ticket.id, from)?;
+    }
     for c in &plan.changes {
         history::record(db, ticket.id, Some(article_id), c)?;
     }

@@ -12,6 +12,7 @@ mod forward;
 mod notice;
 mod refusal;
 mod relations;
+mod scheduled;
 
 pub(in crate::process) use article::sync_filesystem;
 

@@ -55,6 +55,7 @@ impl Processor {
         let said = match r.why {
             Refusal::NoRight => "no right to the ticket it names",
             Refusal::UnknownSender => "not a known customer",
+            Refusal::ClosedTicket => "a reply to a closed ticket",
         };
         let n = match (n, held) {
             (Some(n), None) => n,
@@ -67,14 +68,21 @@ impl Processor {
             .config
             .mailbox(&n.from_mailbox)
             .ok_or_else(|| Failure::Other(format!("no [[mailbox]] named {:?}", n.from_mailbox)))?;
+        // Only a reply to a closed ticket names it: its sender is one of
+        // the ticket's customers (the other refusals never name one).
+        let named = r.quoted.filter(|_| r.why == Refusal::ClosedTicket);
         let ctx = notify::Context {
             ticket: notify::TicketCtx {
-                number: String::new(),
-                tag: String::new(),
-                subject: String::new(),
-                state: String::new(),
-                queue: String::new(),
-                customer: String::new(),
+                number: named.map(|t| t.number.clone()).unwrap_or_default(),
+                tag: named
+                    .map(|t| self.numbering.subject_tag(&t.number))
+                    .unwrap_or_default(),
+                subject: named.map(|t| notify::clip(&t.subject)).unwrap_or_default(),
+                state: named.map(|t| t.state.clone()).unwrap_or_default(),
+                queue: named.map(|t| t.queue.clone()).unwrap_or_default(),
+                customer: named
+                    .map(|t| t.customer_address.clone())
+                    .unwrap_or_default(),
                 customer_name: String::new(),
             },
             article: notify::ArticleCtx {

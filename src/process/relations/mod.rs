@@ -35,7 +35,6 @@ use crate::notify::Kind;
 use crate::store::records::TicketRef;
 use crate::tickets::history::{ActorKind, Change};
 use crate::tickets::lifecycle::Role;
-use crate::tickets::State;
 
 /// The name the CLI acts under without `--as`: the operator, who can
 /// write the database anyway and needs no rights in the directory.
@@ -247,16 +246,13 @@ pub fn transfer(
         }
     }
     if let (Some(to), Some(t)) = (&moved, plan.ticket.as_mut()) {
-        // The one spot a configured name becomes the stored `State`.
-        if let Some(st) = state_named(to) {
-            plan.changes.push(change(
-                &by,
-                "state",
-                Some(t.state.to_string()),
-                Some(to.clone()),
-            ));
-            t.state = st;
-        }
+        plan.changes.push(change(
+            &by,
+            "state",
+            Some(t.state.clone()),
+            Some(to.clone()),
+        ));
+        t.state = to.clone();
     }
     plan.changes
         .push(change(&by, "transferred_to", None, Some(address.clone())));
@@ -407,12 +403,6 @@ fn change(by: &Change, field: &'static str, old: Option<String>, new: Option<Str
         old,
         new,
     }
-}
-
-/// A configured state name as the stored [`State`] (the one spot the two
-/// meet; the lifecycle helper replaces `State` with configured names).
-fn state_named(name: &str) -> Option<State> {
-    name.parse().ok()
 }
 
 /// The history a transfer sends, as plain text, oldest first.

@@ -195,7 +195,7 @@ fn operator_plan(
             ticket: Some(TicketPlan {
                 subject: t.subject.clone(),
                 queue: t.queue.clone(),
-                state: t.state.parse().unwrap_or(crate::tickets::State::Open),
+                state: t.state.clone(),
                 language: t.language.clone(),
                 classification: priority::Classification {
                     urgency: t.urgency,
@@ -207,6 +207,7 @@ fn operator_plan(
                 service: t.service.clone(),
                 category: t.category.clone(),
                 tags: tags.into_iter().collect(),
+                followed_from: None,
             }),
             article: None,
             participants: Vec::new(),
@@ -223,6 +224,7 @@ fn operator_plan(
             authenticity: Default::default(),
             agent: None,
             relations: Vec::new(),
+            forward: None,
         }
     }
 }
@@ -275,5 +277,6 @@ fn stand_in(from: &str, name: &str, tag: &str) -> InboundMail {
         warnings: Vec::new(),
         headers: Vec::new(),
         size: 0,
+        forward: None,
     }
 }

@@ -14,13 +14,13 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use defaults::{moodle_states, strict_matrix};
 
 /// What kind of state a state is: the familiar aliases `new`, `pending`
 /// and `closed` (and `open`) name the first state of their category.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     New,
@@ -87,7 +87,7 @@ impl Role {
 
 /// Relaxed: every agent may move a ticket to any state. Strict: only the
 /// moves the matrix lists for the agent's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Relaxed,
@@ -95,7 +95,7 @@ pub enum Mode {
 }
 
 /// What a customer's reply does to a ticket in a closed state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplyToClosed {
     /// Back to the first open state (the default).
@@ -268,7 +268,8 @@ impl Lifecycle {
         self.states.iter().find(|s| s.category == c)
     }
 
-    fn get(&self, name: &str) -> Option<&StateDef> {
+    /// The configured state named `name` (None: not, or no longer, listed).
+    pub fn get(&self, name: &str) -> Option<&StateDef> {
         self.states.iter().find(|s| s.name == name)
     }
 

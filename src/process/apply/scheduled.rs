@@ -1,0 +1,160 @@
+//! Carrying out the scheduler's validation of a ticket
+//! ([`super::super::scheduled::Scheduled`]) in the caller's transaction:
+//! the state, the history row (actor kind `scheduler`, no mail caused
+//! it), and the customers' mail as an outbound article and outbox row,
+//! threaded to their last mail and counted by the loop caps. It decides
+//! nothing the plan did not; it only checks that nobody moved the ticket
+//! since it was read.
+
+use super::super::scheduled::Scheduled;
+use super::super::{sha256_hex, Failure, Processor};
+use crate::notify;
+use crate::store::{agent_reply, history, machines, outbox, records, Db};
+
+impl Processor {
+    /// Write `p`. Returns false (nothing written) when the ticket is no
+    /// longer in the state it was read in.
+    pub(in crate::process) fn apply_scheduled(
+        &self,
+        db: &Db,
+        p: &Scheduled,
+    ) -> Result<bool, Failure> {
+        let Some(mut ticket) = records::ticket_by_number(db, &p.ticket.number)? else {
+            return Ok(false);
+        };
+        if ticket.state != p.ticket.state {
+            return Ok(false);
+        }
+        records::touch_ticket(db, ticket.id, &p.to)?;
+        history::record(db, ticket.id, None, &p.change)?;
+        ticket.state = p.to.clone();
+        let Some(n) = &p.notification else {
+            return Ok(true);
+        };
+        if let Some(why) = &n.suppressed {
+            tracing::info!(ticket = %ticket.number, "no {}: {why}", n.kind.name());
+            return Ok(true);
+        }
+        let mailbox = self
+            .config
+            .mailbox(&n.from_mailbox)
+            .ok_or_else(|| Failure::Other(format!("no [[mailbox]] named {:?}", n.from_mailbox)))?;
+        let support_name =
+            (mailbox.display_name.clone()).unwrap_or_else(|| mailbox.address.clone());
+        let ctx = notify::Context {
+            ticket: notify::TicketCtx {
+                number: ticket.number.clone(),
+                tag: self.numbering.subject_tag(&ticket.number),
+                subject: notify::clip(&ticket.subject),
+                state: ticket.state.clone(),
+                queue: ticket.queue.clone(),
+                customer: ticket.customer_address.clone(),
+                customer_name: String::new(),
+            },
+            article: notify::ArticleCtx {
+                from: mailbox.address.clone(),
+                from_name: support_name.clone(),
+                subject: notify::clip(&ticket.subject),
+                text: String::new(),
+                attachments: Vec::new(),
+                unverified_sender: false,
+                from_our_address: true,
+                agents_side: false,
+                quoted_ticket: String::new(),
+                bouncing: String::new(),
+                bouncing_reason: String::new(),
+                refusal: String::new(),
+                other_ticket: String::new(),
+            },
+            support_address: mailbox.address.clone(),
+            support_name,
+        };
+        let kind = n.kind.name();
+        let stamp = chrono::Utc::now().to_rfc3339();
+        let message_id = format!(
+            "{}.{kind}.{}@{}",
+            ticket.number,
+            &sha256_hex(format!("scheduler/{}/{}/{stamp}", ticket.number, p.to).as_bytes())[..16],
+            self.config.system.fqdn
+        );
+        let text = match notify::render_with_fallback(
+            &self.templates,
+            notify::shipped(),
+            kind,
+            &ticket.language,
+            &ctx,
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(ticket = %ticket.number, kind, "notification not sent: {e}");
+                outbox::record_unrendered(db, ticket.id, kind, &n.to, &message_id, &e.to_string())?;
+                return Ok(true);
+            }
+        };
+        let mut subject = text.subject;
+        let tag = self.numbering.subject_tag(&ticket.number);
+        if !subject.contains(&tag) {
+            subject = format!("{tag} {subject}");
+        }
+        let references = agent_reply::customer_message_ids(db, ticket.id)?;
+        let env = notify::Envelope {
+            from_address: &mailbox.address,
+            from_name: mailbox.display_name.as_deref(),
+            to: &n.to,
+            reply_to: None,
+            envelope_from: None,
+            message_id: &message_id,
+            in_reply_to: references.last().map(String::as_str),
+            references: &references,
+            auto_submitted: Some("auto-generated"),
+            ticket_number: &ticket.number,
+            fqdn: &self.config.system.fqdn,
+            dkim: self.config.smtp.dkim.as_ref(),
+        };
+        let rendered = notify::build(&env, &subject, &text.body)?;
+        let article_id = records::insert_article(
+            db,
+            &records::NewArticle {
+                ticket_id: ticket.id,
+                trusted: true,
+                direction: "out",
+                kind,
+                from_address: &mailbox.address,
+                from_name: mailbox.display_name.as_deref(),
+                to: &n.to.join(","),
+                cc: "",
+                subject: &rendered.subject,
+                text: &rendered.body,
+                html: None,
+                message_id: Some(&message_id),
+                in_reply_to: env.in_reply_to,
+                automatic: None,
+                class: None,
+                raw_id: None,
+            },
+        )?;
+        outbox::enqueue(
+            db,
+            &outbox::NewOutgoing {
+                ticket_id: ticket.id,
+                article_id: Some(article_id),
+                kind,
+                envelope_from: &rendered.envelope_from,
+                recipients: &rendered.recipients,
+                message_id: &message_id,
+                raw: &rendered.raw,
+            },
+        )?;
+        let longest = (self.config.system.loop_caps.iter())
+            .map(|c| c.window_secs)
+            .max()
+            .unwrap_or(0);
+        let forget_before = (chrono::Utc::now() - chrono::Duration::seconds(longest))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        for to in &n.to {
+            machines::record_automatic_mail(db, Some(ticket.id), to, &forget_before)?;
+        }
+        Ok(true)
+    }
+}
