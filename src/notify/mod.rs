@@ -24,7 +24,9 @@ use crate::mail::{sanitize_line, LOOP_HEADER};
 
 mod context;
 mod shipped;
-pub use context::{clip, ArticleCtx, Context, TicketCtx, MAX_COPIED_CHARS};
+pub use context::{
+    clip, ArticleCtx, CommandLineCtx, CommandsCtx, Context, TicketCtx, MAX_COPIED_CHARS,
+};
 pub use shipped::{load_or_shipped, render_with_fallback, shipped, Text};
 
 /// The notifications postdesk sends (serialised as [`Kind::name`]).
@@ -49,10 +51,15 @@ pub enum Kind {
     /// to the ticket the mail names. Says why in plain words, never what a
     /// ticket holds nor whether it exists; sent without a ticket.
     Refusal,
+    /// To an agent: what each command line of their mail did, applied or
+    /// refused with the reason (and a colleague's reply just before).
+    CommandTranscript,
+    /// To an agent whose mail's subject is `help`: every command.
+    CommandReference,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 9] = [
         Kind::AutoReply,
         Kind::AgentNewTicket,
         Kind::AgentFollowUp,
@@ -60,6 +67,8 @@ impl Kind {
         Kind::AgentReply,
         Kind::AgentNote,
         Kind::Refusal,
+        Kind::CommandTranscript,
+        Kind::CommandReference,
     ];
 
     /// The kinds every templates folder must have in its default language
@@ -77,6 +86,8 @@ impl Kind {
             Kind::AgentReply => "agent_reply",
             Kind::AgentNote => "agent_note",
             Kind::Refusal => "refusal",
+            Kind::CommandTranscript => "command_transcript",
+            Kind::CommandReference => "command_reference",
         }
     }
 }

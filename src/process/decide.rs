@@ -95,6 +95,9 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         Some(a) => plan.note("classify", format!("automatic mail: {}", a.0)),
         None => plan.note("classify", "a person's mail (no sign of automatic mail)"),
     }
+    if super::commands::help(&mut plan, f, mail, s) {
+        return plan;
+    }
     thread(&mut plan, f, mail, s);
     let machines = super::machines::handle(&mut plan, f, mail, mailbox);
     if !machines && super::refuse::decide(&mut plan, f, mail, mailbox, s) {
@@ -128,6 +131,7 @@ pub(super) fn finish(
                 return plan;
             }
             super::agent::draft(&mut plan, f, mail, s);
+            super::commands::run(&mut plan, f, mail, s);
         }
         Disposition::NewTicket { quoted } => {
             draft_new_ticket(&mut plan, f, mail, mailbox, quoted.as_deref(), s);

@@ -52,6 +52,9 @@ pub struct Facts {
     pub automatic_to_sender: Vec<DateTime<Utc>>,
     #[serde(serialize_with = "count")]
     pub automatic_on_ticket: Vec<DateTime<Utc>>,
+    /// What an agent's commands need (an agent's mail on a ticket only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commands: Option<super::commands::CommandFacts>,
     /// When the mail is handled: what rules with a weekday or time window
     /// read (the decide stage itself reads no clock).
     #[serde(serialize_with = "rfc3339")]
@@ -293,5 +296,8 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
     );
     let customer = f.thread.as_ref().map(|t| t.ticket.customer_address.clone());
     f.directory = permit::gather(db, &mail.from.address, customer.as_deref())?;
+    if let (Some(t), Some(_)) = (&f.thread, &f.directory.sender.agent) {
+        f.commands = Some(super::commands::gather(db, t.ticket.id)?);
+    }
     Ok(f)
 }

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 pub mod agent;
 mod apply;
+pub mod commands;
 pub mod decide;
 pub mod explain;
 pub mod facts;
@@ -37,6 +38,7 @@ pub mod permit;
 pub mod plan;
 mod quarantine;
 mod refuse;
+pub mod relations;
 mod release;
 mod route;
 mod rules_bridge;

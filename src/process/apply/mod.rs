@@ -6,6 +6,7 @@
 //! outbox rows, and refusals with their mail (`refusal.rs`). It decides nothing the plan did not.
 
 mod article;
+mod commands;
 mod fields;
 mod notice;
 mod refusal;
@@ -75,6 +76,12 @@ impl Processor {
             }
             Disposition::Ignore { reason } => {
                 receipt("ignored", None, None, Some(reason))?;
+                if let Some(said) = self.send_reference(db, plan, mail, &parsed.sha)? {
+                    tracing::info!(from = %mail.from.address, "{said}");
+                    return Ok(Outcome::Ignored {
+                        reason: format!("{reason}: {said}"),
+                    });
+                }
                 tracing::warn!(
                     mailbox = mailbox_name,
                     message_id = mail.message_id.as_deref(),
@@ -131,6 +138,7 @@ impl Processor {
                 let (mut after, article_id) =
                     self.insert_follow_up(db, mail, plan, ticket, raw_id)?;
                 fields::write(db, plan, &mut after, article_id)?;
+                commands::write(db, plan, &after)?;
                 self.notify_plan(db, plan, &after, mail, article_id, &parsed.sha)?;
                 receipt("follow_up", Some(ticket.id), Some(article_id), None)?;
                 Outcome::FollowUp {
