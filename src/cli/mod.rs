@@ -22,6 +22,7 @@ mod storage_check;
 mod ticket;
 mod ticket_create;
 mod ticket_history;
+mod ticket_ops;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -17,6 +17,17 @@ pub enum Command {
     /// their mail to the queue's support address (rules, the auto-reply
     /// with the number, the agents' alert), assigned to --agent.
     Create(super::ticket_create::Args),
+    /// Change a ticket as an agent's commands by mail would (#state,
+    /// #assign, …): the same checks (the lifecycle; the agent's rights
+    /// with --as), history and notifications. All or nothing: a refused
+    /// change leaves the ticket as it was and exits 65.
+    Set(super::ticket_ops::SetArgs),
+    /// Write an internal note on a ticket (to its agents, never the
+    /// customer), as an agent's `#note` mail would.
+    Note(super::ticket_ops::NoteArgs),
+    /// Answer a ticket's customers as an agent (relayed "Agent via
+    /// Support", as the agent's reply by mail would be).
+    Reply(super::ticket_ops::ReplyArgs),
     /// List tickets, newest first.
     List {
         /// Only tickets in this state.
@@ -85,6 +96,9 @@ impl Command {
             | Command::History { json, .. }
             | Command::Show { json, .. } => *json,
             Command::Create(a) => a.json,
+            Command::Set(a) => a.json,
+            Command::Note(a) => a.json,
+            Command::Reply(a) => a.json,
         }
     }
 }
@@ -97,8 +111,12 @@ pub struct StatusArgs {
 }
 
 pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
-    if let Command::Create(args) = cmd {
-        return super::ticket_create::run(cli, args);
+    match cmd {
+        Command::Create(args) => return super::ticket_create::run(cli, args),
+        Command::Set(args) => return super::ticket_ops::set(cli, args),
+        Command::Note(args) => return super::ticket_ops::note(cli, args),
+        Command::Reply(args) => return super::ticket_ops::reply(cli, args),
+        _ => {}
     }
     let config = super::load_config(&cli.config)?;
     let mut store = super::open_store_read_only(&config)?;
@@ -198,8 +216,8 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
             let t = detail(&config, &mut store, typed)?;
             super::ticket_history::print(&mut out, &t, *json)?;
         }
-        // Dispatched above: it writes, this match only reads.
-        Command::Create(_) => {}
+        // Dispatched above: they write, this match only reads.
+        Command::Create(_) | Command::Set(_) | Command::Note(_) | Command::Reply(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -33,6 +33,7 @@ mod language;
 mod machine_facts;
 pub mod machines;
 mod notices;
+pub mod operator;
 mod parse;
 pub mod permit;
 pub mod plan;
