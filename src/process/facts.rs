@@ -298,6 +298,20 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
     f.directory = permit::gather(db, &mail.from.address, customer.as_deref())?;
     if let (Some(t), Some(_)) = (&f.thread, &f.directory.sender.agent) {
         f.commands = Some(super::commands::gather(db, t.ticket.id)?);
+        // An agent's mail relays: a second copy must never relay again,
+        // even when its bytes changed on the way (issue 11, item 3).
+        if let (None, Some(mid)) = (&f.duplicate_of, &mail.message_id) {
+            let same =
+                crate::store::commands::same_agent_mail(db, t.ticket.id, mid, &mail.from.address)?;
+            if let Some(a) = same.filter(|a| not_excepted(*a)) {
+                f.duplicate_of = Some(Duplicate {
+                    ticket_id: t.ticket.id,
+                    article_id: a,
+                    ticket: Some(t.ticket.number.clone()),
+                    by: "same Message-ID from the same agent on the ticket",
+                });
+            }
+        }
     }
     Ok(f)
 }
