@@ -87,9 +87,9 @@ pub fn last_agent_reply(c: &Connection, ticket_id: i64) -> Result<Option<LastRep
     .optional()?)
 }
 
-/// An agent's mail already on the ticket under this Message-ID from this
-/// address (a copy that came another way, its bytes changed on the road):
-/// the article's id. A mail client never reuses a Message-ID.
+/// An agent's reply or note already on the ticket under this Message-ID
+/// from this address (a copy that came another way, its bytes changed on
+/// the road): the article's id. A mail client never reuses a Message-ID.
 pub fn same_agent_mail(
     c: &Connection,
     ticket_id: i64,
@@ -98,7 +98,8 @@ pub fn same_agent_mail(
 ) -> Result<Option<i64>> {
     Ok(c.prepare_cached(
         "SELECT id FROM articles WHERE message_id = ?1 AND ticket_id = ?2
-         AND direction = 'in' AND from_address = ?3 ORDER BY id LIMIT 1",
+         AND direction = 'in' AND from_address = ?3
+         AND kind IN ('agent_reply', 'agent_note') ORDER BY id LIMIT 1",
     )?
     .query_row(params![message_id, ticket_id, from], |r| r.get(0))
     .optional()?)
