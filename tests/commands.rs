@@ -209,6 +209,21 @@ fn commands_apply_the_transcript_arrives_and_the_customer_gets_nothing() {
         .unwrap()
         .clone();
     assert_eq!(tr["internal"], true, "{tr}");
+    // explain shows each command's fate (the same mail under a new
+    // Message-ID: what it would do now).
+    let again = String::from_utf8(mail)
+        .unwrap()
+        .replace("<cmds-", "<cmds2-");
+    let e = s.desk.cli_stdin(&["explain", "-"], again.as_bytes());
+    let e = String::from_utf8_lossy(&e.stdout);
+    assert!(
+        e.contains("Command:  #priority 5 (line 2): unchanged"),
+        "{e}"
+    );
+    assert!(
+        e.contains("Command:  #stat resolved (line 5): invalid"),
+        "{e}"
+    );
     assert_eq!(s.desk.stop(), Some(0));
 }
 
