@@ -20,6 +20,8 @@ pub struct AgentRights {
     pub addresses: Vec<String>,
     /// The groups the agent has rw on.
     pub rw: Vec<String>,
+    /// The language the agent reads (their transcripts), if set.
+    pub language: Option<String>,
 }
 
 /// Every active agent, by name, with addresses and rw groups (the staff:
@@ -28,19 +30,26 @@ pub fn active_agents(c: &Connection) -> Result<Vec<AgentRights>> {
     let mut out: Vec<AgentRights> = Vec::new();
     let rows = c
         .prepare_cached(
-            "SELECT g.name, x.address FROM agents g
+            "SELECT g.name, x.address, g.language FROM agents g
              JOIN agent_addresses x ON x.agent_id = g.id
              WHERE g.active = 1 ORDER BY g.name, x.rank",
         )?
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    for (name, address) in rows {
+    for (name, address, language) in rows {
         match out.last_mut() {
             Some(a) if a.name == name => a.addresses.push(address.to_lowercase()),
             _ => out.push(AgentRights {
                 name,
                 addresses: vec![address.to_lowercase()],
                 rw: Vec::new(),
+                language,
             }),
         }
     }

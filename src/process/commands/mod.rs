@@ -231,7 +231,10 @@ pub fn run(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &Settings) {
         plan.note("agent", said);
     }
     if (worth_a_transcript || out.colleague.is_some()) && cf.operator.is_none() {
-        transcript(plan, mail, s);
+        let language = (cf.agents.iter())
+            .find(|a| a.name == actor.name)
+            .and_then(|a| a.language.clone());
+        transcript(plan, mail, s, language);
     }
     if let Some(a) = plan.agent.as_mut() {
         a.commands = Some(out);
@@ -292,8 +295,9 @@ fn sending_mailbox(plan: &Plan, s: &Settings) -> Option<String> {
         .or_else(|| plan.route.mailbox.clone())
 }
 
-/// Queue the transcript to the agent who wrote the mail.
-fn transcript(plan: &mut Plan, mail: &InboundMail, s: &Settings) {
+/// Queue the transcript to the agent who wrote the mail, in their
+/// language if the directory knows it, else the ticket's.
+fn transcript(plan: &mut Plan, mail: &InboundMail, s: &Settings, language: Option<String>) {
     let Some(from_mailbox) = sending_mailbox(plan, s) else {
         plan.note(
             "commands",
@@ -301,10 +305,8 @@ fn transcript(plan: &mut Plan, mail: &InboundMail, s: &Settings) {
         );
         return;
     };
-    let language = plan
-        .ticket
-        .as_ref()
-        .map(|t| t.language.clone())
+    let language = language
+        .or_else(|| plan.ticket.as_ref().map(|t| t.language.clone()))
         .unwrap_or_else(|| s.config.system.default_language.clone());
     plan.note("commands", format!("transcript to {}", mail.from.address));
     plan.notifications.push(Notification {

@@ -18,6 +18,7 @@ fn rights(name: &str, address: &str, rw: &[&str]) -> AgentRights {
         name: name.into(),
         addresses: vec![address.into()],
         rw: rw.iter().map(|s| s.to_string()).collect(),
+        language: (name == "alice").then(|| "pt".to_string()),
     }
 }
 
