@@ -9,9 +9,10 @@
 //! answering one ticket within minutes: both replies are relayed, and
 //! the second is told in the transcript ([`COLLEAGUE_WINDOW_MINUTES`]).
 //!
-//! Pure, like [`super::decide`], which calls [`help`] before threading
-//! and [`run`] once the agent's reply or note is drafted
-//! (`process::agent`). An agent without powers runs nothing: the article
+//! [`gather`] reads the facts commands need (the facts stage calls it for
+//! an agent's mail on a ticket); the rest is pure, like
+//! [`super::decide`], which calls [`help`] before threading and [`run`]
+//! once the agent's reply or note is drafted (`process::agent`). An agent without powers runs nothing: the article
 //! says why, and nobody is mailed (a forged From must not get a reply).
 //! The per-command checks are in `dispatch.rs`; the operator's CLI
 //! (`process::operator`) goes through the same.
