@@ -435,3 +435,19 @@ fn a_trusted_operator_moves_a_ticket_without_rights_but_not_past_the_lifecycle()
         .iter()
         .any(|n| n.kind == Kind::CommandTranscript));
 }
+
+#[test]
+fn a_note_line_below_other_commands_still_keeps_the_mail_from_the_customer() {
+    let text = "#state resolved\n#note\nShe is a VIP.\n";
+    let p = run(&config(), &agent_facts("open"), &agent_mail(text, None));
+    assert_eq!(
+        lines(&p),
+        [
+            ("#state resolved".to_string(), Status::Applied),
+            ("#note".to_string(), Status::Applied),
+        ]
+    );
+    assert!(p.article.as_ref().unwrap().internal);
+    assert!(!p.notifications.iter().any(|n| n.kind == Kind::AgentReply));
+    assert!(p.notifications.iter().any(|n| n.kind == Kind::AgentNote));
+}
