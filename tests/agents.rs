@@ -157,6 +157,8 @@ fn agent_reply_reaches_the_customer_threaded_and_a_note_only_the_other_agents() 
             "auto_reply",
             "agent_new_ticket",
             "agent_new_ticket",
+            // Alice's `#priority 2`: her transcript, internal.
+            "command_transcript",
             "agent_reply"
         ]
     );

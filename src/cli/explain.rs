@@ -199,6 +199,16 @@ fn print(out: &mut impl Write, e: &Explanation) -> std::io::Result<()> {
             }
             None => {}
         }
+        for l in a.commands.iter().flat_map(|c| &c.lines) {
+            writeln!(
+                out,
+                "Command:  {} ({}): {}: {}",
+                l.written,
+                l.source,
+                l.status.as_str(),
+                l.said
+            )?;
+        }
     }
     if let Some(f) = &p.forward {
         writeln!(

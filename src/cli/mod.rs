@@ -24,6 +24,7 @@ mod ticket;
 mod ticket_create;
 mod ticket_history;
 mod ticket_relations;
+mod ticket_ops;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

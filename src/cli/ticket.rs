@@ -19,6 +19,17 @@ pub enum Command {
     Merge(super::ticket_relations::MergeArgs),
     Link(super::ticket_relations::LinkArgs),
     Transfer(super::ticket_relations::TransferArgs),
+    /// Change a ticket as an agent's commands by mail would (#state,
+    /// #assign, …): the same checks (the lifecycle; the agent's rights
+    /// with --as), history and notifications. All or nothing: a refused
+    /// change leaves the ticket as it was and exits 65.
+    Set(super::ticket_ops::SetArgs),
+    /// Write an internal note on a ticket (to its agents, never the
+    /// customer), as an agent's `#note` mail would.
+    Note(super::ticket_ops::NoteArgs),
+    /// Answer a ticket's customers as an agent (relayed "Agent via
+    /// Support", as the agent's reply by mail would be).
+    Reply(super::ticket_ops::ReplyArgs),
     /// List tickets, newest first.
     List {
         /// Only tickets in this state: a name of `[lifecycle]`'s states (any
@@ -92,6 +103,9 @@ impl Command {
             Command::Merge(a) => a.json,
             Command::Link(a) => a.json,
             Command::Transfer(a) => a.json,
+            Command::Set(a) => a.json,
+            Command::Note(a) => a.json,
+            Command::Reply(a) => a.json,
         }
     }
 }
@@ -109,6 +123,9 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
         Command::Merge(a) => return super::ticket_relations::merge(cli, a),
         Command::Link(a) => return super::ticket_relations::link(cli, a),
         Command::Transfer(a) => return super::ticket_relations::transfer(cli, a),
+        Command::Set(args) => return super::ticket_ops::set(cli, args),
+        Command::Note(args) => return super::ticket_ops::note(cli, args),
+        Command::Reply(args) => return super::ticket_ops::reply(cli, args),
         _ => {}
     }
     let config = super::load_config(&cli.config)?;
@@ -214,7 +231,13 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
             super::ticket_history::print(&mut out, &t, *json)?;
         }
         // Dispatched above: they write, this match only reads.
-        Command::Create(_) | Command::Merge(_) | Command::Link(_) | Command::Transfer(_) => {}
+        Command::Create(_)
+        | Command::Merge(_)
+        | Command::Link(_)
+        | Command::Transfer(_)
+        | Command::Set(_)
+        | Command::Note(_)
+        | Command::Reply(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,36 @@ pub struct Context {
     /// The support address and its display name.
     pub support_address: String,
     pub support_name: String,
+    /// For `command_transcript` and `command_reference`; empty otherwise.
+    pub commands: CommandsCtx,
+}
+
+/// What an agent's commands did (`command_transcript`), and the states
+/// an agent may name (`command_reference`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CommandsCtx {
+    /// Each command line, in the order written.
+    pub lines: Vec<CommandLineCtx>,
+    /// Whether any line was refused or could not be read.
+    pub any_refused: bool,
+    /// A colleague who replied to the customer shortly before this agent
+    /// (name, address, minutes earlier); empty name when none did.
+    pub colleague: String,
+    pub colleague_address: String,
+    pub colleague_minutes: i64,
+    /// The configured states, in order, for the reference.
+    pub states: Vec<String>,
+}
+
+/// One command line of a transcript.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandLineCtx {
+    /// As written.
+    pub written: String,
+    /// `applied`, `unchanged`, `refused` or `invalid`.
+    pub status: String,
+    /// What was done, or why not.
+    pub said: String,
 }
 
 impl Context {
@@ -44,6 +74,25 @@ impl Context {
             },
             support_address: "support@example.com".into(),
             support_name: "Support".into(),
+            commands: CommandsCtx {
+                lines: vec![
+                    CommandLineCtx {
+                        written: "#state resolved".into(),
+                        status: "applied".into(),
+                        said: "state open → resolved".into(),
+                    },
+                    CommandLineCtx {
+                        written: "#assign zoe".into(),
+                        status: "refused".into(),
+                        said: "no active agent \"zoe\" in the directory".into(),
+                    },
+                ],
+                any_refused: true,
+                colleague: "bert".into(),
+                colleague_address: "bert@example.com".into(),
+                colleague_minutes: 3,
+                states: vec!["posted".into(), "open".into(), "resolved".into()],
+            },
         }
     }
 }

@@ -24,7 +24,9 @@ use crate::mail::{sanitize_line, LOOP_HEADER};
 
 mod context;
 mod shipped;
-pub use context::{clip, ArticleCtx, Context, TicketCtx, MAX_COPIED_CHARS};
+pub use context::{
+    clip, ArticleCtx, CommandLineCtx, CommandsCtx, Context, TicketCtx, MAX_COPIED_CHARS,
+};
 pub use shipped::{load_or_shipped, render_with_fallback, shipped, Text};
 
 /// The notifications postdesk sends (serialised as [`Kind::name`]).
@@ -67,10 +69,15 @@ pub enum Kind {
     /// To a customer answering a closed ticket of a queue whose policy is
     /// `reply_to_closed = "refuse"`: not added; write a new mail.
     FollowUpRefused,
+    /// To an agent: what each command line of their mail did, applied or
+    /// refused with the reason (and a colleague's reply just before).
+    CommandTranscript,
+    /// To an agent whose mail's subject is `help`: every command.
+    CommandReference,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 15] = [
         Kind::AutoReply,
         Kind::AgentNewTicket,
         Kind::AgentFollowUp,
@@ -84,6 +91,8 @@ impl Kind {
         Kind::StateChanged,
         Kind::Resolved,
         Kind::FollowUpRefused,
+        Kind::CommandTranscript,
+        Kind::CommandReference,
     ];
 
     /// The kinds every templates folder must have in its default language
@@ -107,6 +116,8 @@ impl Kind {
             Kind::StateChanged => "state_changed",
             Kind::Resolved => "resolved",
             Kind::FollowUpRefused => "follow_up_refused",
+            Kind::CommandTranscript => "command_transcript",
+            Kind::CommandReference => "command_reference",
         }
     }
 }

@@ -21,6 +21,7 @@ use super::plan::{Disposition, Notification, Plan};
 use super::standing::Standing;
 use crate::auth::{self, PowerDecision};
 use crate::commands::{self, Command};
+use crate::directory::permission::Member;
 use crate::mail::InboundMail;
 use crate::notify::Kind;
 use crate::tickets::history::{ActorKind, Change};
@@ -50,6 +51,9 @@ pub struct AgentPlan {
     pub powers: PowerDecision,
     /// What the mail does (None: no powers).
     pub action: Option<AgentAction>,
+    /// What its commands did (`process::commands`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commands: Option<super::commands::CommandsPlan>,
 }
 
 /// What an empowered agent's mail does.
@@ -91,13 +95,20 @@ pub fn gate(
     f: &Facts,
     mail: &InboundMail,
 ) -> Standing {
-    let Some(agent) = &f.directory.sender.agent else {
+    let operator = f.commands.as_ref().and_then(|c| c.operator.as_ref());
+    let trusted = operator.filter(|o| o.as_agent.is_none()).map(|_| Member {
+        name: super::commands::OPERATOR.to_string(),
+        active: true,
+        rw: t.directory.queue_group.iter().cloned().collect(),
+        ro: Vec::new(),
+    });
+    let Some(agent) = trusted.as_ref().or(f.directory.sender.agent.as_ref()) else {
         return standing;
     };
     let group = t.directory.queue_group.as_deref();
     let refused = if !agent.active {
         Some(format!("agent {} is inactive", agent.name))
-    } else if !group.is_some_and(|g| agent.rw.iter().any(|x| x == g)) {
+    } else if trusted.is_none() && !group.is_some_and(|g| agent.rw.iter().any(|x| x == g)) {
         Some(format!(
             "agent {} has no rw on the queue's group ({})",
             agent.name,
@@ -114,6 +125,21 @@ pub fn gate(
         },
         // The directory matched the From to this agent: it is the one
         // agent address the decision needs.
+        // An operator on the command line (`postdesk ticket …`): the
+        // machine's account proves who acts; rights are still checked.
+        None if operator.is_some() => PowerDecision {
+            granted: true,
+            reason: match operator.and_then(|o| o.as_agent.as_deref()) {
+                Some(a) => format!(
+                    "operator's `postdesk {}` as agent {a}",
+                    operator.map_or("", |o| o.command)
+                ),
+                None => format!(
+                    "operator's `postdesk {}`",
+                    operator.map_or("", |o| o.command)
+                ),
+            },
+        },
         None => auth::agent_powers(
             &f.authenticity,
             &mail.from.address,
@@ -143,6 +169,7 @@ pub fn gate(
             .unwrap_or_else(|| agent.name.clone()),
         powers,
         action: None,
+        commands: None,
     });
     if granted {
         Standing::AgentWithPowers
@@ -180,13 +207,12 @@ pub fn draft(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &Settings) {
             .any(|m| m.address.eq_ignore_ascii_case(c))
             || mail.delivered_to.iter().any(|d| d.eq_ignore_ascii_case(c))
     });
-    let first_is_note = parsed
-        .commands
-        .first()
-        .is_some_and(|c| c.command == Command::Note);
+    // `#note` anywhere in the command block: the text must never reach
+    // a customer by a misplaced line.
+    let first_is_note = parsed.commands.iter().any(|c| c.command == Command::Note);
     let note_why = match (comment, first_is_note) {
         (Some(c), _) => Some(format!("sent to the queue's comment address {c}")),
-        (None, true) => Some("its first command line is #note".to_string()),
+        (None, true) => Some("a command line is #note".to_string()),
         (None, false) => None,
     };
     let action = match note_why {
@@ -290,17 +316,29 @@ pub(super) fn notifications(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &
     );
     let (kind, to, nobody) = match &action {
         AgentAction::Reply { text, .. } => {
-            let to: Vec<String> = f
+            // The ticket's people as the mail's commands leave them
+            // (`#cc add|remove`).
+            let removed = (plan.agent.as_ref())
+                .and_then(|a| a.commands.as_ref())
+                .map(|c| c.remove_observers.clone())
+                .unwrap_or_default();
+            let added = (plan.participants.iter()).map(|p| (p.address.clone(), p.role.to_string()));
+            let mut to: Vec<String> = Vec::new();
+            for (a, role) in f
                 .thread
                 .iter()
-                .flat_map(|t| &t.agent.people)
-                .filter(|(a, role)| {
-                    matches!(role.as_str(), "requester" | "observer" | "cc")
-                        && a.to_lowercase() != author
-                        && !s.own.contains(a)
-                })
-                .map(|(a, _)| a.clone())
-                .collect();
+                .flat_map(|t| t.agent.people.clone())
+                .chain(added)
+            {
+                if matches!(role.as_str(), "requester" | "observer" | "cc")
+                    && a.to_lowercase() != author
+                    && !s.own.contains(&a)
+                    && !removed.contains(&a.to_lowercase())
+                    && !to.iter().any(|x| x.eq_ignore_ascii_case(&a))
+                {
+                    to.push(a);
+                }
+            }
             let nobody = if text.is_empty() {
                 Some("the reply has no text of its own (commands or quotes only): nothing relayed")
             } else if to.is_empty() {
@@ -351,4 +389,4 @@ pub(super) fn notifications(plan: &mut Plan, f: &Facts, mail: &InboundMail, s: &
 
 #[cfg(test)]
 #[path = "agent_tests.rs"]
-mod tests;
+pub(crate) mod tests;

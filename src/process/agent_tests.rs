@@ -13,10 +13,10 @@ use crate::process::standing;
 use crate::store::directory::lookup::QueueFacts;
 use crate::threading::Numbering;
 
-const ALICE: &str = "alice@example.com";
-const NUMBER: &str = "2026112210000017";
+pub(crate) const ALICE: &str = "alice@example.com";
+pub(crate) const NUMBER: &str = "2026112210000017";
 
-fn evidence(proven: bool) -> Authenticity {
+pub(crate) fn evidence(proven: bool) -> Authenticity {
     Authenticity {
         from: ALICE.into(),
         summary: "not authenticated: no Authentication-Results header".into(),
@@ -34,7 +34,7 @@ fn evidence(proven: bool) -> Authenticity {
 /// Alice, an agent with rw on `staff`, writes on a ticket of queue
 /// `support` (group `staff`, notified: alice and bert) in `state`, whose
 /// requester is ana and observer carl.
-fn facts(state: &str, evidence: Authenticity) -> Facts {
+pub(crate) fn facts(state: &str, evidence: Authenticity) -> Facts {
     let mut f = thread_facts(
         state,
         standing::Facts {
@@ -74,7 +74,7 @@ fn facts(state: &str, evidence: Authenticity) -> Facts {
     f
 }
 
-fn agent_mail(text: &str, quote_start: Option<usize>) -> InboundMail {
+pub(crate) fn agent_mail(text: &str, quote_start: Option<usize>) -> InboundMail {
     let mut m = mail(
         ALICE,
         &["support@example.com"],
@@ -87,7 +87,7 @@ fn agent_mail(text: &str, quote_start: Option<usize>) -> InboundMail {
     m
 }
 
-fn run(config: &Config, f: &Facts, m: &InboundMail) -> Plan {
+pub(crate) fn run(config: &Config, f: &Facts, m: &InboundMail) -> Plan {
     let own = config.own_addresses();
     let numbering = Numbering::new(&config.system.ticket_tag, config.system.system_id);
     decide(
@@ -163,14 +163,18 @@ fn an_authenticated_agents_reply_is_relayed_without_quotes_or_commands() {
         (article.kind, article.internal, article.unverified),
         ("agent_reply", false, None)
     );
-    // Only the relay: no auto-reply, no agents' alert.
+    // The relay and the agent's transcript of `#priority 2`: no
+    // auto-reply, no agents' alert.
     assert_eq!(
         p.notifications,
-        vec![notice(
-            Kind::AgentReply,
-            &["ana@customer.test", "carl@customer.test"],
-            None
-        )]
+        vec![
+            notice(Kind::CommandTranscript, &[ALICE], None),
+            notice(
+                Kind::AgentReply,
+                &["ana@customer.test", "carl@customer.test"],
+                None
+            )
+        ]
     );
     // Posted opens on the agent's first action; unassigned: assigned to
     // the agent who answered; both in the history as the agent's.
@@ -181,6 +185,10 @@ fn an_authenticated_agents_reply_is_relayed_without_quotes_or_commands() {
         vec![
             change("state", Some("posted"), "open"),
             change("agent", None, "alice"),
+            Change {
+                actor_kind: ActorKind::Command,
+                ..change("priority", Some("3"), "2")
+            },
         ]
     );
 }
@@ -274,7 +282,7 @@ fn a_note_goes_to_the_other_agents_only_and_is_internal() {
         p.agent.unwrap().action,
         Some(AgentAction::Note {
             text: "Customer is a VIP, be quick.".into(),
-            why: "its first command line is #note".into(),
+            why: "a command line is #note".into(),
         })
     );
     let article = p.article.unwrap();
@@ -335,7 +343,7 @@ fn a_reply_of_commands_only_relays_nothing_and_says_why() {
         &facts("open", evidence(true)),
         &agent_mail("#priority 2\n", None),
     );
-    let n = &p.notifications[0];
+    let n = &p.notifications[1];
     assert_eq!(n.kind, Kind::AgentReply);
     assert_eq!(
         n.suppressed.as_deref(),

@@ -97,6 +97,9 @@ pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Sett
         Some(a) => plan.note("classify", format!("automatic mail: {}", a.0)),
         None => plan.note("classify", "a person's mail (no sign of automatic mail)"),
     }
+    if super::commands::help(&mut plan, f, mail, s) {
+        return plan;
+    }
     thread(&mut plan, f, mail, s);
     if let Some(forwarded) = super::forward::handle(&mut plan, f, mail, mailbox, s) {
         return forwarded;
@@ -142,6 +145,7 @@ pub(super) fn finish(
             let tags = f.thread.as_ref().map(|t| t.tags.as_slice()).unwrap_or(&[]);
             draft_follow_up(&mut plan, &ticket, tags, standing, mail, s);
             super::agent::draft(&mut plan, f, mail, s);
+            super::commands::run(&mut plan, f, mail, s);
         }
         Disposition::NewTicket { quoted } => {
             draft_new_ticket(&mut plan, f, mail, mailbox, quoted.as_deref(), s);

@@ -52,6 +52,9 @@ pub struct Facts {
     pub automatic_to_sender: Vec<DateTime<Utc>>,
     #[serde(serialize_with = "count")]
     pub automatic_on_ticket: Vec<DateTime<Utc>>,
+    /// What an agent's commands need (an agent's mail on a ticket only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commands: Option<super::commands::CommandFacts>,
     /// When the mail is handled: what rules with a weekday or time window
     /// read (the decide stage itself reads no clock).
     #[serde(serialize_with = "rfc3339")]
@@ -304,5 +307,22 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
     f.directory = permit::gather(db, &mail.from.address, customer.as_deref())?;
     super::relations::gather(db, mail, &mut f)?;
     f.forward = super::forward::gather(db, mail, &f, l)?;
+    if let (Some(t), Some(_)) = (&f.thread, &f.directory.sender.agent) {
+        f.commands = Some(super::commands::gather(db, t.ticket.id)?);
+        // An agent's mail relays: a second copy must never relay again,
+        // even when its bytes changed on the way (issue 11, item 3).
+        if let (None, Some(mid)) = (&f.duplicate_of, &mail.message_id) {
+            let same =
+                crate::store::commands::same_agent_mail(db, t.ticket.id, mid, &mail.from.address)?;
+            if let Some(a) = same.filter(|a| not_excepted(*a)) {
+                f.duplicate_of = Some(Duplicate {
+                    ticket_id: t.ticket.id,
+                    article_id: a,
+                    ticket: Some(t.ticket.number.clone()),
+                    by: "same Message-ID from the same agent on the ticket",
+                });
+            }
+        }
+    }
     Ok(f)
 }

@@ -406,6 +406,7 @@ fn agent_plan(name: &str, mail: &InboundMail, powers: PowerDecision) -> AgentPla
             .unwrap_or_else(|| name.to_string()),
         powers,
         action: None,
+        commands: None,
     }
 }
 

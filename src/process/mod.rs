@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 pub mod agent;
 mod apply;
+pub mod commands;
 pub mod decide;
 pub mod explain;
 pub mod facts;
@@ -34,6 +35,7 @@ pub mod lifecycle;
 mod machine_facts;
 pub mod machines;
 mod notices;
+pub mod operator;
 mod parse;
 pub mod permit;
 pub mod plan;

@@ -150,6 +150,11 @@ impl Processor {
             )?),
             None => None,
         };
+        // Commands read the facts of the ticket the operator chose.
+        f.commands = match (&f.thread, &f.directory.sender.agent) {
+            (Some(t), Some(_)) => Some(super::commands::gather(&tx, t.ticket.id)?),
+            _ => None,
+        };
         let plan = self.forced_plan(r, &f, &parsed.mail, received_by.as_deref())?;
         let fail = |e: Failure| ReleaseError::Failed {
             id: r.id,

@@ -24,6 +24,7 @@
 
 pub mod agent_reply;
 pub mod attempts;
+pub mod commands;
 pub mod denied;
 pub mod directory;
 pub mod history;

@@ -16,6 +16,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("mod.rs", include_str!("mod.rs")),
     ("agent_reply.rs", include_str!("agent_reply.rs")),
     ("attempts.rs", include_str!("attempts.rs")),
+    ("commands.rs", include_str!("commands.rs")),
     ("denied.rs", include_str!("denied.rs")),
     ("machines.rs", include_str!("machines.rs")),
     ("directory/mod.rs", include_str!("directory/mod.rs")),

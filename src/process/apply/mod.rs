@@ -7,6 +7,7 @@
 //! forward as the customer's article and the agent's note (`forward.rs`). It decides nothing the plan did not.
 
 mod article;
+mod commands;
 mod fields;
 mod forward;
 mod notice;
@@ -79,6 +80,12 @@ impl Processor {
             }
             Disposition::Ignore { reason } => {
                 receipt("ignored", None, None, Some(reason))?;
+                if let Some(said) = self.send_reference(db, plan, mail, &parsed.sha)? {
+                    tracing::info!(from = %mail.from.address, "{said}");
+                    return Ok(Outcome::Ignored {
+                        reason: format!("{reason}: {said}"),
+                    });
+                }
                 tracing::warn!(
                     mailbox = mailbox_name,
                     message_id = mail.message_id.as_deref(),
@@ -141,6 +148,7 @@ impl Processor {
                     self.insert_follow_up(db, article_mail, plan, ticket, raw_id)?;
                 self.insert_forward_note(db, plan, mail, &after, raw_id)?;
                 fields::write(db, plan, &mut after, article_id)?;
+                commands::write(db, plan, &after)?;
                 self.notify_plan(db, plan, &after, article_mail, article_id, &parsed.sha)?;
                 self.apply_relations(db, plan, mail, &parsed.sha)?;
                 receipt("follow_up", Some(ticket.id), Some(article_id), None)?;

@@ -45,6 +45,9 @@ impl Processor {
                 Failure::Other(format!("no [[mailbox]] named {:?}", n.from_mailbox))
             })?;
             let mut ctx = self.context(ticket, mail, mailbox, standing, quoted);
+            if n.kind == Kind::CommandTranscript {
+                ctx.commands = super::commands::context(plan, self.state_names());
+            }
             if n.kind == Kind::AgentBouncing {
                 let starting: Vec<&str> = plan
                     .bounces
@@ -219,6 +222,7 @@ impl Processor {
                 .display_name
                 .clone()
                 .unwrap_or_else(|| mailbox.address.clone()),
+            commands: notify::CommandsCtx::default(),
         }
     }
 
@@ -348,7 +352,7 @@ impl Processor {
                 raw_id: None,
             },
         )?;
-        if kind == Kind::AgentNote {
+        if matches!(kind, Kind::AgentNote | Kind::CommandTranscript) {
             // A note to the agents is never shown to customers.
             machines::mark_internal(db, article_id)?;
         }

@@ -105,6 +105,7 @@ impl Processor {
                 .display_name
                 .clone()
                 .unwrap_or_else(|| mailbox.address.clone()),
+            commands: notify::CommandsCtx::default(),
         };
         let kind = n.kind.name();
         let text = match notify::render_with_fallback(

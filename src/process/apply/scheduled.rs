@@ -68,6 +68,7 @@ impl Processor {
             },
             support_address: mailbox.address.clone(),
             support_name,
+            commands: Default::default(),
         };
         let kind = n.kind.name();
         let stamp = chrono::Utc::now().to_rfc3339();
