@@ -24,6 +24,7 @@ use crate::mail::{sanitize_line, LOOP_HEADER};
 
 mod context;
 mod shipped;
+pub mod thread_index;
 pub use context::{clip, ArticleCtx, Context, TicketCtx, MAX_COPIED_CHARS};
 pub use shipped::{load_or_shipped, render_with_fallback, shipped, Text};
 
