@@ -9,131 +9,28 @@ use std::sync::OnceLock;
 
 #[cfg(test)]
 use super::Kind;
-use super::{Context, NotifyError, Source, Templates};
+use super::set::{Origin, Source};
+use super::{Context, NotifyError, Templates};
 
-/// The files of `mail-templates/`, as built: (language, name, text).
-const SHIPPED: &[(&str, &str, &str)] = &[
-    (
-        "en",
-        "auto_reply",
-        include_str!("../../mail-templates/en/auto_reply.txt"),
-    ),
-    (
-        "en",
-        "agent_new_ticket",
-        include_str!("../../mail-templates/en/agent_new_ticket.txt"),
-    ),
-    (
-        "en",
-        "agent_follow_up",
-        include_str!("../../mail-templates/en/agent_follow_up.txt"),
-    ),
-    (
-        "en",
-        "agent_bouncing",
-        include_str!("../../mail-templates/en/agent_bouncing.txt"),
-    ),
-    (
-        "en",
-        "auto_reply_after_hours",
-        include_str!("../../mail-templates/en/auto_reply_after_hours.txt"),
-    ),
-    (
-        "en",
-        "refusal",
-        include_str!("../../mail-templates/en/refusal.txt"),
-    ),
-    (
-        "fr",
-        "auto_reply",
-        include_str!("../../mail-templates/fr/auto_reply.txt"),
-    ),
-    (
-        "fr",
-        "agent_new_ticket",
-        include_str!("../../mail-templates/fr/agent_new_ticket.txt"),
-    ),
-    (
-        "fr",
-        "agent_follow_up",
-        include_str!("../../mail-templates/fr/agent_follow_up.txt"),
-    ),
-    (
-        "fr",
-        "agent_bouncing",
-        include_str!("../../mail-templates/fr/agent_bouncing.txt"),
-    ),
-    (
-        "fr",
-        "auto_reply_after_hours",
-        include_str!("../../mail-templates/fr/auto_reply_after_hours.txt"),
-    ),
-    (
-        "fr",
-        "refusal",
-        include_str!("../../mail-templates/fr/refusal.txt"),
-    ),
-    (
-        "pt",
-        "auto_reply",
-        include_str!("../../mail-templates/pt/auto_reply.txt"),
-    ),
-    (
-        "pt",
-        "agent_new_ticket",
-        include_str!("../../mail-templates/pt/agent_new_ticket.txt"),
-    ),
-    (
-        "pt",
-        "agent_follow_up",
-        include_str!("../../mail-templates/pt/agent_follow_up.txt"),
-    ),
-    (
-        "pt",
-        "agent_bouncing",
-        include_str!("../../mail-templates/pt/agent_bouncing.txt"),
-    ),
-    (
-        "pt",
-        "auto_reply_after_hours",
-        include_str!("../../mail-templates/pt/auto_reply_after_hours.txt"),
-    ),
-    (
-        "en",
-        "agent_reply",
-        include_str!("../../mail-templates/en/agent_reply.txt"),
-    ),
-    (
-        "en",
-        "agent_note",
-        include_str!("../../mail-templates/en/agent_note.txt"),
-    ),
-    (
-        "fr",
-        "agent_reply",
-        include_str!("../../mail-templates/fr/agent_reply.txt"),
-    ),
-    (
-        "fr",
-        "agent_note",
-        include_str!("../../mail-templates/fr/agent_note.txt"),
-    ),
-    (
-        "pt",
-        "agent_reply",
-        include_str!("../../mail-templates/pt/agent_reply.txt"),
-    ),
-    (
-        "pt",
-        "agent_note",
-        include_str!("../../mail-templates/pt/agent_note.txt"),
-    ),
-    (
-        "pt",
-        "refusal",
-        include_str!("../../mail-templates/pt/refusal.txt"),
-    ),
-];
+/// The files of `mail-templates/`, as built: (language, file name, text).
+/// `build.rs` lists every `<lang>/<name>.txt|html` there, so a new
+/// template ships by adding its files.
+const SHIPPED: &[(&str, &str, &str)] = include!(concat!(env!("OUT_DIR"), "/shipped_templates.rs"));
+
+/// The shipped files as template sources.
+pub(super) fn sources() -> Vec<Source> {
+    let dir = Path::new("(shipped templates)");
+    SHIPPED
+        .iter()
+        .map(|(lang, file, text)| Source {
+            lang: lang.to_string(),
+            file: file.to_string(),
+            path: dir.join(lang).join(file),
+            text: text.to_string(),
+            origin: Origin::Shipped,
+        })
+        .collect()
+}
 
 fn load_shipped() -> Result<Templates, NotifyError> {
     load_shipped_with_default("en")
@@ -169,17 +66,11 @@ pub fn load_or_shipped(
 }
 
 fn load_shipped_with_default(default_language: &str) -> Result<Templates, NotifyError> {
-    let dir = Path::new("(shipped templates)");
-    let sources = SHIPPED
-        .iter()
-        .map(|(lang, name, text)| Source {
-            lang: lang.to_string(),
-            name: name.to_string(),
-            path: dir.join(lang).join(format!("{name}.txt")),
-            text: text.to_string(),
-        })
-        .collect();
-    Templates::from_sources(sources, default_language, dir)
+    Templates::from_sources(
+        sources(),
+        default_language,
+        Path::new("(shipped templates)"),
+    )
 }
 
 fn load_shipped_or_panic() -> Templates {
@@ -187,11 +78,13 @@ fn load_shipped_or_panic() -> Templates {
     load_shipped().expect("the shipped mail templates are valid")
 }
 
-/// A rendered subject and body.
+/// A rendered subject and body (and HTML alternative).
 #[derive(Debug, Clone)]
 pub struct Text {
     pub subject: String,
     pub body: String,
+    /// The HTML alternative, when the template has one.
+    pub html: Option<String>,
     /// Set when `fallback` was used: why the first template failed.
     pub fell_back: Option<String>,
 }
@@ -206,20 +99,22 @@ pub fn render_with_fallback(
     lang: &str,
     ctx: &Context,
 ) -> Result<Text, NotifyError> {
-    let first = match primary.render_named(name, lang, ctx) {
-        Ok((subject, body)) => {
+    let first = match primary.render_parts(name, lang, ctx) {
+        Ok(p) => {
             return Ok(Text {
-                subject,
-                body,
+                subject: p.subject,
+                body: p.body,
+                html: p.html,
                 fell_back: None,
             })
         }
         Err(e) => e.to_string(),
     };
-    match fallback.render_named(name, lang, ctx) {
-        Ok((subject, body)) => Ok(Text {
-            subject,
-            body,
+    match fallback.render_parts(name, lang, ctx) {
+        Ok(p) => Ok(Text {
+            subject: p.subject,
+            body: p.body,
+            html: p.html,
             fell_back: Some(first),
         }),
         Err(e) => Err(NotifyError::FallbackFailed {

@@ -9,6 +9,7 @@ mod article;
 mod fields;
 mod notice;
 mod refusal;
+mod thread;
 
 pub(in crate::process) use article::sync_filesystem;
 
