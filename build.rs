@@ -40,7 +40,10 @@ fn shipped_templates() {
     files.sort();
     let mut out = String::from("&[\n");
     for f in files {
-        let lang = f.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str());
+        let lang = f
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str());
         let name = f.file_name().and_then(|n| n.to_str());
         if let (Some(lang), Some(name)) = (lang, name) {
             out.push_str(&format!(

@@ -166,14 +166,25 @@ mod tests {
         };
         let o = headers(&other, None, None, "m1@example.com", at(1));
         assert_ne!(b(&o.thread_index).guid(), b(&first.thread_index).guid());
-        assert!((b(&o.thread_index).header_time() - at(0)).num_milliseconds().abs() < 7);
+        assert!(
+            (b(&o.thread_index).header_time() - at(0))
+                .num_milliseconds()
+                .abs()
+                < 7
+        );
     }
 
     #[test]
     fn an_outlook_customers_index_is_continued() {
         let m = mails(2);
         let theirs = "AcmK80zS8L6DgfKxTMON80Obs/ge4QAAAAOa";
-        let h = headers(&ticket(&m), Some("m1@example.com"), Some(theirs), "ours@x", at(3));
+        let h = headers(
+            &ticket(&m),
+            Some("m1@example.com"),
+            Some(theirs),
+            "ours@x",
+            at(3),
+        );
         let t = ThreadIndex::parse(&h.thread_index).unwrap();
         assert_eq!(t.depth(), 2);
         assert!(h.thread_index.starts_with(&theirs[..32]));

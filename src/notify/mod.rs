@@ -253,9 +253,7 @@ pub fn build_alternative(
         .envelope(lettre_env)
         .header(lettre::message::header::MIME_VERSION_1_0);
     let mut msg = match html {
-        None => b
-            .header(ContentType::TEXT_PLAIN)
-            .body(body.to_string()),
+        None => b.header(ContentType::TEXT_PLAIN).body(body.to_string()),
         Some(html) => b.multipart(lettre::message::MultiPart::alternative_plain_html(
             body.to_string(),
             html.to_string(),

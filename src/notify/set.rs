@@ -106,9 +106,7 @@ pub(super) fn read_folder(dir: &Path) -> Result<Vec<Source>, NotifyError> {
         let mut files: Vec<PathBuf> = files
             .filter_map(|e| e.ok())
             .map(|e| e.path())
-            .filter(|p| {
-                p.is_file() && p.extension().is_some_and(|x| x == "txt" || x == "html")
-            })
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "txt" || x == "html"))
             .collect();
         files.sort();
         for path in files {
@@ -230,10 +228,9 @@ impl Templates {
     /// unknown variable, a bad filter, a lost Subject line) shows at start
     /// or in `postdesk check`, not on the first customer's mail.
     fn check_with_sample(&self) -> Result<(), NotifyError> {
-        let sample = tera::Context::from_serialize(Context::sample()).map_err(|e| {
-            NotifyError::Build(format!("sample context: {}", tera_message(&e)))
-        })?;
-        for (lang, l) in &self.langs {
+        let sample = tera::Context::from_serialize(Context::sample())
+            .map_err(|e| NotifyError::Build(format!("sample context: {}", tera_message(&e))))?;
+        for l in self.langs.values() {
             for (file, (_, path)) in &l.files {
                 let (stem, part) = stem_and_part(file);
                 if stem == LAYOUT {
@@ -242,15 +239,17 @@ impl Templates {
                 if part == "html" && !l.files.contains_key(&format!("{stem}.txt")) {
                     return Err(NotifyError::HtmlAlone(path.clone()));
                 }
-                let out = l.tera.render(file, &sample).map_err(|e| NotifyError::Syntax {
-                    path: path.clone(),
-                    message: tera_message(&e),
-                })?;
+                let out = l
+                    .tera
+                    .render(file, &sample)
+                    .map_err(|e| NotifyError::Syntax {
+                        path: path.clone(),
+                        message: tera_message(&e),
+                    })?;
                 if part == "txt" && split_subject(&out).is_none() {
                     return Err(NotifyError::NoSubject(path.clone()));
                 }
             }
-            let _ = lang;
         }
         Ok(())
     }
@@ -349,14 +348,18 @@ impl Templates {
             lang: l.clone(),
             message,
         };
-        let set = self.langs.get(&l).ok_or_else(|| err("language vanished".into()))?;
+        let set = self
+            .langs
+            .get(&l)
+            .ok_or_else(|| err("language vanished".into()))?;
         let tctx = tera::Context::from_serialize(ctx).map_err(|e| err(tera_message(&e)))?;
         let out = set
             .tera
             .render(&format!("{name}.txt"), &tctx)
             .map_err(|e| err(tera_message(&e)))?;
-        let (subject, body) = split_subject(&out)
-            .ok_or_else(|| err("rendered text lost its 'Subject:' line or the blank line after it".into()))?;
+        let (subject, body) = split_subject(&out).ok_or_else(|| {
+            err("rendered text lost its 'Subject:' line or the blank line after it".into())
+        })?;
         let html_file = format!("{name}.html");
         let html = if set.files.contains_key(&html_file) {
             Some(
@@ -406,7 +409,9 @@ fn compile(lang: &str, files: Vec<Source>) -> Result<Lang, NotifyError> {
 /// A rendered text template → (subject, body): `Subject: …`, a blank line,
 /// the body. None when it does not have that shape.
 fn split_subject(out: &str) -> Option<(String, String)> {
-    let rest = out.trim_start_matches(['\n', ' ']).strip_prefix("Subject:")?;
+    let rest = out
+        .trim_start_matches(['\n', ' '])
+        .strip_prefix("Subject:")?;
     let (head, body) = rest.split_once("\n\n")?;
     Some((
         sanitize_line(head),

@@ -7,9 +7,9 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use super::set::{Origin, Source};
 #[cfg(test)]
 use super::Kind;
-use super::set::{Origin, Source};
 use super::{Context, NotifyError, Templates};
 
 /// The files of `mail-templates/`, as built: (language, file name, text).
@@ -157,10 +157,12 @@ mod tests {
     }
 
     #[test]
-    fn a_named_template_missing_from_the_folder_falls_back_to_the_shipped_one() {
+    fn a_named_template_missing_from_the_folder_is_the_shipped_one() {
         let dir = tempfile::tempdir().unwrap();
         let mine = breaks_without_attachments(dir.path(), "Mine");
-        assert!(!mine.has_template("auto_reply_after_hours"));
+        // Laid over the shipped set: the shipped after-hours reply is there.
+        assert!(mine.has_template("auto_reply_after_hours"));
+        assert!(!mine.has_template("auto_reply_holidays"));
         let t = render_with_fallback(
             &mine,
             shipped(),
@@ -170,22 +172,32 @@ mod tests {
         )
         .unwrap();
         assert!(t.body.contains("Our office is closed now"), "{}", t.body);
-        assert!(t
-            .fell_back
-            .unwrap()
-            .contains("no template auto_reply_after_hours"));
+        assert!(t.fell_back.is_none());
+        // One neither has: an error naming it.
+        let e = render_with_fallback(
+            &mine,
+            shipped(),
+            "auto_reply_holidays",
+            "en",
+            &Context::sample(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("no template auto_reply_holidays"), "{e}");
     }
 
     /// Templates whose auto-reply names the first attachment: fine for the
     /// sample (it has one), broken for a mail without attachments.
     fn breaks_without_attachments(dir: &Path, body: &str) -> Templates {
-        std::fs::create_dir_all(dir.join("en")).unwrap();
-        for kind in Kind::ALL {
-            std::fs::write(
-                dir.join("en").join(format!("{}.txt", kind.name())),
-                format!("Subject: {{{{ ticket.tag }}}}\n\n{body}\n"),
-            )
-            .unwrap();
+        for lang in ["en", "fr", "pt"] {
+            std::fs::create_dir_all(dir.join(lang)).unwrap();
+            for kind in Kind::ALL {
+                std::fs::write(
+                    dir.join(lang).join(format!("{}.txt", kind.name())),
+                    format!("Subject: {{{{ ticket.tag }}}}\n\n{body}\n"),
+                )
+                .unwrap();
+            }
         }
         Templates::load(dir, "en").unwrap_or_else(|e| panic!("{e}"))
     }

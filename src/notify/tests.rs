@@ -2,6 +2,7 @@
 //! (headers, encoding, what hostile values cannot do).
 
 use super::*;
+use std::path::Path;
 
 fn templates() -> Templates {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-templates");
@@ -82,6 +83,8 @@ fn hostile_subject_cannot_add_headers() {
         ticket_number: "2026112210000017",
         fqdn: "desk.example.com",
         dkim: None,
+        thread_topic: Some("hi\r\nBcc: topic@example.com"),
+        thread_index: Some("AcmK80zS8L6DgfKxTMON80Obs/ge4QAAAAOa\r\nX-Evil: 2"),
     };
     let r = build(&env, &subject, &body).unwrap();
     let text = String::from_utf8_lossy(&r.raw);
@@ -127,13 +130,11 @@ fn malformed_templates_are_named() {
     .unwrap();
     let e = Templates::load(dir.path(), "en").err().unwrap().to_string();
     assert!(e.contains("auto_reply.txt"), "{e}");
+    // The other templates are the shipped ones: the folder loads.
     std::fs::write(dir.path().join("en/auto_reply.txt"), "Subject: x\n\nbody").unwrap();
-    let e = Templates::load(dir.path(), "en").err().unwrap().to_string();
-    assert!(e.contains("agent_new_ticket"), "{e}");
+    let t = Templates::load(dir.path(), "en").unwrap_or_else(|e| panic!("{e}"));
+    assert!(t.has_template("agent_new_ticket"));
     // An unknown variable is caught at load, naming the file.
-    for f in ["agent_new_ticket", "agent_follow_up"] {
-        std::fs::write(dir.path().join(format!("en/{f}.txt")), "Subject: x\n\nbody").unwrap();
-    }
     std::fs::write(
         dir.path().join("en/auto_reply.txt"),
         "Subject: x\n\n{{ ticket.nope }}",

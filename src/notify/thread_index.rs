@@ -276,7 +276,10 @@ mod tests {
         let far = r.child(start + chrono::Duration::days(800), 0);
         let word = u32::from_be_bytes(far.children[0][..4].try_into().unwrap());
         assert_eq!(word >> 31, 1);
-        assert_eq!(word & 0x7fff_ffff, (800 * 864_000_000_000u64 >> 23) as u32);
+        assert_eq!(
+            word & 0x7fff_ffff,
+            ((800 * 864_000_000_000u64) >> 23) as u32
+        );
         // A time before the header counts as no time at all.
         let before = r.child(start - chrono::Duration::hours(1), 0);
         assert_eq!(before.children[0], [0; 5]);

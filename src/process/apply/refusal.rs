@@ -144,7 +144,8 @@ impl Processor {
             // No ticket, no conversation of ours to index.
             thread_index: None,
         };
-        let rendered = notify::build_alternative(&env, &text.subject, &text.body, text.html.as_deref())?;
+        let rendered =
+            notify::build_alternative(&env, &text.subject, &text.body, text.html.as_deref())?;
         let outbox_id = refusals::enqueue(
             db,
             id,
