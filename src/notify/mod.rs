@@ -31,6 +31,7 @@ mod context;
 pub mod set;
 mod shipped;
 pub mod thread_index;
+pub mod vars;
 pub use context::{clip, ArticleCtx, Context, TicketCtx, MAX_COPIED_CHARS};
 pub use set::{Listed, Origin, Parts, Templates};
 pub use shipped::{load_or_shipped, render_with_fallback, shipped, Text};

@@ -9,7 +9,9 @@
 //! overriding `en/layout.txt` alone restyles every shipped template. One
 //! exception keeps the two parts of a mail saying the same: an operator's
 //! `<name>.txt` without a `<name>.html` beside it drops the shipped
-//! `<name>.html` of that language (the mail is then plain text).
+//! `<name>.html` of that language (the mail is then plain text). Layouts
+//! are frames, not mails: `layout.txt` and `layout.html` replace each
+//! other's shipped counterpart independently.
 //!
 //! Each language is one Tera instance holding its files by file name, so
 //! `{% extends "layout.txt" %}` finds that language's layout; a language
@@ -139,8 +141,9 @@ pub(super) fn overlay(operator: Vec<Source>, shipped: Vec<Source>) -> Vec<Source
         .collect();
     for s in operator {
         // An operator's text without their own HTML: no shipped HTML that
-        // would say something else.
-        if let Some(stem) = s.file.strip_suffix(".txt") {
+        // would say something else. (Layouts are the frame of each part
+        // and go separately.)
+        if let Some(stem) = s.file.strip_suffix(".txt").filter(|stem| *stem != LAYOUT) {
             let html = (s.lang.clone(), format!("{stem}.html"));
             if !own.contains(&html) {
                 by_file.remove(&html);
@@ -418,3 +421,7 @@ fn split_subject(out: &str) -> Option<(String, String)> {
         body.trim_start_matches('\n').to_string(),
     ))
 }
+
+#[cfg(test)]
+#[path = "set_tests.rs"]
+mod tests;
