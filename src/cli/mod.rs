@@ -19,6 +19,7 @@ mod quarantine;
 mod rules;
 mod rules_test;
 mod storage_check;
+mod templates;
 mod ticket;
 mod ticket_create;
 mod ticket_history;
@@ -152,6 +153,10 @@ pub enum Command {
     /// Business rules (`rules/*.toml`).
     #[command(subcommand)]
     Rules(rules::Command),
+    /// Mail templates: list which file each notification uses (operator's
+    /// or shipped), render one for a real ticket.
+    #[command(subcommand)]
+    Templates(templates::Command),
     /// Addresses our mail bounced from: list them, clear one.
     #[command(subcommand)]
     Address(address::Command),
@@ -204,6 +209,7 @@ impl Command {
             Command::Status(a) => a.json,
             Command::Db(c) => c.json(),
             Command::Rules(c) => c.json(),
+            Command::Templates(c) => c.json(),
             Command::Fetch(a) => a.json,
             Command::Address(c) => c.json(),
             // A completion script has no JSON form.
@@ -241,6 +247,7 @@ pub fn main() -> ExitCode {
         Command::Status(ref a) => ticket::status(&cli, a),
         Command::Db(ref c) => db::run(&cli, c),
         Command::Rules(ref c) => rules::run(&cli, c),
+        Command::Templates(ref c) => templates::run(&cli, c),
         Command::Fetch(ref a) => fetch::run(&cli, a),
         Command::Address(ref c) => address::run(&cli, c),
         Command::Completions(ref a) => generate::completions(a),
