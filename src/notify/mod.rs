@@ -36,53 +36,63 @@ pub use context::{clip, ArticleCtx, Context, TicketCtx, MAX_COPIED_CHARS};
 pub use set::{Listed, Origin, Parts, Templates};
 pub use shipped::{load_or_shipped, render_with_fallback, shipped, Text};
 
-/// The notifications postdesk sends (serialised as [`Kind::name`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
+/// Declares [`Kind`]: one line per notification — its variant, template
+/// name and audience — from which the enum, [`Kind::ALL`], [`Kind::name`]
+/// and [`Kind::to_agents`] are made. Adding a kind is one line here plus
+/// its `mail-templates/{en,fr,pt}/<name>.txt` (and `.html`) files, which
+/// `build.rs` ships.
+macro_rules! kinds {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $audience:ident; )*) => {
+        /// The notifications postdesk sends (serialised as [`Kind::name`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Kind {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Kind {
+            /// Every kind, in declaration order.
+            pub const ALL: [Kind; [$($name),*].len()] = [$(Kind::$variant),*];
+
+            /// Template file stem, also the outbox `kind`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( Kind::$variant => $name, )*
+                }
+            }
+
+            /// Sent to agents only: mail to customers never names its
+            /// Message-ID (in `References`).
+            pub fn to_agents(self) -> bool {
+                match self {
+                    $( Kind::$variant => kinds!(@agents $audience), )*
+                }
+            }
+        }
+    };
+    (@agents agents) => { true };
+    (@agents customers) => { false };
+}
+
+kinds! {
     /// To the customer: we got your mail, here is your ticket number.
-    AutoReply,
+    AutoReply = "auto_reply", customers;
     /// To the queue's agents: a new ticket arrived.
-    AgentNewTicket,
+    AgentNewTicket = "agent_new_ticket", agents;
     /// To the queue's agents: a customer wrote again.
-    AgentFollowUp,
+    AgentFollowUp = "agent_follow_up", agents;
     /// To the queue's agents: mail to an address of a ticket bounced; later
     /// mail to it is held (sent once, when the address starts bouncing).
-    AgentBouncing,
+    AgentBouncing = "agent_bouncing", agents;
     /// To the ticket's requesters and observers: an authenticated agent's
     /// reply, relayed "Agent via Support".
-    AgentReply,
+    AgentReply = "agent_reply", customers;
     /// To the queue's other agents: an agent's internal note.
-    AgentNote,
+    AgentNote = "agent_note", agents;
     /// To a sender turned away (issue 8): not a known customer, or no right
     /// to the ticket the mail names. Says why in plain words, never what a
     /// ticket holds nor whether it exists; sent without a ticket.
-    Refusal,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 7] = [
-        Kind::AutoReply,
-        Kind::AgentNewTicket,
-        Kind::AgentFollowUp,
-        Kind::AgentBouncing,
-        Kind::AgentReply,
-        Kind::AgentNote,
-        Kind::Refusal,
-    ];
-
-    /// Template file stem, also the outbox `kind`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::AutoReply => "auto_reply",
-            Kind::AgentNewTicket => "agent_new_ticket",
-            Kind::AgentFollowUp => "agent_follow_up",
-            Kind::AgentBouncing => "agent_bouncing",
-            Kind::AgentReply => "agent_reply",
-            Kind::AgentNote => "agent_note",
-            Kind::Refusal => "refusal",
-        }
-    }
+    Refusal = "refusal", customers;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -13,14 +13,7 @@ use crate::store::{records, thread, Db};
 /// Kinds of mail only agents receive: their Message-IDs are not named in
 /// mail to customers.
 fn agents_only(kind: &str) -> bool {
-    [
-        Kind::AgentNewTicket,
-        Kind::AgentFollowUp,
-        Kind::AgentBouncing,
-        Kind::AgentNote,
-    ]
-    .iter()
-    .any(|k| k.name() == kind)
+    Kind::ALL.iter().any(|k| k.to_agents() && k.name() == kind)
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
