@@ -85,6 +85,9 @@ pub struct Listed {
 /// Loaded templates for every language found.
 pub struct Templates {
     langs: BTreeMap<String, Lang>,
+    /// The operator's files naming variables the context does not have
+    /// (quietly empty or false at render time): for `postdesk check`.
+    warnings: Vec<String>,
     default_language: String,
     dir: PathBuf,
 }
@@ -180,12 +183,30 @@ impl Templates {
         dir: &Path,
     ) -> Result<Templates, NotifyError> {
         let mut per_lang: BTreeMap<String, Vec<Source>> = BTreeMap::new();
+        let sample = tera::to_value(Context::sample())
+            .map_err(|e| NotifyError::Build(format!("sample context: {e}")))?;
+        let mut warnings = Vec::new();
         for s in sources {
             // Each file alone first, so a syntax error names its file.
             tera::Template::new(&s.file, None, &s.text).map_err(|e| NotifyError::Syntax {
                 path: s.path.clone(),
                 message: tera_message(&e),
             })?;
+            if s.origin == Origin::Operator {
+                let missing = super::vars::undefined_variables(&s.text, &sample).map_err(|e| {
+                    NotifyError::Syntax {
+                        path: s.path.clone(),
+                        message: tera_message(&e),
+                    }
+                })?;
+                if !missing.is_empty() {
+                    warnings.push(format!(
+                        "{}: no such variable {} (see mail-templates/README.md for the variables)",
+                        s.path.display(),
+                        missing.join(", ")
+                    ));
+                }
+            }
             per_lang.entry(s.lang.clone()).or_default().push(s);
         }
         // A language without its own layout borrows the default
@@ -220,6 +241,7 @@ impl Templates {
         }
         let t = Templates {
             langs,
+            warnings,
             default_language: default_language.to_string(),
             dir: dir.to_path_buf(),
         };
@@ -255,6 +277,13 @@ impl Templates {
             }
         }
         Ok(())
+    }
+
+    /// The operator's files that name variables the context does not
+    /// provide (in a branch the sample render did not take, or tested by
+    /// `{% if %}`, where Tera takes them as false): one line per file.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Languages with at least one template.

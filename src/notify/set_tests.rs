@@ -254,3 +254,16 @@ fn a_broken_layout_or_a_missing_parent_names_the_file() {
     let e = Templates::load(dir.path(), "en").err().unwrap().to_string();
     assert!(e.contains("Subject"), "{e}");
 }
+
+#[test]
+fn an_operator_file_naming_unknown_variables_loads_with_a_warning() {
+    let dir = folder(&[(
+        "en/auto_reply.txt",
+        "Subject: {{ ticket.tag }}\n\n{% if ticket.priorty %}urgent{% endif %}\n",
+    )]);
+    let t = load(&dir);
+    assert_eq!(t.warnings().len(), 1, "{:?}", t.warnings());
+    assert!(t.warnings()[0].contains("auto_reply.txt"));
+    assert!(t.warnings()[0].contains("ticket.priorty"));
+    assert!(shipped().warnings().is_empty());
+}
