@@ -194,6 +194,41 @@ fn header(name: &'static str, value: String) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), sanitize_line(&value))
 }
 
+/// The multipart/alternative body of `text` and `html`, as the mail's own
+/// Content-Type and 7bit body. lettre keeps a multipart's Content-Type in
+/// the part, where its DKIM signer does not see it: a signature over
+/// `Content-Type` would then not verify. As the mail's header it is signed
+/// like any other.
+fn alternative(
+    text: &str,
+    html: &str,
+) -> Result<(ContentType, lettre::message::Body), NotifyError> {
+    let mp = lettre::message::MultiPart::alternative_plain_html(text.to_string(), html.to_string());
+    let formatted = mp.formatted();
+    let start = formatted
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| NotifyError::Build("multipart without a header end".into()))?;
+    // Each part is 7bit, quoted-printable or base64 (lettre never chooses
+    // 8bit): the whole is ASCII in CRLF lines well under 998 characters.
+    // (lettre's own 7bit check wants lines under 76, which a
+    // quoted-printable part's 76-character lines exceed by their `=`.)
+    let parts = formatted[start + 4..].to_vec();
+    if !parts.is_ascii() || parts.split(|b| *b == b'\n').any(|l| l.len() > 998) {
+        return Err(NotifyError::Build("multipart body is not 7bit".into()));
+    }
+    let content_type = ContentType::parse(&format!(
+        "multipart/alternative; boundary=\"{}\"",
+        mp.boundary()
+    ))
+    .map_err(|e| NotifyError::Build(format!("multipart content type: {e}")))?;
+    let body = lettre::message::Body::dangerous_pre_encoded(
+        parts,
+        lettre::message::header::ContentTransferEncoding::SevenBit,
+    );
+    Ok((content_type, body))
+}
+
 /// Build the RFC 5322 bytes of a plain-text mail.
 pub fn build(env: &Envelope, subject: &str, body: &str) -> Result<Rendered, NotifyError> {
     build_alternative(env, subject, body, None)
@@ -265,10 +300,10 @@ pub fn build_alternative(
         .header(lettre::message::header::MIME_VERSION_1_0);
     let mut msg = match html {
         None => b.header(ContentType::TEXT_PLAIN).body(body.to_string()),
-        Some(html) => b.multipart(lettre::message::MultiPart::alternative_plain_html(
-            body.to_string(),
-            html.to_string(),
-        )),
+        Some(html) => {
+            let (content_type, parts) = alternative(body, html)?;
+            b.header(content_type).body(parts)
+        }
     }
     .map_err(|e| NotifyError::Build(e.to_string()))?;
     if let Some(d) = env.dkim {
