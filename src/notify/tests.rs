@@ -152,7 +152,7 @@ fn html_goes_as_multipart_alternative_with_the_text_first() {
         message_id: "x.2@desk.example.com",
         ticket_number: "2026112210000017",
         fqdn: "desk.example.com",
-        thread_topic: Some("Impressora avariada"),
+        thread_topic: Some("Impressão avariada"),
         thread_index: Some("AcmK80zS8L6DgfKxTMON80Obs/ge4QAAAAOa"),
         ..Default::default()
     };
@@ -168,13 +168,18 @@ fn html_goes_as_multipart_alternative_with_the_text_first() {
         "{head}"
     );
     assert!(head.contains("Content-Transfer-Encoding: 7bit"), "{head}");
-    assert!(head.contains("Thread-Topic: Impressora avariada"), "{head}");
+    assert!(head.contains("Thread-Topic: =?utf-8?"), "{head}");
     assert!(
         head.contains("Thread-Index: AcmK80zS8L6DgfKxTMON80Obs/ge4QAAAAOa"),
         "{head}"
     );
     assert!(r.raw.is_ascii());
     let msg = mail_parser::MessageParser::default().parse(&r.raw).unwrap();
+    // RFC 2047-encoded by lettre ("Impressão" in UTF-8, base64).
+    assert_eq!(
+        msg.header_raw("Thread-Topic").map(str::trim),
+        Some("=?utf-8?b?SW1wcmVzc8Ojbw==?= avariada")
+    );
     assert_eq!(msg.body_text(0).unwrap().trim_end(), text.trim_end());
     assert_eq!(msg.body_html(0).unwrap().trim_end(), html.trim_end());
     let text_at = raw.find("Content-Type: text/plain").unwrap();
