@@ -303,3 +303,75 @@ fn an_operator_template_wins_for_its_own_file_only() {
     ]);
     assert!(matches!(out.status.code(), Some(65 | 66)), "{out:?}");
 }
+
+/// The address inside `Name <address>`.
+fn angle_address(v: &str) -> String {
+    match (v.rfind('<'), v.rfind('>')) {
+        (Some(a), Some(b)) if a < b => v[a + 1..b].to_string(),
+        _ => v.trim().to_string(),
+    }
+}
+
+#[test]
+fn an_agents_reply_continues_the_outlook_customers_conversation() {
+    let mut desk = Desk::new(DeskOptions::default());
+    let ana = desk.customer("outlook");
+    let alice = format!("alice-{}@support.test", desk.id);
+    for args in [
+        vec!["group", "add", "staff"],
+        vec!["agent", "add", "alice", "--address", &alice],
+        vec!["agent", "link", "alice", "--group", "staff"],
+        vec![
+            "queue", "add", "support", "--group", "staff", "--notify", "group",
+        ],
+    ] {
+        let out = desk.cli(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    desk.start();
+    let index = "AcmK80zS8L6DgfKxTMON80Obs/ge4Q==";
+    let first = format!(
+        "From: Ana <{ana}>\r\nTo: {}\r\nSubject: Printer\r\nMessage-ID: <o1-{}@customer.test>\r\nThread-Topic: Printer\r\nThread-Index: {index}\r\nContent-Language: en\r\nDate: Sun, 22 Nov 2026 10:00:00 +0000\r\n\r\nIt does not print.\r\n",
+        desk.support, desk.id
+    );
+    smtp_send(&ana, &[&desk.support], first.as_bytes());
+    let number = desk.wait_tickets(1, 30)[0]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for_mail(&ana, "INBOX", 1, 30);
+    let alert = wait_for_mail(&alice, "INBOX", 1, 30).remove(0);
+    // The agents' alert is in the ticket's own conversation, not Ana's.
+    let ours = thread_index(&alert);
+    assert_ne!(header(&alert, "Thread-Index").unwrap()[..28], index[..28]);
+    let reply_to = angle_address(&header(&alert, "Reply-To").unwrap());
+    let reply = format!(
+        "From: Alice <{alice}>\r\nTo: <{reply_to}>\r\nSubject: Re: [Ticket#{number}] Printer\r\nMessage-ID: <a1-{}@support.test>\r\nIn-Reply-To: {}\r\nThread-Index: {}\r\n\r\nPlease try again.\r\n",
+        desk.id,
+        header(&alert, "Message-ID").unwrap(),
+        header(&alert, "Thread-Index").unwrap()
+    );
+    smtp_send(&alice, &[&reply_to], reply.as_bytes());
+    let inbox = wait_for_mail(&ana, "INBOX", 2, 30);
+    let relayed = inbox
+        .iter()
+        .find(|m| parts(m).1.contains("Please try again"))
+        .expect("the agent's reply");
+    // Ana's Outlook sees it in her conversation: her index, one level on.
+    let value = header(relayed, "Thread-Index").unwrap();
+    assert!(value.starts_with(&index[..28]), "{value}");
+    assert_eq!(thread_index(relayed).depth(), 1);
+    assert_ne!(thread_index(relayed).guid(), ours.guid());
+    assert_eq!(header(relayed, "Thread-Topic").as_deref(), Some("Printer"));
+    assert!(header(relayed, "Reply-To").unwrap().contains(&desk.support));
+    assert!(header(relayed, "From").unwrap().contains("Alice via"));
+    let (ct, _, html) = parts(relayed);
+    assert_eq!(ct, "multipart/alternative");
+    assert!(html.unwrap().contains("Please try again"));
+    desk.wait_sent(3, 30);
+    assert_eq!(desk.stop(), Some(0));
+}

@@ -20,12 +20,14 @@ pub struct ThreadMessage {
     pub kind: String,
     /// Never shown to customers.
     pub internal: bool,
+    /// The raw mail it was made from (inbound mail); None for ours.
+    pub raw_id: Option<i64>,
 }
 
 /// The ticket's articles with a Message-ID, oldest first.
 pub fn thread_messages(c: &Connection, ticket_id: i64) -> Result<Vec<ThreadMessage>> {
     let mut stmt = c.prepare_cached(
-        "SELECT message_id, created_at, kind, internal FROM articles
+        "SELECT message_id, created_at, kind, internal, raw_id FROM articles
          WHERE ticket_id = ?1 AND message_id IS NOT NULL ORDER BY id",
     )?;
     let rows = stmt.query_map([ticket_id], |r| {
@@ -34,6 +36,7 @@ pub fn thread_messages(c: &Connection, ticket_id: i64) -> Result<Vec<ThreadMessa
             created_at: r.get(1)?,
             kind: r.get(2)?,
             internal: r.get::<_, i64>(3)? != 0,
+            raw_id: r.get(4)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -30,9 +30,32 @@ pub(super) fn thread_index_of(mail: &InboundMail) -> Option<&str> {
         .map(|(_, value)| value.as_str())
 }
 
+/// The `Thread-Index` of the stored mail `message_id` of the ticket, if
+/// it came in with one (an agent's reply to an Outlook customer's mail
+/// continues the customer's conversation).
+fn stored_index(
+    db: &Db,
+    all: &[thread::ThreadMessage],
+    message_id: Option<&str>,
+) -> Result<Option<String>, Failure> {
+    let Some(raw_id) = message_id
+        .and_then(|id| all.iter().find(|m| m.message_id == id))
+        .and_then(|m| m.raw_id)
+    else {
+        return Ok(None);
+    };
+    let Some(raw) = records::raw_message(db, raw_id)? else {
+        return Ok(None);
+    };
+    Ok(mail_parser::MessageParser::default()
+        .parse_headers(&raw)
+        .and_then(|m| m.header_raw("Thread-Index").map(|v| v.trim().to_string())))
+}
+
 /// `References` and `Thread-Index` for our mail `message_id` on `ticket`,
 /// to agents or to customers, answering `in_reply_to`, continuing
-/// `their_index` when it is an index. Our mail's own time is taken to the
+/// `their_index` when it is an index (for customers, else the index the
+/// mail we answer came in with, when it had one). Our mail's own time is taken to the
 /// second, as the store keeps it, so a later mail computes the same child
 /// block for it.
 pub(super) fn chain_headers(
@@ -44,6 +67,11 @@ pub(super) fn chain_headers(
     message_id: &str,
 ) -> Result<notify::chain::ChainHeaders, Failure> {
     let all = thread::thread_messages(db, ticket.id)?;
+    let stored = match (their_index, to_agents) {
+        (None, false) => stored_index(db, &all, in_reply_to)?,
+        _ => None,
+    };
+    let their_index = their_index.or(stored.as_deref());
     let now = parse_time(&crate::store::now_text()).unwrap_or_else(Utc::now);
     let started = all
         .first()
