@@ -394,8 +394,9 @@ struct Outgoing<'a> {
     salt: &'a str,
     /// The From display name instead of the mailbox's ("Agent via Support").
     from_name: Option<&'a str>,
-    /// In-Reply-To and References instead of the inbound mail's (an
-    /// agent's reply threads to the customer's mail).
+    /// In-Reply-To instead of the inbound mail's (an agent's reply threads
+    /// to the customer's mail); its References are not used: every mail
+    /// names the ticket's own ([`super::thread::chain_headers`]).
     thread: Option<&'a (Option<String>, Vec<String>)>,
     /// Sent to agents: References may name internal mail.
     to_agents: bool,
