@@ -1,7 +1,9 @@
 //! Build script: records the commit postdesk is built from, for
 //! `postdesk --version`. Taken from `POSTDESK_COMMIT` when set (builds from
 //! a source tarball), else from `git rev-parse --short=12 HEAD`, else
-//! "unknown".
+//! "unknown". And lists the shipped mail templates
+//! (`mail-templates/<lang>/<name>.txt|html`) for `notify::shipped`, so a
+//! new template ships by adding its files.
 
 use std::process::Command;
 
@@ -15,7 +17,49 @@ fn git(args: &[&str]) -> Option<String> {
     (!text.is_empty()).then(|| text.to_string())
 }
 
+/// Write `$OUT_DIR/shipped_templates.rs`: a slice of (language, file
+/// name, `include_str!` of the file), sorted.
+fn shipped_templates() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-templates");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut files = Vec::new();
+    for lang in std::fs::read_dir(&root).expect("mail-templates/ is part of the source") {
+        let lang = lang.expect("mail-templates/ is readable").path();
+        if !lang.is_dir() {
+            continue;
+        }
+        println!("cargo:rerun-if-changed={}", lang.display());
+        for f in std::fs::read_dir(&lang).expect("a language folder is readable") {
+            let f = f.expect("a language folder is readable").path();
+            let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if f.is_file() && (ext == "txt" || ext == "html") {
+                files.push(f);
+            }
+        }
+    }
+    files.sort();
+    let mut out = String::from("&[\n");
+    for f in files {
+        let lang = f
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str());
+        let name = f.file_name().and_then(|n| n.to_str());
+        if let (Some(lang), Some(name)) = (lang, name) {
+            out.push_str(&format!(
+                "    ({lang:?}, {name:?}, include_str!({:?})),\n",
+                f.display().to_string()
+            ));
+        }
+    }
+    out.push_str("]\n");
+    let dest = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("shipped_templates.rs");
+    std::fs::write(dest, out).expect("OUT_DIR is writable");
+}
+
 fn main() {
+    shipped_templates();
     println!("cargo:rerun-if-env-changed=POSTDESK_COMMIT");
     let commit = match std::env::var("POSTDESK_COMMIT") {
         Ok(c) if !c.trim().is_empty() => c.trim().to_string(),

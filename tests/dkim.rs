@@ -114,6 +114,16 @@ fn dkim_signed_auto_reply_verifies_against_the_public_key() {
         sig.contains("a=rsa-sha256") && sig.contains("c=relaxed/relaxed"),
         "{sig}"
     );
+    // Regression: the HTML alternative's multipart Content-Type sat in
+    // lettre's part, outside what its signer saw, and the signature over
+    // Content-Type failed. The auto-reply is multipart and verifies.
+    assert!(
+        header(reply, "Content-Type")
+            .unwrap()
+            .starts_with("multipart/alternative"),
+        "{}",
+        String::from_utf8_lossy(reply)
+    );
     assert_eq!(verify(reply), vec![DkimResult::Pass]);
 
     // The same mail with its subject changed on the way no longer passes.

@@ -179,16 +179,21 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     };
     if let Some(config) = &config {
         match Templates::load(&config.templates_dir, &config.system.default_language) {
-            Ok(t) => items.push(Item {
-                warning: false,
-                check: "templates".into(),
-                ok: true,
-                detail: format!(
-                    "{}: languages {}",
-                    config.templates_dir.display(),
-                    t.languages().join(", ")
-                ),
-            }),
+            Ok(t) => {
+                items.push(Item {
+                    warning: false,
+                    check: "templates".into(),
+                    ok: true,
+                    detail: format!(
+                        "{}: languages {}",
+                        config.templates_dir.display(),
+                        t.languages().join(", ")
+                    ),
+                });
+                for w in t.warnings() {
+                    items.push(Item::warn("templates", w.clone()));
+                }
+            }
             Err(e) => items.push(Item {
                 warning: false,
                 check: "templates".into(),

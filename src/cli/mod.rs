@@ -20,11 +20,12 @@ mod rules;
 mod rules_test;
 mod state;
 mod storage_check;
+mod templates;
 mod ticket;
 mod ticket_create;
 mod ticket_history;
-mod ticket_relations;
 mod ticket_ops;
+mod ticket_relations;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -155,6 +156,10 @@ pub enum Command {
     /// Business rules (`rules/*.toml`).
     #[command(subcommand)]
     Rules(rules::Command),
+    /// Mail templates: list which file each notification uses (operator's
+    /// or shipped), render one for a real ticket.
+    #[command(subcommand)]
+    Templates(templates::Command),
     /// Addresses our mail bounced from: list them, clear one.
     #[command(subcommand)]
     Address(address::Command),
@@ -207,6 +212,7 @@ impl Command {
             Command::Status(a) => a.json,
             Command::Db(c) => c.json(),
             Command::Rules(c) => c.json(),
+            Command::Templates(c) => c.json(),
             Command::Fetch(a) => a.json,
             Command::Address(c) => c.json(),
             // A completion script has no JSON form.
@@ -244,6 +250,7 @@ pub fn main() -> ExitCode {
         Command::Status(ref a) => ticket::status(&cli, a),
         Command::Db(ref c) => db::run(&cli, c),
         Command::Rules(ref c) => rules::run(&cli, c),
+        Command::Templates(ref c) => templates::run(&cli, c),
         Command::Fetch(ref a) => fetch::run(&cli, a),
         Command::Address(ref c) => address::run(&cli, c),
         Command::Completions(ref a) => generate::completions(a),

@@ -244,7 +244,7 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
 
 /// The ticket a user typed the number of, or the error that tells a
 /// malformed number, a wrong check digit and an unknown ticket apart.
-fn detail(
+pub(super) fn detail(
     config: &postdesk::config::Config,
     store: &mut postdesk::store::Store,
     typed: &str,

@@ -1,19 +1,23 @@
 //! Events → rendered mail. Templates are Tera files in
-//! `mail-templates/<language>/<name>.txt`; each starts with a
-//! `Subject: …` line, a blank line, then the body. A language without a
-//! given template falls back to `system.default_language`, then to `en`.
-//! Besides one template per [`Kind`], a folder may hold others (every
-//! `*.txt` is loaded): auto-replies a rule chooses by name
-//! (`auto_reply = "auto_reply_after_hours"`), rendered with the same
-//! variables as `auto_reply`.
+//! `mail-templates/<language>/<name>.txt` (and optionally `<name>.html`,
+//! the HTML alternative); the text one renders to a `Subject: …` line, a
+//! blank line, then the body — written out, or by extending the
+//! language's `layout.txt`, whose blocks (`subject`, `greeting`, `body`,
+//! `signature`, `footer`) each template fills. The operator's folder is
+//! laid over the shipped templates file by file ([`set`]). A language
+//! without a given template falls back to `system.default_language`, then
+//! to `en`. Besides one template per [`Kind`], a folder may hold others:
+//! auto-replies a rule chooses by name (`auto_reply =
+//! "auto_reply_after_hours"`), rendered with the same variables as
+//! `auto_reply`.
 //!
 //! Rendering returns finished RFC 5322 bytes (built by lettre, which
-//! encodes and folds headers) plus the envelope, ready for the outbox.
+//! encodes and folds headers) plus the envelope, ready for the outbox,
+//! with the threading headers of [`chain`] and [`thread_index`].
 //! Every value taken from an inbound mail is flattened to one line before
 //! it reaches a header, so a hostile subject cannot inject headers.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::Mailbox;
@@ -22,104 +26,99 @@ use serde::Serialize;
 
 use crate::mail::{sanitize_line, LOOP_HEADER};
 
+pub mod chain;
 mod context;
+pub mod set;
 mod shipped;
+pub mod thread_index;
+pub mod vars;
 pub use context::{
     clip, ArticleCtx, CommandLineCtx, CommandsCtx, Context, TicketCtx, MAX_COPIED_CHARS,
 };
+pub use set::{Listed, Origin, Parts, Templates};
 pub use shipped::{load_or_shipped, render_with_fallback, shipped, Text};
 
-/// The notifications postdesk sends (serialised as [`Kind::name`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
+/// Declares [`Kind`]: one line per notification — its variant, template
+/// name and audience — from which the enum, [`Kind::ALL`], [`Kind::name`]
+/// and [`Kind::to_agents`] are made. Adding a kind is one line here plus
+/// its `mail-templates/{en,fr,pt}/<name>.txt` (and `.html`) files, which
+/// `build.rs` ships.
+macro_rules! kinds {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $audience:ident; )*) => {
+        /// The notifications postdesk sends (serialised as [`Kind::name`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Kind {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Kind {
+            /// Every kind, in declaration order.
+            pub const ALL: [Kind; [$($name),*].len()] = [$(Kind::$variant),*];
+
+            /// Template file stem, also the outbox `kind`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( Kind::$variant => $name, )*
+                }
+            }
+
+            /// Sent to agents only: mail to customers never names its
+            /// Message-ID (in `References`).
+            pub fn to_agents(self) -> bool {
+                match self {
+                    $( Kind::$variant => kinds!(@agents $audience), )*
+                }
+            }
+        }
+    };
+    (@agents agents) => { true };
+    (@agents customers) => { false };
+}
+
+kinds! {
     /// To the customer: we got your mail, here is your ticket number.
-    AutoReply,
+    AutoReply = "auto_reply", customers;
     /// To the queue's agents: a new ticket arrived.
-    AgentNewTicket,
+    AgentNewTicket = "agent_new_ticket", agents;
     /// To the queue's agents: a customer wrote again.
-    AgentFollowUp,
+    AgentFollowUp = "agent_follow_up", agents;
     /// To the queue's agents: mail to an address of a ticket bounced; later
     /// mail to it is held (sent once, when the address starts bouncing).
-    AgentBouncing,
+    AgentBouncing = "agent_bouncing", agents;
     /// To the ticket's requesters and observers: an authenticated agent's
     /// reply, relayed "Agent via Support".
-    AgentReply,
+    AgentReply = "agent_reply", customers;
     /// To the queue's other agents: an agent's internal note.
-    AgentNote,
+    AgentNote = "agent_note", agents;
     /// To a sender turned away (issue 8): not a known customer, or no right
     /// to the ticket the mail names. Says why in plain words, never what a
     /// ticket holds nor whether it exists; sent without a ticket.
-    Refusal,
+    Refusal = "refusal", customers;
     /// To a merged ticket's requesters: it continues under the number of
     /// the ticket it was merged into (`article.other_ticket` is the old).
-    Merged,
+    Merged = "merged", customers;
     /// To the other side of a transfer: the ticket and its history
-    /// (`article.text`), answered by replying.
-    Transferred,
+    /// (`article.text`), answered by replying. Not our agents: References
+    /// never name internal mail.
+    Transferred = "transferred", customers;
     /// To an incident's requesters: the problem or change it is linked to
     /// (`article.other_ticket`) was resolved.
-    LinkedResolved,
+    LinkedResolved = "linked_resolved", customers;
     /// To the ticket's customers: an agent, a command or the scheduler
     /// moved the ticket to another state.
-    StateChanged,
+    StateChanged = "state_changed", customers;
     /// To the ticket's customers: the ticket is resolved; confirm, or
     /// reply to reopen it.
-    Resolved,
+    Resolved = "resolved", customers;
     /// To a customer answering a closed ticket of a queue whose policy is
     /// `reply_to_closed = "refuse"`: not added; write a new mail.
-    FollowUpRefused,
+    FollowUpRefused = "follow_up_refused", customers;
     /// To an agent: what each command line of their mail did, applied or
     /// refused with the reason (and a colleague's reply just before).
-    CommandTranscript,
+    CommandTranscript = "command_transcript", agents;
     /// To an agent whose mail's subject is `help`: every command.
-    CommandReference,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 15] = [
-        Kind::AutoReply,
-        Kind::AgentNewTicket,
-        Kind::AgentFollowUp,
-        Kind::AgentBouncing,
-        Kind::AgentReply,
-        Kind::AgentNote,
-        Kind::Refusal,
-        Kind::Merged,
-        Kind::Transferred,
-        Kind::LinkedResolved,
-        Kind::StateChanged,
-        Kind::Resolved,
-        Kind::FollowUpRefused,
-        Kind::CommandTranscript,
-        Kind::CommandReference,
-    ];
-
-    /// The kinds every templates folder must have in its default language
-    /// (or `en`). Kinds added later fall back to the shipped template, so
-    /// an operator's older folder still loads.
-    const REQUIRED: [Kind; 3] = [Kind::AutoReply, Kind::AgentNewTicket, Kind::AgentFollowUp];
-
-    /// Template file stem, also the outbox `kind`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::AutoReply => "auto_reply",
-            Kind::AgentNewTicket => "agent_new_ticket",
-            Kind::AgentFollowUp => "agent_follow_up",
-            Kind::AgentBouncing => "agent_bouncing",
-            Kind::AgentReply => "agent_reply",
-            Kind::AgentNote => "agent_note",
-            Kind::Refusal => "refusal",
-            Kind::Merged => "merged",
-            Kind::Transferred => "transferred",
-            Kind::LinkedResolved => "linked_resolved",
-            Kind::StateChanged => "state_changed",
-            Kind::Resolved => "resolved",
-            Kind::FollowUpRefused => "follow_up_refused",
-            Kind::CommandTranscript => "command_transcript",
-            Kind::CommandReference => "command_reference",
-        }
-    }
+    CommandReference = "command_reference", agents;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,8 +129,10 @@ pub enum NotifyError {
     Read(PathBuf, std::io::Error),
     #[error("template {path}: {message}")]
     Syntax { path: PathBuf, message: String },
-    #[error("template {0}: must start with a 'Subject: …' line followed by a blank line")]
+    #[error("template {0}: must start with a 'Subject: …' line followed by a blank line (or extend a layout that does)")]
     NoSubject(PathBuf),
+    #[error("template {0}: an HTML template needs the text template of the same name beside it (mail is never sent as HTML alone); add it or remove the .html")]
+    HtmlAlone(PathBuf),
     #[error("no template {name} for language {lang:?} nor the fallbacks (looked in {dir})")]
     Missing {
         name: String,
@@ -164,204 +165,6 @@ fn tera_message(e: &tera::Error) -> String {
     msg
 }
 
-/// One template file's text, before compiling.
-struct Source {
-    lang: String,
-    /// The file stem: a [`Kind::name`] or a named auto-reply.
-    name: String,
-    /// For messages: the file, or its place among the shipped templates.
-    path: PathBuf,
-    text: String,
-}
-
-/// Loaded templates for every language found.
-pub struct Templates {
-    tera: tera::Tera,
-    /// language → template names available
-    available: BTreeMap<String, Vec<String>>,
-    default_language: String,
-    dir: PathBuf,
-}
-
-impl Templates {
-    /// Load every `<lang>/<name>.txt` under `dir`. Fails when a file is
-    /// unreadable or malformed, or when the default language (or `en`)
-    /// lacks one of the templates of a [`Kind`].
-    pub fn load(dir: &Path, default_language: &str) -> Result<Templates, NotifyError> {
-        let entries = std::fs::read_dir(dir).map_err(|e| NotifyError::Folder(dir.into(), e))?;
-        let mut langs: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .collect();
-        langs.sort();
-        let mut sources = Vec::new();
-        for lang_dir in langs {
-            let Some(lang) = lang_dir
-                .file_name()
-                .and_then(|n| n.to_str())
-                .map(String::from)
-            else {
-                continue;
-            };
-            let files = std::fs::read_dir(&lang_dir)
-                .map_err(|e| NotifyError::Folder(lang_dir.clone(), e))?;
-            let mut files: Vec<PathBuf> = files
-                .filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "txt"))
-                .collect();
-            files.sort();
-            for path in files {
-                let Some(name) = path.file_stem().and_then(|n| n.to_str()).map(String::from) else {
-                    continue;
-                };
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| NotifyError::Read(path.clone(), e))?;
-                sources.push(Source {
-                    lang: lang.clone(),
-                    name,
-                    path,
-                    text,
-                });
-            }
-        }
-        Templates::from_sources(sources, default_language, dir)
-    }
-
-    /// Compile and check templates already read; `dir` names where they
-    /// came from in messages.
-    fn from_sources(
-        sources: Vec<Source>,
-        default_language: &str,
-        dir: &Path,
-    ) -> Result<Templates, NotifyError> {
-        let mut tera = tera::Tera::default();
-        tera.autoescape_on(vec![]);
-        let mut available: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for Source {
-            lang,
-            name,
-            path,
-            text,
-        } in sources
-        {
-            let text = text.replace("\r\n", "\n");
-            if !text.starts_with("Subject:") || !text.contains("\n\n") {
-                return Err(NotifyError::NoSubject(path));
-            }
-            tera.add_raw_template(&format!("{lang}/{name}"), &text)
-                .map_err(|e| NotifyError::Syntax {
-                    path: path.clone(),
-                    message: tera_message(&e),
-                })?;
-            available.entry(lang).or_default().push(name);
-        }
-        let t = Templates {
-            tera,
-            available,
-            default_language: default_language.to_string(),
-            dir: dir.to_path_buf(),
-        };
-        for kind in Kind::REQUIRED {
-            t.pick(kind.name(), default_language)?;
-        }
-        // Render every template once with sample values, so a mistake
-        // (an unknown variable, a bad filter) shows at start or in
-        // `postdesk check`, not on the first customer's mail.
-        let sample = Context::sample();
-        for (lang, names) in &t.available {
-            for name in names {
-                let ctx =
-                    tera::Context::from_serialize(&sample).map_err(|e| NotifyError::Render {
-                        name: name.clone(),
-                        lang: lang.clone(),
-                        message: tera_message(&e),
-                    })?;
-                t.tera
-                    .render(&format!("{lang}/{name}"), &ctx)
-                    .map_err(|e| NotifyError::Syntax {
-                        path: dir.join(lang).join(format!("{name}.txt")),
-                        message: tera_message(&e),
-                    })?;
-            }
-        }
-        Ok(t)
-    }
-
-    /// Languages with at least one template.
-    pub fn languages(&self) -> Vec<String> {
-        self.available.keys().cloned().collect()
-    }
-
-    /// The language whose template `name` is used for `lang`.
-    fn pick(&self, name: &str, lang: &str) -> Result<String, NotifyError> {
-        for l in [lang, self.default_language.as_str(), "en"] {
-            if self
-                .available
-                .get(l)
-                .is_some_and(|names| names.iter().any(|n| n == name))
-            {
-                return Ok(l.to_string());
-            }
-        }
-        Err(NotifyError::Missing {
-            name: name.to_string(),
-            lang: lang.to_string(),
-            dir: self.dir.clone(),
-        })
-    }
-
-    /// Whether there is any template in `lang` (to pick a ticket language).
-    pub fn has_language(&self, lang: &str) -> bool {
-        self.available.contains_key(lang)
-    }
-
-    /// Whether a template `name` exists in any language (a rule's
-    /// `auto_reply = "name"` is checked against this and the shipped ones).
-    pub fn has_template(&self, name: &str) -> bool {
-        self.available
-            .values()
-            .any(|names| names.iter().any(|n| n == name))
-    }
-
-    /// Render `kind` in `lang` (with fallbacks) → (subject, body).
-    pub fn render(
-        &self,
-        kind: Kind,
-        lang: &str,
-        ctx: &Context,
-    ) -> Result<(String, String), NotifyError> {
-        self.render_named(kind.name(), lang, ctx)
-    }
-
-    /// Render the template `name` in `lang` (with fallbacks) → (subject,
-    /// body).
-    pub fn render_named(
-        &self,
-        name: &str,
-        lang: &str,
-        ctx: &Context,
-    ) -> Result<(String, String), NotifyError> {
-        let l = self.pick(name, lang)?;
-        let err = |message: String| NotifyError::Render {
-            name: name.to_string(),
-            lang: l.clone(),
-            message,
-        };
-        let tctx = tera::Context::from_serialize(ctx).map_err(|e| err(tera_message(&e)))?;
-        let out = self
-            .tera
-            .render(&format!("{l}/{name}"), &tctx)
-            .map_err(|e| err(tera_message(&e)))?;
-        let (head, body) = out
-            .split_once("\n\n")
-            .ok_or_else(|| err("rendered text lost its blank line after Subject".into()))?;
-        let subject = sanitize_line(head.trim_start_matches("Subject:"));
-        Ok((subject, body.trim_start_matches('\n').to_string()))
-    }
-}
-
 /// A rendered mail ready for the outbox.
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -375,6 +178,7 @@ pub struct Rendered {
 }
 
 /// Headers of one outgoing mail.
+#[derive(Default)]
 pub struct Envelope<'a> {
     pub from_address: &'a str,
     pub from_name: Option<&'a str>,
@@ -394,6 +198,12 @@ pub struct Envelope<'a> {
     pub fqdn: &'a str,
     /// Sign the mail with this key (`[smtp] dkim`).
     pub dkim: Option<&'a crate::config::Dkim>,
+    /// Outlook's `Thread-Topic` (the ticket's subject without `Re:` nor
+    /// tags, [`thread_index::thread_topic`]); None: no such header.
+    pub thread_topic: Option<&'a str>,
+    /// Outlook's `Thread-Index` (base64, [`chain::headers`]); None: no
+    /// such header.
+    pub thread_index: Option<&'a str>,
 }
 
 fn mailbox(address: &str, name: Option<&str>) -> Result<Mailbox, NotifyError> {
@@ -410,8 +220,55 @@ fn header(name: &'static str, value: String) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), sanitize_line(&value))
 }
 
-/// Build the RFC 5322 bytes of a mail.
+/// The multipart/alternative body of `text` and `html`, as the mail's own
+/// Content-Type and 7bit body. lettre keeps a multipart's Content-Type in
+/// the part, where its DKIM signer does not see it: a signature over
+/// `Content-Type` would then not verify. As the mail's header it is signed
+/// like any other.
+fn alternative(
+    text: &str,
+    html: &str,
+) -> Result<(ContentType, lettre::message::Body), NotifyError> {
+    let mp = lettre::message::MultiPart::alternative_plain_html(text.to_string(), html.to_string());
+    let formatted = mp.formatted();
+    let start = formatted
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| NotifyError::Build("multipart without a header end".into()))?;
+    // Each part is 7bit, quoted-printable or base64 (lettre never chooses
+    // 8bit): the whole is ASCII in CRLF lines well under 998 characters.
+    // (lettre's own 7bit check wants lines under 76, which a
+    // quoted-printable part's 76-character lines exceed by their `=`.)
+    let parts = formatted[start + 4..].to_vec();
+    if !parts.is_ascii() || parts.split(|b| *b == b'\n').any(|l| l.len() > 998) {
+        return Err(NotifyError::Build("multipart body is not 7bit".into()));
+    }
+    let content_type = ContentType::parse(&format!(
+        "multipart/alternative; boundary=\"{}\"",
+        mp.boundary()
+    ))
+    .map_err(|e| NotifyError::Build(format!("multipart content type: {e}")))?;
+    let body = lettre::message::Body::dangerous_pre_encoded(
+        parts,
+        lettre::message::header::ContentTransferEncoding::SevenBit,
+    );
+    Ok((content_type, body))
+}
+
+/// Build the RFC 5322 bytes of a plain-text mail.
 pub fn build(env: &Envelope, subject: &str, body: &str) -> Result<Rendered, NotifyError> {
+    build_alternative(env, subject, body, None)
+}
+
+/// Build the RFC 5322 bytes of a mail: plain text, or with `html`
+/// multipart/alternative (the text part first, as RFC 2046 orders them
+/// from plainest to richest). There is never HTML without the text.
+pub fn build_alternative(
+    env: &Envelope,
+    subject: &str,
+    body: &str,
+    html: Option<&str>,
+) -> Result<Rendered, NotifyError> {
     let mut b = Message::builder()
         .from(mailbox(env.from_address, env.from_name)?)
         .subject(sanitize_line(subject))
@@ -434,6 +291,12 @@ pub fn build(env: &Envelope, subject: &str, body: &str) -> Result<Rendered, Noti
     if !env.references.is_empty() {
         let refs: Vec<String> = env.references.iter().map(|r| format!("<{r}>")).collect();
         b = b.references(refs.join(" "));
+    }
+    if let Some(topic) = env.thread_topic.filter(|t| !t.is_empty()) {
+        b = b.raw_header(header("Thread-Topic", topic.to_string()));
+    }
+    if let Some(index) = env.thread_index.filter(|t| !t.is_empty()) {
+        b = b.raw_header(header("Thread-Index", index.to_string()));
     }
     if let Some(a) = env.auto_submitted {
         b = b
@@ -458,12 +321,17 @@ pub fn build(env: &Envelope, subject: &str, body: &str) -> Result<Rendered, Noti
             .collect::<Result<Vec<_>, _>>()?,
     )
     .map_err(|e| NotifyError::Build(e.to_string()))?;
-    let mut msg = b
+    let b = b
         .envelope(lettre_env)
-        .header(lettre::message::header::MIME_VERSION_1_0)
-        .header(ContentType::TEXT_PLAIN)
-        .body(body.to_string())
-        .map_err(|e| NotifyError::Build(e.to_string()))?;
+        .header(lettre::message::header::MIME_VERSION_1_0);
+    let mut msg = match html {
+        None => b.header(ContentType::TEXT_PLAIN).body(body.to_string()),
+        Some(html) => {
+            let (content_type, parts) = alternative(body, html)?;
+            b.header(content_type).body(parts)
+        }
+    }
+    .map_err(|e| NotifyError::Build(e.to_string()))?;
     if let Some(d) = env.dkim {
         msg.sign(d.signing());
     }

@@ -7,253 +7,30 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use super::set::{Origin, Source};
 #[cfg(test)]
 use super::Kind;
-use super::{Context, NotifyError, Source, Templates};
+use super::{Context, NotifyError, Templates};
 
-/// The files of `mail-templates/`, as built: (language, name, text).
-const SHIPPED: &[(&str, &str, &str)] = &[
-    (
-        "en",
-        "auto_reply",
-        include_str!("../../mail-templates/en/auto_reply.txt"),
-    ),
-    (
-        "en",
-        "agent_new_ticket",
-        include_str!("../../mail-templates/en/agent_new_ticket.txt"),
-    ),
-    (
-        "en",
-        "agent_follow_up",
-        include_str!("../../mail-templates/en/agent_follow_up.txt"),
-    ),
-    (
-        "en",
-        "agent_bouncing",
-        include_str!("../../mail-templates/en/agent_bouncing.txt"),
-    ),
-    (
-        "en",
-        "auto_reply_after_hours",
-        include_str!("../../mail-templates/en/auto_reply_after_hours.txt"),
-    ),
-    (
-        "en",
-        "refusal",
-        include_str!("../../mail-templates/en/refusal.txt"),
-    ),
-    (
-        "fr",
-        "auto_reply",
-        include_str!("../../mail-templates/fr/auto_reply.txt"),
-    ),
-    (
-        "fr",
-        "agent_new_ticket",
-        include_str!("../../mail-templates/fr/agent_new_ticket.txt"),
-    ),
-    (
-        "fr",
-        "agent_follow_up",
-        include_str!("../../mail-templates/fr/agent_follow_up.txt"),
-    ),
-    (
-        "fr",
-        "agent_bouncing",
-        include_str!("../../mail-templates/fr/agent_bouncing.txt"),
-    ),
-    (
-        "fr",
-        "auto_reply_after_hours",
-        include_str!("../../mail-templates/fr/auto_reply_after_hours.txt"),
-    ),
-    (
-        "fr",
-        "refusal",
-        include_str!("../../mail-templates/fr/refusal.txt"),
-    ),
-    (
-        "pt",
-        "auto_reply",
-        include_str!("../../mail-templates/pt/auto_reply.txt"),
-    ),
-    (
-        "pt",
-        "agent_new_ticket",
-        include_str!("../../mail-templates/pt/agent_new_ticket.txt"),
-    ),
-    (
-        "pt",
-        "agent_follow_up",
-        include_str!("../../mail-templates/pt/agent_follow_up.txt"),
-    ),
-    (
-        "pt",
-        "agent_bouncing",
-        include_str!("../../mail-templates/pt/agent_bouncing.txt"),
-    ),
-    (
-        "pt",
-        "auto_reply_after_hours",
-        include_str!("../../mail-templates/pt/auto_reply_after_hours.txt"),
-    ),
-    (
-        "en",
-        "agent_reply",
-        include_str!("../../mail-templates/en/agent_reply.txt"),
-    ),
-    (
-        "en",
-        "agent_note",
-        include_str!("../../mail-templates/en/agent_note.txt"),
-    ),
-    (
-        "fr",
-        "agent_reply",
-        include_str!("../../mail-templates/fr/agent_reply.txt"),
-    ),
-    (
-        "fr",
-        "agent_note",
-        include_str!("../../mail-templates/fr/agent_note.txt"),
-    ),
-    (
-        "pt",
-        "agent_reply",
-        include_str!("../../mail-templates/pt/agent_reply.txt"),
-    ),
-    (
-        "pt",
-        "agent_note",
-        include_str!("../../mail-templates/pt/agent_note.txt"),
-    ),
-    (
-        "pt",
-        "refusal",
-        include_str!("../../mail-templates/pt/refusal.txt"),
-    ),
-    (
-        "en",
-        "merged",
-        include_str!("../../mail-templates/en/merged.txt"),
-    ),
-    (
-        "en",
-        "transferred",
-        include_str!("../../mail-templates/en/transferred.txt"),
-    ),
-    (
-        "en",
-        "linked_resolved",
-        include_str!("../../mail-templates/en/linked_resolved.txt"),
-    ),
-    (
-        "fr",
-        "merged",
-        include_str!("../../mail-templates/fr/merged.txt"),
-    ),
-    (
-        "fr",
-        "transferred",
-        include_str!("../../mail-templates/fr/transferred.txt"),
-    ),
-    (
-        "fr",
-        "linked_resolved",
-        include_str!("../../mail-templates/fr/linked_resolved.txt"),
-    ),
-    (
-        "pt",
-        "merged",
-        include_str!("../../mail-templates/pt/merged.txt"),
-    ),
-    (
-        "pt",
-        "transferred",
-        include_str!("../../mail-templates/pt/transferred.txt"),
-    ),
-    (
-        "pt",
-        "linked_resolved",
-        include_str!("../../mail-templates/pt/linked_resolved.txt"),
-    ),
-    (
-        "en",
-        "state_changed",
-        include_str!("../../mail-templates/en/state_changed.txt"),
-    ),
-    (
-        "en",
-        "resolved",
-        include_str!("../../mail-templates/en/resolved.txt"),
-    ),
-    (
-        "en",
-        "follow_up_refused",
-        include_str!("../../mail-templates/en/follow_up_refused.txt"),
-    ),
-    (
-        "fr",
-        "state_changed",
-        include_str!("../../mail-templates/fr/state_changed.txt"),
-    ),
-    (
-        "fr",
-        "resolved",
-        include_str!("../../mail-templates/fr/resolved.txt"),
-    ),
-    (
-        "fr",
-        "follow_up_refused",
-        include_str!("../../mail-templates/fr/follow_up_refused.txt"),
-    ),
-    (
-        "pt",
-        "state_changed",
-        include_str!("../../mail-templates/pt/state_changed.txt"),
-    ),
-    (
-        "pt",
-        "resolved",
-        include_str!("../../mail-templates/pt/resolved.txt"),
-    ),
-    (
-        "pt",
-        "follow_up_refused",
-        include_str!("../../mail-templates/pt/follow_up_refused.txt"),
-    ),
-    (
-        "en",
-        "command_transcript",
-        include_str!("../../mail-templates/en/command_transcript.txt"),
-    ),
-    (
-        "en",
-        "command_reference",
-        include_str!("../../mail-templates/en/command_reference.txt"),
-    ),
-    (
-        "fr",
-        "command_transcript",
-        include_str!("../../mail-templates/fr/command_transcript.txt"),
-    ),
-    (
-        "fr",
-        "command_reference",
-        include_str!("../../mail-templates/fr/command_reference.txt"),
-    ),
-    (
-        "pt",
-        "command_transcript",
-        include_str!("../../mail-templates/pt/command_transcript.txt"),
-    ),
-    (
-        "pt",
-        "command_reference",
-        include_str!("../../mail-templates/pt/command_reference.txt"),
-    ),
-];
+/// The files of `mail-templates/`, as built: (language, file name, text).
+/// `build.rs` lists every `<lang>/<name>.txt|html` there, so a new
+/// template ships by adding its files.
+const SHIPPED: &[(&str, &str, &str)] = include!(concat!(env!("OUT_DIR"), "/shipped_templates.rs"));
+
+/// The shipped files as template sources.
+pub(super) fn sources() -> Vec<Source> {
+    let dir = Path::new("(shipped templates)");
+    SHIPPED
+        .iter()
+        .map(|(lang, file, text)| Source {
+            lang: lang.to_string(),
+            file: file.to_string(),
+            path: dir.join(lang).join(file),
+            text: text.to_string(),
+            origin: Origin::Shipped,
+        })
+        .collect()
+}
 
 fn load_shipped() -> Result<Templates, NotifyError> {
     load_shipped_with_default("en")
@@ -289,17 +66,11 @@ pub fn load_or_shipped(
 }
 
 fn load_shipped_with_default(default_language: &str) -> Result<Templates, NotifyError> {
-    let dir = Path::new("(shipped templates)");
-    let sources = SHIPPED
-        .iter()
-        .map(|(lang, name, text)| Source {
-            lang: lang.to_string(),
-            name: name.to_string(),
-            path: dir.join(lang).join(format!("{name}.txt")),
-            text: text.to_string(),
-        })
-        .collect();
-    Templates::from_sources(sources, default_language, dir)
+    Templates::from_sources(
+        sources(),
+        default_language,
+        Path::new("(shipped templates)"),
+    )
 }
 
 fn load_shipped_or_panic() -> Templates {
@@ -307,11 +78,13 @@ fn load_shipped_or_panic() -> Templates {
     load_shipped().expect("the shipped mail templates are valid")
 }
 
-/// A rendered subject and body.
+/// A rendered subject and body (and HTML alternative).
 #[derive(Debug, Clone)]
 pub struct Text {
     pub subject: String,
     pub body: String,
+    /// The HTML alternative, when the template has one.
+    pub html: Option<String>,
     /// Set when `fallback` was used: why the first template failed.
     pub fell_back: Option<String>,
 }
@@ -326,20 +99,22 @@ pub fn render_with_fallback(
     lang: &str,
     ctx: &Context,
 ) -> Result<Text, NotifyError> {
-    let first = match primary.render_named(name, lang, ctx) {
-        Ok((subject, body)) => {
+    let first = match primary.render_parts(name, lang, ctx) {
+        Ok(p) => {
             return Ok(Text {
-                subject,
-                body,
+                subject: p.subject,
+                body: p.body,
+                html: p.html,
                 fell_back: None,
             })
         }
         Err(e) => e.to_string(),
     };
-    match fallback.render_named(name, lang, ctx) {
-        Ok((subject, body)) => Ok(Text {
-            subject,
-            body,
+    match fallback.render_parts(name, lang, ctx) {
+        Ok(p) => Ok(Text {
+            subject: p.subject,
+            body: p.body,
+            html: p.html,
             fell_back: Some(first),
         }),
         Err(e) => Err(NotifyError::FallbackFailed {
@@ -397,10 +172,12 @@ mod tests {
     }
 
     #[test]
-    fn a_named_template_missing_from_the_folder_falls_back_to_the_shipped_one() {
+    fn a_named_template_missing_from_the_folder_is_the_shipped_one() {
         let dir = tempfile::tempdir().unwrap();
         let mine = breaks_without_attachments(dir.path(), "Mine");
-        assert!(!mine.has_template("auto_reply_after_hours"));
+        // Laid over the shipped set: the shipped after-hours reply is there.
+        assert!(mine.has_template("auto_reply_after_hours"));
+        assert!(!mine.has_template("auto_reply_holidays"));
         let t = render_with_fallback(
             &mine,
             shipped(),
@@ -410,22 +187,32 @@ mod tests {
         )
         .unwrap();
         assert!(t.body.contains("Our office is closed now"), "{}", t.body);
-        assert!(t
-            .fell_back
-            .unwrap()
-            .contains("no template auto_reply_after_hours"));
+        assert!(t.fell_back.is_none());
+        // One neither has: an error naming it.
+        let e = render_with_fallback(
+            &mine,
+            shipped(),
+            "auto_reply_holidays",
+            "en",
+            &Context::sample(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("no template auto_reply_holidays"), "{e}");
     }
 
     /// Templates whose auto-reply names the first attachment: fine for the
     /// sample (it has one), broken for a mail without attachments.
     fn breaks_without_attachments(dir: &Path, body: &str) -> Templates {
-        std::fs::create_dir_all(dir.join("en")).unwrap();
-        for kind in Kind::ALL {
-            std::fs::write(
-                dir.join("en").join(format!("{}.txt", kind.name())),
-                format!("Subject: {{{{ ticket.tag }}}}\n\n{body}\n"),
-            )
-            .unwrap();
+        for lang in ["en", "fr", "pt"] {
+            std::fs::create_dir_all(dir.join(lang)).unwrap();
+            for kind in Kind::ALL {
+                std::fs::write(
+                    dir.join(lang).join(format!("{}.txt", kind.name())),
+                    format!("Subject: {{{{ ticket.tag }}}}\n\n{body}\n"),
+                )
+                .unwrap();
+            }
         }
         Templates::load(dir, "en").unwrap_or_else(|e| panic!("{e}"))
     }

@@ -2,6 +2,7 @@
 //! (headers, encoding, what hostile values cannot do).
 
 use super::*;
+use std::path::Path;
 
 fn templates() -> Templates {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-templates");
@@ -99,6 +100,8 @@ fn hostile_subject_cannot_add_headers() {
         ticket_number: "2026112210000017",
         fqdn: "desk.example.com",
         dkim: None,
+        thread_topic: Some("hi\r\nBcc: topic@example.com"),
+        thread_index: Some("AcmK80zS8L6DgfKxTMON80Obs/ge4QAAAAOa\r\nX-Evil: 2"),
     };
     let r = build(&env, &subject, &body).unwrap();
     let text = String::from_utf8_lossy(&r.raw);
@@ -144,13 +147,11 @@ fn malformed_templates_are_named() {
     .unwrap();
     let e = Templates::load(dir.path(), "en").err().unwrap().to_string();
     assert!(e.contains("auto_reply.txt"), "{e}");
+    // The other templates are the shipped ones: the folder loads.
     std::fs::write(dir.path().join("en/auto_reply.txt"), "Subject: x\n\nbody").unwrap();
-    let e = Templates::load(dir.path(), "en").err().unwrap().to_string();
-    assert!(e.contains("agent_new_ticket"), "{e}");
+    let t = Templates::load(dir.path(), "en").unwrap_or_else(|e| panic!("{e}"));
+    assert!(t.has_template("agent_new_ticket"));
     // An unknown variable is caught at load, naming the file.
-    for f in ["agent_new_ticket", "agent_follow_up"] {
-        std::fs::write(dir.path().join(format!("en/{f}.txt")), "Subject: x\n\nbody").unwrap();
-    }
     std::fs::write(
         dir.path().join("en/auto_reply.txt"),
         "Subject: x\n\n{{ ticket.nope }}",
@@ -158,4 +159,71 @@ fn malformed_templates_are_named() {
     .unwrap();
     let e = Templates::load(dir.path(), "en").err().unwrap().to_string();
     assert!(e.contains("auto_reply.txt"), "{e}");
+}
+
+#[test]
+fn html_goes_as_multipart_alternative_with_the_text_first() {
+    let env = Envelope {
+        from_address: "support@desk.example.com",
+        to: &["ana@example.pt".to_string()],
+        message_id: "x.2@desk.example.com",
+        ticket_number: "2026112210000017",
+        fqdn: "desk.example.com",
+        thread_topic: Some("Impressão avariada"),
+        thread_index: Some("AcmK80zS8L6DgfKxTMON80Obs/ge4QAAAAOa"),
+        ..Default::default()
+    };
+    let text = "Olá Ana, é só um teste.\n";
+    let html = "<p>Olá Ana, é <b>só</b> um teste.</p>\n";
+    let r = build_alternative(&env, "Teste", text, Some(html)).unwrap();
+    let raw = String::from_utf8_lossy(&r.raw).into_owned();
+    let head = raw.split("\r\n\r\n").next().unwrap();
+    // The Content-Type is the mail's own header (so DKIM signs what is
+    // sent), and the body is 7bit.
+    assert!(
+        head.contains("Content-Type: multipart/alternative;"),
+        "{head}"
+    );
+    assert!(head.contains("Content-Transfer-Encoding: 7bit"), "{head}");
+    assert!(head.contains("Thread-Topic: =?utf-8?"), "{head}");
+    assert!(
+        head.contains("Thread-Index: AcmK80zS8L6DgfKxTMON80Obs/ge4QAAAAOa"),
+        "{head}"
+    );
+    assert!(r.raw.is_ascii());
+    let msg = mail_parser::MessageParser::default().parse(&r.raw).unwrap();
+    // RFC 2047-encoded by lettre ("Impressão" in UTF-8, base64).
+    assert_eq!(
+        msg.header_raw("Thread-Topic").map(str::trim),
+        Some("=?utf-8?b?SW1wcmVzc8Ojbw==?= avariada")
+    );
+    assert_eq!(msg.body_text(0).unwrap().trim_end(), text.trim_end());
+    assert_eq!(msg.body_html(0).unwrap().trim_end(), html.trim_end());
+    let text_at = raw.find("Content-Type: text/plain").unwrap();
+    let html_at = raw.find("Content-Type: text/html").unwrap();
+    assert!(text_at < html_at);
+    // Without HTML: one text/plain part, as before.
+    let r = build_alternative(&env, "Teste", text, None).unwrap();
+    let raw = String::from_utf8_lossy(&r.raw).into_owned();
+    assert!(
+        raw.contains("Content-Type: text/plain; charset=utf-8"),
+        "{raw}"
+    );
+    assert!(!raw.contains("multipart"));
+}
+
+#[test]
+fn a_long_html_line_still_goes_as_7bit_multipart() {
+    let env = Envelope {
+        from_address: "support@desk.example.com",
+        to: &["ana@example.pt".to_string()],
+        message_id: "x.3@desk.example.com",
+        fqdn: "desk.example.com",
+        ..Default::default()
+    };
+    let html = format!("<p style=\"{}\">é</p>", "color: #222222; ".repeat(20));
+    let r = build_alternative(&env, "Teste", &"x".repeat(300), Some(&html)).unwrap();
+    let msg = mail_parser::MessageParser::default().parse(&r.raw).unwrap();
+    assert_eq!(msg.body_html(0).unwrap().trim_end(), html);
+    assert_eq!(msg.body_text(0).unwrap().trim_end(), "x".repeat(300));
 }

@@ -43,6 +43,7 @@ pub mod retention;
 pub mod safeguards;
 pub mod search;
 pub mod synthetic;
+pub mod thread;
 pub mod ticket_fields;
 pub mod views;
 

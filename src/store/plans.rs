@@ -35,6 +35,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("safeguards.rs", include_str!("safeguards.rs")),
     ("ticket_fields.rs", include_str!("ticket_fields.rs")),
     ("search.rs", include_str!("search.rs")),
+    ("thread.rs", include_str!("thread.rs")),
     ("views.rs", include_str!("views.rs")),
 ];
 

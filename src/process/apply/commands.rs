@@ -141,8 +141,11 @@ impl Processor {
             ticket_number: "",
             fqdn: &self.config.system.fqdn,
             dkim: self.config.smtp.dkim.as_ref(),
+            // No ticket, so no conversation of ours to continue.
+            ..Default::default()
         };
-        let rendered = notify::build(&env, &text.subject, &text.body)?;
+        let rendered =
+            notify::build_alternative(&env, &text.subject, &text.body, text.html.as_deref())?;
         commands::enqueue_without_ticket(
             db,
             kind,

@@ -14,6 +14,7 @@ mod notice;
 mod refusal;
 mod relations;
 mod scheduled;
+mod thread;
 
 pub(in crate::process) use article::sync_filesystem;
 

@@ -11,7 +11,6 @@ use crate::config::Mailbox as MailboxConfig;
 use crate::mail::InboundMail;
 use crate::notify::{self, Kind};
 use crate::store::{machines, outbox, records, safeguards, Db};
-use crate::threading;
 
 impl Processor {
     /// Send the plan's notifications, or note why each held-back one was
@@ -98,6 +97,12 @@ impl Processor {
                 vec![(n.to.clone(), None)]
             };
             let split = groups.len() > 1;
+            let to_agents = n.is_agents_alert || n.kind == Kind::AgentNote;
+            // A customer's Outlook index is continued in mail back to the
+            // customers; an agent's mail started from our alert, not theirs.
+            let their_index = (!to_agents && !relay && standing != Some(Standing::AgentsSide))
+                .then(|| super::thread::thread_index_of(mail))
+                .flatten();
             for (to, reply_to) in &groups {
                 // One mail per recipient when each gets its own token:
                 // each then needs its own Message-ID.
@@ -108,6 +113,8 @@ impl Processor {
                     salt: &salt,
                     from_name: from_name.as_deref(),
                     thread: thread.as_ref(),
+                    to_agents,
+                    their_index,
                 };
                 let sent = self.send(db, n.kind, template, ticket, mailbox, mail, &ctx, &out, sha);
                 let outbox_id = match sent {
@@ -282,42 +289,38 @@ impl Processor {
             tracing::warn!(ticket = %ticket.number, kind = kind.name(), template,
                 "template failed, the shipped one was used instead (fix the template, then reload): {why}");
         }
-        let (mut subject, body) = (text.subject, text.body);
+        let (mut subject, body) = (text.subject.clone(), text.body.clone());
         let tag = self.numbering.subject_tag(&ticket.number);
         if !subject.contains(&tag) {
             subject = format!("{tag} {subject}");
         }
-        // The tail of the customer's References (bounded) plus their mail;
-        // an agent's reply threads to the customer's mail on the ticket.
-        let (in_reply_to, references) = match out.thread {
-            Some((irt, refs)) => (irt.as_deref(), refs.clone()),
-            None => {
-                let skip = mail
-                    .references
-                    .len()
-                    .saturating_sub(threading::MAX_REFERENCES);
-                let mut references: Vec<String> = mail
-                    .references
-                    .iter()
-                    .skip(skip)
-                    .map(|r| threading::normalize_message_id(r))
-                    .filter(|r| !r.is_empty())
-                    .collect();
-                if let Some(mid) = &mail.message_id {
-                    references.push(mid.clone());
-                }
-                (mail.message_id.as_deref(), references)
-            }
+        // An agent's reply threads to the customer's mail on the ticket,
+        // anything else to the mail that caused it; References name the
+        // ticket's mail in order (what the recipients may see).
+        let in_reply_to = match out.thread {
+            Some((irt, _)) => irt.as_deref(),
+            None => mail.message_id.as_deref(),
         };
+        let chain = super::thread::chain_headers(
+            db,
+            ticket,
+            out.to_agents,
+            in_reply_to,
+            out.their_index,
+            &message_id,
+        )?;
+        let topic = notify::thread_index::thread_topic(&ticket.subject);
         let env = notify::Envelope {
             from_address: &mailbox.address,
             from_name: out.from_name.or(mailbox.display_name.as_deref()),
             to,
-            reply_to: out.reply_to,
+            // Answers go to the queue's address (or, for agents, to the
+            // one carrying their token).
+            reply_to: Some(out.reply_to.unwrap_or(&mailbox.address)),
             envelope_from: None,
             message_id: &message_id,
             in_reply_to,
-            references: &references,
+            references: &chain.references,
             // An agent's reply is a person's mail, not an automatic one.
             auto_submitted: match kind {
                 Kind::AutoReply => Some("auto-replied"),
@@ -329,8 +332,10 @@ impl Processor {
             ticket_number: &ticket.number,
             fqdn: &self.config.system.fqdn,
             dkim: self.config.smtp.dkim.as_ref(),
+            thread_topic: Some(&topic),
+            thread_index: Some(&chain.thread_index),
         };
-        let rendered = notify::build(&env, &subject, &body)?;
+        let rendered = notify::build_alternative(&env, &subject, &body, text.html.as_deref())?;
         let article_id = records::insert_article(
             db,
             &records::NewArticle {
@@ -344,7 +349,7 @@ impl Processor {
                 cc: "",
                 subject: &rendered.subject,
                 text: &rendered.body,
-                html: None,
+                html: text.html.as_deref(),
                 message_id: Some(&message_id),
                 in_reply_to,
                 automatic: None,
@@ -396,9 +401,14 @@ pub(super) struct Outgoing<'a> {
     pub(super) salt: &'a str,
     /// The From display name instead of the mailbox's ("Agent via Support").
     pub(super) from_name: Option<&'a str>,
-    /// In-Reply-To and References instead of the inbound mail's (an
-    /// agent's reply threads to the customer's mail).
+    /// In-Reply-To instead of the inbound mail's (an agent's reply threads
+    /// to the customer's mail); its References are not used: every mail
+    /// names the ticket's own ([`super::thread::chain_headers`]).
     pub(super) thread: Option<&'a (Option<String>, Vec<String>)>,
+    /// Sent to agents: References may name internal mail.
+    pub(super) to_agents: bool,
+    /// The inbound mail's `Thread-Index`, to continue in this mail.
+    pub(super) their_index: Option<&'a str>,
 }
 
 fn truncate(s: &str, max: usize) -> String {

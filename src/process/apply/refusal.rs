@@ -135,6 +135,7 @@ impl Processor {
             self.config.system.fqdn
         );
         let references: Vec<String> = mail.message_id.iter().cloned().collect();
+        let topic = notify::thread_index::thread_topic(&mail.subject);
         let env = notify::Envelope {
             from_address: &mailbox.address,
             from_name: mailbox.display_name.as_deref(),
@@ -149,8 +150,12 @@ impl Processor {
             ticket_number: "",
             fqdn: &self.config.system.fqdn,
             dkim: self.config.smtp.dkim.as_ref(),
+            thread_topic: Some(&topic),
+            // No ticket, no conversation of ours to index.
+            thread_index: None,
         };
-        let rendered = notify::build(&env, &text.subject, &text.body)?;
+        let rendered =
+            notify::build_alternative(&env, &text.subject, &text.body, text.html.as_deref())?;
         let outbox_id = refusals::enqueue(
             db,
             id,

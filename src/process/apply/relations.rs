@@ -113,6 +113,9 @@ impl Processor {
             salt: &n.other,
             from_name: None,
             thread: Some(&thread),
+            // To customers or another helpdesk: nothing internal named.
+            to_agents: false,
+            their_index: None,
         };
         self.send(
             db,

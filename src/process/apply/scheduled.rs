@@ -97,22 +97,29 @@ impl Processor {
         if !subject.contains(&tag) {
             subject = format!("{tag} {subject}");
         }
-        let references = agent_reply::customer_message_ids(db, ticket.id)?;
+        // In the customers' thread: answering their last mail, with the
+        // ticket's References and Outlook's Thread-Topic/Thread-Index.
+        let last = agent_reply::customer_message_ids(db, ticket.id)?.pop();
+        let chain =
+            super::thread::chain_headers(db, &ticket, false, last.as_deref(), None, &message_id)?;
+        let topic = notify::thread_index::thread_topic(&ticket.subject);
         let env = notify::Envelope {
             from_address: &mailbox.address,
             from_name: mailbox.display_name.as_deref(),
             to: &n.to,
-            reply_to: None,
+            reply_to: Some(&mailbox.address),
             envelope_from: None,
             message_id: &message_id,
-            in_reply_to: references.last().map(String::as_str),
-            references: &references,
+            in_reply_to: last.as_deref(),
+            references: &chain.references,
             auto_submitted: Some("auto-generated"),
             ticket_number: &ticket.number,
             fqdn: &self.config.system.fqdn,
             dkim: self.config.smtp.dkim.as_ref(),
+            thread_topic: Some(&topic),
+            thread_index: Some(&chain.thread_index),
         };
-        let rendered = notify::build(&env, &subject, &text.body)?;
+        let rendered = notify::build_alternative(&env, &subject, &text.body, text.html.as_deref())?;
         let article_id = records::insert_article(
             db,
             &records::NewArticle {
