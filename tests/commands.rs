@@ -45,7 +45,15 @@ struct Setup {
 /// Queue `support` of group `staff`, worked by alice and bert (alerts to
 /// both); a ticket opened by ana, whose auto-reply and alerts arrived.
 fn setup(opts: DeskOptions) -> Setup {
+    setup_with(opts, "")
+}
+
+/// [`setup`] with `config` appended to the desk's configuration.
+fn setup_with(opts: DeskOptions, config: &str) -> Setup {
     let mut desk = Desk::new(opts);
+    let mut text = std::fs::read_to_string(&desk.config).unwrap();
+    text.push_str(config);
+    std::fs::write(&desk.config, text).unwrap();
     let ana = desk.customer("ana");
     let alice = format!("alice-{}@support.test", desk.id);
     let bert = format!("bert-{}@support.test", desk.id);
@@ -174,7 +182,7 @@ fn commands_apply_the_transcript_arrives_and_the_customer_gets_nothing() {
         "#assign bert",
         "applied: assigned to bert",
         "NOT A COMMAND: no command #stat",
-        "REFUSED: #merge is not available in this build",
+        "REFUSED: no ticket 2026010110000011",
     ] {
         assert!(text.contains(line), "{line:?} in\n{text}");
     }
@@ -198,7 +206,18 @@ fn commands_apply_the_transcript_arrives_and_the_customer_gets_nothing() {
     // in the same commit as the transcript).
     let kinds = out_kinds(&s.desk, &s.number);
     assert!(!kinds.contains(&"agent_reply".to_string()), "{kinds:?}");
-    assert_eq!(imap_messages(&s.ana, "INBOX").len(), 1);
+    // The customer hears of the move alone (`state_changed`, from the
+    // lifecycle), never of the commands themselves.
+    assert!(kinds.contains(&"state_changed".to_string()), "{kinds:?}");
+    let notice = wait_for(60, "the state notice in ana's mailbox", || {
+        imap_messages(&s.ana, "INBOX")
+            .into_iter()
+            .find(|m| subject(m).contains("Now waiting"))
+    });
+    for secret in ["#priority", "#assign", "printer", "It does not print"] {
+        assert!(!body(&notice).contains(secret), "{secret:?} reached the customer");
+    }
+    assert_eq!(imap_messages(&s.ana, "INBOX").len(), 2);
     // The transcript is internal.
     let out = show(&s.desk, &s.number)["articles"].clone();
     let tr = out
@@ -225,6 +244,45 @@ fn commands_apply_the_transcript_arrives_and_the_customer_gets_nothing() {
         "{e}"
     );
     assert_eq!(s.desk.stop(), Some(0));
+}
+
+#[test]
+fn strict_mode_refuses_a_forbidden_move_and_says_why() {
+    let s = setup_with(
+        DeskOptions::default(),
+        "\n[lifecycle.queue.support]\nmode = \"strict\"\n",
+    );
+    // Her first action opens the posted ticket; strict mode's matrix then
+    // has no open → validated, but has open → resolved.
+    let mail = answer(
+        &s,
+        &s.alice,
+        "Alice Martin",
+        "strict",
+        "#state validated\r\n#state resolved\r\n",
+    );
+    smtp_send(&s.alice, &[&s.desk.support], &mail);
+    let transcript = wait_for(60, "the transcript in alice's mailbox", || {
+        imap_messages(&s.alice, "INBOX")
+            .into_iter()
+            .find(|m| subject(m).contains("Commands"))
+    });
+    let text = body(&transcript);
+    for line in [
+        "#state validated",
+        "REFUSED: queue support is in strict mode: the assigned agent may move a ticket in state open \
+         only to resolving, waiting, testing, resolved, abandoned, transferred",
+        "applied: state open → resolved",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    let t = show(&s.desk, &s.number);
+    assert_eq!(t["state"], "resolved", "{t}");
+    let h = history(&s.desk, &s.number);
+    assert!(
+        !h.iter().any(|e| e["new"] == "validated"),
+        "the refused move left no history: {h:?}"
+    );
 }
 
 #[test]

@@ -133,10 +133,18 @@ fn commands_only_change_the_ticket_relay_nothing_and_get_a_transcript() {
             by_command("type", None, Some("incident")),
         ]
     );
-    // Nothing to the customer; one transcript to the agent.
+    // No relayed reply (it has no text); one transcript to the agent. The
+    // customers hear of the move itself only: `resolved`, asking them to
+    // confirm or reopen (process::lifecycle's notice).
     assert_eq!(
         sent(&p),
-        [(Kind::CommandTranscript, vec![ALICE.to_string()])]
+        [
+            (Kind::CommandTranscript, vec![ALICE.to_string()]),
+            (
+                Kind::Resolved,
+                vec!["ana@customer.test".to_string(), "carl@customer.test".to_string()]
+            )
+        ]
     );
     assert!(p.notifications.iter().any(|n| n.kind == Kind::AgentReply
         && n.suppressed

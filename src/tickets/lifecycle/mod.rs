@@ -304,7 +304,7 @@ impl Lifecycle {
         match allowed {
             Some(tos) if tos.iter().any(|t| t == to) => Ok(()),
             Some(tos) if !tos.is_empty() => Err(format!(
-                "queue {queue} is in strict mode: {} may move a {from} ticket only to {}",
+                "queue {queue} is in strict mode: {} may move a ticket in state {from} only to {}",
                 if role == Role::Assigned {
                     "the assigned agent"
                 } else {
@@ -313,7 +313,7 @@ impl Lifecycle {
                 tos.join(", ")
             )),
             _ => Err(format!(
-                "queue {queue} is in strict mode: {} may not move a {from} ticket",
+                "queue {queue} is in strict mode: {} may not move a ticket in state {from}",
                 if role == Role::Assigned {
                     "the assigned agent"
                 } else {

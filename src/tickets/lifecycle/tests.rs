@@ -122,13 +122,13 @@ fn strict_follows_the_matrix_per_queue() {
     assert_eq!(
         l.may_move("Billing", "validated", "resolved", Role::Agent),
         Err(
-            "queue Billing is in strict mode: an agent may move a validated ticket only to open"
+            "queue Billing is in strict mode: an agent may move a ticket in state validated only to open"
                 .into()
         )
     );
     assert_eq!(
         l.may_move("Billing", "posted", "validated", Role::Assigned),
-        Err("queue Billing is in strict mode: the assigned agent may move a posted ticket only to open, resolving, waiting, abandoned, transferred".into())
+        Err("queue Billing is in strict mode: the assigned agent may move a ticket in state posted only to open, resolving, waiting, abandoned, transferred".into())
     );
     // Another queue keeps the relaxed default.
     assert_eq!(
@@ -188,7 +188,7 @@ fn the_assigned_agent_has_a_row_of_its_own_when_given() {
     .unwrap();
     assert_eq!(
         l.may_move("Q", "open", "waiting", Role::Agent),
-        Err("queue Q is in strict mode: an agent may not move a open ticket".into())
+        Err("queue Q is in strict mode: an agent may not move a ticket in state open".into())
     );
 }
 
