@@ -1,7 +1,7 @@
 //! OAuth2 for IMAP and SMTP (`auth = "oauth2"`): the tokens of each
-//! account (a mailbox, or `smtp`) in a file of their own ([`file`]),
+//! account (a mailbox, or `smtp`) in a file of their own ([`mod@file`]),
 //! obtained by the device-code login `postdesk oauth login NAME` and
-//! refreshed here ([`client`], the `oauth2` crate), and the SASL
+//! refreshed here (`client.rs`, the `oauth2` crate), and the SASL
 //! mechanisms that carry them ([`sasl`]). Intake and the outbox ask
 //! [`access_token`] before each login; it refreshes when less than
 //! [`REFRESH_MARGIN`] is left, saves a rotated refresh token at once,
