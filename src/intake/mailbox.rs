@@ -35,6 +35,8 @@ const BATCH_BYTES: u64 = 16 * 1024 * 1024;
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 /// A session up this long has been useful: the reconnect backoff starts over.
 const USEFUL_SESSION: Duration = Duration::from_secs(60);
+/// The shortest session an OAuth2 login gets before logging in again.
+const MIN_OAUTH_SESSION: Duration = Duration::from_secs(60);
 /// IDLE is re-issued at least this often (RFC 2177 asks for < 29 min).
 const MAX_IDLE: Duration = Duration::from_secs(25 * 60);
 
@@ -234,10 +236,12 @@ async fn session(
     // useful: it took mail in, or it stayed up a while. A server that drops
     // every session right after SELECT or at IDLE is not hammered.
     let (started, start_uid) = (std::time::Instant::now(), last_uid);
-    // With OAuth2: log in again (fresh token) before this one expires.
+    // With OAuth2: log in again (fresh token) before this one expires;
+    // a token shorter-lived than the margin still gets a session of
+    // MIN_OAUTH_SESSION, not a login loop.
     let relogin_at = token_expires.map(|at| {
         let left = at - crate::store::now_unix() - crate::oauth::REFRESH_MARGIN.as_secs() as i64;
-        tokio::time::Instant::now() + Duration::from_secs(left.max(0) as u64)
+        tokio::time::Instant::now() + Duration::from_secs(left.max(0) as u64).max(MIN_OAUTH_SESSION)
     });
     loop {
         if relogin_at.is_some_and(|at| tokio::time::Instant::now() >= at) {
