@@ -341,3 +341,103 @@ fn revoked_refresh_token_marks_the_mailbox_unhealthy_until_a_new_login() {
     );
     desk.stop();
 }
+
+/// An extra Postfix that takes mail only from clients that authenticated
+/// through the OAuth2 Dovecot's SASL socket; stopped on drop.
+struct SaslPostfix {
+    name: String,
+    port: u16,
+}
+
+impl SaslPostfix {
+    fn start(dc: &OAuthDovecot) -> SaslPostfix {
+        let name = unique("sasl");
+        let port = free_port();
+        let extra = format!(
+            "smtpd_sasl_auth_enable = yes\n\
+             smtpd_sasl_type = dovecot\n\
+             smtpd_sasl_path = {}/o-{}/run/auth-postfix\n\
+             mynetworks =\n\
+             smtpd_relay_restrictions = permit_sasl_authenticated, reject\n\
+             smtpd_recipient_restrictions = permit_sasl_authenticated, reject\n",
+            stack().dir.display(),
+            dc.name
+        );
+        let out = Command::new("bash")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/mailstack/mailstack.sh"
+            ))
+            .arg("postfix-start")
+            .arg(&stack().dir)
+            .args([&name, &port.to_string()])
+            .env("MAILSTACK_POSTFIX_EXTRA", extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "postfix-start: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SaslPostfix { name, port }
+    }
+
+    fn maillog(&self) -> String {
+        std::fs::read_to_string(stack().dir.join(format!("postfix-{}/maillog", self.name)))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for SaslPostfix {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/mailstack/mailstack.sh"
+            ))
+            .arg("postfix-stop")
+            .arg(&stack().dir)
+            .arg(&self.name)
+            .output();
+    }
+}
+
+#[test]
+fn smtp_sends_with_xoauth2_through_postfix_asking_dovecot_sharing_the_mailbox_token() {
+    let (mut desk, server, dc) = setup(0, 3600, "xoauth2", true);
+    let relay = SaslPostfix::start(dc.as_ref().unwrap());
+    let text = std::fs::read_to_string(&desk.config).unwrap().replacen(
+        &format!("port = {}\ntls = \"none\"", stack().smtp_port),
+        &format!(
+            "port = {}\ntls = \"none\"\nusername = \"{}\"\nauth = \"oauth2\"\noauth2 = {{ mailbox = \"support\" }}",
+            relay.port, desk.support
+        ),
+        1,
+    );
+    std::fs::write(&desk.config, text).unwrap();
+    login(&desk);
+    let customer = desk.customer("relay");
+    smtp_send(
+        &customer,
+        &[&desk.support],
+        &desk.mail(&customer, "Send me a reply", "r1", "Hi"),
+    );
+    wait_for_mail(&desk.support, "INBOX", 1, 60);
+    desk.start();
+    desk.wait_tickets(1, 60);
+    // The auto-reply and the agents' alert, through the relay that takes
+    // nothing without a login.
+    desk.wait_sent(2, 60);
+    wait_for_mail(&customer, "INBOX", 1, 60);
+    let log = relay.maillog();
+    assert!(
+        log.contains(&format!(
+            "sasl_method=XOAUTH2, sasl_username={}",
+            desk.support
+        )),
+        "{log}"
+    );
+    assert!(server.state.lock().unwrap().count("/introspect", "") >= 2);
+    desk.stop();
+}

@@ -24,7 +24,9 @@
 #                                              only with XOAUTH2/OAUTHBEARER
 #                                              tokens checked at the OAuth2
 #                                              introspection endpoint URL;
-#                                              print IMAP_PORT=...
+#                                              print IMAP_PORT=...; its SASL
+#                                              socket for Postfix is
+#                                              DIR/o-NAME/run/auth-postfix
 #   mailstack.sh dovecot-oauth-stop DIR NAME   stop that extra instance
 #
 # DIR/env (KEY=VALUE, shell-sourceable, values never need quoting):
@@ -527,6 +529,13 @@ service pop3-login {
   }
   inet_listener pop3s {
     port = 0
+  }
+}
+# For a Postfix instance authenticating SMTP clients with these tokens
+# (smtpd_sasl_type = dovecot, smtpd_sasl_path = DIR/o-NAME/run/auth-postfix).
+service auth {
+  unix_listener auth-postfix {
+    mode = 0666
   }
 }
 EOF
