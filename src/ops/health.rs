@@ -221,6 +221,33 @@ after = "flag"
     }
 
     #[test]
+    fn an_account_needing_a_new_login_is_unhealthy_at_once() {
+        let mut mb = mailbox(false, Some(2000));
+        mb.get_mut("m").unwrap().reauthorise =
+            Some("OAuth2 re-authorisation needed: run `postdesk oauth login m`".into());
+        let r = check(mb, Backlog::default(), 2001, false);
+        assert_eq!(
+            r.problems,
+            ["mailbox m: OAuth2 re-authorisation needed: run `postdesk oauth login m`"]
+        );
+        assert!(!r.mailboxes[0].ok);
+        let smtp = SmtpState {
+            reauthorise: Some("run `postdesk oauth login smtp`".into()),
+            ..Default::default()
+        };
+        let r = report(
+            &config(),
+            &BTreeMap::new(),
+            &smtp,
+            &Backlog::default(),
+            1000,
+            1001,
+        );
+        assert!(!r.ok && !r.outbox.ok, "{r:?}");
+        assert_eq!(r.problems, ["smtp: run `postdesk oauth login smtp`"]);
+    }
+
+    #[test]
     fn old_outbox_mail_is_unhealthy() {
         let backlog = |oldest| Backlog {
             outbox_pending: 2,
