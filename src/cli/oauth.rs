@@ -2,7 +2,9 @@
 //! and the relay (`auth = "oauth2"`). `login NAME` runs the device-code
 //! flow (prints where to go and the code, waits for the approval) and
 //! writes the tokens the daemon then uses and refreshes; a running daemon
-//! picks them up at its next login attempt, no restart needed. `status`
+//! picks them up at its next login attempt, no restart needed (run as
+//! root, the files are given to the data folder's owner, the daemon's
+//! user). `status`
 //! shows each account's tokens without a secret; `logout` removes them.
 
 use std::io::Write;
@@ -102,6 +104,7 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                 )
             })?;
             oauth::file::save(&o.token_file, &tokens)?;
+            give_to_daemon(&config, o)?;
             let s = oauth::status_of(o, Some(&tokens), tokens.updated_unix);
             if *json {
                 out.json(&s)?;
@@ -149,6 +152,37 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Run as root, hand the token folder and file to the owner of the data
+/// folder (the daemon's user), so the daemon can read and refresh them.
+fn give_to_daemon(config: &Config, o: &OAuth2) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let data = &config.storage.data_dir;
+    let Ok(meta) = std::fs::metadata(data) else {
+        return Ok(());
+    };
+    if meta.uid() == 0 {
+        return Ok(());
+    }
+    let lock = {
+        let mut l = o.token_file.as_os_str().to_owned();
+        l.push(".lock");
+        std::path::PathBuf::from(l)
+    };
+    let folder = o.token_file.parent().unwrap_or(data);
+    for p in [folder, o.token_file.as_path(), lock.as_path()] {
+        if p.exists() {
+            std::os::unix::fs::chown(p, Some(meta.uid()), Some(meta.gid())).with_context(|| {
+                format!("giving {} to the owner of {}", p.display(), data.display())
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// The account `name` names, or exit 66 listing those there are.
