@@ -207,7 +207,8 @@ fn daemon_refreshes_before_expiry_saves_the_rotated_token_and_fetches_with_xoaut
 }
 
 #[test]
-fn oauthbearer_login_uses_a_fresh_token_as_it_is_and_a_refused_token_says_so() {
+fn oauthbearer_login_uses_a_fresh_token_as_it_is_warns_of_a_lapsing_refresh_token_and_a_refused_token_says_so(
+) {
     let (desk, server, _dc) = setup(0, 3600, "oauthbearer", true);
     login(&desk);
     let out = desk.cli(&["check", "--connect"]);
@@ -225,6 +226,31 @@ fn oauthbearer_login_uses_a_fresh_token_as_it_is_and_a_refused_token_says_so() {
             .count("/token", "refresh_token"),
         0,
         "a token with an hour left is not refreshed"
+    );
+    // A refresh token 80 days old nears Microsoft's 90 (warned 14 days
+    // ahead): said at the next login, and by `oauth status`.
+    let mut t = tokens(&desk);
+    t["refresh_token_since_unix"] =
+        (t["refresh_token_since_unix"].as_i64().unwrap() - 80 * 86_400).into();
+    std::fs::write(token_file(&desk), t.to_string()).unwrap();
+    let out = desk.cli(&["fetch", "--mailbox", "support"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("is 80 days old and lapses after 90 days: run `postdesk oauth login support` before then"),
+        "{err}"
+    );
+    let out = desk.cli(&["oauth", "status"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(
+            "refresh token 80.0 days old — LAPSING SOON: run `postdesk oauth login support`"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        desk.json(&["oauth", "status", "--json"])[0]["lapsing"],
+        true
     );
     // The server forgets the access token: Dovecot refuses it, and the
     // exchange ends with a NO instead of hanging.
