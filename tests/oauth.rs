@@ -122,6 +122,15 @@ fn mode(p: &std::path::Path) -> u32 {
 #[test]
 fn oauth_login_polls_until_approved_and_keeps_the_tokens_0600() {
     let (desk, server, _) = setup(2, 3600, "xoauth2", false);
+    // Before the login, `check` says what to run (a warning: the daemon
+    // may start, and waits for the tokens).
+    let out = desk.cli(&["check"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("support: not logged in: run `postdesk oauth login support`"),
+        "{said}"
+    );
     let text = login(&desk);
     assert!(
         text.contains(&server.url("/verify")) && text.contains("WDJB-MJHT"),

@@ -103,7 +103,12 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                     format!("login of {:?} failed: {e:#}", o.account),
                 )
             })?;
-            oauth::file::save(&o.token_file, &tokens)?;
+            {
+                // Not in the middle of a daemon's refresh, which would
+                // write its result over these tokens.
+                let _lock = oauth::file::RefreshLock::acquire(&o.token_file)?;
+                oauth::file::save(&o.token_file, &tokens)?;
+            }
             give_to_daemon(&config, o)?;
             let s = oauth::status_of(o, Some(&tokens), tokens.updated_unix);
             if *json {
