@@ -235,3 +235,70 @@ pub fn status(o: &OAuth2) -> anyhow::Result<Status> {
     let t = file::load(&o.token_file)?;
     Ok(status_of(o, t.as_ref(), crate::store::now_unix()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> OAuth2 {
+        OAuth2 {
+            account: "support".into(),
+            device_authorization_url: "http://127.0.0.1:1/d".into(),
+            token_url: "http://127.0.0.1:1/t".into(),
+            client_id: "c".into(),
+            client_secret: None,
+            scopes: vec!["s".into()],
+            mechanism: crate::config::Mechanism::Xoauth2,
+            token_file: PathBuf::from("/nonexistent/oauth/support.json"),
+            refresh_token_max_age: Duration::from_secs(90 * 86_400),
+            refresh_token_warn: Duration::from_secs(14 * 86_400),
+        }
+    }
+
+    fn tokens(since: i64) -> Tokens {
+        Tokens {
+            account: "support".into(),
+            token_url: "http://127.0.0.1:1/t".into(),
+            client_id: "c".into(),
+            access_token: "a".into(),
+            access_expires_unix: Some(1_000),
+            refresh_token: Some("r".into()),
+            refresh_token_since_unix: since,
+            updated_unix: since,
+            scopes: vec![],
+            refused: None,
+        }
+    }
+
+    #[test]
+    fn a_refresh_token_is_lapsing_from_max_age_less_the_warning() {
+        const DAY: i64 = 86_400;
+        let o = account();
+        let now = 100 * DAY;
+        let s = status_of(&o, Some(&tokens(now - 76 * DAY + 1)), now);
+        assert!(!s.lapsing && s.reauthorise.is_none(), "{s:?}");
+        let s = status_of(&o, Some(&tokens(now - 76 * DAY)), now);
+        assert!(s.lapsing, "{s:?}");
+        assert_eq!(s.access_expires_in_secs, Some(1_000 - now));
+        assert_eq!(
+            status_of(&o, None, now).reauthorise.as_deref(),
+            Some("not logged in")
+        );
+        let refused = Tokens {
+            refused: Some("invalid_grant".into()),
+            ..tokens(now)
+        };
+        assert_eq!(
+            status_of(&o, Some(&refused), now).reauthorise.as_deref(),
+            Some("invalid_grant")
+        );
+    }
+
+    #[test]
+    fn the_lapse_warning_comes_at_most_once_a_day() {
+        assert!(warn_due("warn-test", 1_000));
+        assert!(!warn_due("warn-test", 1_000 + 86_399));
+        assert!(warn_due("warn-test", 1_000 + 86_400));
+        assert!(warn_due("another", 1_000));
+    }
+}
