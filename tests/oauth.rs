@@ -178,6 +178,82 @@ fn oauth_login_polls_until_approved_and_keeps_the_tokens_0600() {
 }
 
 #[test]
+fn authorization_code_login_reads_back_the_pasted_address_and_checks_its_state() {
+    use std::io::BufRead as _;
+    let (desk, server, _) = setup(0, 3600, "xoauth2", false);
+    let text = std::fs::read_to_string(&desk.config).unwrap().replacen(
+        "client_id = \"postdesk-test\"",
+        &format!(
+            "client_id = \"postdesk-test\", grant = \"authorization_code\", authorization_url = \"{}\"",
+            server.url("/authorize")
+        ),
+        1,
+    );
+    std::fs::write(&desk.config, text).unwrap();
+    let login = |paste: &dyn Fn(&str) -> String| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_postdesk"))
+            .arg("--config")
+            .arg(&desk.config)
+            .args(["oauth", "login", "support", "--json"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        let url = first["authorization_url"].as_str().unwrap().to_string();
+        for want in [
+            "code_challenge_method=S256",
+            "access_type=offline",
+            "response_type=code",
+        ] {
+            assert!(url.contains(want), "{want} in {url}");
+        }
+        assert!(url.starts_with(&server.url("/authorize?")), "{url}");
+        let state = url
+            .split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix("state="))
+            .unwrap()
+            .to_string();
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{}", paste(&state)).unwrap();
+        drop(stdin);
+        let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            rest.join("\n"),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // An address from another login (its state differs) is refused.
+    let (code, out, err) = login(&|_| "http://127.0.0.1:1/?code=auth-code-1&state=forged".into());
+    assert_eq!(code, Some(69), "{out}{err}");
+    // With --json the error is a JSON document on standard output.
+    let e: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        e["error"].as_str().unwrap().contains("not from this login"),
+        "{e}"
+    );
+    assert!(!token_file(&desk).exists());
+    let (code, out, err) =
+        login(&|state| format!("http://127.0.0.1:1/?state={state}&code=auth-code-1&scope=mail"));
+    assert_eq!(code, Some(0), "{out}{err}");
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["has_refresh_token"], true, "{status}");
+    assert_eq!(mode(&token_file(&desk)), 0o600);
+    assert_eq!(
+        server
+            .state
+            .lock()
+            .unwrap()
+            .count("/token", "authorization_code"),
+        1
+    );
+}
+
+#[test]
 fn daemon_refreshes_before_expiry_saves_the_rotated_token_and_fetches_with_xoauth2() {
     // Access tokens good for 2 minutes: less than the 5 minutes the daemon
     // wants left, so it refreshes before its first login.

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use postdesk::config::{Config, OAuth2};
+use postdesk::config::{Config, Grant, OAuth2};
 use postdesk::oauth;
 
 use super::exit::{failure, NOINPUT, UNAVAILABLE};
@@ -19,11 +19,14 @@ use super::Cli;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
-    /// Log an account in (device-code flow): prints a URL and a code to
-    /// enter there, in any browser, as the mailbox's user; waits until it
-    /// is approved, then stores the tokens in data_dir/oauth/NAME.json
-    /// (mode 0600). NAME is a mailbox's name, or `smtp` for the relay's
-    /// own account. Exit 69 when the provider refused or the code expired.
+    /// Log an account in. Device-code grant (Microsoft's, the default):
+    /// prints a URL and a code to enter there, in any browser, as the
+    /// mailbox's user, and waits until it is approved. Authorization-code
+    /// grant (Google's): prints a URL to open, and reads back, on standard
+    /// input, the address the browser was sent to afterwards. Stores the
+    /// tokens in data_dir/oauth/NAME.json (mode 0600). NAME is a mailbox's
+    /// name, or `smtp` for the relay's own account. Exit 69 when the
+    /// provider refused or the code expired.
     Login {
         name: String,
         /// Machine-readable output (the URL and code are printed as a
@@ -68,41 +71,10 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            let code = rt
-                .block_on(oauth::device_start(o))
-                .map_err(|e| failure(UNAVAILABLE, format!("{e:#}")))?;
-            if *json {
-                out.json(&serde_json::json!({
-                    "account": o.account,
-                    "verification_uri": code.url(),
-                    "verification_uri_complete": code.url_with_code(),
-                    "user_code": code.user_code(),
-                    "expires_in_secs": code.expires_in().as_secs(),
-                }))?;
-            } else {
-                writeln!(
-                    out,
-                    "To let postdesk use {:?}: open {} in a browser, sign in as the mailbox's user, and enter the code\n\n    {}\n",
-                    o.account,
-                    code.url(),
-                    code.user_code()
-                )?;
-                if let Some(u) = code.url_with_code() {
-                    writeln!(out, "(or open {u})")?;
-                }
-                writeln!(
-                    out,
-                    "Waiting for the approval (the code is good for {} minutes)…",
-                    code.expires_in().as_secs() / 60
-                )?;
-            }
-            out.flush()?;
-            let tokens = rt.block_on(oauth::device_finish(o, &code)).map_err(|e| {
-                failure(
-                    UNAVAILABLE,
-                    format!("login of {:?} failed: {e:#}", o.account),
-                )
-            })?;
+            let tokens = match o.grant {
+                Grant::DeviceCode => device_login(&rt, o, *json, &mut out)?,
+                Grant::AuthorizationCode => authcode_login(&rt, o, *json, &mut out)?,
+            };
             {
                 // Not in the middle of a daemon's refresh, which would
                 // write its result over these tokens.
@@ -112,7 +84,7 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
             give_to_daemon(&config, o)?;
             let s = oauth::status_of(o, Some(&tokens), tokens.updated_unix);
             if *json {
-                out.json(&s)?;
+                writeln!(out, "{}", serde_json::to_string(&s)?)?;
             } else {
                 writeln!(
                     out,
@@ -157,6 +129,106 @@ pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The device authorisation grant: show the URL and the code, poll.
+fn device_login(
+    rt: &tokio::runtime::Runtime,
+    o: &OAuth2,
+    json: bool,
+    out: &mut super::output::Stdout,
+) -> anyhow::Result<oauth::Tokens> {
+    let code = rt
+        .block_on(oauth::device_start(o))
+        .map_err(|e| failure(UNAVAILABLE, format!("{e:#}")))?;
+    if json {
+        // One JSON document per line: a script reads the first while
+        // the login waits.
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({
+                "account": o.account,
+                "verification_uri": code.url(),
+                "verification_uri_complete": code.url_with_code(),
+                "user_code": code.user_code(),
+                "expires_in_secs": code.expires_in().as_secs(),
+            })
+        )?;
+    } else {
+        writeln!(
+            out,
+            "To let postdesk use {:?}: open {} in a browser, sign in as the mailbox's user, and enter the code\n\n    {}\n",
+            o.account,
+            code.url(),
+            code.user_code()
+        )?;
+        if let Some(u) = code.url_with_code() {
+            writeln!(out, "(or open {u})")?;
+        }
+        writeln!(
+            out,
+            "Waiting for the approval (the code is good for {} minutes)…",
+            code.expires_in().as_secs() / 60
+        )?;
+    }
+    out.flush()?;
+    rt.block_on(oauth::device_finish(o, &code)).map_err(|e| {
+        failure(
+            UNAVAILABLE,
+            format!("login of {:?} failed: {e:#}", o.account),
+        )
+    })
+}
+
+/// The authorization code grant: show the URL, read back the address the
+/// browser was sent to (one line on standard input), spend its code.
+fn authcode_login(
+    rt: &tokio::runtime::Runtime,
+    o: &OAuth2,
+    json: bool,
+    out: &mut super::output::Stdout,
+) -> anyhow::Result<oauth::Tokens> {
+    let login = oauth::authcode_start(o)?;
+    if json {
+        // One JSON document per line: a script reads the first while
+        // the login waits.
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({
+                "account": o.account,
+                "authorization_url": login.url(),
+                "redirect_url": o.redirect_url,
+            })
+        )?;
+    } else {
+        writeln!(
+            out,
+            "To let postdesk use {:?}: open this address in a browser (on any machine), sign in as the mailbox's user and allow access:\n\n    {}\n\nThe browser is then sent to {}… and may show an error page: that is expected.\nCopy the whole address from its address bar and paste it here:",
+            o.account,
+            login.url(),
+            o.redirect_url
+        )?;
+    }
+    out.flush()?;
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the address from standard input")?;
+    if line.trim().is_empty() {
+        return Err(failure(
+            UNAVAILABLE,
+            "no address was pasted: the login is abandoned",
+        ));
+    }
+    rt.block_on(oauth::authcode_finish(o, login, &line))
+        .map_err(|e| {
+            failure(
+                UNAVAILABLE,
+                format!("login of {:?} failed: {e:#}", o.account),
+            )
+        })
 }
 
 /// Run as root, hand the token folder and file to the owner of the data

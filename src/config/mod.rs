@@ -34,7 +34,7 @@ pub use check::{log_level_problem, valid_address};
 pub use diagnostics::{ConfigError, Place, Problem};
 pub use dkim::Dkim;
 use document::KeyPath;
-pub use oauth::{token_file, AuthKind, Mechanism, OAuth2, Provider};
+pub use oauth::{token_file, AuthKind, Grant, Mechanism, OAuth2, Provider};
 
 /// Upper bound for `system.max_message_bytes` (SQLite keeps each message
 /// as one value; its limit is 1 GB).

@@ -46,6 +46,18 @@ impl Mechanism {
     }
 }
 
+/// How `postdesk oauth login` obtains the first tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    /// RFC 8628: a URL and a code to enter there, on any device.
+    DeviceCode,
+    /// RFC 6749 authorization code with PKCE: a URL to open, and the
+    /// address the browser was sent back to pasted into the terminal (for
+    /// Google, whose device flow does not grant the Gmail scope).
+    AuthorizationCode,
+}
+
 /// A provider whose endpoints and scopes are known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,7 +76,10 @@ pub(super) struct RawOAuth2 {
     /// Microsoft only: the directory (tenant id or domain); default
     /// `organizations` (any work or school account).
     pub(super) tenant: Option<String>,
+    pub(super) grant: Option<Grant>,
     pub(super) device_authorization_url: Option<String>,
+    pub(super) authorization_url: Option<String>,
+    pub(super) redirect_url: Option<String>,
     pub(super) token_url: Option<String>,
     pub(super) client_id: Option<String>,
     pub(super) client_secret: Option<String>,
@@ -102,7 +117,14 @@ pub struct OAuth2 {
     /// What `postdesk oauth login` is given: the mailbox's name, or
     /// `smtp` for the relay's own account.
     pub account: String,
+    pub grant: Grant,
+    /// For [`Grant::DeviceCode`] (else empty).
     pub device_authorization_url: String,
+    /// For [`Grant::AuthorizationCode`] (else empty): where the operator
+    /// approves, and where the provider sends the browser back (nothing
+    /// needs to listen there: the operator pastes the address).
+    pub authorization_url: String,
+    pub redirect_url: String,
     pub token_url: String,
     pub client_id: String,
     pub client_secret: Option<String>,
@@ -194,7 +216,7 @@ pub(super) fn check(
             "{k}.tenant: {tenant:?} is not a tenant id or domain (e.g. \"contoso.onmicrosoft.com\")"
         ));
     }
-    let (device, token, scopes) = match raw.provider {
+    let (grant, device, auth, token, scopes) = match raw.provider {
         Some(Provider::Microsoft) => {
             let at = format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0");
             let scope = if for_smtp {
@@ -203,38 +225,55 @@ pub(super) fn check(
                 MICROSOFT_IMAP_SCOPE
             };
             (
+                Grant::DeviceCode,
                 Some(format!("{at}/devicecode")),
+                Some(format!("{at}/authorize")),
                 Some(format!("{at}/token")),
                 vec![scope.to_string(), "offline_access".to_string()],
             )
         }
+        // Google's device flow grants only a few scopes, not Gmail's.
         Some(Provider::Google) => (
+            Grant::AuthorizationCode,
             Some("https://oauth2.googleapis.com/device/code".into()),
+            Some("https://accounts.google.com/o/oauth2/v2/auth".into()),
             Some("https://oauth2.googleapis.com/token".into()),
             vec![GOOGLE_MAIL_SCOPE.to_string()],
         ),
-        None => (None, None, Vec::new()),
+        None => (Grant::DeviceCode, None, None, None, Vec::new()),
     };
-    let mut url = |name: &str, given: Option<String>, preset: Option<String>| match given.or(preset)
-    {
-        Some(u) if is_http_url(&u) => u,
-        Some(u) => {
-            problems.push(format!("{k}.{name}: {u:?} is not an http(s) URL"));
-            String::new()
-        }
-        None => {
-            problems.push(format!(
+    let grant = raw.grant.unwrap_or(grant);
+    let mut url = |name: &str, given: Option<String>, preset: Option<String>, needed: bool| {
+        match given.or(preset) {
+            Some(u) if is_http_url(&u) => u,
+            Some(u) => {
+                problems.push(format!("{k}.{name}: {u:?} is not an http(s) URL"));
+                String::new()
+            }
+            None if needed => {
+                problems.push(format!(
                     "{k}.{name}: required without a provider (or set provider = \"microsoft\" or \"google\")"
                 ));
-            String::new()
+                String::new()
+            }
+            None => String::new(),
         }
     };
     let device_authorization_url = url(
         "device_authorization_url",
         raw.device_authorization_url,
         device,
+        grant == Grant::DeviceCode,
     );
-    let token_url = url("token_url", raw.token_url, token);
+    let authcode = grant == Grant::AuthorizationCode;
+    let authorization_url = url("authorization_url", raw.authorization_url, auth, authcode);
+    let redirect_url = url(
+        "redirect_url",
+        raw.redirect_url,
+        Some("http://127.0.0.1:1/".into()),
+        authcode,
+    );
+    let token_url = url("token_url", raw.token_url, token, true);
     let client_id = match raw.client_id {
         Some(c) if !c.trim().is_empty() => c.trim().to_string(),
         _ => {
@@ -255,7 +294,7 @@ pub(super) fn check(
     if raw.provider == Some(Provider::Google) && client_secret.is_none() && problems.len() == before
     {
         problems.push(format!(
-            "{k}.client_secret_file: Google requires the client secret of a \"TVs and Limited Input devices\" client; set client_secret_file (or client_secret_env)"
+            "{k}.client_secret_file: Google requires the client secret of your OAuth client (type \"Desktop app\"); set client_secret_file (or client_secret_env)"
         ));
     }
     let scopes = raw.scopes.unwrap_or(scopes);
@@ -296,7 +335,10 @@ pub(super) fn check(
     const DAY: u64 = 86_400;
     Some(OAuth2 {
         account: account.to_string(),
+        grant,
         device_authorization_url,
+        authorization_url,
+        redirect_url,
         token_url,
         client_id,
         client_secret,
@@ -416,6 +458,9 @@ fn sets_own_account(raw: &RawOAuth2) -> bool {
     raw.provider.is_some()
         || raw.tenant.is_some()
         || raw.device_authorization_url.is_some()
+        || raw.authorization_url.is_some()
+        || raw.redirect_url.is_some()
+        || raw.grant.is_some()
         || raw.token_url.is_some()
         || raw.client_id.is_some()
         || raw.client_secret.is_some()

@@ -100,6 +100,14 @@ refresh_token_warn_days = 5"#,
     let s = c.smtp.oauth2.as_ref().unwrap();
     assert_eq!(s.account, "smtp");
     assert_eq!(s.scopes, [oauth::GOOGLE_MAIL_SCOPE]);
+    // Google's device flow does not grant the Gmail scope.
+    assert_eq!(s.grant, Grant::AuthorizationCode);
+    assert_eq!(
+        s.authorization_url,
+        "https://accounts.google.com/o/oauth2/v2/auth"
+    );
+    assert_eq!(s.redirect_url, "http://127.0.0.1:1/");
+    assert_eq!(o.grant, Grant::DeviceCode);
     assert_eq!(c.smtp.credentials.as_ref().unwrap().0, "relay@example.com");
     let names: Vec<_> = c
         .oauth_accounts()

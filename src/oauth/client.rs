@@ -1,7 +1,10 @@
 //! The OAuth2 exchanges, with the `oauth2` crate over `reqwest` on our
 //! own rustls (ring) configuration: the device authorisation grant (RFC
 //! 8628: ask for a code, let the operator approve it in a browser, poll
-//! the token endpoint) and the refresh grant. The client is sent in the
+//! the token endpoint), the authorization code grant with PKCE (the
+//! operator opens a URL and pastes back the address the browser was sent
+//! to; Google's device flow does not grant the Gmail scope) and the
+//! refresh grant. The client is sent in the
 //! request body (a public client has no secret; Google's device clients
 //! have one), and redirects are not followed.
 
@@ -88,8 +91,96 @@ pub async fn device_finish(o: &OAuth2, code: &DeviceCode) -> anyhow::Result<Toke
         .request_async(&http, tokio::time::sleep, None)
         .await
         .map_err(|e| explain(e, &o.token_url))?;
+    Ok(issued(o, &t))
+}
+
+/// An authorisation-code login under way: the URL to open, and what is
+/// needed to check and spend the code that comes back.
+pub struct AuthCode {
+    url: String,
+    state: oauth2::CsrfToken,
+    verifier: oauth2::PkceCodeVerifier,
+}
+
+impl AuthCode {
+    /// Where the operator approves.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// The authorisation URL (with PKCE, a random state, and asking for a
+/// refresh token: Google's `access_type=offline`, `prompt=consent`).
+pub fn authcode_start(o: &OAuth2) -> anyhow::Result<AuthCode> {
+    let client = BasicClient::new(ClientId::new(o.client_id.clone()))
+        .set_auth_uri(
+            oauth2::AuthUrl::new(o.authorization_url.clone()).context("authorization_url")?,
+        )
+        .set_redirect_uri(
+            oauth2::RedirectUrl::new(o.redirect_url.clone()).context("redirect_url")?,
+        );
+    let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+    let (url, state) = client
+        .authorize_url(oauth2::CsrfToken::new_random)
+        .add_scopes(o.scopes.iter().cloned().map(Scope::new))
+        .set_pkce_challenge(challenge)
+        .add_extra_param("access_type", "offline")
+        .add_extra_param("prompt", "consent")
+        .url();
+    Ok(AuthCode {
+        url: url.to_string(),
+        state,
+        verifier,
+    })
+}
+
+/// Spend the code in `returned`, the address the browser was sent back to
+/// (or the bare code): the tokens, issued now.
+pub async fn authcode_finish(
+    o: &OAuth2,
+    login: AuthCode,
+    returned: &str,
+) -> anyhow::Result<Tokens> {
+    let returned = returned.trim();
+    let (code, state) = match oauth2::url::Url::parse(returned) {
+        Ok(u) => {
+            let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
+            if let Some(e) = q.get("error") {
+                anyhow::bail!(
+                    "the provider refused: {e} {}",
+                    q.get("error_description").map(String::as_str).unwrap_or("")
+                );
+            }
+            let code = q.get("code").cloned().with_context(|| {
+                format!("no code= in {returned:?}: paste the whole address the browser was sent to")
+            })?;
+            (code, q.get("state").cloned())
+        }
+        Err(_) => (returned.to_string(), None),
+    };
+    if let Some(s) = state {
+        anyhow::ensure!(
+            s == *login.state.secret(),
+            "the address is not from this login (its state differs): start `postdesk oauth login` again"
+        );
+    }
+    let client = token_client(o)?.set_redirect_uri(
+        oauth2::RedirectUrl::new(o.redirect_url.clone()).context("redirect_url")?,
+    );
+    let http = http()?;
+    let t = client
+        .exchange_code(oauth2::AuthorizationCode::new(code))
+        .set_pkce_verifier(login.verifier)
+        .request_async(&http)
+        .await
+        .map_err(|e| explain(e, &o.token_url))?;
+    Ok(issued(o, &t))
+}
+
+/// The tokens of a login's answer, issued now.
+fn issued(o: &OAuth2, t: &oauth2::basic::BasicTokenResponse) -> Tokens {
     let now = crate::store::now_unix();
-    Ok(Tokens {
+    Tokens {
         account: o.account.clone(),
         token_url: o.token_url.clone(),
         client_id: o.client_id.clone(),
@@ -100,7 +191,7 @@ pub async fn device_finish(o: &OAuth2, code: &DeviceCode) -> anyhow::Result<Toke
         updated_unix: now,
         scopes: o.scopes.clone(),
         refused: None,
-    })
+    }
 }
 
 /// Why a refresh failed.

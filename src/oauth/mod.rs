@@ -21,7 +21,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use client::{device_finish, device_start, DeviceCode};
+pub use client::{
+    authcode_finish, authcode_start, device_finish, device_start, AuthCode, DeviceCode,
+};
 pub use file::Tokens;
 
 use crate::config::OAuth2;
@@ -243,7 +245,10 @@ mod tests {
     fn account() -> OAuth2 {
         OAuth2 {
             account: "support".into(),
+            grant: crate::config::Grant::DeviceCode,
             device_authorization_url: "http://127.0.0.1:1/d".into(),
+            authorization_url: String::new(),
+            redirect_url: String::new(),
             token_url: "http://127.0.0.1:1/t".into(),
             client_id: "c".into(),
             client_secret: None,

@@ -179,6 +179,15 @@ fn answer(
             }
             issue(s, true)
         }
+        "/token" if grant == "authorization_code" => {
+            // The code the test pastes back, with PKCE's verifier.
+            if f.get("code").map(String::as_str) != Some("auth-code-1")
+                || f.get("code_verifier").is_none_or(|v| v.len() < 43)
+            {
+                return error("invalid_grant");
+            }
+            issue(s, true)
+        }
         "/token" if grant == "refresh_token" => {
             let rt = f.get("refresh_token").cloned().unwrap_or_default();
             if !s.refresh.contains_key(&rt) {
