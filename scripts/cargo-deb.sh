@@ -54,7 +54,7 @@ cp -r "$gen/completions" "$assets/completions"
 # A native package's changelog is in Debian's format.
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-printf 'postdesk (%s-1) unstable; urgency=medium\n\n  * Built from commit %s; the changes are in CHANGELOG.md.gz.\n\n -- %s  %s\n' \
+printf 'postdesk (%s-1) unstable; urgency=medium\n\n  * Built from commit %s; the changes are in changelog.gz.\n\n -- %s  %s\n' \
     "$version" "$commit" "postdesk maintainers <maintainers@postdesk.example.org>" \
     "$(date -R -u -d "@$(git log -1 --format=%ct 2>/dev/null || date +%s)")" >"$assets/changelog"
 gzip -9n -c CHANGELOG.md >"$assets/CHANGELOG.md.gz"
