@@ -451,6 +451,7 @@ pub(super) fn check(
     if queues.is_empty() {
         problems.push("queue: define at least one [[queue]]".into());
     }
+    super::oauth::one_account_per_file(&smtp, &mailboxes, &mut problems);
     if let Some(name) = smtp_auth.shares {
         smtp.oauth2 =
             super::oauth::share(&name, smtp_auth.mechanism, &mut mailboxes, &mut problems);

@@ -372,6 +372,25 @@ pub(super) fn mailbox(
     o
 }
 
+/// The relay's own account is `smtp`: a mailbox of that name logging in
+/// with OAuth2 would share its token file.
+pub(super) fn one_account_per_file(
+    smtp: &super::Smtp,
+    mailboxes: &[super::Mailbox],
+    problems: &mut Vec<String>,
+) {
+    if smtp.oauth2.is_none() {
+        return;
+    }
+    for (i, m) in mailboxes.iter().enumerate() {
+        if m.name == "smtp" && m.imap.as_ref().is_some_and(|i| i.oauth2.is_some()) {
+            problems.push(format!(
+                "mailbox[{i}].name: \"smtp\" is the name of [smtp]'s own OAuth2 account; rename the mailbox, or let [smtp] share it (oauth2 = {{ mailbox = \"smtp\" }})"
+            ));
+        }
+    }
+}
+
 /// How `[smtp]` logs in with OAuth2, as far as it can be told before the
 /// mailboxes are checked.
 pub(super) struct SmtpAuth {

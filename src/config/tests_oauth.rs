@@ -170,4 +170,16 @@ fn oauth_mistakes_name_file_line_and_key() {
         p[1].contains("no [[mailbox]] named \"support\" logs in with auth = \"oauth2\""),
         "{p:?}"
     );
+    // The relay's own account and a mailbox named "smtp" would share a file.
+    let text = oauth_config(
+        "auth = \"oauth2\"\noauth2 = { provider = \"microsoft\", client_id = \"a\" }",
+        "username = \"u\"\nauth = \"oauth2\"\noauth2 = { provider = \"microsoft\", client_id = \"a\" }",
+    )
+    .replace("name = \"support\"\naddress", "name = \"smtp\"\naddress");
+    let p = problems(&text, &[]);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].contains("mailbox[0].name: \"smtp\" is the name of [smtp]'s own OAuth2 account"),
+        "{p:?}"
+    );
 }
