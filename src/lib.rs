@@ -24,6 +24,7 @@ pub mod lock;
 pub mod logging;
 pub mod mail;
 pub mod notify;
+pub mod oauth;
 pub mod ops;
 pub mod outbox;
 pub mod process;

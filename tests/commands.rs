@@ -215,7 +215,10 @@ fn commands_apply_the_transcript_arrives_and_the_customer_gets_nothing() {
             .find(|m| subject(m).contains("Now waiting"))
     });
     for secret in ["#priority", "#assign", "printer", "It does not print"] {
-        assert!(!body(&notice).contains(secret), "{secret:?} reached the customer");
+        assert!(
+            !body(&notice).contains(secret),
+            "{secret:?} reached the customer"
+        );
     }
     assert_eq!(imap_messages(&s.ana, "INBOX").len(), 2);
     // The transcript is internal.

@@ -150,6 +150,36 @@ fn check_outbox(config: &Config, items: &mut Vec<Item>) {
     }
 }
 
+/// OAuth2 accounts without usable tokens, or whose refresh token nears its
+/// lapse: a warning saying what to run (the daemon starts, and retries).
+fn check_oauth(config: &Config, items: &mut Vec<Item>) {
+    for o in config.oauth_accounts() {
+        match postdesk::oauth::status(o) {
+            Ok(s) if s.reauthorise.is_some() => items.push(Item::warn(
+                "oauth",
+                format!(
+                    "{}: {}: run `postdesk oauth login {}`",
+                    o.account,
+                    s.reauthorise.unwrap_or_default(),
+                    o.account
+                ),
+            )),
+            Ok(s) if s.lapsing => items.push(Item::warn(
+                "oauth",
+                format!(
+                    "{}: the refresh token is {} days old and lapses after {} days: run `postdesk oauth login {}`",
+                    o.account,
+                    s.refresh_token_age_secs.unwrap_or(0) / 86_400,
+                    o.refresh_token_max_age.as_secs() / 86_400,
+                    o.account
+                ),
+            )),
+            Ok(_) => {}
+            Err(e) => items.push(Item::warn("oauth", format!("{}: {e:#}", o.account))),
+        }
+    }
+}
+
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     let mut items = Vec::new();
     let config = match super::load_config(&cli.config) {
@@ -253,6 +283,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                 check_states(config, &mut items);
             }
         }
+        check_oauth(config, &mut items);
         for m in &config.mailboxes {
             if let Some(imap) = &m.imap {
                 if imap.tls == TlsMode::None && !loopback(&imap.host) {

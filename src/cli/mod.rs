@@ -14,6 +14,7 @@ mod fetch;
 mod generate;
 mod import;
 mod ingest;
+mod oauth;
 mod output;
 mod quarantine;
 mod rules;
@@ -190,6 +191,10 @@ pub enum Command {
     /// Look into an IMAP mailbox now: the running daemon is asked to (it
     /// looks into all of its mailboxes); with none running, fetch here once.
     Fetch(fetch::Args),
+    /// OAuth2 accounts of mailboxes and the relay (auth = "oauth2"): log
+    /// in with the device-code flow, show the tokens' state, log out.
+    #[command(subcommand)]
+    Oauth(oauth::Command),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) on
     /// standard output, e.g. `postdesk completions bash >
     /// /etc/bash_completion.d/postdesk`.
@@ -214,6 +219,7 @@ impl Command {
             Command::Rules(c) => c.json(),
             Command::Templates(c) => c.json(),
             Command::Fetch(a) => a.json,
+            Command::Oauth(c) => c.json(),
             Command::Address(c) => c.json(),
             // A completion script has no JSON form.
             Command::Completions(_) => false,
@@ -252,6 +258,7 @@ pub fn main() -> ExitCode {
         Command::Rules(ref c) => rules::run(&cli, c),
         Command::Templates(ref c) => templates::run(&cli, c),
         Command::Fetch(ref a) => fetch::run(&cli, a),
+        Command::Oauth(ref c) => oauth::run(&cli, c),
         Command::Address(ref c) => address::run(&cli, c),
         Command::Completions(ref a) => generate::completions(a),
         Command::Manpages(ref a) => generate::manpages(a),

@@ -9,6 +9,7 @@ use super::raw::{
     default_after, default_batch, default_flags, default_folder, default_imap_tls, default_poll,
     RawConfig,
 };
+use super::secret::secret;
 use super::*;
 
 /// Keys whose checks allow less than their type does: the key (indices
@@ -72,52 +73,6 @@ pub fn valid_address(a: &str) -> bool {
     !a.chars()
         .any(|c| c.is_whitespace() || c.is_control() || c == ',')
         && a.parse::<lettre::Address>().is_ok()
-}
-
-fn secret(
-    key: &str,
-    inline: Option<String>,
-    file: Option<PathBuf>,
-    var: Option<String>,
-    base: &Path,
-    env: &BTreeMap<String, String>,
-    problems: &mut Vec<String>,
-) -> Option<String> {
-    let given = inline.is_some() as u8 + file.is_some() as u8 + var.is_some() as u8;
-    if given > 1 {
-        problems.push(format!(
-            "{key}: set only one of password, password_file, password_env"
-        ));
-        return None;
-    }
-    if let Some(p) = inline {
-        return Some(p);
-    }
-    if let Some(f) = file {
-        let f = absolute(base, &f);
-        return match std::fs::read_to_string(&f) {
-            Ok(s) => Some(s.trim_end_matches(['\r', '\n']).to_string()),
-            Err(e) => {
-                problems.push(format!(
-                    "{key}.password_file: cannot read {}: {e}",
-                    f.display()
-                ));
-                None
-            }
-        };
-    }
-    if let Some(v) = var {
-        return match env.get(&v) {
-            Some(s) => Some(s.clone()),
-            None => {
-                problems.push(format!(
-                    "{key}.password_env: environment variable {v} is not set"
-                ));
-                None
-            }
-        };
-    }
-    None
 }
 
 /// The levels a `log.level` directive may name.
@@ -210,7 +165,27 @@ pub(super) fn check(
         &raw.paths.rules.unwrap_or_else(|| PathBuf::from("rules")),
     );
 
+    let data_dir = absolute(base, &raw.storage.data_dir);
+    let ocx = super::oauth::Ctx {
+        base,
+        data_dir: &data_dir,
+        env,
+    };
     let sm = raw.smtp;
+    let given = [
+        sm.password.is_some(),
+        sm.password_file.is_some(),
+        sm.password_env.is_some(),
+    ];
+    let smtp_auth = super::oauth::smtp(
+        sm.auth,
+        sm.oauth2,
+        sm.username.is_some(),
+        given,
+        &ocx,
+        &mut problems,
+    );
+    let smtp_oauth_wanted = sm.auth == Some(super::oauth::AuthKind::Oauth2);
     let before = problems.len();
     let smtp_pass = secret(
         "smtp",
@@ -223,6 +198,7 @@ pub(super) fn check(
     );
     let credentials = match (sm.username, smtp_pass) {
         (Some(u), Some(p)) => Some((u, p)),
+        (Some(u), None) if smtp_oauth_wanted => Some((u, String::new())),
         (Some(_), None) => {
             if problems.len() == before {
                 problems.push(
@@ -248,7 +224,7 @@ pub(super) fn check(
         sm.max_connections.into(),
         &mut problems,
     );
-    let smtp = Smtp {
+    let mut smtp = Smtp {
         port: sm.port.unwrap_or(match sm.tls {
             TlsMode::Implicit => 465,
             TlsMode::Starttls => 587,
@@ -257,6 +233,7 @@ pub(super) fn check(
         host: sm.host,
         tls: sm.tls,
         credentials,
+        oauth2: smtp_auth.own,
         ca_file: sm.ca_file.map(|p| absolute(base, &p)),
         timeout: Duration::from_secs(sm.timeout_secs.max(1)),
         max_connections: sm.max_connections,
@@ -336,6 +313,8 @@ pub(super) fn check(
                 ("password", m.password.is_some()),
                 ("password_file", m.password_file.is_some()),
                 ("password_env", m.password_env.is_some()),
+                ("auth", m.auth.is_some()),
+                ("oauth2", m.oauth2.is_some()),
                 ("ca_file", m.ca_file.is_some()),
                 ("folder", m.folder.is_some()),
                 ("after", m.after.is_some()),
@@ -403,7 +382,12 @@ pub(super) fn check(
         }
         addresses.push(m.address.clone());
         let before = problems.len();
-        let password = if pipe_only {
+        let oauth2 = if pipe_only {
+            None
+        } else {
+            super::oauth::mailbox(&key, &m, &ocx, &mut problems)
+        };
+        let password = if pipe_only || oauth2.is_some() {
             None // ignored, as warned above
         } else {
             secret(
@@ -418,7 +402,7 @@ pub(super) fn check(
         };
         let imap = match (m.host, m.username) {
             (Some(host), Some(username)) => {
-                if password.is_none() && problems.len() == before {
+                if password.is_none() && oauth2.is_none() && problems.len() == before {
                     problems.push(format!(
                         "{key}: no password: set password_file (recommended) or password_env"
                     ));
@@ -432,6 +416,7 @@ pub(super) fn check(
                     tls,
                     username,
                     password: password.unwrap_or_default(),
+                    oauth2,
                     ca_file: m.ca_file.map(|p| absolute(base, &p)),
                 })
             }
@@ -466,6 +451,11 @@ pub(super) fn check(
     }
     if queues.is_empty() {
         problems.push("queue: define at least one [[queue]]".into());
+    }
+    super::oauth::one_account_per_file(&smtp, &mailboxes, &mut problems);
+    if let Some(name) = smtp_auth.shares {
+        smtp.oauth2 =
+            super::oauth::share(&name, smtp_auth.mechanism, &mut mailboxes, &mut problems);
     }
 
     let ops = super::ops::check(raw.http, raw.health, &mut problems, &mut warnings);
@@ -528,7 +518,7 @@ pub(super) fn check(
         },
         storage: Storage {
             database: absolute(base, &raw.storage.database),
-            data_dir: absolute(base, &raw.storage.data_dir),
+            data_dir,
             cache_mib: raw.storage.cache_mib,
         },
         templates_dir,

@@ -25,14 +25,17 @@ mod dkim;
 mod document;
 mod env;
 mod lifecycle;
+mod oauth;
 mod ops;
 mod raw;
 mod read;
+mod secret;
 
 pub use check::{log_level_problem, valid_address};
 pub use diagnostics::{ConfigError, Place, Problem};
 pub use dkim::Dkim;
 use document::KeyPath;
+pub use oauth::{token_file, AuthKind, Grant, Mechanism, OAuth2, Provider};
 
 /// Upper bound for `system.max_message_bytes` (SQLite keeps each message
 /// as one value; its limit is 1 GB).
@@ -214,7 +217,12 @@ pub struct Smtp {
     pub host: String,
     pub port: u16,
     pub tls: TlsMode,
+    /// The user name and password; with `oauth2`, the password is empty
+    /// and the access token is sent instead.
     pub credentials: Option<(String, String)>,
+    /// `auth = "oauth2"`: the account whose access token logs in (its own,
+    /// or a mailbox's with `[smtp.oauth2] mailbox = NAME`).
+    pub oauth2: Option<OAuth2>,
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
     pub max_connections: u32,
@@ -295,7 +303,10 @@ pub struct Imap {
     pub port: u16,
     pub tls: TlsMode,
     pub username: String,
+    /// Empty with `oauth2`.
     pub password: String,
+    /// `auth = "oauth2"`: log in with this account's access token.
+    pub oauth2: Option<OAuth2>,
     pub ca_file: Option<PathBuf>,
 }
 
@@ -402,6 +413,23 @@ impl Config {
     pub fn mailbox(&self, name: &str) -> Option<&Mailbox> {
         self.mailboxes.iter().find(|m| m.name == name)
     }
+
+    /// Every OAuth2 account once, by the name `postdesk oauth login`
+    /// takes: the IMAP mailboxes', then the relay's own (`smtp`) unless
+    /// it shares a mailbox's.
+    pub fn oauth_accounts(&self) -> Vec<&OAuth2> {
+        let mut all: Vec<&OAuth2> = self
+            .mailboxes
+            .iter()
+            .filter_map(|m| m.imap.as_ref()?.oauth2.as_ref())
+            .collect();
+        if let Some(o) = &self.smtp.oauth2 {
+            if !all.iter().any(|a| a.account == o.account) {
+                all.push(o);
+            }
+        }
+        all
+    }
 }
 
 /// A problem from the checks (`"key: message"`) with its place.
@@ -444,3 +472,5 @@ fn stands_in(read: &read::Read, p: &Problem) -> bool {
 mod tests;
 #[cfg(test)]
 mod tests_more;
+#[cfg(test)]
+mod tests_oauth;

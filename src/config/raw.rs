@@ -151,6 +151,9 @@ pub(super) struct RawSmtp {
     pub(super) password: Option<String>,
     pub(super) password_file: Option<PathBuf>,
     pub(super) password_env: Option<String>,
+    /// `password` (default) or `oauth2` (then the `oauth2` table).
+    pub(super) auth: Option<super::oauth::AuthKind>,
+    pub(super) oauth2: Option<super::oauth::RawOAuth2>,
     pub(super) ca_file: Option<PathBuf>,
     #[serde(default = "default_smtp_timeout")]
     pub(super) timeout_secs: u64,
@@ -211,6 +214,9 @@ pub(super) struct RawMailbox {
     pub(super) password: Option<String>,
     pub(super) password_file: Option<PathBuf>,
     pub(super) password_env: Option<String>,
+    /// `password` (default) or `oauth2` (then the `oauth2` table).
+    pub(super) auth: Option<super::oauth::AuthKind>,
+    pub(super) oauth2: Option<super::oauth::RawOAuth2>,
     pub(super) ca_file: Option<PathBuf>,
     pub(super) folder: Option<String>,
     /// Only meaningful with IMAP; defaults to `move` there.

@@ -19,7 +19,7 @@ use tokio::sync::{watch, Notify};
 
 use super::ack::{acknowledge, store_flags};
 use super::fetch::{fetch_bodies, fetch_sizes, Strikes};
-use super::{connect, Session};
+use super::{login, Session};
 use crate::backoff::Backoff;
 use crate::config::{AfterAction, Mailbox};
 use crate::process::{Incoming, Origin, Outcome};
@@ -35,6 +35,8 @@ const BATCH_BYTES: u64 = 16 * 1024 * 1024;
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 /// A session up this long has been useful: the reconnect backoff starts over.
 const USEFUL_SESSION: Duration = Duration::from_secs(60);
+/// The shortest session an OAuth2 login gets before logging in again.
+const MIN_OAUTH_SESSION: Duration = Duration::from_secs(60);
 /// IDLE is re-issued at least this often (RFC 2177 asks for < 29 min).
 const MAX_IDLE: Duration = Duration::from_secs(25 * 60);
 
@@ -84,8 +86,15 @@ pub async fn run(
         .await;
         match r {
             Ok(()) => break,
+            Err(e) if e.is::<Relogin>() => continue,
             Err(e) => {
                 crate::ops::ops().mailbox_failed(&cfg.name, &format!("{e:#}"));
+                // A token only a new login brings back: unhealthy until then.
+                if let Some(t) = e.downcast_ref::<crate::oauth::TokenError>() {
+                    if t.needs_login() {
+                        crate::ops::ops().mailbox_reauth(&cfg.name, &t.to_string());
+                    }
+                }
                 let wait = backoff.next_delay();
                 tracing::error!(mailbox = %cfg.name, "IMAP: {e:#}; reconnecting in {:.1}s", wait.as_secs_f64());
                 tokio::select! {
@@ -99,6 +108,19 @@ pub async fn run(
     crate::ops::ops().mailbox_disconnected(&cfg.name);
     tracing::info!(mailbox = %cfg.name, "intake stopped");
 }
+
+/// A session ended itself to log in again before its OAuth2 access token
+/// expires (some servers end a session whose token has expired).
+#[derive(Debug)]
+struct Relogin;
+
+impl std::fmt::Display for Relogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("logging in again with a fresh OAuth2 access token")
+    }
+}
+
+impl std::error::Error for Relogin {}
 
 /// Fetch once (`postdesk fetch` with no daemon running): connect, take in
 /// everything new, acknowledge it, log out.
@@ -150,7 +172,7 @@ async fn session(
         .context("mailbox has no IMAP server (pipe-only)")?;
     // The greeting, TLS and login have no timeout of their own: a server
     // that accepts and never answers would hold the mailbox (and READY=1).
-    let mut s = match tokio::time::timeout(COMMAND_TIMEOUT, connect(imap)).await {
+    let (mut s, token_expires) = match tokio::time::timeout(COMMAND_TIMEOUT, login(imap)).await {
         Ok(session) => session?,
         Err(_) => anyhow::bail!(
             "connecting and logging in to IMAP {}:{}: no answer from the server in {}s",
@@ -214,7 +236,18 @@ async fn session(
     // useful: it took mail in, or it stayed up a while. A server that drops
     // every session right after SELECT or at IDLE is not hammered.
     let (started, start_uid) = (std::time::Instant::now(), last_uid);
+    // With OAuth2: log in again (fresh token) before this one expires;
+    // a token shorter-lived than the margin still gets a session of
+    // MIN_OAUTH_SESSION, not a login loop.
+    let relogin_at = token_expires.map(|at| {
+        let left = at - crate::store::now_unix() - crate::oauth::REFRESH_MARGIN.as_secs() as i64;
+        tokio::time::Instant::now() + Duration::from_secs(left.max(0) as u64).max(MIN_OAUTH_SESSION)
+    });
     loop {
+        if relogin_at.is_some_and(|at| tokio::time::Instant::now() >= at) {
+            timed("LOGOUT", s.logout()).await.ok();
+            return Err(Relogin.into());
+        }
         refetch(&mut s, &cx, strikes).await?;
         drain(&mut s, &cx, &mut last_uid, shutdown, strikes).await?;
         if last_uid > start_uid || started.elapsed() >= USEFUL_SESSION {
@@ -241,7 +274,7 @@ async fn session(
         if caps.idle && cfg.idle {
             let mut idle = s.idle();
             timed("IDLE", idle.init()).await?;
-            let wait_for = cfg.poll_interval.min(MAX_IDLE);
+            let wait_for = cfg.poll_interval.min(MAX_IDLE).min(until(relogin_at));
             let stop_now = {
                 let (wait, stop) = idle.wait_with_timeout(wait_for);
                 // wait_with_timeout counts from the last server line (Dovecot
@@ -262,7 +295,7 @@ async fn session(
             s = timed("ending IDLE", idle.done()).await?;
         } else {
             tokio::select! {
-                _ = tokio::time::sleep(cfg.poll_interval) => {}
+                _ = tokio::time::sleep(cfg.poll_interval.min(until(relogin_at))) => {}
                 _ = fetch_now.notified() => {}
                 _ = shutdown.changed() => {
                     timed("LOGOUT", s.logout()).await.ok();
@@ -271,6 +304,13 @@ async fn session(
             }
         }
     }
+}
+
+/// Time left until `at` (none: a long while).
+fn until(at: Option<tokio::time::Instant>) -> Duration {
+    at.map_or(Duration::MAX, |at| {
+        at.saturating_duration_since(tokio::time::Instant::now())
+    })
 }
 
 /// What every step of one IMAP session needs.

@@ -57,6 +57,14 @@ async fn greeting(client: &mut async_imap::Client<Stream>) -> anyhow::Result<()>
 
 /// Connect, secure as configured, and log in.
 pub async fn connect(imap: &Imap) -> anyhow::Result<Session> {
+    Ok(login(imap).await?.0)
+}
+
+/// Connect, secure as configured, and log in; with OAuth2, also when the
+/// access token logged in with expires (unix s), for a session that should
+/// log in again before then. A missing or refused token is an
+/// [`crate::oauth::TokenError`] in the chain.
+pub async fn login(imap: &Imap) -> anyhow::Result<(Session, Option<i64>)> {
     let addr = format!("{}:{}", imap.host, imap.port);
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
         .await
@@ -87,6 +95,31 @@ pub async fn connect(imap: &Imap) -> anyhow::Result<Session> {
             async_imap::Client::new(tls_wrap(imap, tcp).await?)
         }
     };
+    if let Some(o) = &imap.oauth2 {
+        // The token is asked for only once the server answered, so a
+        // server that is down costs no refresh.
+        let access = crate::oauth::access_token(o).await?;
+        let auth = crate::oauth::sasl::Bearer::new(
+            o.mechanism,
+            &imap.username,
+            &access.token,
+            &imap.host,
+            imap.port,
+        );
+        let session = client
+            .authenticate(o.mechanism.as_str(), auth)
+            .await
+            .map_err(|(e, _)| e)
+            .with_context(|| {
+                format!(
+                    "IMAP AUTHENTICATE {} as {:?} at {addr} failed: the server refused the access token (is the account {:?} the token's user, and the scope right?)",
+                    o.mechanism.as_str(),
+                    imap.username,
+                    imap.username
+                )
+            })?;
+        return Ok((session, access.expires_unix));
+    }
     let session = client
         .login(&imap.username, &imap.password)
         .await
@@ -97,5 +130,5 @@ pub async fn connect(imap: &Imap) -> anyhow::Result<Session> {
                 imap.username
             )
         })?;
-    Ok(session)
+    Ok((session, None))
 }

@@ -71,8 +71,10 @@ pub fn report(
             .map(|m| m.poll_interval.as_secs().min(25 * 60) as i64)
             .unwrap_or(0);
         let allowed = max_fetch + if s.connected { idle } else { 0 };
-        let ok = age <= allowed;
-        if !ok {
+        let ok = age <= allowed && s.reauthorise.is_none();
+        if let Some(why) = &s.reauthorise {
+            problems.push(format!("mailbox {name}: {why}"));
+        } else if !ok {
             problems.push(format!(
                 "mailbox {name}: no successful fetch for {age} s (allowed {allowed} s){}",
                 s.last_error
@@ -93,8 +95,11 @@ pub fn report(
     }
     let oldest_age = backlog.outbox_oldest_unix.map(|t| (now - t).max(0));
     let max_outbox = config.ops.max_outbox_age.as_secs() as i64;
-    let outbox_ok = oldest_age.is_none_or(|a| a <= max_outbox);
-    if !outbox_ok {
+    let outbox_ok = oldest_age.is_none_or(|a| a <= max_outbox) && smtp.reauthorise.is_none();
+    if let Some(why) = &smtp.reauthorise {
+        problems.push(format!("smtp: {why}"));
+    }
+    if oldest_age.is_some_and(|a| a > max_outbox) {
         problems.push(format!(
             "outbox: {} mail(s) pending, the oldest for {} s (allowed {max_outbox} s){}",
             backlog.outbox_pending,
@@ -213,6 +218,33 @@ after = "flag"
         check(mailbox(true, Some(2000)), Backlog::default(), 2130, true);
         check(mailbox(true, Some(2000)), Backlog::default(), 2131, false);
         check(mailbox(false, Some(2000)), Backlog::default(), 2101, false);
+    }
+
+    #[test]
+    fn an_account_needing_a_new_login_is_unhealthy_at_once() {
+        let mut mb = mailbox(false, Some(2000));
+        mb.get_mut("m").unwrap().reauthorise =
+            Some("OAuth2 re-authorisation needed: run `postdesk oauth login m`".into());
+        let r = check(mb, Backlog::default(), 2001, false);
+        assert_eq!(
+            r.problems,
+            ["mailbox m: OAuth2 re-authorisation needed: run `postdesk oauth login m`"]
+        );
+        assert!(!r.mailboxes[0].ok);
+        let smtp = SmtpState {
+            reauthorise: Some("run `postdesk oauth login smtp`".into()),
+            ..Default::default()
+        };
+        let r = report(
+            &config(),
+            &BTreeMap::new(),
+            &smtp,
+            &Backlog::default(),
+            1000,
+            1001,
+        );
+        assert!(!r.ok && !r.outbox.ok, "{r:?}");
+        assert_eq!(r.problems, ["smtp: run `postdesk oauth login smtp`"]);
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub struct Metrics {
     outbox_depth: Gauge,
     outbox_oldest_age: Gauge<f64, AtomicU64>,
     quarantine_size: Gauge,
+    oauth_refreshes: Family<[(&'static str, String); 2], Counter>,
+    oauth_reauth_needed: Family<Labels1, Gauge>,
+    oauth_refresh_token_age: Family<Labels1, Gauge>,
+    oauth_refresh_token_lapsing: Family<Labels1, Gauge>,
 }
 
 impl Metrics {
@@ -54,6 +58,10 @@ impl Metrics {
             outbox_depth: Gauge::default(),
             outbox_oldest_age: Gauge::default(),
             quarantine_size: Gauge::default(),
+            oauth_refreshes: Family::default(),
+            oauth_reauth_needed: Family::default(),
+            oauth_refresh_token_age: Family::default(),
+            oauth_refresh_token_lapsing: Family::default(),
         };
         let mut r = m.registry;
         r.register(
@@ -111,6 +119,26 @@ impl Metrics {
             "Quarantined messages held for an operator",
             m.quarantine_size.clone(),
         );
+        r.register(
+            "oauth_refreshes",
+            "OAuth2 token refreshes by account and outcome (ok, rotated: a new refresh token was saved, refused: invalid_grant, a new login is needed, failed: network or server trouble, retried)",
+            m.oauth_refreshes.clone(),
+        );
+        r.register(
+            "oauth_reauth_needed",
+            "1 while an OAuth2 account needs `postdesk oauth login NAME` (no tokens, or the refresh token was refused)",
+            m.oauth_reauth_needed.clone(),
+        );
+        r.register(
+            "oauth_refresh_token_age_seconds",
+            "Age of the OAuth2 refresh token in hand, by account",
+            m.oauth_refresh_token_age.clone(),
+        );
+        r.register(
+            "oauth_refresh_token_lapsing",
+            "1 when the OAuth2 refresh token is within refresh_token_warn_days of refresh_token_max_age_days",
+            m.oauth_refresh_token_lapsing.clone(),
+        );
         Metrics { registry: r, ..m }
     }
 
@@ -156,6 +184,32 @@ impl Metrics {
             .get_or_create(&[("mailbox", mailbox.to_string())])
             .set(unix);
         self.mailbox_backlog(mailbox, 0);
+    }
+
+    /// An OAuth2 refresh of `account` and how it ended.
+    pub fn oauth_refresh(&self, account: &str, outcome: &'static str) {
+        self.oauth_refreshes
+            .get_or_create(&[
+                ("account", account.to_string()),
+                ("outcome", outcome.to_string()),
+            ])
+            .inc();
+    }
+
+    /// Whether `account` needs a new login.
+    pub fn oauth_reauth_needed(&self, account: &str, needed: bool) {
+        self.oauth_reauth_needed
+            .get_or_create(&[("account", account.to_string())])
+            .set(i64::from(needed));
+    }
+
+    /// The age of `account`'s refresh token and whether it nears its lapse.
+    pub fn oauth_refresh_token_age(&self, account: &str, secs: i64, lapsing: bool) {
+        let label = [("account", account.to_string())];
+        self.oauth_refresh_token_age.get_or_create(&label).set(secs);
+        self.oauth_refresh_token_lapsing
+            .get_or_create(&label)
+            .set(i64::from(lapsing));
     }
 
     /// The text exposition, with the store's backlog as of `now` (unix s).

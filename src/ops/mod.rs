@@ -41,6 +41,9 @@ pub struct MailboxState {
     /// The last connection or command error, and when (unix s).
     pub last_error: Option<String>,
     pub last_error_unix: Option<i64>,
+    /// Its OAuth2 account needs a new login (`postdesk oauth login`): why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reauthorise: Option<String>,
 }
 
 /// What the outbox sender last reported about the relay.
@@ -51,6 +54,9 @@ pub struct SmtpState {
     pub last_error_unix: Option<i64>,
     /// The last mail the relay accepted (unix s).
     pub last_sent_unix: Option<i64>,
+    /// The relay's OAuth2 account needs a new login: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reauthorise: Option<String>,
 }
 
 /// The live state of this process.
@@ -109,6 +115,7 @@ impl Ops {
         self.update(mailbox, |s| {
             s.connected = true;
             s.attempted = true;
+            s.reauthorise = None;
         });
         self.metrics.mailbox_connected(mailbox, true);
     }
@@ -123,6 +130,17 @@ impl Ops {
         });
         self.metrics.imap_failure(mailbox);
         self.metrics.mailbox_connected(mailbox, false);
+    }
+
+    /// The mailbox's OAuth2 account needs a new login (after
+    /// [`Ops::mailbox_failed`]); cleared by the next good session.
+    pub fn mailbox_reauth(&self, mailbox: &str, why: &str) {
+        self.update(mailbox, |s| s.reauthorise = Some(why.to_string()));
+    }
+
+    /// The relay's OAuth2 account needs a new login (`Some`), or logged in.
+    pub fn smtp_reauth(&self, why: Option<&str>) {
+        lock(&self.smtp).reauthorise = why.map(str::to_string);
     }
 
     /// Intake stopped its session (shutdown).

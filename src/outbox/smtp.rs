@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
@@ -32,6 +32,10 @@ pub struct Relay {
     hello: ClientId,
     timeout: Duration,
     credentials: Option<Credentials>,
+    /// `auth = "oauth2"`: the account whose access token replaces the
+    /// password (XOAUTH2; lettre has no OAUTHBEARER).
+    /// With the user name (`smtp.username`).
+    oauth2: Option<(crate::config::OAuth2, String)>,
     /// For STARTTLS (lettre upgrades the stream).
     starttls: Option<TlsParameters>,
     /// For implicit TLS (we wrap the socket before the greeting).
@@ -69,6 +73,10 @@ impl Relay {
                 .credentials
                 .as_ref()
                 .map(|(u, p)| Credentials::new(u.clone(), p.clone())),
+            oauth2: smtp
+                .oauth2
+                .clone()
+                .zip(smtp.credentials.as_ref().map(|c| c.0.clone())),
             starttls,
             implicit,
         })
@@ -118,7 +126,22 @@ impl Relay {
                     .await
                     .with_context(|| format!("STARTTLS with {addr}"))?;
             }
-            if let Some(c) = &self.credentials {
+            if let Some((o, username)) = &self.oauth2 {
+                let access = match crate::oauth::access_token(o).await {
+                    Ok(a) => a,
+                    Err(e) => {
+                        if e.needs_login() {
+                            crate::ops::ops().smtp_reauth(Some(&e.to_string()));
+                        }
+                        return Err(e.into());
+                    }
+                };
+                let user = Credentials::new(username.clone(), access.token);
+                conn.auth(&[Mechanism::Xoauth2], &user).await.with_context(|| {
+                    format!("SMTP AUTH XOAUTH2 at {addr} failed: the relay refused the access token of smtp.username (is it the token's user, and the scope right?)")
+                })?;
+                crate::ops::ops().smtp_reauth(None);
+            } else if let Some(c) = &self.credentials {
                 conn.auth(DEFAULT_MECHANISMS, c).await.with_context(|| {
                     format!("SMTP login at {addr} failed: check smtp.username and the password")
                 })?;

@@ -142,7 +142,10 @@ fn commands_only_change_the_ticket_relay_nothing_and_get_a_transcript() {
             (Kind::CommandTranscript, vec![ALICE.to_string()]),
             (
                 Kind::Resolved,
-                vec!["ana@customer.test".to_string(), "carl@customer.test".to_string()]
+                vec![
+                    "ana@customer.test".to_string(),
+                    "carl@customer.test".to_string()
+                ]
             )
         ]
     );
