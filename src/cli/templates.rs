@@ -259,16 +259,7 @@ fn context(config: &postdesk::config::Config, t: &views::TicketDetail) -> notify
             from: t.customer.clone(),
             from_name: customer_name.clone(),
             subject: notify::clip(&t.subject),
-            text: String::new(),
-            attachments: Vec::new(),
-            unverified_sender: false,
-            from_our_address: false,
-            agents_side: false,
-            quoted_ticket: String::new(),
-            bouncing: String::new(),
-            bouncing_reason: String::new(),
-            refusal: String::new(),
-            other_ticket: String::new(),
+            ..Default::default()
         },
     };
     let support_name = config

@@ -109,7 +109,7 @@ pub struct TicketCtx {
     pub customer_name: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ArticleCtx {
     pub from: String,
     pub from_name: String,

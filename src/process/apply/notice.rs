@@ -219,10 +219,7 @@ impl Processor {
                 from_our_address: from_own,
                 agents_side: standing == Some(Standing::AgentsSide),
                 quoted_ticket: quoted.unwrap_or_default().to_string(),
-                bouncing: String::new(),
-                bouncing_reason: String::new(),
-                refusal: String::new(),
-                other_ticket: String::new(),
+                ..Default::default()
             },
             support_address: mailbox.address.clone(),
             support_name: mailbox

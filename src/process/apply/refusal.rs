@@ -89,16 +89,9 @@ impl Processor {
                 from: mail.from.address.clone(),
                 from_name: notify::clip(mail.from.name.as_deref().unwrap_or_default()),
                 subject: notify::clip(&mail.subject),
-                text: String::new(),
-                attachments: Vec::new(),
                 unverified_sender: true,
-                from_our_address: false,
-                agents_side: false,
-                quoted_ticket: String::new(),
-                bouncing: String::new(),
-                bouncing_reason: String::new(),
                 refusal: r.why.as_str().to_string(),
-                other_ticket: String::new(),
+                ..Default::default()
             },
             support_address: mailbox.address.clone(),
             support_name: mailbox
