@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use postdesk::process::operator::{OperatorError, Request};
+use postdesk::process::operator::{Operated, OperatorError, Request};
 use postdesk::process::Processor;
 
 use super::exit::{failure, DATAERR, NOINPUT, NOPERM, USAGE};
@@ -232,8 +232,9 @@ pub fn reply(cli: &Cli, a: &ReplyArgs) -> anyhow::Result<ExitCode> {
     )
 }
 
-#[allow(clippy::too_many_arguments)]
-fn operate(
+/// Carry out an operator's action through `Processor::operate` (the
+/// mail pipeline's stages), mapping its errors to exit codes.
+pub(super) fn perform(
     cli: &Cli,
     typed: &str,
     as_agent: Option<String>,
@@ -241,8 +242,7 @@ fn operate(
     text: Option<String>,
     note: bool,
     command: &'static str,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Operated> {
     let config = super::load_config(&cli.config)?;
     super::init_logging(cli, Some(&config));
     let number = super::ticket::typed_number(&config, typed)?;
@@ -260,12 +260,26 @@ fn operate(
         note,
         command,
     };
-    let done = processor.operate(&mut store, &req).map_err(|e| match e {
+    processor.operate(&mut store, &req).map_err(|e| match e {
         OperatorError::NoTicket(_) | OperatorError::NoAgent(_) => failure(NOINPUT, e.to_string()),
         OperatorError::Inactive(_) | OperatorError::NoPowers(_) => failure(NOPERM, e.to_string()),
         OperatorError::Failed(_) => failure(DATAERR, e.to_string()),
         OperatorError::Store(s) => anyhow::Error::new(s).context("writing the ticket"),
-    })?;
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn operate(
+    cli: &Cli,
+    typed: &str,
+    as_agent: Option<String>,
+    lines: Vec<String>,
+    text: Option<String>,
+    note: bool,
+    command: &'static str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let done = perform(cli, typed, as_agent, lines, text, note, command)?;
     let mut out = super::output::stdout();
     if json {
         out.json(&done)?;

@@ -1,7 +1,7 @@
 //! `postdesk ticket merge|link|transfer`: an operator's relations between
 //! tickets, through the same pure functions as the agents' `#merge`,
 //! `#link` and `#transfer` commands and the usual apply (history, the mail
-//! they send), in one transaction (`Processor::relate`). Without `--as`
+//! they send), as the one command line an agent would write (`#merge B`), through `Processor::operate` (the mail pipeline's stages: the lifecycle's state notice too). Without `--as`
 //! the operator acts (no rights asked: whoever can write the database
 //! could anyway); with `--as AGENT` the agent needs rw on the queue group
 //! of every ticket involved.
@@ -10,11 +10,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use postdesk::commands::LinkKind;
-use postdesk::process::relations::{Action, OperatorError};
-use postdesk::process::Processor;
-use postdesk::store::directory::lookup;
+use postdesk::process::operator::Operated;
 
-use super::exit::{failure, DATAERR, NOINPUT, NOPERM, SOFTWARE};
+use super::exit::{failure, DATAERR, NOINPUT, NOPERM};
 use super::Cli;
 
 /// Merge a ticket into another: its articles and people move there, mail
@@ -108,79 +106,109 @@ impl LinkArgs {
 }
 
 pub fn merge(cli: &Cli, a: &MergeArgs) -> anyhow::Result<ExitCode> {
-    let action = Action::Merge {
-        into: a.into.clone(),
-    };
-    run(cli, &a.number, a.agent.as_deref(), action, a.json)
+    run(
+        cli,
+        &a.number,
+        a.agent.clone(),
+        "#merge",
+        &a.into,
+        "ticket merge",
+        a.json,
+    )
 }
 
 pub fn link(cli: &Cli, a: &LinkArgs) -> anyhow::Result<ExitCode> {
     let (kind, other) = a.kind();
-    let action = Action::Link {
-        kind,
-        other: other.to_string(),
-        remove: a.remove,
+    let word = if a.remove { "#unlink" } else { "#link" };
+    let command = if a.remove {
+        "ticket link --remove"
+    } else {
+        "ticket link"
     };
-    run(cli, &a.number, a.agent.as_deref(), action, a.json)
+    run(
+        cli,
+        &a.number,
+        a.agent.clone(),
+        &format!("{word} {}", kind.as_str()),
+        other,
+        command,
+        a.json,
+    )
 }
 
 pub fn transfer(cli: &Cli, a: &TransferArgs) -> anyhow::Result<ExitCode> {
-    let action = Action::Transfer { to: a.to.clone() };
-    run(cli, &a.number, a.agent.as_deref(), action, a.json)
+    run(
+        cli,
+        &a.number,
+        a.agent.clone(),
+        "#transfer",
+        &a.to,
+        "ticket transfer",
+        a.json,
+    )
 }
 
+/// What `ticket merge|link|transfer --json` prints.
+#[derive(serde::Serialize)]
+struct Done<'a> {
+    ticket: &'a str,
+    /// What was done (the transcript's line).
+    done: &'a str,
+    #[serde(flatten)]
+    operated: &'a Operated,
+}
+
+/// The action as the one command line an agent would write (`#merge B`),
+/// through the mail pipeline's stages (`Processor::operate`): the same
+/// checks, history and mail (also the lifecycle's state notice).
 fn run(
     cli: &Cli,
     typed: &str,
-    agent: Option<&str>,
-    mut action: Action,
+    agent: Option<String>,
+    command_word: &str,
+    other: &str,
+    command: &'static str,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let config = super::load_config(&cli.config)?;
-    super::init_logging(cli, Some(&config));
-    let number = super::ticket::typed_number(&config, typed)?;
-    match &mut action {
-        Action::Merge { into: other } | Action::Link { other, .. } => {
-            *other = super::ticket::typed_number(&config, other)?;
-        }
-        Action::Transfer { .. } => {}
-    }
-    let mut store = super::open_store(&config)?;
-    let agent = match agent {
-        Some(a) if a.contains('@') => Some(
-            lookup::sender(store.conn(), a)?
-                .agent
-                .map(|m| m.name)
-                .ok_or_else(|| {
-                    failure(
-                        NOINPUT,
-                        format!("no agent with address {a} (postdesk agent list)"),
-                    )
-                })?,
-        ),
-        other => other.map(str::to_string),
+    let other = if command_word == "#transfer" {
+        other.to_string()
+    } else {
+        let config = super::load_config(&cli.config)?;
+        super::ticket::typed_number(&config, other)?
     };
-    let (templates, _) =
-        postdesk::notify::load_or_shipped(&config.templates_dir, &config.system.default_language);
-    let processor = Processor::new(config.clone(), templates);
-    let done = processor
-        .relate(&mut store, &number, agent.as_deref(), &action)
-        .map_err(|e| {
-            let code = match &e {
-                OperatorError::NoTicket(_)
-                | OperatorError::NoAgent(_)
-                | OperatorError::NoOther(_) => NOINPUT,
-                OperatorError::Forbidden(_) => NOPERM,
-                OperatorError::Refused(_) => DATAERR,
-                OperatorError::Failed(_) | OperatorError::Store(_) => SOFTWARE,
-            };
-            failure(code, e.to_string())
-        })?;
+    let line = format!("{command_word} {other}");
+    let done = super::ticket_ops::perform(cli, typed, agent, vec![line], None, false, command)?;
+    let said = (done.commands.lines.first())
+        .map(|l| l.said.clone())
+        .unwrap_or_default();
+    if !done.applied {
+        return Err(failure(refused_code(&said), said));
+    }
     let mut out = super::output::stdout();
     if json {
-        out.json(&done)?;
+        out.json(&Done {
+            ticket: &done.ticket,
+            done: &said,
+            operated: &done,
+        })?;
     } else {
-        writeln!(out, "{}", done.done)?;
+        writeln!(out, "{said}")?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The exit code of a refused relation: the other ticket unknown, no
+/// rights on one of the tickets, or refused as asked.
+fn refused_code(why: &str) -> u8 {
+    if why.starts_with("no ticket") {
+        NOINPUT
+    } else if why.contains(" no rw ")
+        || why.contains("is not an agent")
+        || why.contains("is inactive")
+        || why.contains("no agent has rights")
+    {
+        NOPERM
+    } else {
+        DATAERR
+    }
 }

@@ -71,6 +71,11 @@ pub enum Command {
         kind: LinkKind,
         ticket: String,
     },
+    /// Take a link of that kind to that ticket away.
+    Unlink {
+        kind: LinkKind,
+        ticket: String,
+    },
     /// Hand the ticket and its history to another address or helpdesk.
     Transfer {
         address: String,
@@ -195,6 +200,7 @@ impl fmt::Display for Command {
             Command::Cc { add, address } => write!(f, "#cc {} {address}", on(add)),
             Command::Merge { into } => write!(f, "#merge {into}"),
             Command::Link { kind, ticket } => write!(f, "#link {} {ticket}", kind.as_str()),
+            Command::Unlink { kind, ticket } => write!(f, "#unlink {} {ticket}", kind.as_str()),
             Command::Transfer { address } => write!(f, "#transfer {address}"),
             Command::Note => f.write_str("#note"),
             Command::New => f.write_str("#new"),

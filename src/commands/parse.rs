@@ -19,9 +19,9 @@ const OVERFLOW: &str = "more than 50 command lines in one mail: this one and the
 const MAX_LINE: usize = 1000;
 
 /// Words that can follow `#` (and `Control:`).
-const WORDS: [&str; 16] = [
+const WORDS: [&str; 17] = [
     "state", "assign", "group", "queue", "priority", "urgency", "impact", "service", "type", "tag",
-    "cc", "merge", "link", "transfer", "note", "new",
+    "cc", "merge", "link", "unlink", "transfer", "note", "new",
 ];
 
 /// What a mail asks for.
@@ -243,7 +243,7 @@ fn command(words: &str) -> Result<Command, String> {
         "merge" => Ok(Command::Merge {
             into: number(&one("the number of the ticket to merge into")?)?,
         }),
-        "link" => match args.split_whitespace().collect::<Vec<_>>()[..] {
+        "link" | "unlink" => match args.split_whitespace().collect::<Vec<_>>()[..] {
             [kind, n] => {
                 let kind = LinkKind::ALL
                     .into_iter()
@@ -251,12 +251,16 @@ fn command(words: &str) -> Result<Command, String> {
                     .ok_or_else(|| {
                         format!("no link {kind:?}: problem, change, parent, child or related")
                     })?;
-                Ok(Command::Link {
-                    kind,
-                    ticket: number(n)?,
+                let ticket = number(n)?;
+                Ok(if word == "link" {
+                    Command::Link { kind, ticket }
+                } else {
+                    Command::Unlink { kind, ticket }
                 })
             }
-            _ => Err("#link needs a kind and a number, e.g. #link problem 2026112210000017".into()),
+            _ => Err(format!(
+                "#{word} needs a kind and a number, e.g. #{word} problem 2026112210000017"
+            )),
         },
         "transfer" => Ok(Command::Transfer {
             address: address(&one("the address to transfer to")?)?,

@@ -85,6 +85,35 @@ fn every_body_command() {
 }
 
 #[test]
+fn unlink_takes_a_kind_and_a_number_like_link() {
+    let p = parse(
+        "Re: x",
+        "#unlink child 2026112210000017\n#unlink 2026112210000017\n",
+    );
+    assert_eq!(
+        p.commands
+            .iter()
+            .map(|c| c.command.clone())
+            .collect::<Vec<_>>(),
+        [Command::Unlink {
+            kind: LinkKind::Child,
+            ticket: "2026112210000017".into()
+        }]
+    );
+    assert_eq!(
+        errors("Re: x", "#unlink 2026112210000017\n"),
+        [
+            "line 1: \"#unlink 2026112210000017\": #unlink needs a kind and a number, \
+          e.g. #unlink problem 2026112210000017"
+        ]
+    );
+    assert_eq!(
+        p.commands[0].command.to_string(),
+        "#unlink child 2026112210000017"
+    );
+}
+
+#[test]
 fn the_block_ends_at_the_first_line_of_prose() {
     let text = "\r\n#state waiting\r\n\r\nHello Ana,\r\n#state resolved\r\nthanks\r\n";
     let p = parse("Re: x", text);

@@ -121,6 +121,13 @@ impl Processor {
             command: req.command,
         });
         f.commands = Some(cf);
+        if req.as_agent.is_none() {
+            // The operator is trusted with the tickets a relation names,
+            // and mails from the support address, which the facts stage
+            // does not take for an agent's.
+            f.relations.operator = true;
+            super::relations::facts::for_commands(&tx, &parsed.mail, &mut f)?;
+        }
         let plan = decide::decide(
             &f,
             &parsed.mail,
@@ -216,6 +223,17 @@ fn fail(e: &dyn std::fmt::Display) -> OperatorError {
 /// What the plan says, before it is applied; an error when the action
 /// would not be taken as the acting agent's at all.
 fn outcome(plan: &Plan, number: &str, actor: &str) -> Result<Operated, OperatorError> {
+    // The permission decision took the agent's mail for a stranger's: no
+    // right to the ticket (not a participant, no rw on its queue's group).
+    if matches!(
+        plan.disposition,
+        Disposition::NewTicket { quoted: Some(_) } | Disposition::Refuse { .. }
+    ) {
+        return Err(OperatorError::NoPowers(format!(
+            "{actor} may not act on ticket {number}: no rw on its queue's group \
+             and not one of its participants"
+        )));
+    }
     if !matches!(plan.disposition, Disposition::FollowUp { .. }) {
         let why = match &plan.disposition {
             Disposition::Quarantine { reason }

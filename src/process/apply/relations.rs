@@ -56,28 +56,6 @@ impl Processor {
         Ok(())
     }
 
-    /// An operator's action (`ticket merge|link|transfer`): the state and
-    /// history the plan changed on ticket `before` (no article caused
-    /// them), then its relations.
-    pub(in crate::process) fn apply_operator(
-        &self,
-        db: &Db,
-        plan: &Plan,
-        before: &records::TicketRef,
-        mail: &InboundMail,
-        sha: &str,
-    ) -> Result<(), Failure> {
-        if let Some(t) = &plan.ticket {
-            if t.state.as_str() != before.state {
-                records::touch_ticket(db, before.id, t.state.as_str())?;
-            }
-        }
-        for c in &plan.changes {
-            history::record(db, before.id, None, c)?;
-        }
-        self.apply_relations(db, plan, mail, sha)
-    }
-
     fn send_notice(
         &self,
         db: &Db,

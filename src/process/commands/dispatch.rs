@@ -296,6 +296,9 @@ pub(super) fn one(
         Command::Link { kind, ticket } => {
             return outcome(relations::link(plan, f, s, &actor.name, *kind, ticket));
         }
+        Command::Unlink { kind, ticket } => {
+            return outcome(relations::unlink(plan, f, s, &actor.name, *kind, ticket));
+        }
         Command::Transfer { address } => {
             return outcome(relations::transfer(plan, f, s, &actor.name, address));
         }

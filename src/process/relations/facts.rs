@@ -76,6 +76,13 @@ pub fn gather(db: &Db, mail: &InboundMail, f: &mut Facts) -> Result<(), StoreErr
     if f.directory.sender.agent.is_none() {
         return Ok(());
     }
+    for_commands(db, mail, f)
+}
+
+/// The facts the commands of `mail` (an agent's, or the operator's at the
+/// CLI) need: the tickets they name, the requesters (`#merge`), the
+/// history (`#transfer`).
+pub fn for_commands(db: &Db, mail: &InboundMail, f: &mut Facts) -> Result<(), StoreError> {
     let parsed = commands::parse(&mail.subject, mail.new_text());
     let (mut typed, mut merge, mut transfer) = (Vec::new(), false, false);
     for c in parsed.commands {
@@ -84,7 +91,7 @@ pub fn gather(db: &Db, mail: &InboundMail, f: &mut Facts) -> Result<(), StoreErr
                 typed.push(into);
                 merge = true;
             }
-            Command::Link { ticket, .. } => typed.push(ticket),
+            Command::Link { ticket, .. } | Command::Unlink { ticket, .. } => typed.push(ticket),
             Command::Transfer { .. } => transfer = true,
             _ => {}
         }

@@ -10,13 +10,12 @@
 //! a state move, and the mail each sends ([`RelationPlan::Notice`]).
 //! [`linked_resolved`] tells the incidents' requesters when their problem
 //! or change is resolved. Commands by mail (`#merge`, `#link`,
-//! `#transfer`) and the CLI (`ticket merge|link|transfer`, `operator.rs`)
-//! both come here. Each returns the transcript line (Ok) or why it was
+//! `#transfer`, `#unlink`) and the CLI (`ticket merge|link|transfer`,
+//! written as those commands through `Processor::operate`) both come here. Each returns the transcript line (Ok) or why it was
 //! refused (Err), and refuses before changing anything.
 
-mod facts;
+pub(in crate::process) mod facts;
 mod links;
-mod operator;
 mod resolved;
 #[cfg(test)]
 mod tests;
@@ -24,7 +23,6 @@ mod tests;
 use serde::Serialize;
 
 pub use facts::{gather, OtherLookup, OtherTicket, RelationFacts};
-pub use operator::{Action, Done, OperatorError};
 pub use resolved::linked_resolved;
 
 use super::decide::Settings;

@@ -8,10 +8,14 @@ use crate::directory::Strangers;
 use crate::process::decide::tests::{config, thread_facts, ticket};
 use crate::process::decide::Settings;
 use crate::process::plan::NoRules;
+use crate::process::plan::{Disposition, Route, TicketPlan};
 use crate::process::standing;
+use crate::process::standing::Standing;
 use crate::store::directory::lookup::QueueFacts;
+use crate::store::records;
 use crate::store::relations::HistoryArticle;
 use crate::threading::Numbering;
+use crate::tickets::priority;
 
 const A: &str = "2026112210000017";
 const B: &str = "2026112210000025";
@@ -74,7 +78,11 @@ fn other() -> TicketRef {
 /// A follow-up plan of ticket A (as decide leaves an agent's mail: with
 /// its article), before any relation.
 fn plan() -> Plan {
-    let mut p = crate::process::relations::operator::tests_plan(&ticket("open"));
+    let mut p = operator_plan(
+        &crate::process::decide::tests::config(),
+        &ticket("open"),
+        Vec::new(),
+    );
     p.article = Some(crate::process::plan::ArticlePlan {
         kind: "agent_reply",
         trusted: true,
@@ -452,4 +460,63 @@ fn transfer_moves_from_the_state_the_plan_leaves() {
         p.changes[0],
         by_command("state", Some("open"), Some("transferred"))
     );
+}
+
+/// The plan an operator's action on `t` starts from in these tests: the
+/// ticket as it is, followed up by an agent with powers, nothing else.
+fn operator_plan(
+    config: &crate::config::Config,
+    t: &records::TicketRef,
+    tags: Vec<String>,
+) -> Plan {
+    {
+        let mailbox = (config.mailboxes.iter())
+            .find(|m| m.address == t.support_address)
+            .or_else(|| config.mailboxes.iter().find(|m| m.queue == t.queue));
+        Plan {
+            route: Route {
+                mailbox: mailbox.map(|m| m.name.clone()),
+                address: mailbox.map(|m| m.address.clone()),
+                received_by: None,
+                reason: "an operator's action at the command line".into(),
+            },
+            disposition: Disposition::FollowUp {
+                ticket: t.clone(),
+                standing: Standing::AgentWithPowers,
+            },
+            ticket: Some(TicketPlan {
+                subject: t.subject.clone(),
+                queue: t.queue.clone(),
+                state: t.state.clone(),
+                language: t.language.clone(),
+                classification: priority::Classification {
+                    urgency: t.urgency,
+                    impact: t.impact,
+                    priority: t.priority,
+                    priority_explicit: t.priority_explicit,
+                },
+                ticket_type: t.ticket_type.as_deref().and_then(|x| x.parse().ok()),
+                service: t.service.clone(),
+                category: t.category.clone(),
+                tags: tags.into_iter().collect(),
+                followed_from: None,
+            }),
+            article: None,
+            participants: Vec::new(),
+            assign: Default::default(),
+            new_customer_user: None,
+            notifications: Vec::new(),
+            auto_reply_suppressed: None,
+            auto_reply_template: None,
+            changes: Vec::new(),
+            rules: Vec::new(),
+            bounces: Vec::new(),
+            language: None,
+            trace: Vec::new(),
+            authenticity: Default::default(),
+            agent: None,
+            relations: Vec::new(),
+            forward: None,
+        }
+    }
 }
