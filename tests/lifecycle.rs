@@ -255,6 +255,15 @@ fn the_scheduler_validates_a_resolved_ticket_and_tells_the_customer_even_after_a
         .expect("the state_changed mail reached her");
     assert!(subject(told).contains("validated"), "{}", subject(told));
     assert!(body(told).contains("validated"), "{}", body(told));
+    // A customer's mail: the layout's HTML alternative goes with the text.
+    assert!(header(told, "Content-Type")
+        .unwrap()
+        .starts_with("multipart/alternative"));
+    let html = mail_parser::MessageParser::default()
+        .parse(told.as_slice())
+        .and_then(|m| m.body_html(0).map(|h| h.into_owned()))
+        .unwrap_or_default();
+    assert!(html.contains("<b>validated</b>"), "{html}");
     assert!(header(told, "In-Reply-To")
         .unwrap()
         .contains(&format!("p1-{}@customer.test", desk.id)));

@@ -171,6 +171,58 @@ mod tests {
         assert!(!t.has_template("auto_reply_holidays"));
     }
 
+    /// Every shipped notification, in every language and part, extends its
+    /// language's layout and fills only blocks that layout defines (Tera
+    /// ignores a misspelt block quietly): a new kind cannot ship as a plain
+    /// `Subject: …` file that a restyled `layout.txt` would not reach.
+    #[test]
+    fn every_shipped_template_extends_the_layout() {
+        let parse = |s: &Source| {
+            tera::Template::new(&s.file, None, &s.text)
+                .unwrap_or_else(|e| panic!("{}: {e}", s.path.display()))
+        };
+        let sources = sources();
+        let mut checked = 0;
+        for s in &sources {
+            let Some((stem, ext)) = s.file.rsplit_once('.') else {
+                panic!("{}: no extension", s.path.display());
+            };
+            if stem == "layout" {
+                continue;
+            }
+            let layout_file = format!("layout.{ext}");
+            let t = parse(s);
+            assert_eq!(
+                t.parent.as_deref(),
+                Some(layout_file.as_str()),
+                "{} must begin with {{% extends \"{layout_file}\" %}} and fill the layout's \
+                 blocks (see mail-templates/README.md, \"Shape\")",
+                s.path.display()
+            );
+            let layout = sources
+                .iter()
+                .find(|l| l.lang == s.lang && l.file == layout_file)
+                .unwrap_or_else(|| panic!("{}: no {layout_file} in {}", s.path.display(), s.lang));
+            let defined = parse(layout).blocks;
+            for name in t.blocks.keys() {
+                assert!(
+                    defined.contains_key(name),
+                    "{}: block {name} is not one of {}/{layout_file}'s",
+                    s.path.display(),
+                    s.lang
+                );
+            }
+            assert!(
+                t.blocks.contains_key("body"),
+                "{}: no body",
+                s.path.display()
+            );
+            checked += 1;
+        }
+        // Every kind, in the three shipped languages, at least as text.
+        assert!(checked >= 3 * Kind::ALL.len(), "{checked}");
+    }
+
     #[test]
     fn a_named_template_missing_from_the_folder_is_the_shipped_one() {
         let dir = tempfile::tempdir().unwrap();
