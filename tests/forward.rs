@@ -48,6 +48,19 @@ fn show(desk: &Desk, number: &str) -> Value {
     desk.json(&["ticket", "show", number, "--json"])
 }
 
+/// The `forwarded` rows of a ticket's history: actor kind, actor, new.
+fn forwards(desk: &Desk, number: &str) -> Vec<(String, String, String)> {
+    let history = desk.json(&["ticket", "history", number, "--json"]);
+    let s = |v: &Value| v.as_str().unwrap_or("-").to_string();
+    history["history"]
+        .as_array()
+        .expect("ticket history --json lists rows")
+        .iter()
+        .filter(|h| h["field"] == "forwarded")
+        .map(|h| (s(&h["actor_kind"]), s(&h["actor"]), s(&h["new"])))
+        .collect()
+}
+
 fn articles(t: &Value) -> Vec<Value> {
     t["articles"].as_array().unwrap().clone()
 }
@@ -115,6 +128,11 @@ fn authenticated_agents_forwards_are_the_customers_tickets_and_their_replies_thr
     assert_eq!(note["internal"], true);
     assert_eq!(note["from"].as_str().unwrap(), alice);
     assert_eq!(note["text"], "VIP customer, she called too.");
+    // The ticket's history says who forwarded whose mail.
+    assert_eq!(
+        forwards(&desk, t["number"].as_str().unwrap()),
+        [("agent".to_string(), "alice".to_string(), ana.clone())]
+    );
     // Ana gets the new ticket's auto-reply (forward_auto_reply defaults
     // to on); alice none.
     let mails = wait_for_mail(&ana, "INBOX", 1, 30);
@@ -226,6 +244,9 @@ fn authenticated_agents_forwards_are_the_customers_tickets_and_their_replies_thr
     assert_eq!(inbound[4]["kind"], "agent_note");
     assert_eq!(inbound[4]["internal"], true);
     assert_eq!(desk.tickets().len(), 2, "no third ticket");
+    // Both forwards are in carl's ticket's history.
+    let by_alice = ("agent".to_string(), "alice".to_string(), carl.clone());
+    assert_eq!(forwards(&desk, &number), [by_alice.clone(), by_alice]);
     assert_eq!(desk.stop(), Some(0));
 }
 

@@ -21,7 +21,9 @@
 //! Whether the customer gets the new ticket's auto-reply is the queue's
 //! `forward_auto_reply` (default on: like a phone ticket in OTRS, the
 //! customer learns the ticket's number, so their answers carry its tag).
-//! The forwarding agent never gets one.
+//! The forwarding agent never gets one. The ticket's history records the
+//! forward (field `forwarded`, by the agent, new value the original
+//! sender) on the ticket it makes or adds to.
 //!
 //! `handle` is pure and runs inside [`super::decide`]; [`gather`] is the
 //! facts stage's part (the directory facts of the original sender, not
@@ -41,6 +43,7 @@ use crate::config::Mailbox as MailboxConfig;
 use crate::mail::forward::{has_forward_prefix, Style};
 use crate::mail::{quote, InboundMail};
 use crate::store::{records, Db, StoreError};
+use crate::tickets::history::{ActorKind, Change};
 
 /// What the store says about a forward's original sender.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -347,6 +350,14 @@ pub(super) fn handle(
         }
     }
     if p.makes_article() {
+        // The ticket's history says who forwarded whose mail.
+        p.changes.push(Change {
+            actor_kind: ActorKind::Agent,
+            actor: agent.name.clone(),
+            field: "forwarded",
+            old: None,
+            new: Some(original.from.address.clone()),
+        });
         p.forward = Some(ForwardPlan {
             agent: agent.name.clone(),
             agent_address: mail.from.address.clone(),
