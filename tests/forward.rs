@@ -337,7 +337,7 @@ fn quarantine_release_of_an_agents_forward_treated_it_as_the_agents_own_mail() {
     assert_eq!(note["internal"], true);
     assert_eq!(note["text"], "VIP customer, she called too.");
     let by_alice = ("agent".to_string(), "alice".to_string(), ana.clone());
-    assert_eq!(forwards(&desk, number), [by_alice.clone()]);
+    assert_eq!(forwards(&desk, number), std::slice::from_ref(&by_alice));
 
     // Released onto a ticket, another held forward is added to it as a
     // forward: the customer's article and alice's note.
