@@ -26,7 +26,15 @@ fn ok(desk: &Desk, args: &[&str]) {
 /// `support` belongs to group `staff`, worked by alice. Returns (desk,
 /// alice).
 fn desk_with_agent() -> (Desk, String) {
-    let mut desk = Desk::new(DeskOptions::default());
+    let (mut desk, alice) = agent_desk(DeskOptions::default());
+    desk.start();
+    (desk, alice)
+}
+
+/// A desk (not started) whose agent alice (returned) has rw on queue
+/// support's group, and which trusts the MTA's authentication results.
+fn agent_desk(options: DeskOptions) -> (Desk, String) {
+    let desk = Desk::new(options);
     let mut text = std::fs::read_to_string(&desk.config).unwrap();
     text.push_str(&format!("\n[auth]\nauthserv_id = [{MTA:?}]\n"));
     std::fs::write(&desk.config, text).unwrap();
@@ -40,12 +48,24 @@ fn desk_with_agent() -> (Desk, String) {
             "queue", "add", "support", "--group", "staff", "--notify", "group",
         ],
     );
-    desk.start();
     (desk, alice)
 }
 
 fn show(desk: &Desk, number: &str) -> Value {
     desk.json(&["ticket", "show", number, "--json"])
+}
+
+/// The `forwarded` rows of a ticket's history: actor kind, actor, new.
+fn forwards(desk: &Desk, number: &str) -> Vec<(String, String, String)> {
+    let history = desk.json(&["ticket", "history", number, "--json"]);
+    let s = |v: &Value| v.as_str().unwrap_or("-").to_string();
+    history["history"]
+        .as_array()
+        .expect("ticket history --json lists rows")
+        .iter()
+        .filter(|h| h["field"] == "forwarded")
+        .map(|h| (s(&h["actor_kind"]), s(&h["actor"]), s(&h["new"])))
+        .collect()
 }
 
 fn articles(t: &Value) -> Vec<Value> {
@@ -115,6 +135,11 @@ fn authenticated_agents_forwards_are_the_customers_tickets_and_their_replies_thr
     assert_eq!(note["internal"], true);
     assert_eq!(note["from"].as_str().unwrap(), alice);
     assert_eq!(note["text"], "VIP customer, she called too.");
+    // The ticket's history says who forwarded whose mail.
+    assert_eq!(
+        forwards(&desk, t["number"].as_str().unwrap()),
+        [("agent".to_string(), "alice".to_string(), ana.clone())]
+    );
     // Ana gets the new ticket's auto-reply (forward_auto_reply defaults
     // to on); alice none.
     let mails = wait_for_mail(&ana, "INBOX", 1, 30);
@@ -226,6 +251,9 @@ fn authenticated_agents_forwards_are_the_customers_tickets_and_their_replies_thr
     assert_eq!(inbound[4]["kind"], "agent_note");
     assert_eq!(inbound[4]["internal"], true);
     assert_eq!(desk.tickets().len(), 2, "no third ticket");
+    // Both forwards are in carl's ticket's history.
+    let by_alice = ("agent".to_string(), "alice".to_string(), carl.clone());
+    assert_eq!(forwards(&desk, &number), [by_alice.clone(), by_alice]);
     assert_eq!(desk.stop(), Some(0));
 }
 
@@ -265,4 +293,75 @@ fn unauthenticated_forward_does_not_impersonate_the_quoted_sender() {
     assert_eq!(e["plan"]["forward"], Value::Null);
     assert_eq!(desk.stop(), Some(0));
     assert!(imap_messages(&ana, "INBOX").is_empty());
+}
+
+#[test]
+fn quarantine_release_of_an_agents_forward_treated_it_as_the_agents_own_mail() {
+    // Regression: a released forward became alice's ticket, the
+    // customer's mail her text.
+    let (desk, alice) = agent_desk(DeskOptions {
+        pipe_only: true,
+        ..Default::default()
+    });
+    // The shipped spam rule holds the forward: X-Spam-Flag: YES.
+    let rules = desk.path().join("rules-spam");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/10-spam.toml"),
+        rules.join("10-spam.toml"),
+    )
+    .unwrap();
+    desk.use_rules(&rules);
+    let ana = desk.customer("ana");
+    let auth = format!(
+        "X-Spam-Flag: YES\r\nAuthentication-Results: {MTA}; dkim=pass header.d=support.test\r\n"
+    );
+    let out = desk.cli_stdin(
+        &["ingest", "--mailbox", "support", "--json"],
+        &inline_forward(&desk, &alice, &ana, &auth),
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "quarantined", "{v}");
+    let q = v["id"].to_string();
+
+    let v = desk.json(&["quarantine", "release", &q, "--as-new", "--json"]);
+    assert_eq!(v["result"]["outcome"], "created", "{v}");
+    let number = v["result"]["ticket"].as_str().unwrap();
+    let t = show(&desk, number);
+    assert_eq!(t["customer"], ana.as_str());
+    assert_eq!(t["subject"], "Printer on fire");
+    let a = articles(&t);
+    let customer = a.iter().find(|x| x["kind"] == "customer").unwrap();
+    assert_eq!(customer["from"].as_str().unwrap(), ana);
+    let note = a.iter().find(|x| x["kind"] == "agent_note").unwrap();
+    assert_eq!(note["internal"], true);
+    assert_eq!(note["text"], "VIP customer, she called too.");
+    let by_alice = ("agent".to_string(), "alice".to_string(), ana.clone());
+    assert_eq!(forwards(&desk, number), std::slice::from_ref(&by_alice));
+
+    // Released onto a ticket, another held forward is added to it as a
+    // forward: the customer's article and alice's note.
+    let again = String::from_utf8(inline_forward(&desk, &alice, &ana, &auth))
+        .unwrap()
+        .replace("fwd-inline-", "fwd-again-");
+    let out = desk.cli_stdin(
+        &["ingest", "--mailbox", "support", "--json"],
+        again.as_bytes(),
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "quarantined", "{v}");
+    let q = v["id"].to_string();
+    let v = desk.json(&["quarantine", "release", &q, "--ticket", number, "--json"]);
+    assert_eq!(v["result"]["outcome"], "follow_up", "{v}");
+    let a = articles(&show(&desk, number));
+    let kinds: Vec<&str> = (a.iter())
+        .filter(|x| x["direction"] == "in")
+        .map(|x| x["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["customer", "agent_note", "customer", "agent_note"],
+        "{a:?}"
+    );
+    assert_eq!(forwards(&desk, number), [by_alice.clone(), by_alice]);
 }

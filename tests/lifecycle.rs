@@ -162,6 +162,33 @@ fn reply_to_a_resolved_ticket_opens_a_new_ticket_following_it() {
     assert_eq!(show(&desk, &old)["state"], "resolved");
     assert_eq!(show(&desk, &new)["state"], "posted");
     assert_eq!(show(&desk, &new)["followed_from"], old.as_str());
+    // The follow-up is a ticket link, listed both ways.
+    let link = |number: &str| {
+        let links = show(&desk, number)["links"].as_array().unwrap().clone();
+        assert_eq!(links.len(), 1, "{links:?}");
+        let l = &links[0];
+        (
+            l["role"].as_str().unwrap().to_string(),
+            l["number"].as_str().unwrap().to_string(),
+            l["created_by"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(
+        link(&new),
+        (
+            "follow_up".to_string(),
+            old.clone(),
+            "lifecycle".to_string()
+        )
+    );
+    assert_eq!(
+        link(&old),
+        (
+            "followed_up_by".to_string(),
+            new.clone(),
+            "lifecycle".to_string()
+        )
+    );
     assert_eq!(
         history(&desk, &new),
         [row("system", "lifecycle", "followed_from", "-", &old)]

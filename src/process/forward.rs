@@ -21,7 +21,9 @@
 //! Whether the customer gets the new ticket's auto-reply is the queue's
 //! `forward_auto_reply` (default on: like a phone ticket in OTRS, the
 //! customer learns the ticket's number, so their answers carry its tag).
-//! The forwarding agent never gets one.
+//! The forwarding agent never gets one. The ticket's history records the
+//! forward (field `forwarded`, by the agent, new value the original
+//! sender) on the ticket it makes or adds to.
 //!
 //! `handle` is pure and runs inside [`super::decide`]; [`gather`] is the
 //! facts stage's part (the directory facts of the original sender, not
@@ -38,9 +40,11 @@ use super::{agent::AgentPlan, permit};
 use crate::auth::{self, PowerDecision};
 use crate::commands::{self, Command};
 use crate::config::Mailbox as MailboxConfig;
+use crate::directory::permission::Member;
 use crate::mail::forward::{has_forward_prefix, Style};
 use crate::mail::{quote, InboundMail};
 use crate::store::{records, Db, StoreError};
+use crate::tickets::history::{ActorKind, Change};
 
 /// What the store says about a forward's original sender.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -242,6 +246,129 @@ pub(super) fn handle(
         }
         return None;
     }
+    honour(
+        plan,
+        f,
+        mail,
+        mailbox,
+        s,
+        Chosen {
+            agent,
+            target,
+            known,
+            wants_new,
+            powers,
+            released: false,
+        },
+    )
+}
+
+/// Where a quarantined forward goes and who vouches for it, when an
+/// operator releases it (`quarantine release`, [`super::release`]): the
+/// operator's ticket (`Some`) or a new one. The agent's powers are those
+/// of a new ticket's forward (an active agent with rw on the queue's group
+/// whose From is proven); on a ticket, only a mail under a forward's
+/// subject prefix is a forward, as for any mail. None: not an honoured
+/// forward, and `plan`'s trace says why; the caller goes on as for any
+/// released mail.
+pub(super) fn released(
+    plan: &mut Plan,
+    f: &Facts,
+    mail: &InboundMail,
+    mailbox: &MailboxConfig,
+    s: &Settings,
+    target: Option<records::TicketRef>,
+) -> Option<Plan> {
+    let fwd = mail.forward.as_deref()?;
+    let Some(agent) = &f.directory.sender.agent else {
+        plan.note(
+            "forward",
+            format!(
+                "forwards a mail ({}), but {} is no agent: released as an ordinary mail",
+                fwd.style, mail.from.address
+            ),
+        );
+        return None;
+    };
+    if let Some(t) = target
+        .as_ref()
+        .filter(|_| !has_forward_prefix(&mail.subject))
+    {
+        plan.note(
+            "forward",
+            format!(
+                "quotes a mail ({}), but its subject has no forward prefix: released as {}'s \
+                 mail on ticket {}, not a forward",
+                fwd.style, agent.name, t.number
+            ),
+        );
+        return None;
+    }
+    let queue = target
+        .as_ref()
+        .map_or(mailbox.queue.as_str(), |t| t.queue.as_str());
+    let powers = new_ticket_powers(f, mail, queue);
+    if !powers.granted {
+        plan.note(
+            "forward",
+            format!(
+                "forward ({}) by {} not honoured: {}; released as an ordinary mail",
+                fwd.style, agent.name, powers.reason
+            ),
+        );
+        return None;
+    }
+    honour(
+        plan,
+        f,
+        mail,
+        mailbox,
+        s,
+        Chosen {
+            agent,
+            target,
+            known: None,
+            wants_new: false,
+            powers,
+            released: true,
+        },
+    )
+}
+
+/// What [`handle`] or [`released`] chose for an empowered agent's forward.
+struct Chosen<'a> {
+    agent: &'a Member,
+    /// The ticket it is added to (tagged, or the operator's).
+    target: Option<records::TicketRef>,
+    /// Else the ticket already holding the original's Message-ID.
+    known: Option<&'a super::facts::Thread>,
+    wants_new: bool,
+    powers: PowerDecision,
+    /// An operator released it from quarantine.
+    released: bool,
+}
+
+/// The plan of an honoured forward: the original's sender's ticket (new,
+/// or `c`'s target or known one), the customer's article the original,
+/// the agent's lines a note, the history row. None when the original has
+/// no readable sender or its facts were not gathered (an ordinary mail).
+fn honour(
+    plan: &mut Plan,
+    f: &Facts,
+    mail: &InboundMail,
+    mailbox: &MailboxConfig,
+    s: &Settings,
+    c: Chosen,
+) -> Option<Plan> {
+    let fwd = mail.forward.as_deref()?;
+    let Chosen {
+        agent,
+        target,
+        known,
+        wants_new,
+        powers,
+        released,
+    } = c;
     let original = match &fwd.original {
         Ok(o) => o,
         Err(why) => {
@@ -285,7 +412,12 @@ pub(super) fn handle(
             said
         }
         (Some(ticket), _) => {
-            let said = format!("added to ticket {} (tagged in the subject)", ticket.number);
+            let why = if released {
+                "released into it by an operator"
+            } else {
+                "tagged in the subject"
+            };
+            let said = format!("added to ticket {} ({why})", ticket.number);
             p.disposition = Disposition::FollowUp {
                 ticket,
                 // The agent vouches for the customer's mail: it is theirs.
@@ -307,7 +439,9 @@ pub(super) fn handle(
                     mailbox.queue
                 ));
             }
-            if wants_new {
+            if released {
+                "a new ticket (released by an operator)".to_string()
+            } else if wants_new {
                 "a new ticket (#new)".to_string()
             } else {
                 "a new ticket (no ticket tag)".to_string()
@@ -322,7 +456,7 @@ pub(super) fn handle(
         ),
     );
     let note = Some(fwd.own_text.clone()).filter(|t| !t.trim().is_empty());
-    let mut p = super::decide::finish(p, &f2, &orig, mailbox, s, false, false);
+    let mut p = super::decide::finish(p, &f2, &orig, mailbox, s, released, false);
     if let Some(a) = p.article.as_mut() {
         a.notes.push(format!(
             "forwarded by agent {} ({}{})",
@@ -347,6 +481,14 @@ pub(super) fn handle(
         }
     }
     if p.makes_article() {
+        // The ticket's history says who forwarded whose mail.
+        p.changes.push(Change {
+            actor_kind: ActorKind::Agent,
+            actor: agent.name.clone(),
+            field: "forwarded",
+            old: None,
+            new: Some(original.from.address.clone()),
+        });
         p.forward = Some(ForwardPlan {
             agent: agent.name.clone(),
             agent_address: mail.from.address.clone(),

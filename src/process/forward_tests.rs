@@ -314,3 +314,33 @@ fn without_a_tag_the_ticket_holding_the_originals_message_id_takes_the_forward()
         Some("p1@client.test")
     );
 }
+
+#[test]
+fn a_forward_records_who_forwarded_whose_mail_in_the_tickets_history() {
+    let row = vec![crate::tickets::history::Change {
+        actor_kind: crate::tickets::history::ActorKind::Agent,
+        actor: "alice".into(),
+        field: "forwarded",
+        old: None,
+        new: Some(ANA.into()),
+    }];
+    let forwarded = |p: &Plan| -> Vec<crate::tickets::history::Change> {
+        p.changes
+            .iter()
+            .filter(|c| c.field == "forwarded")
+            .cloned()
+            .collect()
+    };
+    // A new ticket, and a tagged one the forward is added to.
+    let m = forward("Fwd: Printer on fire", INLINE);
+    let p = run(&config(), &facts(&m, true, true, false), &m);
+    assert_eq!(forwarded(&p), row);
+    let m = forward(&format!("Fwd: [Ticket#{NUMBER}] Printer"), INLINE);
+    let p = run(&config(), &facts(&m, true, true, true), &m);
+    assert!(matches!(p.disposition, Disposition::FollowUp { .. }));
+    assert_eq!(forwarded(&p), row);
+    // A forward not honoured records none.
+    let m = forward("Fwd: Printer on fire", INLINE);
+    let p = run(&config(), &facts(&m, true, false, false), &m);
+    assert!(forwarded(&p).is_empty());
+}

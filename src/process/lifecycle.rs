@@ -111,7 +111,8 @@ pub(super) fn closed_policy(
 }
 
 /// The new ticket a customer's reply to closed ticket `old` opened
-/// follows it: stored on the ticket, and a history row.
+/// follows it: a `follow_up` link to the old ticket (written by the
+/// apply stage), and a history row.
 pub(super) fn follows(plan: &mut Plan, old: String) {
     let Some(t) = plan.ticket.as_mut() else {
         return;

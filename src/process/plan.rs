@@ -169,7 +169,8 @@ pub struct TicketPlan {
     /// All its tags: those it had, and those the rules add.
     pub tags: BTreeSet<String>,
     /// A new ticket opened by a reply to this closed one (queue policy
-    /// `reply_to_closed = "new_ticket"`): its number.
+    /// `reply_to_closed = "new_ticket"`): its number. Stored as a
+    /// `follow_up` link (`ticket_links`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub followed_from: Option<String>,
 }

@@ -5,6 +5,10 @@
 //! notifications), apply (the only writer) — in one transaction that also
 //! marks the quarantine entry released (kept for the record).
 //!
+//! An authenticated agent's forward is released as the forward
+//! ([`super::forward::released`]): the ticket is the original sender's,
+//! not the agent's.
+//!
 //! A message that was quarantined because processing it crashed (or
 //! panicked) or because its MIME shape was refused is not given to the
 //! full parser again: it becomes an article whose text says so, with the
@@ -276,7 +280,13 @@ impl Processor {
                 ),
             },
         );
-        let mut plan = decide::finish(plan, f, mail, mailbox, &s, true, false);
+        // An empowered agent's forward is released as the forward it is:
+        // the original sender's mail, the agent's lines a note.
+        let target = f.thread.as_ref().map(|t| t.ticket.clone());
+        let mut plan = match super::forward::released(&mut plan, f, mail, mailbox, &s, target) {
+            Some(forwarded) => forwarded,
+            None => decide::finish(plan, f, mail, mailbox, &s, true, false),
+        };
         if let Disposition::Quarantine { reason } = &plan.disposition {
             return Err(ReleaseError::Failed {
                 id: r.id,

@@ -75,6 +75,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v17_refusals.sql"),
     include_str!("schema_v18_relations.sql"),
     include_str!("schema_v19_lifecycle.sql"),
+    include_str!("schema_v20_follow_up_links.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -81,7 +81,8 @@ pub fn merge(c: &Connection, from: i64, into: i64) -> Result<()> {
 }
 
 /// Record "`other` is `ticket`'s `kind`" (kinds as stored: `parent`,
-/// `problem`, `change`, `related`). Returns false when it was there.
+/// `problem`, `change`, `related`; `follow_up` is the lifecycle's, see
+/// [`super::lifecycle::set_followed_from`]). Returns false when it was there.
 pub fn link(c: &Connection, ticket: i64, other: i64, kind: &str, by: &str) -> Result<bool> {
     let n = c
         .prepare_cached(
@@ -107,7 +108,9 @@ pub fn unlink(c: &Connection, ticket: i64, other: i64, kind: &str) -> Result<boo
 pub struct LinkView {
     /// What the other ticket is to this one: `parent`, `child`,
     /// `problem`, `change`, `incident` (this one is its problem or
-    /// change) or `related`.
+    /// change), `related`, `follow_up` (a customer's reply to the other,
+    /// closed, ticket opened this one) or `followed_up_by` (the other is
+    /// such a follow-up of this one).
     pub role: String,
     pub number: String,
     pub subject: String,
@@ -142,7 +145,7 @@ pub fn links_of(c: &Connection, ticket_id: i64) -> Result<Vec<LinkView>> {
     let back: Vec<LinkView> = c
         .prepare_cached(
             "SELECT CASE l.kind WHEN 'parent' THEN 'child' WHEN 'related' THEN 'related'
-                    ELSE 'incident' END,
+                    WHEN 'follow_up' THEN 'followed_up_by' ELSE 'incident' END,
                     t.number, t.subject, t.state, l.created_at, l.created_by
              FROM ticket_links l JOIN tickets t ON t.id = l.ticket_id
              WHERE l.other_id = ?1 ORDER BY l.created_at, l.rowid LIMIT ?2",

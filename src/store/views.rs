@@ -152,7 +152,8 @@ pub struct TicketDetail {
     pub links: Vec<super::relations::LinkView>,
     /// The ticket this one was merged into (its mail lands there).
     pub merged_into: Option<String>,
-    /// The closed ticket whose customer's reply opened this one.
+    /// The closed ticket whose customer's reply opened this one (its
+    /// `follow_up` link, also in `links`).
     pub followed_from: Option<String>,
 }
 

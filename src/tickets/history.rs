@@ -59,7 +59,8 @@ pub struct Change {
     pub actor_kind: ActorKind,
     pub actor: String,
     /// The field's name: `queue`, `urgency`, `priority`, `state`, `type`,
-    /// `service`, `category`, `tags`, `language`, `observer`, `auto_reply`.
+    /// `service`, `category`, `tags`, `language`, `observer`, `auto_reply`,
+    /// `forwarded` (an agent forwarded the new value's mail), …
     pub field: &'static str,
     pub old: Option<String>,
     pub new: Option<String>,
