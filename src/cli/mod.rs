@@ -27,6 +27,7 @@ mod ticket_create;
 mod ticket_history;
 mod ticket_ops;
 mod ticket_relations;
+mod ticket_show;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
