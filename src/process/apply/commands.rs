@@ -4,7 +4,7 @@
 //! reference, which belongs to no ticket. In the caller's transaction.
 
 use super::super::plan::Plan;
-use super::super::{sha256_hex, Failure, Processor};
+use super::super::{Failure, Processor};
 use crate::mail::InboundMail;
 use crate::notify::{self, Kind};
 use crate::store::{commands, records, Db};
@@ -106,43 +106,13 @@ impl Processor {
             &n.language,
             &ctx,
         )?;
-        if let Some(why) = &text.fell_back {
-            tracing::warn!(
-                kind,
-                "template failed, the shipped one was used instead: {why}"
-            );
-        }
-        // Deterministic per inbound message: the same on a re-run.
-        let message_id = format!(
-            "{kind}.{}@{}",
-            &sha256_hex(format!("{sha}/{kind}").as_bytes())[..16],
-            self.config.system.fqdn
-        );
-        let references: Vec<String> = mail.message_id.iter().cloned().collect();
-        let env = notify::Envelope {
-            from_address: &mailbox.address,
-            from_name: mailbox.display_name.as_deref(),
-            to: &n.to,
-            reply_to: None,
-            envelope_from: None,
-            message_id: &message_id,
-            in_reply_to: mail.message_id.as_deref(),
-            references: &references,
-            auto_submitted: Some("auto-replied"),
-            ticket_number: "",
-            fqdn: &self.config.system.fqdn,
-            dkim: self.config.smtp.dkim.as_ref(),
-            // No ticket, so no conversation of ours to continue.
-            ..Default::default()
-        };
-        let rendered =
-            notify::build_alternative(&env, &text.subject, &text.body, text.html.as_deref())?;
+        let rendered = self.ticketless_answer(kind, kind, mailbox, &n.to, mail, sha, &text)?;
         commands::enqueue_without_ticket(
             db,
             kind,
             &rendered.envelope_from,
             &rendered.recipients,
-            &message_id,
+            &rendered.message_id,
             &rendered.raw,
         )?;
         Ok(Some(format!(

@@ -15,6 +15,7 @@ mod refusal;
 mod relations;
 mod scheduled;
 mod thread;
+mod ticketless;
 
 pub(in crate::process) use article::sync_filesystem;
 

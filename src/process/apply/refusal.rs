@@ -6,7 +6,7 @@
 //! in `ticket show`.
 
 use super::super::plan::{Plan, Refusal};
-use super::super::{sha256_hex, Failure, Processor};
+use super::super::{Failure, Processor};
 use crate::mail::InboundMail;
 use crate::notify;
 use crate::store::records::TicketRef;
@@ -115,46 +115,13 @@ impl Processor {
                 return Ok(format!("{said}; the refusal could not be written: {e}"));
             }
         };
-        if let Some(why) = &text.fell_back {
-            tracing::warn!(
-                kind,
-                "template failed, the shipped one was used instead: {why}"
-            );
-        }
-        // Deterministic per inbound message: the same on a re-run.
-        let message_id = format!(
-            "refusal.{}@{}",
-            &sha256_hex(format!("{sha}/{kind}").as_bytes())[..16],
-            self.config.system.fqdn
-        );
-        let references: Vec<String> = mail.message_id.iter().cloned().collect();
-        let topic = notify::thread_index::thread_topic(&mail.subject);
-        let env = notify::Envelope {
-            from_address: &mailbox.address,
-            from_name: mailbox.display_name.as_deref(),
-            to: &n.to,
-            reply_to: None,
-            envelope_from: None,
-            message_id: &message_id,
-            in_reply_to: mail.message_id.as_deref(),
-            references: &references,
-            auto_submitted: Some("auto-replied"),
-            // No ticket: no X-Postdesk-Ticket header.
-            ticket_number: "",
-            fqdn: &self.config.system.fqdn,
-            dkim: self.config.smtp.dkim.as_ref(),
-            thread_topic: Some(&topic),
-            // No ticket, no conversation of ours to index.
-            thread_index: None,
-        };
-        let rendered =
-            notify::build_alternative(&env, &text.subject, &text.body, text.html.as_deref())?;
+        let rendered = self.ticketless_answer(kind, "refusal", mailbox, &n.to, mail, sha, &text)?;
         let outbox_id = refusals::enqueue(
             db,
             id,
             &rendered.envelope_from,
             &rendered.recipients,
-            &message_id,
+            &rendered.message_id,
             &rendered.raw,
         )?;
         if let Some(why) = &n.held {
