@@ -12,7 +12,7 @@ Mix (fixed by --seed, so a run can be repeated):
     list the thread (the first Message-ID is the customer's original mail,
     which postdesk uses to find the ticket).
   * a few hundred distinct customers cust<k>-<tag>@<domain> (--domain,
-    default customer.test).
+    default customer.test; --customers to choose how many).
   * bodies in utf-8 8bit, iso-8859-1 quoted-printable, windows-1252 8bit
     and utf-8 base64; RFC 2047 subjects (B and Q) in Portuguese and
     French; Content-Language pt / fr on some.
@@ -139,10 +139,12 @@ def main():
     ap.add_argument("--tag", required=True, help="makes customer addresses unique to a run")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--domain", default="customer.test", help="the customers' domain")
+    ap.add_argument("--customers", type=int, default=0,
+                    help="distinct customers (default N/15, between 20 and 400)")
     a = ap.parse_args()
     rng = random.Random(a.seed)
 
-    n_customers = max(20, min(400, a.n // 15))
+    n_customers = a.customers or max(20, min(400, a.n // 15))
     customers = []
     for k in range(n_customers):
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"

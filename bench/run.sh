@@ -69,14 +69,15 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 STACK=${BENCH_STACK:-$REPO/target/bench-mailstack}
 OUT=$REPO/target/bench-runs
 cd "$REPO"
+# say, the CPU and IMAP helpers
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 [[ $N =~ ^[0-9]+$ ]] && ((N > 0)) || { echo "usage: $0 [N]" >&2; exit 2; }
-
-say() { printf '\n== %s\n' "$*" >&2; }
 
 # ------------------------------------------------------------- set-up
 say "building (release)"
 cargo build --release --quiet --bin postdesk --example bench_fetch --example bench_smtp
-BIN=$REPO/target/release/postdesk
+BIN=${BENCH_BIN:-$REPO/target/release/postdesk}
 FETCH=$REPO/target/release/examples/bench_fetch
 SMTPFLOOR=$REPO/target/release/examples/bench_smtp
 
@@ -107,65 +108,6 @@ SUMMARY=$OUT/summary-$(date +%Y%m%d-%H%M%S).md
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$SUMMARY"
 
-# ------------------------------------------------------------- helpers
-imap_count() { "$FETCH" "$IMAP_PORT" "$1" "$2" count | sed -n 's/^exists=//p'; }
-
-# Mails delivered to this run's customers (Maildir files).
-delivered() {
-    local tag=$1
-    find "$STACK/mail/$DOMAIN" -mindepth 4 -maxdepth 4 -type f \
-        -path "*-$tag/Maildir/new/*" 2>/dev/null | wc -l
-}
-# Does Postfix deliver mail for $DOMAIN (into Dovecot) or discard it?
-delivering() { [[ $DOMAIN == *.test ]]; }
-
-fmt() { awk -v x="$1" 'BEGIN { printf "%.3f", x }'; }
-secs() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000000 }'; }
-# Share (%) of all CPUs busy over the next 2 seconds, from /proc/stat.
-cpu_busy() {
-    local a b
-    a=($(head -1 /proc/stat)); sleep 2; b=($(head -1 /proc/stat))
-    awk -v u="$((b[1] + b[2] + b[3] + b[6] + b[7] - a[1] - a[2] - a[3] - a[6] - a[7]))" \
-        -v i="$((b[4] + b[5] - a[4] - a[5]))" 'BEGIN { printf "%.0f", 100 * u / (u + i) }'
-}
-
-# Wait (up to QUIET_WAIT s) until other processes leave the CPUs alone:
-# the benchmark shares the machine with whatever else runs on it.
-wait_quiet() {
-    local busy deadline=$((SECONDS + QUIET_WAIT))
-    while :; do
-        busy=$(cpu_busy)
-        ((busy < 10 || SECONDS >= deadline)) && break
-        echo "machine busy ($busy % CPU used by others); waiting" >&2
-        sleep 5
-    done
-    ((busy < 10)) || echo "WARNING: machine still busy ($busy %); figures will be low" >&2
-    echo "$busy"
-}
-
-# CPU ticks so far: all CPUs busy (/proc/stat); this mail stack (every
-# process in the Dovecot and Postfix masters' sessions, with what their
-# reaped children used); this shell's reaped children (the poller).
-busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
-stack_ticks() {
-    local d p
-    d=$(tr -dc 0-9 <"$STACK/dovecot/run/master.pid" 2>/dev/null || true)
-    p=$(tr -dc 0-9 <"$STACK/spool/postfix/queue/pid/master.pid" 2>/dev/null || true)
-    cat /proc/[0-9]*/stat 2>/dev/null | awk -v a="${d:-x}" -v b="${p:-x}" '
-        { sub(/^.*\) /, ""); split($0, f, " ")
-          if (f[4] == a || f[4] == b) t += f[12] + f[13] + f[14] + f[15] }
-        END { print t + 0 }'
-}
-shell_children_ticks() { sed 's/^.*) //' "/proc/$$/stat" | awk '{ print $14 + $15 }'; }
-
-# User + system CPU seconds of a live process.
-cpu_secs() {
-    local f
-    read -r -a f <<<"$(sed 's/^.*) //' "/proc/$1/stat")"
-    awk -v t="$((f[11] + f[12]))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
-}
-
-rate() { awk -v n="$1" -v t="$2" 'BEGIN { if (t > 0) printf "%.0f", n / t; else print "-" }'; }
 
 run_one() {
     local batch=$1 conns=$2
@@ -305,6 +247,10 @@ EOF
     done
     local hwm cpu others
     hwm=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$DAEMON_PID/status" 2>/dev/null || echo "?")
+    # What the resident memory is at the end: heap and stacks (anon),
+    # mapped files (the binary's pages), shared memory (SQLite's -shm).
+    awk '/^(VmHWM|VmRSS|RssAnon|RssFile|RssShmem|Threads):/ { printf "%s %s ", $1, $2 } END { print "" }' \
+        "/proc/$DAEMON_PID/status" >"$dir/memory.txt" 2>/dev/null || true
     cpu=$(cpu_secs "$DAEMON_PID" 2>/dev/null || echo "?")
     others=$(awk -v busy="$(($(busy_ticks) - busy0))" -v stack="$(($(stack_ticks) - stack0))" \
         -v poll="$(($(shell_children_ticks) - poll0))" -v pd="$cpu" -v hz="$(getconf CLK_TCK)" \
@@ -353,7 +299,7 @@ EOF
         ratio=$(awk -v a="$a_s" -v f="$floor" 'BEGIN { printf "%.1f", a / f }')
     fi
     if [[ -n $tb ]]; then b_s=$(secs "$tb"); b_r=$(rate "$N" "$b_s"); fi
-    echo "RESULT N=$N batch=$batch conns=$conns floor=${floor}s mta-floor=${mta_s}s a=${a_s}s (${a_r} msgs/s, ${ratio}x floor) b=${b_s}s (${b_r} msgs/s) cpu=${cpu}s stack-cpu=${stack_cpu}s rss=${hwm}MiB others=${others}% (idle before: ${busy}%)" >&2
+    echo "RESULT N=$N batch=$batch conns=$conns floor=${floor}s mta-floor=${mta_s}s a=${a_s}s (${a_r} msgs/s, ${ratio}x floor) b=${b_s}s (${b_r} msgs/s) cpu=${cpu}s stack-cpu=${stack_cpu}s rss=${hwm}MiB ($(cat "$dir/memory.txt" 2>/dev/null)) others=${others}% (idle before: ${busy}%)" >&2
     echo "| $N | $DOMAIN | $batch | $conns | $others | $(fmt "$floor") | $a_s | $a_r | $ratio | $(fmt "${mta_s:-0}") | $b_s | $b_r | $sent/$out | $got | $cpu | $stack_cpu | $hwm |" >>"$SUMMARY"
 }
 

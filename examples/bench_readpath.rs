@@ -3,12 +3,17 @@
 //! transaction per 100,000 tickets), then times the store calls behind
 //! `ticket show`, `ticket list`, `ticket search` and `status` on it.
 //!
-//!     cargo run --example bench_readpath -- DB TICKETS [ARTICLES_PER_TICKET]
+//!     cargo run --example bench_readpath -- DB TICKETS [ARTICLES_PER_TICKET] [--search TEXT]...
 //!
 //! DB is created (or extended) at the given path; TICKETS are added to it
-//! (0: only measure). Prints `key=value` lines: fill_s, then per query the
-//! first (cold) call and the median and max of 21 warm calls, in ms. A
+//! (0: only measure, e.g. a database filled by `postdesk import`, as
+//! `bench/scale.sh` does). Prints `key=value` lines: fill_s, then per query
+//! the first (cold) call and the median and max of 21 warm calls, in ms. A
 //! measurement, not a test: it never fails on time.
+//!
+//! Tickets shown: the newest, one from the middle of history and the
+//! busiest of the newest ticket's customer. Searches: `--search` texts if
+//! given, else words of the synthetic mail.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -38,10 +43,16 @@ fn time(name: &str, mut f: impl FnMut() -> usize) {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut searches = Vec::new();
+    while let Some(i) = args.iter().position(|a| a == "--search") {
+        args.remove(i);
+        anyhow::ensure!(i < args.len(), "--search needs a text");
+        searches.push(args.remove(i));
+    }
     let db = PathBuf::from(
         args.first()
-            .expect("usage: bench_readpath DB TICKETS [PER]"),
+            .expect("usage: bench_readpath DB TICKETS [PER] [--search TEXT]..."),
     );
     let tickets: u64 = args.get(1).map_or(Ok(0), |s| s.parse())?;
     let per: u64 = args.get(2).map_or(Ok(4), |s| s.parse())?;
@@ -77,10 +88,31 @@ fn main() -> anyhow::Result<()> {
     let Some(newest) = newest.first() else {
         anyhow::bail!("no tickets in {}", db.display());
     };
-    let middle = format!("B{:015}", st.tickets / 2);
+    // The synthetic history numbers its tickets B000…; other databases
+    // give one from the middle of the newest customer's tickets.
+    let customer = newest.customer.clone();
+    let mine = views::tickets(
+        c,
+        &TicketFilter {
+            customer: Some(customer.clone()),
+            limit: 0,
+            ..Default::default()
+        },
+    )?;
+    let synthetic = format!("B{:015}", st.tickets / 2);
+    let middle = if views::ticket(c, &synthetic)?.is_some() {
+        synthetic
+    } else {
+        mine[mine.len() / 2].number.clone()
+    };
+    let busiest = mine
+        .iter()
+        .max_by_key(|t| t.articles)
+        .map_or_else(|| newest.number.clone(), |t| t.number.clone());
     for (name, number) in [
         ("show_newest", newest.number.clone()),
         ("show_middle", middle),
+        ("show_busiest", busiest),
     ] {
         time(name, || {
             views::ticket(c, &number)
@@ -88,7 +120,6 @@ fn main() -> anyhow::Result<()> {
                 .map_or(0, |t| t.articles.len())
         });
     }
-    let customer = newest.customer.clone();
     let lists = [
         (
             "list_100",
@@ -132,15 +163,27 @@ fn main() -> anyhow::Result<()> {
     // none.
     let rare = (st.tickets / 2).to_string();
     let mixed = format!("ticket {rare}");
-    for (name, text) in [
+    let synthetic_searches = [
         ("search_common_20", "printer"),
         ("search_rare", rare.as_str()),
         ("search_common_and_rare", mixed.as_str()),
         ("search_two_words_20", "blank pages"),
         ("search_prefix_20", "print*"),
         ("search_none", "zzyzx"),
-    ] {
-        time(name, || {
+    ];
+    let named: Vec<(String, &str)> = if searches.is_empty() {
+        synthetic_searches
+            .iter()
+            .map(|(n, t)| (n.to_string(), *t))
+            .collect()
+    } else {
+        searches
+            .iter()
+            .map(|t| (format!("search[{t}]"), t.as_str()))
+            .collect()
+    };
+    for (name, text) in named {
+        time(&name, || {
             search::search(c, text, 20)
                 .expect("search query runs")
                 .len()

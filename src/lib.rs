@@ -23,6 +23,7 @@ pub mod intake;
 pub mod lock;
 pub mod logging;
 pub mod mail;
+pub mod memory;
 pub mod notify;
 pub mod oauth;
 pub mod ops;

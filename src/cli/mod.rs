@@ -242,6 +242,7 @@ pub fn load_config(path: &std::path::Path) -> anyhow::Result<Arc<Config>> {
 }
 
 pub fn main() -> ExitCode {
+    postdesk::memory::cap_malloc_arenas();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return ExitCode::from(exit::usage(e)),

@@ -13,6 +13,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use async_imap::extensions::idle::IdleResponse;
 use std::sync::Arc;
 
 use tokio::sync::{watch, Notify};
@@ -280,7 +281,13 @@ async fn session(
                 // wait_with_timeout counts from the last server line (Dovecot
                 // sends keep-alives), so bound the whole wait as well.
                 let r = tokio::select! {
-                    r = wait => { r.context("IDLE wait")?; false }
+                    r = wait => {
+                        if let IdleResponse::NewData(_) = r.context("IDLE wait")? {
+                            // The benchmark times arrival → auto-reply from here.
+                            tracing::debug!(mailbox = %cfg.name, "IDLE: the server announced new mail");
+                        }
+                        false
+                    }
                     _ = tokio::time::sleep(wait_for) => false,
                     _ = fetch_now.notified() => false,
                     _ = shutdown.changed() => true,

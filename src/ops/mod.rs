@@ -215,7 +215,8 @@ impl StoreReader {
     pub fn open(
         config: std::sync::Arc<crate::config::Config>,
     ) -> Result<StoreReader, crate::store::StoreError> {
-        let store = crate::store::Store::open_read_only(&config.storage.database)?;
+        let mut store = crate::store::Store::open_read_only(&config.storage.database)?;
+        store.set_cache_kib(crate::store::SIDE_CACHE_KIB)?;
         Ok(StoreReader {
             config,
             store: std::sync::Arc::new(Mutex::new(store)),

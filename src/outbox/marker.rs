@@ -88,7 +88,11 @@ pub fn spawn(
         .name("postdesk-outbox-marks".into())
         .spawn(move || {
             let mut store = loop {
-                match Store::open(&path, store::Durability::Normal) {
+                let opened = Store::open(&path, store::Durability::Normal).and_then(|mut s| {
+                    s.set_cache_kib(store::SIDE_CACHE_KIB)?;
+                    Ok(s)
+                });
+                match opened {
                     Ok(s) => break s,
                     Err(e) => {
                         tracing::error!(

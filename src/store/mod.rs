@@ -169,6 +169,10 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// Page cache of the daemon's side connections, in KiB (see
+/// [`Store::set_cache_kib`]).
+pub const SIDE_CACHE_KIB: u64 = 512;
+
 impl Store {
     /// Open (creating if needed) and migrate.
     pub fn open(path: &Path, durability: Durability) -> Result<Store, StoreError> {
@@ -340,8 +344,16 @@ impl Store {
     /// Let SQLite's page cache of this connection grow to `mib` MiB (it
     /// takes pages only as it needs them).
     pub fn set_cache_mib(&mut self, mib: u32) -> Result<(), StoreError> {
+        self.set_cache_kib(u64::from(mib) * 1024)
+    }
+
+    /// Let SQLite's page cache of this connection grow to `kib` KiB. The
+    /// daemon's side connections (outbox marks, health and metrics) read
+    /// and write a few pages at a time: [`SIDE_CACHE_KIB`] instead of
+    /// SQLite's default 2 MiB each.
+    pub fn set_cache_kib(&mut self, kib: u64) -> Result<(), StoreError> {
         self.conn
-            .execute_batch(&format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024))?;
+            .execute_batch(&format!("PRAGMA cache_size = -{kib}"))?;
         Ok(())
     }
 
