@@ -23,6 +23,9 @@
 #                                    delivery load (Dovecot LMTP) off the machine
 #   BENCH_STACK=DIR                  mail stack folder (default
 #                                    target/bench-mailstack; at most 70 chars)
+#   BENCH_BIN=PATH                   run this postdesk binary instead of the
+#                                    one built here (e.g. a copy of an earlier
+#                                    build, to interleave before/after runs)
 #   BENCH_QUIET_WAIT=300             before each run, wait up to this many
 #                                    seconds for the machine to be idle (other
 #                                    processes < 10 % of all CPUs over 2 s)
@@ -76,7 +79,11 @@ cd "$REPO"
 
 # ------------------------------------------------------------- set-up
 say "building (release)"
-cargo build --release --quiet --bin postdesk --example bench_fetch --example bench_smtp
+if [[ -n ${BENCH_BIN:-} ]]; then
+    cargo build --release --quiet --example bench_fetch --example bench_smtp
+else
+    cargo build --release --quiet --bin postdesk --example bench_fetch --example bench_smtp
+fi
 BIN=${BENCH_BIN:-$REPO/target/release/postdesk}
 FETCH=$REPO/target/release/examples/bench_fetch
 SMTPFLOOR=$REPO/target/release/examples/bench_smtp

@@ -16,7 +16,7 @@
 
 use rusqlite::TransactionBehavior;
 
-use crate::process::{sha256_hex, Incoming, Origin, Outcome, Processor, Then};
+use crate::process::{sha256_hex, Done, Incoming, Origin, Outcome, Processor, Then};
 use crate::store::{attempts, records, Store, StoreError};
 
 /// Interrupted attempts after which a message is quarantined unparsed.
@@ -25,7 +25,9 @@ pub const CRASH_LIMIT: u32 = 3;
 /// **Test only.** When this environment variable is set, processing aborts
 /// the whole process (`std::process::abort`, which nothing can catch) on a
 /// message whose raw bytes contain its value, so the tests can make a real
-/// crash happen. Only debug builds (the tests') honour it; release builds
+/// crash happen. It fires where a parser crash would: in the parse stage,
+/// on a parser thread (`process::parse_ahead`), after the batch's attempts
+/// were committed. Only debug builds (the tests') honour it; release builds
 /// ignore it.
 pub const TEST_ABORT_ENV: &str = "POSTDESK_TEST_ABORT_ON";
 
@@ -58,6 +60,16 @@ impl Processor {
         self.process_batch_then(store, batch, None)
     }
 
+    /// [`Processor::process_batch`], each outcome with the class the
+    /// parse stage gave its mail (what the metrics count by).
+    pub fn process_batch_classed(
+        &self,
+        store: &mut Store,
+        batch: &[Incoming],
+    ) -> Result<Vec<Done>, StoreError> {
+        self.guarded(store, batch, None)
+    }
+
     /// [`Processor::process_batch`], with `then` written in the batch's
     /// transaction after its messages (an import's progress). When the
     /// batch has to be taken one message at a time, `then` is written
@@ -68,6 +80,16 @@ impl Processor {
         batch: &[Incoming],
         then: Option<&Then<'_>>,
     ) -> Result<Vec<Outcome>, StoreError> {
+        let done = self.guarded(store, batch, then)?;
+        Ok(done.into_iter().map(|d| d.outcome).collect())
+    }
+
+    fn guarded(
+        &self,
+        store: &mut Store,
+        batch: &[Incoming],
+        then: Option<&Then<'_>>,
+    ) -> Result<Vec<Done>, StoreError> {
         let keys: Vec<String> = batch.iter().map(message_key).collect();
         let interrupted = attempts::interrupted(store.conn(), &keys)?;
         if interrupted.iter().all(|&n| n == 0) {
@@ -77,7 +99,10 @@ impl Processor {
         for ((item, key), earlier) in batch.iter().zip(&keys).zip(interrupted) {
             let one = std::slice::from_ref(key);
             if earlier >= CRASH_LIMIT && !self.handled_before(store, item)? {
-                outcomes.push(self.quarantine_crashed(store, item, key, earlier)?);
+                outcomes.push(Done {
+                    outcome: self.quarantine_crashed(store, item, key, earlier)?,
+                    class: crate::process::UNKNOWN_CLASS,
+                });
                 continue;
             }
             if earlier > 0 {
@@ -107,9 +132,8 @@ impl Processor {
         batch: &[Incoming],
         keys: &[String],
         then: Option<&Then<'_>>,
-    ) -> Result<Vec<Outcome>, StoreError> {
+    ) -> Result<Vec<Done>, StoreError> {
         attempts::begin(store.conn(), keys)?;
-        test_abort_hook(batch);
         let result = self.run_batch(store, batch, keys, then);
         if result.is_err() {
             if let Err(e) = attempts::abandon(store.conn(), keys) {
@@ -158,8 +182,8 @@ impl Processor {
     }
 }
 
-/// See [`TEST_ABORT_ENV`].
-fn test_abort_hook(batch: &[Incoming]) {
+/// See [`TEST_ABORT_ENV`]; called by the parse stage.
+pub(crate) fn test_abort_hook(batch: &[Incoming]) {
     // Release builds (what operators run) never abort on request.
     if !cfg!(debug_assertions) {
         return;
@@ -175,7 +199,10 @@ fn test_abort_hook(batch: &[Incoming]) {
         .iter()
         .any(|i| i.raw.windows(marker.len()).any(|w| w == marker))
     {
-        eprintln!("postdesk: {TEST_ABORT_ENV} marker found: aborting (test hook)");
+        eprintln!(
+            "postdesk: {TEST_ABORT_ENV} marker found on thread {}: aborting (test hook)",
+            std::thread::current().name().unwrap_or("unnamed")
+        );
         std::process::abort();
     }
 }

@@ -117,13 +117,14 @@ impl Worker {
                         Request::Process { items, reply } => {
                             let started = std::time::Instant::now();
                             test_stall_hook(&items);
-                            let result = processor.process_batch(&mut store, &items);
+                            let result =
+                                processor
+                                    .process_batch_classed(&mut store, &items)
+                                    .map(|done| {
+                                        crate::ops::metrics::record_batch(&done, started.elapsed());
+                                        done.into_iter().map(|d| d.outcome).collect::<Vec<_>>()
+                                    });
                             if let Ok(outcomes) = &result {
-                                crate::ops::metrics::record_batch(
-                                    &items,
-                                    outcomes,
-                                    started.elapsed(),
-                                );
                                 if outcomes.iter().any(|o| {
                                     matches!(
                                         o,

@@ -125,9 +125,9 @@ fn crash_mail(desk: &Desk, from: &str) -> Vec<u8> {
     desk.mail(from, "Crashes the desk", "crash", MARKER)
 }
 
-/// Run the daemon with the abort hook until it stays up; the number of
-/// runs that crashed.
-fn run_until_it_stays_up(desk: &Desk) -> u32 {
+/// Run the daemon with the abort hook until it stays up and has made
+/// `tickets` tickets; the number of runs that crashed.
+fn run_until_it_stays_up(desk: &Desk, tickets: usize) -> u32 {
     let mut crashes = 0;
     for run in 1..=6 {
         let log = std::fs::File::create(desk.path().join(format!("crash-run{run}.log"))).unwrap();
@@ -153,7 +153,7 @@ fn run_until_it_stays_up(desk: &Desk) -> u32 {
                     .contains("processing crashed")
             }) {
                 // Healthy: let it take in the rest, then stop it.
-                desk.wait_tickets(2, 60);
+                desk.wait_tickets(tickets, 60);
                 sigterm_and_wait(child);
                 return crashes;
             }
@@ -187,7 +187,7 @@ fn crashing_message_is_quarantined_after_its_retries_and_intake_goes_on() {
         (imap_messages(&desk.support, "INBOX").len() == 3).then_some(())
     });
 
-    let crashes = run_until_it_stays_up(&desk);
+    let crashes = run_until_it_stays_up(&desk, 2);
     assert_eq!(crashes, 3, "interrupted three times, then quarantined");
     let q = quarantine(&desk);
     assert_eq!(q.len(), 1, "{q:?}");
@@ -201,6 +201,52 @@ fn crashing_message_is_quarantined_after_its_retries_and_intake_goes_on() {
     subjects.sort();
     assert_eq!(subjects, ["After the crash", "Before the crash"]);
     // Quarantined with a copy: acknowledged like the others.
+    wait_for(30, "inbox emptied", || {
+        imap_messages(&desk.support, "INBOX")
+            .is_empty()
+            .then_some(())
+    });
+}
+
+/// Parsing runs on parser threads, ahead of the store thread's writes: a
+/// message that kills the process there must still be attributed to its
+/// batch (attempts committed before the parse starts), isolated, and
+/// quarantined, while the mail parsed around it in the same batch is
+/// taken in.
+#[test]
+fn crash_in_a_parser_thread_still_quarantines_only_the_culprit() {
+    let desk = Desk::new(DeskOptions {
+        agent_alert_limit: 1000,
+        ..DeskOptions::default()
+    });
+    let customer = desk.customer("petra");
+    for n in 1..=3 {
+        let mail = desk.mail(&customer, &format!("Before {n}"), "b", "ok");
+        smtp_send(&customer, &[&desk.support], &mail);
+    }
+    smtp_send(&customer, &[&desk.support], &crash_mail(&desk, &customer));
+    for n in 1..=3 {
+        let mail = desk.mail(&customer, &format!("After {n}"), "a", "ok");
+        smtp_send(&customer, &[&desk.support], &mail);
+    }
+    wait_for(30, "seven mails delivered", || {
+        (imap_messages(&desk.support, "INBOX").len() == 7).then_some(())
+    });
+
+    let crashes = run_until_it_stays_up(&desk, 6);
+    assert_eq!(crashes, 3, "interrupted three times, then quarantined");
+    // Each crash happened in a parser thread, not on the store thread.
+    for run in 1..=3 {
+        let log = std::fs::read_to_string(desk.path().join(format!("crash-run{run}.log"))).unwrap();
+        assert!(
+            log.contains("marker found on thread postdesk-parse-"),
+            "run {run}: {log}"
+        );
+    }
+    let q = quarantine(&desk);
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert_eq!(q[0]["subject"], "Crashes the desk");
+    assert_eq!(desk.tickets().len(), 6);
     wait_for(30, "inbox emptied", || {
         imap_messages(&desk.support, "INBOX")
             .is_empty()

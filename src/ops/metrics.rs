@@ -16,7 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::process::{Incoming, Outcome};
+use crate::process::{Done, Outcome};
 use crate::store::views::Backlog;
 
 type Labels1 = [(&'static str, String); 1];
@@ -239,31 +239,10 @@ impl Default for Metrics {
 
 /// Count a committed batch: each outcome with its mail's class, and the
 /// time the batch took.
-pub fn record_batch(items: &[Incoming], outcomes: &[Outcome], took: std::time::Duration) {
-    let labelled: Vec<(Outcome, &'static str)> = items
-        .iter()
-        .zip(outcomes)
-        .map(|(item, o)| (o.clone(), class_of(&item.raw, o)))
-        .collect();
+pub fn record_batch(done: &[Done], took: std::time::Duration) {
+    let labelled: Vec<(Outcome, &'static str)> =
+        done.iter().map(|d| (d.outcome.clone(), d.class)).collect();
     super::ops().metrics.batch(&labelled, took.as_secs_f64());
-}
-
-/// The class of a mail that was parsed (its outcome says so): read from
-/// its header alone. Mail that was not parsed (quarantined, seen before)
-/// is `unknown`: it may be exactly the mail a parser must not see twice.
-fn class_of(raw: &[u8], o: &Outcome) -> &'static str {
-    match o {
-        Outcome::Created { .. }
-        | Outcome::FollowUp { .. }
-        | Outcome::Note { .. }
-        | Outcome::Duplicate { .. }
-        | Outcome::Ignored { .. }
-        | Outcome::Refused { .. } => mail_parser::MessageParser::new()
-            .parse_headers(raw)
-            .map(|m| crate::mail::classify(&m, "").class.as_str())
-            .unwrap_or("unknown"),
-        _ => "unknown",
-    }
 }
 
 /// The `outcome` label of an outcome.

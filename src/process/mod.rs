@@ -37,6 +37,7 @@ pub mod machines;
 mod notices;
 pub mod operator;
 mod parse;
+mod parse_ahead;
 pub mod permit;
 pub mod plan;
 mod quarantine;
@@ -353,51 +354,30 @@ impl Processor {
         batch: &[Incoming],
         settle: &[String],
         then: Option<&Then<'_>>,
-    ) -> Result<Vec<Outcome>, StoreError> {
+    ) -> Result<Vec<Done>, StoreError> {
         // IMMEDIATE: take the write lock up front, so a concurrent writer
         // makes us wait (busy_timeout) instead of failing the upgrade.
         let mut tx = store
             .conn()
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for item in batch {
-            // Every log line about this message carries its mailbox, UID
-            // and (once parsed) Message-ID: journal fields under systemd.
-            let _span = tracing::info_span!(
-                "message",
-                mailbox = %self.mailbox_name(&item.origin),
-                uid = match &item.origin {
-                    Origin::Imap { uid, .. } => Some(*uid),
+        // Parse ahead on other threads (see `parse_ahead`): every message
+        // except those handled before, which must not be parsed again.
+        let wanted: Vec<bool> = batch
+            .iter()
+            .map(|item| Ok(self.seen_before(&tx, item)?.is_none()))
+            .collect::<Result<_, StoreError>>()?;
+        let outcomes = std::thread::scope(|scope| -> Result<Vec<Done>, StoreError> {
+            let parses = parse_ahead::start(scope, batch, &wanted, &self.config);
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for (index, item) in batch.iter().enumerate() {
+                let parsed = match &parses {
+                    Some(p) if wanted[index] => p.take(index),
                     _ => None,
-                },
-                message_id = tracing::field::Empty,
-            )
-            .entered();
-            let sp = tx.savepoint()?;
-            let result = catch_unwind(AssertUnwindSafe(|| self.process_one(&sp, item)));
-            let error = match result {
-                Ok(Ok(outcome)) => {
-                    if let Origin::Retry { quarantine_id, .. } = &item.origin {
-                        release(&sp, *quarantine_id, &outcome)?;
-                    }
-                    sp.commit()?;
-                    outcomes.push(outcome);
-                    continue;
-                }
-                Ok(Err(Failure::Store(e))) if e.is_transient() => return Err(e),
-                Ok(Err(e)) => e.to_string(),
-                Err(panic) => format!(
-                    "internal error while processing (please report): {}",
-                    panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "panic".into())
-                ),
-            };
-            drop(sp); // rolls the savepoint back
-            outcomes.push(self.quarantine(&tx, item, &error)?);
-        }
+                };
+                outcomes.push(self.run_one(&mut tx, item, parsed)?);
+            }
+            Ok(outcomes)
+        })?;
         if self.files_written.replace(false) {
             sync_filesystem(&self.attachments_dir).map_err(StoreError::Sync)?;
         }
@@ -407,6 +387,47 @@ impl Processor {
         }
         tx.commit()?;
         Ok(outcomes)
+    }
+
+    /// One message of the batch in its own savepoint: its outcome and
+    /// class, or the batch's end (trouble from the environment).
+    fn run_one(
+        &self,
+        tx: &mut rusqlite::Transaction<'_>,
+        item: &Incoming,
+        parsed: Option<parse_ahead::Ahead>,
+    ) -> Result<Done, StoreError> {
+        // Every log line about this message carries its mailbox, UID
+        // and (once parsed) Message-ID: journal fields under systemd.
+        let _span = tracing::info_span!(
+            "message",
+            mailbox = %self.mailbox_name(&item.origin),
+            uid = match &item.origin {
+                Origin::Imap { uid, .. } => Some(*uid),
+                _ => None,
+            },
+            message_id = tracing::field::Empty,
+        )
+        .entered();
+        let sp = tx.savepoint()?;
+        let mut class = UNKNOWN_CLASS;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            self.process_one(&sp, item, parsed, &mut class)
+        }));
+        let error = match result {
+            Ok(Ok(outcome)) => {
+                if let Origin::Retry { quarantine_id, .. } = &item.origin {
+                    release(&sp, *quarantine_id, &outcome)?;
+                }
+                sp.commit()?;
+                return Ok(Done { outcome, class });
+            }
+            Ok(Err(Failure::Store(e))) if e.is_transient() => return Err(e),
+            Ok(Err(e)) => e.to_string(),
+            Err(panic) => panic_error(&*panic),
+        };
+        drop(sp); // rolls the savepoint back
+        Ok(Done::unclassed(self.quarantine(tx, item, &error)?))
     }
 
     fn mailbox_name(&self, origin: &Origin) -> String {
@@ -419,7 +440,10 @@ impl Processor {
         }
     }
 
-    fn process_one(&self, db: &Db, item: &Incoming) -> Result<Outcome, Failure> {
+    /// The outcome of a message handled in an earlier run (IMAP: its UID
+    /// has a receipt; import: its bytes were taken in), decided without
+    /// parsing it: it may be exactly the mail a parser must not see twice.
+    fn seen_before(&self, db: &Db, item: &Incoming) -> Result<Option<Outcome>, StoreError> {
         if let Origin::Imap {
             source,
             uid_validity,
@@ -431,21 +455,40 @@ impl Processor {
                 // Handled in an earlier run; only the acknowledgement
                 // is missing. A message we could not keep must stay.
                 if prior.status == "quarantined" && prior.raw_id.is_none() {
-                    return Ok(Outcome::Quarantined {
+                    return Ok(Some(Outcome::Quarantined {
                         id: 0,
                         error: "quarantined earlier without a copy: left in the mailbox".into(),
                         raw_kept: false,
-                    });
+                    }));
                 }
-                return Ok(Outcome::AlreadyHandled);
+                return Ok(Some(Outcome::AlreadyHandled));
             }
         }
         if let Origin::Import { .. } = &item.origin {
             if store::imports::bytes_seen(db, &sha256_hex(&item.raw))? {
-                return Ok(Outcome::AlreadyHandled);
+                return Ok(Some(Outcome::AlreadyHandled));
             }
         }
-        let parsed = parse::parse(item, &self.config)?;
+        Ok(None)
+    }
+
+    /// `parsed`: the parse stage's result when it ran ahead; `None` when
+    /// it did not (no parser thread), and the message is parsed here.
+    fn process_one(
+        &self,
+        db: &Db,
+        item: &Incoming,
+        parsed: Option<parse_ahead::Ahead>,
+        class: &mut &'static str,
+    ) -> Result<Outcome, Failure> {
+        if let Some(outcome) = self.seen_before(db, item)? {
+            return Ok(outcome);
+        }
+        let parsed = match parsed {
+            Some(ahead) => ahead?,
+            None => parse::parse(item, &self.config)?,
+        };
+        *class = parsed.mail.class.class.as_str();
         tracing::Span::current().record("message_id", parsed.mail.message_id.as_deref());
         let has_language = |l: &str| self.templates.has_language(l);
         let facts = facts::gather(
@@ -468,6 +511,42 @@ impl Processor {
         }
         self.apply(db, item, &parsed, &plan)
     }
+}
+
+/// The class label of a message that was not parsed (quarantined, seen
+/// before): see [`Done::class`].
+pub const UNKNOWN_CLASS: &str = "unknown";
+
+/// A message's outcome and what the parse stage classified it as, for the
+/// metrics: carried from the parse, so nothing is parsed twice.
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub outcome: Outcome,
+    /// `crate::mail::Class::as_str` of the parsed mail, or
+    /// [`UNKNOWN_CLASS`] when it was not parsed (or failed after parsing:
+    /// its effects were rolled back).
+    pub class: &'static str,
+}
+
+impl Done {
+    fn unclassed(outcome: Outcome) -> Done {
+        Done {
+            outcome,
+            class: UNKNOWN_CLASS,
+        }
+    }
+}
+
+/// The error a message is quarantined with when processing it panicked.
+fn panic_error(panic: &(dyn std::any::Any + Send)) -> String {
+    format!(
+        "internal error while processing (please report): {}",
+        panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into())
+    )
 }
 
 /// Writes a caller adds to a batch's transaction, after its messages.

@@ -1,9 +1,8 @@
 //! The parse stage: raw bytes in, an [`InboundMail`] (with its automatic
 //! classification) and the bytes' SHA-256 out, or the reason the message
 //! goes to quarantine (not fetched, over the size limit, not a mail).
-//! Pure: it touches no store, so it could run before the batch takes the
-//! write lock; it runs per message inside it only so that a batch never
-//! holds more than one parsed mail in memory at a time.
+//! Pure: it touches no store, so it runs on parser threads ahead of the
+//! store thread (see `parse_ahead`).
 
 use super::{sha256_hex, Failure, Incoming};
 use crate::config::Config;
@@ -18,6 +17,7 @@ pub(super) struct Parsed {
 
 /// Parse `item`, or say why it cannot be processed.
 pub(super) fn parse(item: &Incoming, config: &Config) -> Result<Parsed, Failure> {
+    crate::crash_guard::test_abort_hook(std::slice::from_ref(item));
     if let Some(e) = &item.fetch_error {
         return Err(Failure::Other(e.clone()));
     }
