@@ -143,6 +143,9 @@ pub struct Lookup<'a> {
     pub own: &'a crate::config::OwnAddresses,
     /// Whether templates exist in a language.
     pub has_language: &'a dyn Fn(&str) -> bool,
+    /// The language detected in the mail's new text, when the parse stage
+    /// detected it already (on a parser thread); `None`: detect it here.
+    pub detected_language: Option<Option<&'static str>>,
     /// `explain --article ID`: that article and its receipt are not
     /// counted as an earlier copy (the question is what the mail would do
     /// if it came now).

@@ -69,7 +69,10 @@ pub(super) fn language(
     l: &Lookup,
 ) -> Result<(Option<LanguageChoice>, Option<String>), StoreError> {
     let known = machines::customer_language(db, &mail.from.address)?;
-    let detected = super::language::detect(mail.new_text()).map(str::to_string);
+    let detected = l
+        .detected_language
+        .unwrap_or_else(|| super::language::detect(mail.new_text()))
+        .map(str::to_string);
     let chain = [
         (known, "customer"),
         (mail.language.clone(), "content-language"),

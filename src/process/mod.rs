@@ -307,6 +307,7 @@ impl Processor {
             numbering: &self.numbering,
             own: &self.own,
             has_language,
+            detected_language: None,
             except_article,
             auth: &self.auth,
             reply_key: self.reply_key_state(),
@@ -491,12 +492,11 @@ impl Processor {
         *class = parsed.mail.class.class.as_str();
         tracing::Span::current().record("message_id", parsed.mail.message_id.as_deref());
         let has_language = |l: &str| self.templates.has_language(l);
-        let facts = facts::gather(
-            db,
-            &parsed.mail,
-            &parsed.sha,
-            &self.lookup(&has_language, None),
-        )?;
+        let lookup = facts::Lookup {
+            detected_language: Some(parsed.language),
+            ..self.lookup(&has_language, None)
+        };
+        let facts = facts::gather(db, &parsed.mail, &parsed.sha, &lookup)?;
         for w in facts.authenticity.warnings() {
             tracing::warn!(from = %parsed.mail.from.address, "{w}");
         }

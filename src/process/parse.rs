@@ -1,6 +1,7 @@
 //! The parse stage: raw bytes in, an [`InboundMail`] (with its automatic
-//! classification) and the bytes' SHA-256 out, or the reason the message
-//! goes to quarantine (not fetched, over the size limit, not a mail).
+//! classification), the language of its new text and the bytes' SHA-256
+//! out, or the reason the message goes to quarantine (not fetched, over
+//! the size limit, not a mail).
 //! Pure: it touches no store, so it runs on parser threads ahead of the
 //! store thread (see `parse_ahead`).
 
@@ -13,6 +14,9 @@ pub(super) struct Parsed {
     pub mail: InboundMail,
     /// SHA-256 of the raw bytes, hex: what redelivery is recognised by.
     pub sha: String,
+    /// The language detected in the new text (`language::detect`), here
+    /// so that it runs on a parser thread, not on the store thread.
+    pub language: Option<&'static str>,
 }
 
 /// Parse `item`, or say why it cannot be processed.
@@ -29,8 +33,10 @@ pub(super) fn parse(item: &Incoming, config: &Config) -> Result<Parsed, Failure>
         }
         .into());
     }
+    let mail = mail::parse(&item.raw, &config.system.fqdn)?;
     Ok(Parsed {
-        mail: mail::parse(&item.raw, &config.system.fqdn)?,
+        language: super::language::detect(mail.new_text()),
         sha: sha256_hex(&item.raw),
+        mail,
     })
 }

@@ -133,12 +133,17 @@ impl Processor {
             },
             raw,
         };
+        let mail = self.released_mail(r.id, &entry.error, &item.raw);
         let parsed = Parsed {
-            mail: self.released_mail(r.id, &entry.error, &item.raw),
+            language: super::language::detect(mail.new_text()),
             sha: sha256_hex(&item.raw),
+            mail,
         };
         let has_language = |l: &str| self.templates.has_language(l);
-        let lookup = self.lookup(&has_language, None);
+        let lookup = facts::Lookup {
+            detected_language: Some(parsed.language),
+            ..self.lookup(&has_language, None)
+        };
         let mut f = facts::gather(&tx, &parsed.mail, &parsed.sha, &lookup)?;
         f.duplicate_of = None; // the operator decides; a copy is noted below
         f.thread = match ticket {
