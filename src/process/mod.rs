@@ -257,6 +257,9 @@ pub struct Processor {
     /// token) once and kept.
     reply_key_path: PathBuf,
     reply_key: std::cell::OnceCell<crate::auth::ReplyKey>,
+    /// The parser threads (see `parse_ahead`), started with the first
+    /// batch; none on one core.
+    parsers: std::cell::OnceCell<Option<parse_ahead::Pool>>,
 }
 
 impl Processor {
@@ -273,6 +276,7 @@ impl Processor {
             },
             reply_key_path: crate::auth::key::path(&config.storage.data_dir),
             reply_key: std::cell::OnceCell::new(),
+            parsers: std::cell::OnceCell::new(),
             config,
             templates,
         }
@@ -367,18 +371,19 @@ impl Processor {
             .iter()
             .map(|item| Ok(self.seen_before(&tx, item)?.is_none()))
             .collect::<Result<_, StoreError>>()?;
-        let outcomes = std::thread::scope(|scope| -> Result<Vec<Done>, StoreError> {
-            let parses = parse_ahead::start(scope, batch, &wanted, &self.config);
-            let mut outcomes = Vec::with_capacity(batch.len());
-            for (index, item) in batch.iter().enumerate() {
-                let parsed = match &parses {
-                    Some(p) if wanted[index] => p.take(index),
-                    _ => None,
-                };
-                outcomes.push(self.run_one(&mut tx, item, parsed)?);
-            }
-            Ok(outcomes)
-        })?;
+        let pool = self
+            .parsers
+            .get_or_init(|| parse_ahead::Pool::start(&self.config));
+        let mut parses = pool.as_ref().map(|p| p.batch(batch, &wanted));
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (index, item) in batch.iter().enumerate() {
+            let parsed = match &mut parses {
+                Some(p) if wanted[index] => p.take(index),
+                _ => None,
+            };
+            outcomes.push(self.run_one(&mut tx, item, parsed)?);
+        }
+        drop(parses);
         if self.files_written.replace(false) {
             sync_filesystem(&self.attachments_dir).map_err(StoreError::Sync)?;
         }

@@ -1,31 +1,36 @@
 //! Parse ahead: the pure parse stage of a batch (shape check, MIME parse,
-//! classification, quoted-text split, HTML → text, SHA-256) runs on parser
-//! threads while the store thread gathers facts, decides and writes the
-//! messages before. Parsing is most of the CPU a message costs, so on a
-//! machine with two cores or more the store thread only waits for SQLite.
+//! classification, quoted-text split, HTML → text, language, SHA-256)
+//! runs on parser threads while the store thread gathers facts, decides
+//! and writes the messages before. Parsing is a large part of the CPU a
+//! message costs, so on a machine with two cores or more the store thread
+//! mostly waits for SQLite only.
 //!
 //! What stays as it was: the batch is still one transaction on the store
 //! thread; parsing starts only after the crash guard has committed the
 //! batch's attempts (a parser that kills the process is attributed to its
 //! batch, which is then retried one message at a time, each message parsed
 //! alone, so the culprit is isolated); a message already handled is not
-//! parsed at all; and memory stays bounded: each parser thread hands its
-//! results over a channel of [`AHEAD`] places, so at most
-//! `threads × (AHEAD + 1)` parsed mails of the batch exist at once, never
-//! a second batch. Parser threads are scoped to the batch: they end with it.
+//! parsed at all; and memory stays bounded: the store thread hands a
+//! parser a copy of a message only [`AHEAD`] messages before it needs the
+//! result, so at most `threads × AHEAD` messages and their parses are in
+//! flight, never a second batch.
+//!
+//! The parser threads live as long as their [`Processor`](super::Processor):
+//! a thread per batch would leave each regex of the parse stage a cache
+//! per thread that ever ran it (the regex crate keeps them), ~9 MiB more
+//! memory after a few hundred batches.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::OnceLock;
-use std::thread::Scope;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
 
 use super::parse::{self, Parsed};
 use super::{Failure, Incoming};
 use crate::config::Config;
 
-/// Parsed mails a parser thread may hold ready before the store thread
-/// takes them: enough to ride over one slow write, small enough that a
-/// batch of large mails does not pile up in memory.
+/// Messages a parser thread is given before the store thread needs their
+/// parse: enough to ride over one slow write, few enough that a batch of
+/// large mails does not pile up in memory.
 pub(super) const AHEAD: usize = 4;
 
 /// Parser threads never run with less stack than the main thread gets:
@@ -35,72 +40,160 @@ const PARSER_STACK: usize = 8 << 20;
 /// One parsed message, or why it cannot be processed.
 pub(super) type Ahead = Result<Parsed, Failure>;
 
-/// Parser threads to use: one per core besides the store thread's, at
-/// least one, at most four (more would only hold more mail in memory).
+/// A message to parse, tagged with its batch and place in it.
+struct Job {
+    batch: u64,
+    index: usize,
+    item: Incoming,
+}
+
+/// A parse, tagged like its job.
+struct Done {
+    batch: u64,
+    index: usize,
+    parsed: Ahead,
+}
+
+/// One parser thread's two ends.
+struct Lane {
+    jobs: Sender<Job>,
+    done: Receiver<Done>,
+}
+
+/// The parser threads of one [`Processor`](super::Processor); they stop
+/// when it is dropped (their job channels close).
+pub(super) struct Pool {
+    lanes: Vec<Lane>,
+    /// Batches started so far: a batch given up half way (an error from
+    /// the store) leaves parses behind, which the next batch skips.
+    batches: std::cell::Cell<u64>,
+}
+
+/// Parser threads for this machine: one per core besides the store
+/// thread's, at most four (more would only hold more mail in memory);
+/// none on one core, where they would only take turns with the store
+/// thread.
 fn parser_threads() -> usize {
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get().saturating_sub(1))
-            .clamp(1, 4)
-    })
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .saturating_sub(1)
+        .min(4)
 }
 
-/// The store thread's end: parsed mails in batch order.
-pub(super) struct Parses {
-    lanes: Vec<Receiver<Ahead>>,
-}
-
-impl Parses {
-    /// The parse of message `index` of the batch (which must have been
-    /// wanted), in batch order; waits for its parser thread. `None` only
-    /// if that thread is gone (catching its panics makes that a bug): the
-    /// caller then parses the message itself.
-    pub(super) fn take(&self, index: usize) -> Option<Ahead> {
-        self.lanes[index % self.lanes.len()].recv().ok()
+impl Pool {
+    /// Start the parser threads. `None` on one core, or when no thread
+    /// could be started (the store thread then parses, as it did before).
+    pub(super) fn start(config: &Arc<Config>) -> Option<Pool> {
+        Pool::with_threads(config, parser_threads())
     }
-}
 
-/// Start parsing the messages of `batch` whose `wanted` is true, on
-/// parser threads living in `scope`. Message `i` goes to thread
-/// `i % threads`, so each thread's results come in batch order. `None`
-/// when no thread could be started: the store thread then parses.
-pub(super) fn start<'scope, 'env>(
-    scope: &'scope Scope<'scope, 'env>,
-    batch: &'env [Incoming],
-    wanted: &'env [bool],
-    config: &'env Config,
-) -> Option<Parses> {
-    let threads = parser_threads().min(wanted.iter().filter(|&&w| w).count().max(1));
-    let mut lanes = Vec::with_capacity(threads);
-    for lane in 0..threads {
-        let (tx, rx) = sync_channel::<Ahead>(AHEAD);
-        let spawned = std::thread::Builder::new()
-            .name(format!("postdesk-parse-{lane}"))
-            .stack_size(PARSER_STACK)
-            .spawn_scoped(scope, move || {
-                for (item, _) in batch
-                    .iter()
-                    .zip(wanted)
-                    .skip(lane)
-                    .step_by(threads)
-                    .filter(|(_, &w)| w)
-                {
-                    if tx.send(parse_one(item, config)).is_err() {
-                        return; // the store thread gave the batch up
+    /// [`Pool::start`] with `threads` parser threads.
+    fn with_threads(config: &Arc<Config>, threads: usize) -> Option<Pool> {
+        let mut lanes = Vec::new();
+        for lane in 0..threads {
+            let (jobs, job_rx) = channel::<Job>();
+            let (done_tx, done) = channel::<Done>();
+            let config = config.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("postdesk-parse-{lane}"))
+                .stack_size(PARSER_STACK)
+                .spawn(move || {
+                    for job in job_rx {
+                        let parsed = parse_one(&job.item, &config);
+                        let done = Done {
+                            batch: job.batch,
+                            index: job.index,
+                            parsed,
+                        };
+                        if done_tx.send(done).is_err() {
+                            return;
+                        }
                     }
+                });
+            match spawned {
+                Ok(_) => lanes.push(Lane { jobs, done }),
+                Err(e) => {
+                    tracing::warn!(
+                        "could not start a parser thread ({e}): messages are parsed on the store thread"
+                    );
+                    break;
                 }
-            });
-        if let Err(e) = spawned {
-            // Lanes already started see their channel closed and stop.
-            tracing::warn!(
-                "could not start a parser thread ({e}): this batch is parsed on the store thread"
-            );
-            return None;
+            }
         }
-        lanes.push(rx);
+        (!lanes.is_empty()).then(|| Pool {
+            lanes,
+            batches: std::cell::Cell::new(0),
+        })
     }
-    Some(Parses { lanes })
+
+    /// Begin parsing the messages of `batch` whose `wanted` is true.
+    pub(super) fn batch<'b>(&'b self, batch: &'b [Incoming], wanted: &[bool]) -> Parses<'b> {
+        let id = self.batches.get() + 1;
+        self.batches.set(id);
+        let mut parses = Parses {
+            pool: self,
+            batch,
+            id,
+            order: (0..batch.len()).filter(|&i| wanted[i]).collect(),
+            fed: 0,
+            taken: 0,
+        };
+        parses.feed();
+        parses
+    }
+}
+
+/// The store thread's end of one batch: parses in batch order.
+pub(super) struct Parses<'b> {
+    pool: &'b Pool,
+    batch: &'b [Incoming],
+    id: u64,
+    /// The indexes of the wanted messages, in order; the k-th goes to
+    /// lane k % lanes, so each lane's parses come back in batch order.
+    order: Vec<usize>,
+    /// Of `order`: how many were handed out, how many taken back.
+    fed: usize,
+    taken: usize,
+}
+
+impl Parses<'_> {
+    /// Hand out messages until [`AHEAD`] per lane are in flight.
+    fn feed(&mut self) {
+        let lanes = self.pool.lanes.len();
+        while self.fed < self.order.len() && self.fed < self.taken + AHEAD * lanes {
+            let index = self.order[self.fed];
+            let job = Job {
+                batch: self.id,
+                index,
+                item: self.batch[index].clone(),
+            };
+            // A lane whose thread is gone: its parse is missed in `take`,
+            // and the store thread parses that message itself.
+            let _ = self.pool.lanes[self.fed % lanes].jobs.send(job);
+            self.fed += 1;
+        }
+    }
+
+    /// The parse of message `index` of the batch, which must be the next
+    /// wanted one; waits for its parser thread. `None` if that thread is
+    /// gone (catching its panics makes that a bug): the caller then parses
+    /// the message itself.
+    pub(super) fn take(&mut self, index: usize) -> Option<Ahead> {
+        debug_assert_eq!(self.order.get(self.taken), Some(&index));
+        let lane = &self.pool.lanes[self.taken % self.pool.lanes.len()];
+        self.taken += 1;
+        let found = loop {
+            match lane.done.recv() {
+                // What a batch given up before left behind.
+                Ok(d) if d.batch != self.id => continue,
+                Ok(d) if d.index == index => break Some(d.parsed),
+                Ok(_) => break None,
+                Err(_) => break None,
+            }
+        };
+        self.feed();
+        found
+    }
 }
 
 /// Parse one message; a panic in the parser becomes its failure (the
@@ -109,5 +202,60 @@ fn parse_one(item: &Incoming, config: &Config) -> Ahead {
     match catch_unwind(AssertUnwindSafe(|| parse::parse(item, config))) {
         Ok(result) => result,
         Err(panic) => Err(Failure::Other(super::panic_error(&*panic))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::Origin;
+
+    fn mail(n: usize) -> Incoming {
+        let raw = format!(
+            "From: c{n}@example.com\r\nTo: support@example.com\r\nSubject: mail {n}\r\n\
+             Message-ID: <{n}@example.com>\r\n\r\nHello {n}\r\n"
+        );
+        Incoming {
+            origin: Origin::Pipe { mailbox: None },
+            size: raw.len() as u64,
+            raw: raw.into_bytes(),
+            fetch_error: None,
+        }
+    }
+
+    fn subject(a: Option<Ahead>) -> String {
+        a.expect("a parse").expect("parsed").mail.subject
+    }
+
+    #[test]
+    fn parses_come_back_in_batch_order_and_a_given_up_batch_leaves_nothing_behind() {
+        let config = Arc::new(crate::process::decide::tests::config());
+        let pool = Pool::with_threads(&config, 2).expect("parser threads start");
+        // A batch given up after two of its ten messages: the parser
+        // threads still hold (or are parsing) some of the rest.
+        let first: Vec<Incoming> = (0..10).map(mail).collect();
+        let mut parses = pool.batch(&first, &[true; 10]);
+        assert_eq!(subject(parses.take(0)), "mail 0");
+        assert_eq!(subject(parses.take(1)), "mail 1");
+        drop(parses);
+        // The next batch, with messages 102 and 104 not wanted (handled
+        // before): each parse is its own message's.
+        let second: Vec<Incoming> = (100..106).map(mail).collect();
+        let wanted = [true, true, false, true, false, true];
+        let mut parses = pool.batch(&second, &wanted);
+        for (i, _) in wanted.iter().enumerate().filter(|(_, w)| **w) {
+            assert_eq!(subject(parses.take(i)), format!("mail {}", 100 + i));
+        }
+    }
+
+    #[test]
+    fn a_message_that_cannot_be_fetched_is_its_own_failure() {
+        let config = Arc::new(crate::process::decide::tests::config());
+        let pool = Pool::with_threads(&config, 1).expect("a parser thread starts");
+        let mut batch = vec![mail(1), mail(2)];
+        batch[0].fetch_error = Some("NO [UNAVAILABLE] try later".into());
+        let mut parses = pool.batch(&batch, &[true, true]);
+        assert!(matches!(parses.take(0), Some(Err(_))));
+        assert_eq!(subject(parses.take(1)), "mail 2");
     }
 }
