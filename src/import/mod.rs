@@ -302,7 +302,7 @@ impl Run<'_> {
                 }
                 rest = tail;
                 done += 1;
-                last = Some(file.unique.clone());
+                last = Some(file.unique().to_string());
                 let Some((raw, size)) = self.read_file(path, file)? else {
                     self.summary.vanished += 1;
                     continue;
@@ -350,21 +350,22 @@ impl Run<'_> {
             let size = raw.len() as u64;
             Ok((raw, size))
         };
+        let path = file.path(dir);
         let err = |error| ImportError::Io {
-            path: file.path.clone(),
+            path: path.clone(),
             error,
         };
-        match read(&file.path) {
+        match read(&path) {
             Ok(r) => Ok(Some(r)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let again = maildir::list(dir, None)
                     .map_err(err)?
                     .into_iter()
-                    .find(|f| f.unique == file.unique);
+                    .find(|f| f.unique() == file.unique());
                 match again {
-                    Some(f) => read(&f.path).map(Some).map_err(err),
+                    Some(f) => read(&f.path(dir)).map(Some).map_err(err),
                     None => {
-                        tracing::warn!(file = %file.path.display(), "skipped: the file vanished while importing");
+                        tracing::warn!(file = %path.display(), "skipped: the file vanished while importing");
                         Ok(None)
                     }
                 }
