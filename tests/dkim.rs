@@ -59,7 +59,12 @@ impl ResolverCache<String, Txt> for OneRecord {
 }
 
 fn verify(raw: &[u8]) -> Vec<DkimResult> {
-    let record = DomainKey::parse(txt_record().as_bytes()).unwrap();
+    verify_with(&txt_record(), raw)
+}
+
+/// Verify `raw` against the published record `txt`.
+fn verify_with(txt: &str, raw: &[u8]) -> Vec<DkimResult> {
+    let record = DomainKey::parse(txt.as_bytes()).unwrap();
     let cache = OneRecord(
         format!("{SELECTOR}._domainkey.{DOMAIN}."),
         Txt::from(record),
@@ -199,4 +204,42 @@ fn a_bad_dkim_key_is_a_configuration_error_at_check_and_start() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(78), "{err}");
     assert!(err.contains("smtp.dkim.key_file"), "{err}");
+}
+
+#[test]
+fn an_ed25519_key_signs_what_mail_auth_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = [7u8; 32];
+    let b64 = base64::engine::general_purpose::STANDARD;
+    std::fs::write(dir.path().join("ed25519.key"), b64.encode(seed)).unwrap();
+    let config = dir.path().join("postdesk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[system]\nfqdn = \"desk.support.test\"\n\
+             [storage]\ndatabase = \"db\"\ndata_dir = \"data\"\n\
+             [smtp]\nhost = \"localhost\"\ntls = \"none\"\n\
+             dkim = {{ domain = \"{DOMAIN}\", selector = \"{SELECTOR}\", key_file = \"ed25519.key\" }}\n\
+             [[queue]]\nname = \"support\"\n\
+             [[mailbox]]\nname = \"support\"\naddress = \"help@support.test\"\nqueue = \"support\"\n"
+        ),
+    )
+    .unwrap();
+    let config = postdesk::config::Config::load(&config).expect("the configuration loads");
+    let dkim = config.smtp.dkim.as_ref().expect("a DKIM key");
+    assert_eq!(dkim.algorithm, "ed25519-sha256");
+    let mail = b"From: Support <help@support.test>\r\nTo: ana@example.com\r\n\
+                 Subject: Your ticket\r\nDate: Wed, 02 Dec 2026 01:00:00 +0000\r\n\
+                 Message-ID: <1@support.test>\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: text/plain; charset=utf-8\r\n\r\nHello\r\n";
+    let signed = dkim.sign(mail).unwrap();
+    let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
+    let public = b64.encode(ring::signature::KeyPair::public_key(&pair));
+    let record = format!("v=DKIM1; k=ed25519; p={public}");
+    assert_eq!(verify_with(&record, &signed), vec![DkimResult::Pass]);
+    let tampered = String::from_utf8(signed).unwrap().replace("Your ticket", "Pay now");
+    assert!(matches!(
+        verify_with(&record, tampered.as_bytes()).as_slice(),
+        [DkimResult::Fail(_)]
+    ));
 }

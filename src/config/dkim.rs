@@ -8,21 +8,24 @@
 //! Keys: RSA in PEM, PKCS#1 (`BEGIN RSA PRIVATE KEY`, `openssl genrsa`)
 //! or PKCS#8 (`BEGIN PRIVATE KEY`, `openssl genpkey -algorithm rsa`), at
 //! least 1024 bits (RFC 8301; 2048 recommended); or Ed25519 (RFC 8463) as
-//! the base64 of its 32-byte seed. Signing is lettre's.
+//! the base64 of its 32-byte seed. Signing is mail-auth's, with ring (the
+//! rsa crate's arithmetic, which lettre's signer uses, took ~2.8 ms per
+//! RSA-2048 signature: four times the CPU of the rest of a message's
+//! handling; BENCHMARKS.md "DKIM").
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use lettre::message::dkim::{
-    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
-    DkimSigningKey,
-};
-use lettre::message::header::HeaderName;
+use base64::Engine as _;
+use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256 as DkimSha256};
+use mail_auth::common::headers::HeaderWriter;
+use mail_auth::dkim::{Canonicalization, DkimSigner, Done};
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer};
 
 /// `[smtp] dkim` as written.
 #[derive(Debug, Deserialize)]
@@ -60,15 +63,29 @@ pub struct Dkim {
     pub key_file: PathBuf,
     /// `rsa-sha256` or `ed25519-sha256`.
     pub algorithm: &'static str,
-    signing: Arc<DkimConfig>,
+    signer: Arc<Signer>,
     /// SHA-256 of the key file: a reload compares keys by it.
     key_digest: [u8; 32],
 }
 
+/// The signer for the key's algorithm, relaxed/relaxed, [`SIGNED`].
+enum Signer {
+    Rsa(DkimSigner<RsaKey<DkimSha256>, Done>),
+    Ed25519(DkimSigner<Ed25519Key, Done>),
+}
+
 impl Dkim {
-    /// What lettre signs with.
-    pub fn signing(&self) -> &DkimConfig {
-        &self.signing
+    /// `message` (a whole mail, CRLF line ends) with its DKIM-Signature
+    /// field in front.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        let signature = match &*self.signer {
+            Signer::Rsa(s) => s.sign(message),
+            Signer::Ed25519(s) => s.sign(message),
+        }
+        .map_err(|e| format!("DKIM signing with {}: {e}", self.key_file.display()))?;
+        let mut signed = signature.to_header().into_bytes();
+        signed.extend_from_slice(message);
+        Ok(signed)
     }
 }
 
@@ -146,31 +163,42 @@ pub(super) fn check(raw: RawDkim, base: &Path, problems: &mut Vec<String>) -> Op
     if problems.len() > before {
         return None;
     }
-    let signing = DkimConfig::new(
-        raw.selector.clone(),
-        domain.clone(),
-        key,
-        SIGNED
-            .iter()
-            .map(|h| HeaderName::new_from_ascii_str(h))
-            .collect(),
-        DkimCanonicalization {
-            header: DkimCanonicalizationType::Relaxed,
-            body: DkimCanonicalizationType::Relaxed,
-        },
-    );
+    let signer = match key {
+        Key::Rsa(k) => Signer::Rsa(
+            DkimSigner::from_key(k)
+                .domain(domain.clone())
+                .selector(raw.selector.clone())
+                .headers(SIGNED.iter().copied())
+                .header_canonicalization(Canonicalization::Relaxed)
+                .body_canonicalization(Canonicalization::Relaxed),
+        ),
+        Key::Ed25519(k) => Signer::Ed25519(
+            DkimSigner::from_key(k)
+                .domain(domain.clone())
+                .selector(raw.selector.clone())
+                .headers(SIGNED.iter().copied())
+                .header_canonicalization(Canonicalization::Relaxed)
+                .body_canonicalization(Canonicalization::Relaxed),
+        ),
+    };
     Some(Dkim {
         domain,
         selector: raw.selector,
         key_file,
         algorithm,
-        signing: Arc::new(signing),
+        signer: Arc::new(signer),
         key_digest: Sha256::digest(text.as_bytes()).into(),
     })
 }
 
+/// A key read from its file.
+enum Key {
+    Rsa(RsaKey<DkimSha256>),
+    Ed25519(Ed25519Key),
+}
+
 /// The key in `text`, or what is wrong with it.
-fn signing_key(text: &str) -> Result<(DkimSigningKey, &'static str), String> {
+fn signing_key(text: &str) -> Result<(Key, &'static str), String> {
     const HINT: &str = "expected an RSA private key in PEM (`openssl genrsa -out dkim.pem 2048`) \
                         or an Ed25519 seed in base64";
     if text.starts_with("-----BEGIN") {
@@ -191,16 +219,21 @@ fn signing_key(text: &str) -> Result<(DkimSigningKey, &'static str), String> {
                 "an RSA key of {bits} bits: at least {MIN_RSA_BITS} are needed (RFC 8301), 2048 recommended"
             ));
         }
-        let pem = rsa
-            .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
-            .map_err(|e| e.to_string())?;
-        let key = DkimSigningKey::new(&pem, DkimSigningAlgorithm::Rsa)
-            .map_err(|e| format!("{e}; {HINT}"))?;
-        return Ok((key, "rsa-sha256"));
+        let der = rsa.to_pkcs1_der().map_err(|e| e.to_string())?;
+        let der = PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der.as_bytes()));
+        let key = RsaKey::<DkimSha256>::from_key_der(der).map_err(|e| format!("{e}; {HINT}"))?;
+        return Ok((Key::Rsa(key), "rsa-sha256"));
     }
-    let key = DkimSigningKey::new(text, DkimSigningAlgorithm::Ed25519)
-        .map_err(|e| format!("not PEM, and not an Ed25519 seed ({e}); {HINT}"))?;
-    Ok((key, "ed25519-sha256"))
+    let not_seed = |why: String| format!("not PEM, and not an Ed25519 seed ({why}); {HINT}");
+    let seed = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| not_seed(e.to_string()))?;
+    let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed)
+        .map_err(|_| not_seed(format!("{} bytes where a seed has 32", seed.len())))?;
+    let public = ring::signature::KeyPair::public_key(&pair);
+    let key = Ed25519Key::from_seed_and_public_key(&seed, public.as_ref())
+        .map_err(|e| not_seed(e.to_string()))?;
+    Ok((Key::Ed25519(key), "ed25519-sha256"))
 }
 
 fn is_domain(d: &str) -> bool {

@@ -324,7 +324,7 @@ pub fn build_alternative(
     let b = b
         .envelope(lettre_env)
         .header(lettre::message::header::MIME_VERSION_1_0);
-    let mut msg = match html {
+    let msg = match html {
         None => b.header(ContentType::TEXT_PLAIN).body(body.to_string()),
         Some(html) => {
             let (content_type, parts) = alternative(body, html)?;
@@ -332,8 +332,9 @@ pub fn build_alternative(
         }
     }
     .map_err(|e| NotifyError::Build(e.to_string()))?;
+    let mut raw = msg.formatted();
     if let Some(d) = env.dkim {
-        msg.sign(d.signing());
+        raw = d.sign(&raw).map_err(NotifyError::Build)?;
     }
     Ok(Rendered {
         message_id: env.message_id.to_string(),
@@ -341,7 +342,7 @@ pub fn build_alternative(
         body: body.to_string(),
         envelope_from,
         recipients: env.to.to_vec(),
-        raw: msg.formatted(),
+        raw,
     })
 }
 
