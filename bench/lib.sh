@@ -61,3 +61,23 @@ cpu_secs() {
 }
 
 rate() { awk -v n="$1" -v t="$2" 'BEGIN { if (t > 0) printf "%.0f", n / t; else print "-" }'; }
+
+# Install and start the bench mail stack in $STACK; on exit stop the
+# daemon in $DAEMON_PID and, unless BENCH_KEEP_STACK=1, the stack.
+start_stack() {
+    say "starting the bench mail stack in $STACK"
+    bash "$REPO/tests/mailstack/mailstack.sh" install
+    bash "$REPO/tests/mailstack/mailstack.sh" start "$STACK" >/dev/null
+    DAEMON_PID=
+    trap stop_all EXIT
+    trap 'exit 130' INT TERM
+}
+stop_all() {
+    if [[ -n $DAEMON_PID ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+        kill -TERM "$DAEMON_PID" 2>/dev/null || true
+        wait "$DAEMON_PID" 2>/dev/null || true
+    fi
+    if [[ ${BENCH_KEEP_STACK:-0} != 1 ]]; then
+        bash "$REPO/tests/mailstack/mailstack.sh" stop "$STACK" || true
+    fi
+}

@@ -80,25 +80,10 @@ FETCH=$REPO/target/release/examples/bench_fetch
 SMTPFLOOR=$REPO/target/release/examples/bench_smtp
 READPATH=$REPO/target/release/examples/bench_readpath
 
-say "starting the bench mail stack in $STACK"
-bash tests/mailstack/mailstack.sh install
-bash tests/mailstack/mailstack.sh start "$STACK" >/dev/null
+start_stack
 # shellcheck disable=SC1091
 . "$STACK/env"
 DOVEADM=(doveadm -c "$DOVECOT_CONF")
-
-DAEMON_PID=
-cleanup() {
-    if [[ -n $DAEMON_PID ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-        kill -TERM "$DAEMON_PID" 2>/dev/null || true
-        wait "$DAEMON_PID" 2>/dev/null || true
-    fi
-    if [[ ${BENCH_KEEP_STACK:-0} != 1 ]]; then
-        bash "$REPO/tests/mailstack/mailstack.sh" stop "$STACK" || true
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 rm -rf "$W/state" "$W/rules"
 mkdir -p "$W/rules"

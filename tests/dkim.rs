@@ -237,7 +237,9 @@ fn an_ed25519_key_signs_what_mail_auth_verifies() {
     let public = b64.encode(ring::signature::KeyPair::public_key(&pair));
     let record = format!("v=DKIM1; k=ed25519; p={public}");
     assert_eq!(verify_with(&record, &signed), vec![DkimResult::Pass]);
-    let tampered = String::from_utf8(signed).unwrap().replace("Your ticket", "Pay now");
+    let tampered = String::from_utf8(signed)
+        .unwrap()
+        .replace("Your ticket", "Pay now");
     assert!(matches!(
         verify_with(&record, tampered.as_bytes()).as_slice(),
         [DkimResult::Fail(_)]

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine as _;
-use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256 as DkimSha256};
+use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256 as DkimSha256, SigningKey};
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::{Canonicalization, DkimSigner, Done};
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
@@ -164,22 +164,8 @@ pub(super) fn check(raw: RawDkim, base: &Path, problems: &mut Vec<String>) -> Op
         return None;
     }
     let signer = match key {
-        Key::Rsa(k) => Signer::Rsa(
-            DkimSigner::from_key(k)
-                .domain(domain.clone())
-                .selector(raw.selector.clone())
-                .headers(SIGNED.iter().copied())
-                .header_canonicalization(Canonicalization::Relaxed)
-                .body_canonicalization(Canonicalization::Relaxed),
-        ),
-        Key::Ed25519(k) => Signer::Ed25519(
-            DkimSigner::from_key(k)
-                .domain(domain.clone())
-                .selector(raw.selector.clone())
-                .headers(SIGNED.iter().copied())
-                .header_canonicalization(Canonicalization::Relaxed)
-                .body_canonicalization(Canonicalization::Relaxed),
-        ),
+        Key::Rsa(k) => Signer::Rsa(signer(k, &domain, &raw.selector)),
+        Key::Ed25519(k) => Signer::Ed25519(signer(k, &domain, &raw.selector)),
     };
     Some(Dkim {
         domain,
@@ -189,6 +175,17 @@ pub(super) fn check(raw: RawDkim, base: &Path, problems: &mut Vec<String>) -> Op
         signer: Arc::new(signer),
         key_digest: Sha256::digest(text.as_bytes()).into(),
     })
+}
+
+/// The signer of `key` for `domain` and `selector`: relaxed/relaxed,
+/// the fields of [`SIGNED`].
+fn signer<T: SigningKey>(key: T, domain: &str, selector: &str) -> DkimSigner<T, Done> {
+    DkimSigner::from_key(key)
+        .domain(domain)
+        .selector(selector)
+        .headers(SIGNED.iter().copied())
+        .header_canonicalization(Canonicalization::Relaxed)
+        .body_canonicalization(Canonicalization::Relaxed)
 }
 
 /// A key read from its file.
