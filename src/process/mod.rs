@@ -30,6 +30,7 @@ pub mod explain;
 pub mod facts;
 pub mod forward;
 mod import;
+mod incoming;
 mod language;
 pub mod lifecycle;
 mod machine_facts;
@@ -51,6 +52,7 @@ pub mod services;
 pub mod standing;
 
 use apply::sync_filesystem;
+pub use incoming::{Incoming, Origin};
 use quarantine::release;
 pub use quarantine::RetryError;
 pub use release::{Release, ReleaseError, Target as ReleaseTarget};
@@ -60,80 +62,6 @@ use crate::mail::MailError;
 use crate::notify::{self, Templates};
 use crate::store::{self, records, Db, Store, StoreError};
 use crate::threading::Numbering;
-
-/// Where a raw message came from.
-#[derive(Debug, Clone)]
-pub enum Origin {
-    Imap {
-        mailbox: String,
-        /// `host:port/user/folder`: what the UID is relative to.
-        source: String,
-        uid_validity: u32,
-        uid: u32,
-    },
-    /// `postdesk ingest`; `mailbox` None = pick by recipient.
-    Pipe { mailbox: Option<String> },
-    /// `postdesk import`: a message from an mbox or maildir archive;
-    /// `mailbox` None = pick by recipient. Without `notify` nothing is
-    /// sent (no auto-reply, no agents' alert): the mail is history.
-    Import {
-        mailbox: Option<String>,
-        notify: bool,
-    },
-    /// `postdesk quarantine retry`; `mailbox` None = pick by recipient
-    /// (a piped mail without --mailbox, or a mailbox since renamed).
-    Retry {
-        quarantine_id: i64,
-        mailbox: Option<String>,
-    },
-}
-
-impl Origin {
-    fn source(&self) -> &'static str {
-        match self {
-            Origin::Imap { .. } => "imap",
-            Origin::Pipe { .. } => "pipe",
-            Origin::Import { .. } => "import",
-            Origin::Retry { .. } => "retry",
-        }
-    }
-
-    /// The mailbox the message came through, when known.
-    pub fn received_by(&self) -> Option<&str> {
-        match self {
-            Origin::Imap { mailbox, .. } => Some(mailbox),
-            Origin::Pipe { mailbox }
-            | Origin::Import { mailbox, .. }
-            | Origin::Retry { mailbox, .. } => mailbox.as_deref(),
-        }
-    }
-
-    /// (server/user/folder, UIDVALIDITY, UID) of an IMAP message.
-    fn imap_position(&self) -> (Option<&str>, Option<u32>, Option<u32>) {
-        match self {
-            Origin::Imap {
-                source,
-                uid_validity,
-                uid,
-                ..
-            } => (Some(source), Some(*uid_validity), Some(*uid)),
-            _ => (None, None, None),
-        }
-    }
-}
-
-/// One message to process.
-#[derive(Debug, Clone)]
-pub struct Incoming {
-    pub origin: Origin,
-    /// Empty when the message was too large to fetch.
-    pub raw: Vec<u8>,
-    /// Size as reported by the server (or `raw.len()`).
-    pub size: u64,
-    /// Set when the server would not hand the message over; it is then
-    /// quarantined without a copy and left where it is.
-    pub fetch_error: Option<String>,
-}
 
 /// What became of a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -260,6 +188,10 @@ pub struct Processor {
     /// The parser threads (see `parse_ahead`), started with the first
     /// batch; none on one core.
     parsers: std::cell::OnceCell<Option<parse_ahead::Pool>>,
+    /// During a batch with a DKIM key and parser threads: the outbox rows
+    /// written unsigned, whose signatures the parser threads are making
+    /// (id, Message-ID). None: notifications are signed as they are built.
+    unsigned: std::cell::RefCell<Option<Vec<(i64, String)>>>,
 }
 
 impl Processor {
@@ -277,6 +209,7 @@ impl Processor {
             reply_key_path: crate::auth::key::path(&config.storage.data_dir),
             reply_key: std::cell::OnceCell::new(),
             parsers: std::cell::OnceCell::new(),
+            unsigned: std::cell::RefCell::new(None),
             config,
             templates,
         }
@@ -375,15 +308,29 @@ impl Processor {
             .parsers
             .get_or_init(|| parse_ahead::Pool::start(&self.config));
         let mut parses = pool.as_ref().map(|p| p.batch(batch, &wanted));
+        // With a DKIM key, the parser threads sign this batch's mail too
+        // (see `defer_signature`); the store thread writes the signatures
+        // before the commit.
+        let defer = pool.is_some() && self.config.smtp.dkim.is_some();
+        *self.unsigned.borrow_mut() = defer.then(Vec::new);
         let mut outcomes = Vec::with_capacity(batch.len());
         for (index, item) in batch.iter().enumerate() {
             let parsed = match &mut parses {
                 Some(p) if wanted[index] => p.take(index),
                 _ => None,
             };
-            outcomes.push(self.run_one(&mut tx, item, parsed)?);
+            match self.run_one(&mut tx, item, parsed) {
+                Ok(done) => outcomes.push(done),
+                Err(e) => {
+                    *self.unsigned.borrow_mut() = None;
+                    return Err(e);
+                }
+            }
         }
         drop(parses);
+        if let (Some(pool), Some(unsigned)) = (pool, self.unsigned.borrow_mut().take()) {
+            apply::write_signatures(&tx, pool, &unsigned)?;
+        }
         if self.files_written.replace(false) {
             sync_filesystem(&self.attachments_dir).map_err(StoreError::Sync)?;
         }

@@ -40,11 +40,30 @@ const PARSER_STACK: usize = 8 << 20;
 /// One parsed message, or why it cannot be processed.
 pub(super) type Ahead = Result<Parsed, Failure>;
 
-/// A message to parse, tagged with its batch and place in it.
+/// Work for a parser thread, tagged with its batch.
 struct Job {
     batch: u64,
-    index: usize,
-    item: Incoming,
+    work: Work,
+}
+
+enum Work {
+    /// Parse message `index` of the batch.
+    Parse { index: usize, item: Incoming },
+    /// DKIM-sign outbox row `id` (its Message-ID guards against a row id
+    /// reused after a rolled-back message).
+    Sign {
+        id: i64,
+        message_id: String,
+        raw: Vec<u8>,
+    },
+}
+
+/// A signed mail, or why it could not be signed.
+pub(super) struct Signed {
+    batch: u64,
+    pub id: i64,
+    pub message_id: String,
+    pub raw: Result<Vec<u8>, String>,
 }
 
 /// A parse, tagged like its job.
@@ -64,6 +83,10 @@ struct Lane {
 /// when it is dropped (their job channels close).
 pub(super) struct Pool {
     lanes: Vec<Lane>,
+    /// Signatures, from every lane, in no particular order.
+    signed: Receiver<Signed>,
+    /// The lane the next signature goes to.
+    next_sign: std::cell::Cell<usize>,
     /// Batches started so far: a batch given up half way (an error from
     /// the store) leaves parses behind, which the next batch skips.
     batches: std::cell::Cell<u64>,
@@ -90,22 +113,39 @@ impl Pool {
     /// [`Pool::start`] with `threads` parser threads.
     fn with_threads(config: &Arc<Config>, threads: usize) -> Option<Pool> {
         let mut lanes = Vec::new();
+        let (signed_tx, signed) = channel::<Signed>();
         for lane in 0..threads {
             let (jobs, job_rx) = channel::<Job>();
             let (done_tx, done) = channel::<Done>();
             let config = config.clone();
+            let signed_tx = signed_tx.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("postdesk-parse-{lane}"))
                 .stack_size(PARSER_STACK)
                 .spawn(move || {
                     for job in job_rx {
-                        let parsed = parse_one(&job.item, &config);
-                        let done = Done {
-                            batch: job.batch,
-                            index: job.index,
-                            parsed,
+                        let sent = match job.work {
+                            Work::Parse { index, item } => done_tx
+                                .send(Done {
+                                    batch: job.batch,
+                                    index,
+                                    parsed: parse_one(&item, &config),
+                                })
+                                .is_ok(),
+                            Work::Sign {
+                                id,
+                                message_id,
+                                raw,
+                            } => signed_tx
+                                .send(Signed {
+                                    batch: job.batch,
+                                    id,
+                                    message_id,
+                                    raw: sign_one(&raw, &config),
+                                })
+                                .is_ok(),
                         };
-                        if done_tx.send(done).is_err() {
+                        if !sent {
                             return;
                         }
                     }
@@ -122,8 +162,43 @@ impl Pool {
         }
         (!lanes.is_empty()).then(|| Pool {
             lanes,
+            signed,
+            next_sign: std::cell::Cell::new(0),
             batches: std::cell::Cell::new(0),
         })
+    }
+
+    /// Have outbox row `id` of the current batch DKIM-signed; its
+    /// signature comes back from [`Pool::signatures`].
+    pub(super) fn sign(&self, id: i64, message_id: String, raw: Vec<u8>) {
+        let lane = self.next_sign.get() % self.lanes.len();
+        self.next_sign.set(lane + 1);
+        let job = Job {
+            batch: self.batches.get(),
+            work: Work::Sign {
+                id,
+                message_id,
+                raw,
+            },
+        };
+        // A lane whose thread is gone: the signature is missed in
+        // `signatures` and the row fails with that error.
+        let _ = self.lanes[lane].jobs.send(job);
+    }
+
+    /// The `count` signatures asked for in the current batch, waiting for
+    /// them; fewer only if a parser thread is gone.
+    pub(super) fn signatures(&self, count: usize) -> Vec<Signed> {
+        let batch = self.batches.get();
+        let mut out = Vec::with_capacity(count);
+        while out.len() < count {
+            match self.signed.recv() {
+                Ok(s) if s.batch == batch => out.push(s),
+                Ok(_) => continue, // a batch given up before
+                Err(_) => break,
+            }
+        }
+        out
     }
 
     /// Begin parsing the messages of `batch` whose `wanted` is true.
@@ -164,8 +239,10 @@ impl Parses<'_> {
             let index = self.order[self.fed];
             let job = Job {
                 batch: self.id,
-                index,
-                item: self.batch[index].clone(),
+                work: Work::Parse {
+                    index,
+                    item: self.batch[index].clone(),
+                },
             };
             // A lane whose thread is gone: its parse is missed in `take`,
             // and the store thread parses that message itself.
@@ -194,6 +271,15 @@ impl Parses<'_> {
         self.feed();
         found
     }
+}
+
+/// DKIM-sign one mail with the configured key; a panic becomes the error.
+fn sign_one(raw: &[u8], config: &Config) -> Result<Vec<u8>, String> {
+    let Some(dkim) = &config.smtp.dkim else {
+        return Ok(raw.to_vec());
+    };
+    catch_unwind(AssertUnwindSafe(|| dkim.sign(raw)))
+        .unwrap_or_else(|panic| Err(super::panic_error(&*panic)))
 }
 
 /// Parse one message; a panic in the parser becomes its failure (the
@@ -246,6 +332,33 @@ mod tests {
         for (i, _) in wanted.iter().enumerate().filter(|(_, w)| **w) {
             assert_eq!(subject(parses.take(i)), format!("mail {}", 100 + i));
         }
+    }
+
+    #[test]
+    fn signatures_come_back_for_their_batch_only() {
+        // No key in this configuration: a "signature" is the mail as it
+        // was, which is enough to follow the rows through the threads.
+        let config = Arc::new(crate::process::decide::tests::config());
+        let pool = Pool::with_threads(&config, 2).expect("parser threads start");
+        let _first = pool.batch(&[], &[]);
+        pool.sign(1, "<1@x>".into(), b"one".to_vec());
+        // The first batch is given up before its signatures are taken.
+        let _second = pool.batch(&[], &[]);
+        pool.sign(2, "<2@x>".into(), b"two".to_vec());
+        pool.sign(3, "<3@x>".into(), b"three".to_vec());
+        let mut got: Vec<(i64, String, Vec<u8>)> = pool
+            .signatures(2)
+            .into_iter()
+            .map(|s| (s.id, s.message_id, s.raw.unwrap()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                (2, "<2@x>".to_string(), b"two".to_vec()),
+                (3, "<3@x>".to_string(), b"three".to_vec())
+            ]
+        );
     }
 
     #[test]

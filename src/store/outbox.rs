@@ -49,6 +49,25 @@ pub fn enqueue(c: &Connection, m: &NewOutgoing) -> Result<i64> {
     Ok(c.last_insert_rowid())
 }
 
+/// Put the signed mail into row `id`, written unsigned in this transaction
+/// (see `process/apply/signatures.rs`); `message_id` must match, so a row
+/// id reused after a rolled-back message is left alone.
+pub fn set_signed(c: &Connection, id: i64, message_id: &str, raw: &[u8]) -> Result<usize> {
+    Ok(c.prepare_cached(
+        "UPDATE outbox SET raw = ?3 WHERE id = ?1 AND message_id = ?2 AND status = 'pending'",
+    )?
+    .execute(params![id, message_id, raw])?)
+}
+
+/// Row `id` could not be signed: failed with `error`, never sent unsigned.
+pub fn fail_unsigned(c: &Connection, id: i64, message_id: &str, error: &str) -> Result<usize> {
+    Ok(c.prepare_cached(
+        "UPDATE outbox SET status = 'failed', last_error = ?3
+         WHERE id = ?1 AND message_id = ?2 AND status = 'pending'",
+    )?
+    .execute(params![id, message_id, error])?)
+}
+
 /// A notification that could not even be written (its template failed, and
 /// the shipped one too): kept as a `failed` row without a mail, with the
 /// error, so `status` and `check` show it.

@@ -14,10 +14,12 @@ mod notice;
 mod refusal;
 mod relations;
 mod scheduled;
+mod signatures;
 mod thread;
 mod ticketless;
 
 pub(in crate::process) use article::sync_filesystem;
+pub(in crate::process) use signatures::write_signatures;
 
 use super::parse::Parsed;
 use super::plan::{Disposition, Plan};

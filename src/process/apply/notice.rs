@@ -328,7 +328,12 @@ impl Processor {
             },
             ticket_number: &ticket.number,
             fqdn: &self.config.system.fqdn,
-            dkim: self.config.smtp.dkim.as_ref(),
+            dkim: self
+                .config
+                .smtp
+                .dkim
+                .as_ref()
+                .filter(|_| !self.signing_deferred()),
             thread_topic: Some(&topic),
             thread_index: Some(&chain.thread_index),
         };
@@ -370,6 +375,9 @@ impl Processor {
                 raw: &rendered.raw,
             },
         )?;
+        if self.signing_deferred() {
+            self.defer_signature(id, &message_id, rendered.raw);
+        }
         Ok(Some(id))
     }
 }
