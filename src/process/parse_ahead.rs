@@ -37,6 +37,9 @@ pub(super) const AHEAD: usize = 4;
 /// the shape check bounds MIME depth, this keeps the margin it assumed.
 const PARSER_STACK: usize = 8 << 20;
 
+/// How long the store thread waits for the next signature of its batch.
+const SIGN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// One parsed message, or why it cannot be processed.
 pub(super) type Ahead = Result<Parsed, Failure>;
 
@@ -187,12 +190,14 @@ impl Pool {
     }
 
     /// The `count` signatures asked for in the current batch, waiting for
-    /// them; fewer only if a parser thread is gone.
+    /// them; fewer only if a parser thread is gone, or none came for
+    /// [`SIGN_WAIT`] (a signature takes about a millisecond): the rows
+    /// left fail rather than the store thread wait for ever.
     pub(super) fn signatures(&self, count: usize) -> Vec<Signed> {
         let batch = self.batches.get();
         let mut out = Vec::with_capacity(count);
         while out.len() < count {
-            match self.signed.recv() {
+            match self.signed.recv_timeout(SIGN_WAIT) {
                 Ok(s) if s.batch == batch => out.push(s),
                 Ok(_) => continue, // a batch given up before
                 Err(_) => break,

@@ -52,7 +52,7 @@ pub(in crate::process) fn write_signatures(
         };
     }
     for (id, message_id) in waiting {
-        let why = "DKIM signing: the signing thread stopped (please report)";
+        let why = "DKIM signing: no signature came from the parser threads (please report)";
         outbox::fail_unsigned(db, id, &message_id, why)?;
     }
     Ok(())
