@@ -313,6 +313,9 @@ impl Processor {
         // before the commit.
         let defer = pool.is_some() && self.config.smtp.dkim.is_some();
         *self.unsigned.borrow_mut() = defer.then(Vec::new);
+        // The batch's mail is indexed for search in one go before the
+        // commit (see migration 21).
+        store::search::defer_indexing(&tx)?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for (index, item) in batch.iter().enumerate() {
             let parsed = match &mut parses {
@@ -328,6 +331,7 @@ impl Processor {
             }
         }
         drop(parses);
+        store::search::index_deferred(&tx)?;
         if let (Some(pool), Some(unsigned)) = (pool, self.unsigned.borrow_mut().take()) {
             apply::write_signatures(&tx, pool, &unsigned)?;
         }

@@ -26,15 +26,12 @@ pub fn people(c: &Connection, ticket_id: i64) -> Result<Vec<(String, String)>> {
 /// The Message-IDs of the customers' mail on the ticket (inbound articles
 /// of kind `customer`), oldest first, the last [`MAX_CUSTOMER_IDS`].
 pub fn customer_message_ids(c: &Connection, ticket_id: i64) -> Result<Vec<String>> {
-    let mut ids: Vec<String> = c
-        .prepare_cached(
-            "SELECT message_id FROM articles WHERE ticket_id = ?1 AND direction = 'in'
-             AND kind = 'customer' AND message_id IS NOT NULL ORDER BY id DESC LIMIT ?2",
-        )?
-        .query_map(rusqlite::params![ticket_id, MAX_CUSTOMER_IDS as i64], |r| {
-            r.get(0)
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt = c.prepare_cached(
+        "SELECT message_id FROM articles WHERE ticket_id = ?1 AND direction = 'in'
+         AND kind = 'customer' AND message_id IS NOT NULL ORDER BY id DESC",
+    )?;
+    let mut ids: Vec<String> =
+        super::first_rows(&mut stmt, [ticket_id], MAX_CUSTOMER_IDS, |r| r.get(0))?;
     ids.reverse();
     Ok(ids)
 }

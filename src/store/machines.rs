@@ -161,6 +161,9 @@ pub fn record_automatic_mail(
     Ok(())
 }
 
+const AUTOMATIC_MAIL_TO_SQL: &str = "SELECT created_at FROM automatic_mail
+     WHERE address = ?1 AND created_at >= ?2 ORDER BY created_at DESC";
+
 /// When automatic mail went to `address` since `since` (RFC 3339), newest
 /// first, at most `limit` (the largest cap: more cannot change a decision).
 pub fn automatic_mail_to(
@@ -169,14 +172,13 @@ pub fn automatic_mail_to(
     since: &str,
     limit: u32,
 ) -> Result<Vec<String>> {
-    let mut stmt = c.prepare_cached(
-        "SELECT created_at FROM automatic_mail WHERE address = ?1 AND created_at >= ?2
-         ORDER BY created_at DESC LIMIT ?3",
-    )?;
-    let rows = stmt
-        .query_map(params![address, since, limit], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    let mut stmt = c.prepare_cached(AUTOMATIC_MAIL_TO_SQL)?;
+    Ok(super::first_rows(
+        &mut stmt,
+        params![address, since],
+        limit as usize,
+        |r| r.get(0),
+    )?)
 }
 
 /// When automatic mail went out on `ticket_id` since `since`, newest
@@ -189,12 +191,14 @@ pub fn automatic_mail_on(
 ) -> Result<Vec<String>> {
     let mut stmt = c.prepare_cached(
         "SELECT created_at FROM automatic_mail WHERE ticket_id = ?1 AND created_at >= ?2
-         ORDER BY created_at DESC LIMIT ?3",
+         ORDER BY created_at DESC",
     )?;
-    let rows = stmt
-        .query_map(params![ticket_id, since, limit], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    Ok(super::first_rows(
+        &mut stmt,
+        params![ticket_id, since],
+        limit as usize,
+        |r| r.get(0),
+    )?)
 }
 
 /// Which of our articles carries Message-ID `message_id` (normalised):

@@ -35,6 +35,8 @@ pub mod maintenance;
 pub mod outbox;
 #[cfg(test)]
 mod plans;
+mod rows;
+pub(crate) use rows::first_rows;
 pub mod quarantine_fate;
 pub mod records;
 pub mod refusals;
@@ -76,6 +78,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v18_relations.sql"),
     include_str!("schema_v19_lifecycle.sql"),
     include_str!("schema_v20_follow_up_links.sql"),
+    include_str!("schema_v21_search_deferral.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -159,13 +159,12 @@ pub fn links_of(c: &Connection, ticket_id: i64) -> Result<Vec<LinkView>> {
 /// The tickets linked to `ticket_id` as incidents of it (it is their
 /// problem or change), with their requesters' addresses.
 pub fn linked_incidents(c: &Connection, ticket_id: i64) -> Result<Vec<(TicketRef, Vec<String>)>> {
-    let ids: Vec<i64> = c
-        .prepare_cached(
-            "SELECT ticket_id FROM ticket_links WHERE other_id = ?1 AND kind IN ('problem', 'change')
-             ORDER BY ticket_id LIMIT ?2",
-        )?
-        .query_map(params![ticket_id, MAX_LINKS], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt = c.prepare_cached(
+        "SELECT ticket_id FROM ticket_links WHERE other_id = ?1 AND kind IN ('problem', 'change')
+         ORDER BY ticket_id",
+    )?;
+    let ids: Vec<i64> =
+        super::first_rows(&mut stmt, [ticket_id], MAX_LINKS as usize, |r| r.get(0))?;
     let mut out = Vec::new();
     for id in ids {
         if let Some(t) = ticket_by_id(c, id)? {

@@ -154,6 +154,32 @@ fn search_among(
     Ok(hits)
 }
 
+/// Leave the indexing of inbound articles stored from now on in this
+/// transaction to [`index_deferred`] (migration 21 says why). The caller
+/// must call it before committing; the mark is part of the transaction,
+/// so a transaction given up takes it along.
+pub fn defer_indexing(c: &Connection) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO search_deferral (after) SELECT COALESCE(MAX(id), 0) FROM articles",
+    )?
+    .execute([])?;
+    Ok(())
+}
+
+/// Index the inbound articles stored since [`defer_indexing`], in one
+/// statement (one new segment), and lift the mark.
+pub fn index_deferred(c: &Connection) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO ticket_search (rowid, subject, body_text)
+         SELECT id, subject, body_text FROM articles
+         WHERE id > (SELECT MIN(after) FROM search_deferral) AND direction = 'in'",
+    )?
+    .execute([])?;
+    c.prepare_cached("DELETE FROM search_deferral")?
+        .execute([])?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +289,72 @@ mod tests {
         // With room for all, bm25 ranks the subject match first as well.
         assert_eq!(numbers("printer", 2000)[0], "B000000000000027");
         assert_eq!(numbers("printer", 2000).len(), 30);
+    }
+
+    #[test]
+    fn deferred_indexing_waits_for_the_end_of_the_batch_and_keeps_the_index_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("db"), Durability::Normal).unwrap();
+        let spec = Synthetic {
+            tickets: 4,
+            articles_per_ticket: 2,
+            customers: 2,
+            raw_size: 10,
+        };
+        fill(s.conn(), &spec).unwrap();
+        let tx = s.conn().transaction().unwrap();
+        defer_indexing(&tx).unwrap();
+        let article = |subject: &str, text: &str| {
+            let a = crate::store::records::NewArticle {
+                ticket_id: 1,
+                trusted: false,
+                direction: "in",
+                kind: "mail",
+                from_address: "c@example.com",
+                from_name: None,
+                to: "support@example.com",
+                cc: "",
+                subject,
+                text,
+                html: None,
+                message_id: None,
+                in_reply_to: None,
+                automatic: None,
+                class: None,
+                raw_id: None,
+            };
+            crate::store::records::insert_article(&tx, &a).unwrap()
+        };
+        article("Toner", "the toner is empty");
+        let changed = article("Paper", "out of paper");
+        let gone = article("Fax", "the fax hums");
+        tx.execute_batch(&format!(
+            "UPDATE articles SET body_text = 'out of staples' WHERE id = {changed};
+             DELETE FROM articles WHERE id = {gone};
+             UPDATE articles SET body_text = 'the scanner jams' WHERE id = 1;"
+        ))
+        .unwrap();
+        // Not indexed yet; an article from before the mark is, at once.
+        assert!(search(&tx, "toner", 0).unwrap().is_empty());
+        assert_eq!(search(&tx, "scanner", 0).unwrap().len(), 1);
+        index_deferred(&tx).unwrap();
+        let found = |w: &str| search(&tx, w, 0).unwrap().len();
+        assert_eq!(found("toner"), 1);
+        assert_eq!(found("staples"), 1);
+        assert_eq!(found("paper"), 1, "the subject stays");
+        assert_eq!(found("fax"), 0);
+        // The triggers index at once again, and the index matches the
+        // articles exactly.
+        article("Stapler", "the stapler is stuck");
+        assert_eq!(found("stapler"), 1);
+        tx.execute(
+            "INSERT INTO ticket_search (ticket_search) VALUES ('integrity-check')",
+            [],
+        )
+        .unwrap();
+        let marks: i64 = tx
+            .query_row("SELECT COUNT(*) FROM search_deferral", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(marks, 0, "the mark outlived the batch");
     }
 }
