@@ -4,10 +4,12 @@
 //! SQLite's busy handler while a lane waits.
 //!
 //! Results of all lanes are committed together in one transaction per
-//! burst. Lanes wait for their result's commit on a channel before their
-//! next mail, so at most one mail per lane is between the relay's
-//! acceptance and its committed mark: the window in which a crash can make
-//! a mail go out twice.
+//! burst, into the marks journal beside the database (`store::marks`),
+//! which the pipeline's batches never lock. Lanes wait for their result's
+//! commit on a channel before their next mail, so at most one mail per lane
+//! is between the relay's acceptance and its committed mark: the window in
+//! which a crash can make a mail go out twice. The journal is folded into
+//! `outbox` as soon as the database is free, and before every claim.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -16,8 +18,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::store::outbox::{self, Claim, Outgoing};
+use crate::store::marks::{self, Outcome};
+use crate::store::outbox::{self, Outgoing};
 use crate::store::{self, Store, StoreError};
+
+/// How long the sender waits for the database when it must fold (before a
+/// claim, at shutdown); a fold between batches does not wait.
+const BUSY_WAIT: Duration = Duration::from_secs(10);
+/// How often the journal is folded when nothing else needs it.
+const FOLD_EVERY: Duration = Duration::from_millis(50);
 
 /// What became of one mail.
 pub enum Delivery {
@@ -87,9 +96,10 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("postdesk-outbox-marks".into())
         .spawn(move || {
-            let mut store = loop {
+            let store = loop {
                 let opened = Store::open(&path, store::Durability::Normal).and_then(|mut s| {
                     s.set_cache_kib(store::SIDE_CACHE_KIB)?;
+                    marks::attach(s.conn(), &path, store::Durability::Normal)?;
                     Ok(s)
                 });
                 match opened {
@@ -102,8 +112,17 @@ pub fn spawn(
                     }
                 }
             };
+            let mut t = Thread {
+                store,
+                claimant,
+                lease,
+                state: lease_state,
+            };
+            // Marks a crashed run left in the journal, before anything
+            // could claim their rows again.
+            let _ = t.fold(true);
             if let Some(dead) = predecessor.filter(|p| !p.is_empty()) {
-                match outbox::release(store.conn(), &dead) {
+                match outbox::release(t.store.conn(), &dead) {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(
                         claims = n,
@@ -115,12 +134,6 @@ pub fn spawn(
                     ),
                 }
             }
-            let mut t = Thread {
-                store,
-                claimant,
-                lease,
-                state: lease_state,
-            };
             t.serve(rx);
         })?;
     Ok((tx, shared))
@@ -137,11 +150,22 @@ impl Thread {
     fn serve(&mut self, rx: Receiver<Job>) {
         let renew_every = self.lease / 4;
         let mut renewed = Instant::now();
+        let mut folded = Instant::now();
+        let mut unfolded = false;
         loop {
-            let first = match rx.recv_timeout(renew_every) {
+            // Marks waiting in the journal are folded soon, jobs or not.
+            let wait = if unfolded {
+                FOLD_EVERY.min(renew_every)
+            } else {
+                renew_every
+            };
+            let first = match rx.recv_timeout(wait) {
                 Ok(j) => Some(j),
                 Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    let _ = self.fold(true);
+                    break;
+                }
             };
             let mut jobs: Vec<Job> = first.into_iter().collect();
             jobs.extend(rx.try_iter());
@@ -172,6 +196,13 @@ impl Thread {
             for f in flushes {
                 let _ = f.send(());
             }
+            // Between the pipeline's batches (or at once when it is idle),
+            // a few marks at a time rather than after every mail.
+            unfolded |= !results.is_empty();
+            if unfolded && folded.elapsed() >= FOLD_EVERY {
+                folded = Instant::now();
+                unfolded = !self.fold(false);
+            }
             for a in asks {
                 self.answer(a);
             }
@@ -183,31 +214,66 @@ impl Thread {
     }
 
     fn record(&mut self, results: &[(i64, Delivery, i64)]) -> Result<(), StoreError> {
-        let me = self.claimant.as_str();
-        let tx = self.store.conn().transaction()?;
-        let mut lost = Vec::new();
-        for (id, result, next_unix) in results {
-            let claim = match result {
-                Delivery::Sent => outbox::mark_sent(&tx, *id, me)?,
-                Delivery::Retry(e) => outbox::mark_retry(&tx, *id, me, e, *next_unix)?,
-                Delivery::Failed(e) => outbox::mark_failed(&tx, *id, me, e)?,
-            };
-            if claim == Claim::Lost {
-                lost.push((*id, matches!(result, Delivery::Sent)));
+        let marks: Vec<(i64, Outcome)> = results
+            .iter()
+            .map(|(id, result, next_unix)| {
+                let outcome = match result {
+                    Delivery::Sent => Outcome::Sent,
+                    Delivery::Retry(e) => Outcome::Retry {
+                        error: e.clone(),
+                        next_unix: *next_unix,
+                    },
+                    Delivery::Failed(e) => Outcome::Failed { error: e.clone() },
+                };
+                (*id, outcome)
+            })
+            .collect();
+        marks::record(self.store.conn(), &self.claimant, &marks)
+    }
+
+    /// Fold the marks journal into the outbox; `wait`: for the database's
+    /// lock (else a busy database leaves them for the next time).
+    /// Whether it did.
+    fn fold(&mut self, wait: bool) -> bool {
+        match self.fold_then(wait, |_| Ok(())) {
+            Ok(()) => true,
+            Err(e) => {
+                if !is_busy(&e) {
+                    tracing::warn!("outbox marks: folding the journal into the outbox: {e}; trying again later");
+                }
+                false
             }
         }
-        tx.commit()?;
-        for (id, sent) in lost {
-            if sent {
+    }
+
+    /// Fold the journal, then run `then` in the same transaction.
+    fn fold_then<T>(
+        &mut self,
+        wait: bool,
+        then: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let c = self.store.conn();
+        c.busy_timeout(if wait { BUSY_WAIT } else { Duration::ZERO })?;
+        let done = (|| -> Result<_, StoreError> {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let lapsed = marks::fold(&tx)?;
+            let out = then(&tx)?;
+            tx.commit()?;
+            Ok((lapsed, out))
+        })();
+        c.busy_timeout(BUSY_WAIT)?;
+        let (lapsed, out) = done?;
+        for l in lapsed {
+            if l.sent {
                 tracing::warn!(
-                    outbox = id,
+                    outbox = l.outbox_id,
                     "sent, but our claim had lapsed: another sender may send it too"
                 );
             } else {
-                tracing::warn!(outbox = id, "result not recorded: our claim had lapsed and another sender owns the mail now");
+                tracing::warn!(outbox = l.outbox_id, "result not recorded: our claim had lapsed and another sender owns the mail now");
             }
         }
-        Ok(())
+        Ok(out)
     }
 
     fn answer(&mut self, ask: Ask) {
@@ -216,7 +282,9 @@ impl Thread {
             Ask::Claim(limit, reply) => {
                 let now = store::now_unix();
                 let until = now + self.lease.as_secs() as i64;
-                let r = outbox::claim(self.store.conn(), &me, now, until, limit);
+                // In the fold's transaction: no claim sees a row whose mark
+                // is still in the journal.
+                let r = self.fold_then(true, |c| outbox::claim(c, &me, now, until, limit));
                 if matches!(&r, Ok(v) if !v.is_empty()) {
                     self.state.set(until);
                 }
@@ -226,6 +294,7 @@ impl Thread {
                 let _ = reply.send(outbox::next_due_in(self.store.conn(), &me));
             }
             Ask::Release(done) => {
+                let _ = self.fold(true);
                 match outbox::release(self.store.conn(), &me) {
                     Ok(0) => {}
                     Ok(n) => {
@@ -278,4 +347,10 @@ pub async fn ask<T>(
         .map_err(|_| anyhow::anyhow!("the outbox store thread is gone"))?;
     wait.await
         .map_err(|_| anyhow::anyhow!("the outbox store thread is gone"))
+}
+
+/// Whether `e` says the database was locked by another writer.
+fn is_busy(e: &StoreError) -> bool {
+    matches!(e, StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))
+        if f.code == rusqlite::ErrorCode::DatabaseBusy)
 }

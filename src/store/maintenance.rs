@@ -70,7 +70,7 @@ pub fn restore_database(from: &Path, live: &Path) -> Result<(), StoreError> {
     dest.busy_timeout(Duration::from_secs(10))?;
     dest.execute_batch("PRAGMA synchronous = FULL")?;
     copy_all(&src, &mut dest)?;
-    Ok(())
+    super::marks::forget(live)
 }
 
 /// All pages in one step: a consistent snapshot, whatever others write.

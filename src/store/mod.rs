@@ -32,6 +32,7 @@ pub mod imports;
 pub mod lifecycle;
 pub mod machines;
 pub mod maintenance;
+pub mod marks;
 pub mod outbox;
 #[cfg(test)]
 mod plans;

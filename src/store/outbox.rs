@@ -217,14 +217,15 @@ pub enum Claim {
 /// The relay accepted the mail. Recorded even when our claim had lapsed
 /// (the mail did go out; a `sent` row is never sent again), but then
 /// reported as [`Claim::Lost`], because the other sender may send it too.
-pub fn mark_sent(c: &Connection, id: i64, claimant: &str) -> Result<Claim> {
+/// `at`: when the relay took it (RFC 3339).
+pub fn mark_sent(c: &Connection, id: i64, claimant: &str, at: &str) -> Result<Claim> {
     let holder: Option<Option<String>> = c
         .prepare_cached(
             "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?2,
                  last_error = NULL
              WHERE id = ?1 AND status = 'pending' RETURNING claimed_by",
         )?
-        .query_row(params![id, now_text()], |r| r.get(0))
+        .query_row(params![id, at], |r| r.get(0))
         .optional()?;
     Ok(match holder {
         Some(Some(h)) if h == claimant => Claim::Ours,
@@ -262,6 +263,17 @@ pub fn mark_failed(c: &Connection, id: i64, claimant: &str, error: &str) -> Resu
     Ok(if n == 1 { Claim::Ours } else { Claim::Lost })
 }
 
+/// Whether row `id` is finished as `outcome` says (`sent` or `failed`)
+/// under `claimant`'s claim (a retry leaves nothing to tell it by).
+pub fn finished_as(c: &Connection, id: i64, outcome: &str, claimant: &str) -> Result<bool> {
+    let row: Option<(String, Option<String>)> = c
+        .prepare_cached("SELECT status, claimed_by FROM outbox WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(outcome != "retry"
+        && row.is_some_and(|(status, by)| status == outcome && by.as_deref() == Some(claimant)))
+}
+
 #[cfg(test)]
 #[path = "outbox_tests.rs"]
-mod tests;
+pub(crate) mod tests;

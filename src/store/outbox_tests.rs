@@ -11,7 +11,8 @@ fn db() -> (tempfile::TempDir, Store) {
     (dir, s)
 }
 
-fn add(c: &Connection, n: usize) -> Vec<i64> {
+/// `n` outbox rows of no ticket (foreign keys off).
+pub(crate) fn add(c: &Connection, n: usize) -> Vec<i64> {
     (0..n)
         .map(|i| {
             enqueue(
@@ -62,9 +63,9 @@ fn marks_apply_only_to_the_claimant() {
     claim(c, "a", now, now + 60, 3).unwrap();
     assert_eq!(mark_retry(c, all[0], "b", "4xx", now).unwrap(), Claim::Lost);
     assert_eq!(mark_failed(c, all[0], "b", "5xx").unwrap(), Claim::Lost);
-    assert_eq!(mark_sent(c, all[0], "a").unwrap(), Claim::Ours);
+    assert_eq!(mark_sent(c, all[0], "a", &now_text()).unwrap(), Claim::Ours);
     // Sent stays sent, whoever marks it again.
-    assert_eq!(mark_sent(c, all[0], "a").unwrap(), Claim::Lost);
+    assert_eq!(mark_sent(c, all[0], "a", &now_text()).unwrap(), Claim::Lost);
     assert_eq!(mark_failed(c, all[1], "a", "5xx").unwrap(), Claim::Ours);
     assert_eq!(mark_retry(c, all[2], "a", "4xx", now).unwrap(), Claim::Ours);
     // A retry gives the claim up: anyone may take it.
@@ -76,7 +77,7 @@ fn marks_apply_only_to_the_claimant() {
         ids(&claim(c, "c", later, later + 60, 10).unwrap()),
         [all[2]]
     );
-    assert_eq!(mark_sent(c, all[2], "b").unwrap(), Claim::Lost);
+    assert_eq!(mark_sent(c, all[2], "b", &now_text()).unwrap(), Claim::Lost);
     assert!(claim(c, "d", later + 100, later + 160, 10)
         .unwrap()
         .is_empty());
@@ -155,7 +156,10 @@ fn concurrent_claimants_never_share_a_row() {
                         break;
                     }
                     for m in got {
-                        assert_eq!(mark_sent(s.conn(), m.id, &me).unwrap(), Claim::Ours);
+                        assert_eq!(
+                            mark_sent(s.conn(), m.id, &me, &now_text()).unwrap(),
+                            Claim::Ours
+                        );
                         mine.push(m.id);
                     }
                 }

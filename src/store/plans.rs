@@ -19,6 +19,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("commands.rs", include_str!("commands.rs")),
     ("denied.rs", include_str!("denied.rs")),
     ("machines.rs", include_str!("machines.rs")),
+    ("marks.rs", include_str!("marks.rs")),
     ("directory/mod.rs", include_str!("directory/mod.rs")),
     ("directory/actors.rs", include_str!("directory/actors.rs")),
     ("directory/people.rs", include_str!("directory/people.rs")),
@@ -266,7 +267,9 @@ fn scans_that_run(c: &Connection, sql: &str, plan: &[String]) -> Vec<String> {
 
 fn db() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(&dir.path().join("db"), Durability::Normal).unwrap();
+    let mut s = Store::open(&dir.path().join("db"), Durability::Normal).unwrap();
+    // The outbox's marks journal, as the sender has it.
+    super::marks::attach(s.conn(), &dir.path().join("db"), Durability::Normal).unwrap();
     (dir, s)
 }
 
