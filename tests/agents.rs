@@ -12,23 +12,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn ok(desk: &Desk, args: &[&str]) {
-    let out = desk.cli(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The address inside `Name <address>`.
-fn angle_address(v: &str) -> String {
-    match (v.rfind('<'), v.rfind('>')) {
-        (Some(a), Some(b)) if a < b => v[a + 1..b].to_string(),
-        _ => v.trim().to_string(),
-    }
-}
-
 /// A desk whose queue `support` belongs to group `staff`, worked by alice
 /// and bert (the agents' alerts go to both), with a ticket opened by ana.
 /// Returns (desk, ana, alice, bert, the ticket number).
@@ -39,32 +22,11 @@ fn desk_with_ticket() -> (Desk, String, String, String, String) {
 /// As [`desk_with_ticket`], believing the Authentication-Results of
 /// `our_mta` if given.
 fn desk_with_ticket_trusting(our_mta: Option<&str>) -> (Desk, String, String, String, String) {
-    let mut desk = Desk::new(DeskOptions::default());
-    if let Some(mta) = our_mta {
-        let mut text = std::fs::read_to_string(&desk.config).unwrap();
-        text.push_str(&format!("\n[auth]\nauthserv_id = [{mta:?}]\n"));
-        std::fs::write(&desk.config, text).unwrap();
-    }
-    let ana = desk.customer("ana");
-    let alice = format!("alice-{}@support.test", desk.id);
-    let bert = format!("bert-{}@support.test", desk.id);
-    ok(&desk, &["group", "add", "staff"]);
-    for (name, address) in [("alice", &alice), ("bert", &bert)] {
-        ok(&desk, &["agent", "add", name, "--address", address]);
-        ok(&desk, &["agent", "link", name, "--group", "staff"]);
-    }
-    ok(
-        &desk,
-        &[
-            "queue", "add", "support", "--group", "staff", "--notify", "group",
-        ],
-    );
-    desk.start();
-    smtp_send(
-        &ana,
-        &[&desk.support],
-        &desk.mail(&ana, "Printer", "p1", "It does not print."),
-    );
+    let config = our_mta
+        .map(|mta| format!("\n[auth]\nauthserv_id = [{mta:?}]\n"))
+        .unwrap_or_default();
+    let (desk, ana, alice, bert) =
+        staffed_desk(DeskOptions::default(), &config, "It does not print.");
     let number = desk.wait_tickets(1, 30)[0]["number"]
         .as_str()
         .unwrap()

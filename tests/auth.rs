@@ -30,14 +30,6 @@ fn explain(desk: &Desk, raw: &[u8]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The address inside `Name <address>`.
-fn angle_address(v: &str) -> String {
-    match (v.rfind('<'), v.rfind('>')) {
-        (Some(a), Some(b)) if a < b => v[a + 1..b].to_string(),
-        _ => v.trim().to_string(),
-    }
-}
-
 #[test]
 fn alert_reply_to_carries_a_token_that_verifies_and_routes_mail_back_to_the_support_mailbox() {
     let mut desk = Desk::new(DeskOptions::default());

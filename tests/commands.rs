@@ -15,25 +15,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn ok(desk: &Desk, args: &[&str]) -> Vec<u8> {
-    let out = desk.cli(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// The address inside `Name <address>`.
-fn angle_address(v: &str) -> String {
-    match (v.rfind('<'), v.rfind('>')) {
-        (Some(a), Some(b)) if a < b => v[a + 1..b].to_string(),
-        _ => v.trim().to_string(),
-    }
-}
-
 struct Setup {
     desk: Desk,
     ana: String,
@@ -50,34 +31,10 @@ fn setup(opts: DeskOptions) -> Setup {
 
 /// [`setup`] with `config` appended to the desk's configuration.
 fn setup_with(opts: DeskOptions, config: &str) -> Setup {
-    let mut desk = Desk::new(opts);
-    let mut text = std::fs::read_to_string(&desk.config).unwrap();
-    text.push_str(config);
-    std::fs::write(&desk.config, text).unwrap();
-    let ana = desk.customer("ana");
-    let alice = format!("alice-{}@support.test", desk.id);
-    let bert = format!("bert-{}@support.test", desk.id);
-    ok(&desk, &["group", "add", "staff"]);
-    for (name, address) in [("alice", &alice), ("bert", &bert)] {
-        ok(&desk, &["agent", "add", name, "--address", address]);
-        ok(&desk, &["agent", "link", name, "--group", "staff"]);
-    }
-    ok(
-        &desk,
-        &[
-            "queue", "add", "support", "--group", "staff", "--notify", "group",
-        ],
-    );
-    desk.start();
-    smtp_send(
-        &ana,
-        &[&desk.support],
-        &desk.mail(
-            &ana,
-            "Printer",
-            "p1",
-            "My printer does not print anything since this morning. Could you please help me?",
-        ),
+    let (desk, ana, alice, bert) = staffed_desk(
+        opts,
+        config,
+        "My printer does not print anything since this morning. Could you please help me?",
     );
     let number = desk.wait_tickets(1, 30)[0]["number"]
         .as_str()
@@ -463,7 +420,7 @@ fn ticket_set_note_and_reply_go_through_the_same_checks_and_mail() {
             "--json",
         ],
     );
-    let v: Value = serde_json::from_slice(&out).unwrap();
+    let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["applied"], true, "{v}");
     assert_eq!(v["actor"], "alice");
     let t = show(&s.desk, &n);

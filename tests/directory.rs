@@ -10,18 +10,6 @@ fn code(out: &std::process::Output) -> Option<i32> {
     out.status.code()
 }
 
-fn ok(desk: &Desk, args: &[&str]) -> String {
-    let out = desk.cli(args);
-    assert_eq!(
-        code(&out),
-        Some(0),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn directory_commands_add_show_update_link_and_remove() {
     let desk = Desk::new(DeskOptions::default());

@@ -13,15 +13,6 @@ use serde_json::Value;
 
 const MTA: &str = "mx.support.test";
 
-fn ok(desk: &Desk, args: &[&str]) {
-    let out = desk.cli(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A running desk believing our MTA's Authentication-Results, whose queue
 /// `support` belongs to group `staff`, worked by alice. Returns (desk,
 /// alice).

@@ -7,18 +7,6 @@ mod common;
 
 use common::*;
 
-fn ok(desk: &Desk, args: &[&str]) -> String {
-    let out = desk.cli(args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A directory with customer ACME, its user `known` and queue `support`
 /// with these policies.
 fn directory(desk: &Desk, known: &str, strangers: &str, unknown: &str) {

@@ -10,16 +10,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn ok(desk: &Desk, args: &[&str]) -> String {
-    let out = desk.cli(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn show(desk: &Desk, number: &str) -> Value {
     desk.json(&["ticket", "show", number, "--json"])
 }

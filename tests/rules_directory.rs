@@ -8,17 +8,6 @@ mod common;
 
 use common::*;
 
-fn ok(desk: &Desk, args: &[&str]) -> String {
-    let out = desk.cli(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 const RULES: &str = r#"
 [[rule]]
 name = "acme"

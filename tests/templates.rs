@@ -304,14 +304,6 @@ fn an_operator_template_wins_for_its_own_file_only() {
     assert!(matches!(out.status.code(), Some(65 | 66)), "{out:?}");
 }
 
-/// The address inside `Name <address>`.
-fn angle_address(v: &str) -> String {
-    match (v.rfind('<'), v.rfind('>')) {
-        (Some(a), Some(b)) if a < b => v[a + 1..b].to_string(),
-        _ => v.trim().to_string(),
-    }
-}
-
 #[test]
 fn an_agents_reply_continues_the_outlook_customers_conversation() {
     let mut desk = Desk::new(DeskOptions::default());

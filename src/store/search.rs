@@ -186,6 +186,21 @@ mod tests {
     use crate::store::synthetic::{fill, Synthetic};
     use crate::store::{Durability, Store};
 
+    /// A database of synthetic history: `tickets` tickets of two
+    /// inbound mails each (every one naming the printer).
+    fn history(tickets: u64) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("db"), Durability::Normal).unwrap();
+        let spec = Synthetic {
+            tickets,
+            articles_per_ticket: 2,
+            customers: 7,
+            raw_size: 10,
+        };
+        fill(s.conn(), &spec).unwrap();
+        (dir, s)
+    }
+
     #[test]
     fn words_become_quoted_terms_and_operators_stay_text() {
         let check = |text: &str, expected: Option<&str>| {
@@ -200,15 +215,7 @@ mod tests {
 
     #[test]
     fn finds_tickets_ranked_newest_first_on_ties_and_follows_writes() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("db"), Durability::Normal).unwrap();
-        let spec = Synthetic {
-            tickets: 30,
-            articles_per_ticket: 2,
-            customers: 7,
-            raw_size: 10,
-        };
-        fill(s.conn(), &spec).unwrap();
+        let (_dir, mut s) = history(30);
         let c = s.conn();
         // Every synthetic mail names the printer: all tie, newest first.
         let all = search(c, "PRINTER blank", 5).unwrap();
@@ -249,15 +256,7 @@ mod tests {
 
     #[test]
     fn a_common_word_ranks_the_newest_matches_subject_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("db"), Durability::Normal).unwrap();
-        let spec = Synthetic {
-            tickets: 30,
-            articles_per_ticket: 2,
-            customers: 7,
-            raw_size: 10,
-        };
-        fill(s.conn(), &spec).unwrap();
+        let (_dir, mut s) = history(30);
         let c = s.conn();
         // Ticket 27's mail (article 53) has the word in its subject too.
         c.execute(
@@ -293,15 +292,7 @@ mod tests {
 
     #[test]
     fn deferred_indexing_waits_for_the_end_of_the_batch_and_keeps_the_index_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("db"), Durability::Normal).unwrap();
-        let spec = Synthetic {
-            tickets: 4,
-            articles_per_ticket: 2,
-            customers: 2,
-            raw_size: 10,
-        };
-        fill(s.conn(), &spec).unwrap();
+        let (_dir, mut s) = history(4);
         let tx = s.conn().transaction().unwrap();
         defer_indexing(&tx).unwrap();
         let article = |subject: &str, text: &str| {

@@ -216,8 +216,11 @@ pub fn subject(raw: &[u8]) -> String {
 }
 
 mod desk;
+mod staff;
 #[allow(unused_imports)]
 pub use desk::*;
+#[allow(unused_imports)] // not every test crate uses them
+pub use staff::*;
 
 /// A pipe-only configuration needing no mail stack, in `dir` (made
 /// readable by all, so another user can run against it), with an empty
