@@ -117,12 +117,15 @@ pub fn spawn(
                 claimant,
                 lease,
                 state: lease_state,
+                quiet_until: Instant::now(),
             };
             // Marks a crashed run left in the journal, before anything
             // could claim their rows again.
-            let _ = t.fold(true);
-            if let Some(dead) = predecessor.filter(|p| !p.is_empty()) {
-                match outbox::release(t.store.conn(), &dead) {
+            let folded = t.fold(true);
+            if let Some(dead) = predecessor.filter(|p| !p.is_empty() && folded) {
+                // In the fold's transaction: a claim given back with its
+                // mark still in the journal would let the mail go again.
+                match t.fold_then(true, |c| outbox::release(c, &dead)) {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(
                         claims = n,
@@ -144,6 +147,8 @@ struct Thread {
     claimant: String,
     lease: Duration,
     state: Arc<Lease>,
+    /// No warning about a failed fold before then.
+    quiet_until: Instant,
 }
 
 impl Thread {
@@ -238,8 +243,12 @@ impl Thread {
         match self.fold_then(wait, |_| Ok(())) {
             Ok(()) => true,
             Err(e) => {
-                if !is_busy(&e) {
-                    tracing::warn!("outbox marks: folding the journal into the outbox: {e}; trying again later");
+                // Said at most every 30 s: a fold is tried every 50 ms.
+                if !is_busy(&e) && self.quiet_until <= Instant::now() {
+                    self.quiet_until = Instant::now() + Duration::from_secs(30);
+                    tracing::warn!(
+                        "outbox marks: folding the journal into the outbox: {e}; trying again"
+                    );
                 }
                 false
             }
@@ -267,10 +276,11 @@ impl Thread {
             if l.sent {
                 tracing::warn!(
                     outbox = l.outbox_id,
-                    "sent, but our claim had lapsed: another sender may send it too"
+                    sender = %l.claimant,
+                    "sent, but the sender's claim had lapsed: another sender may send it too"
                 );
             } else {
-                tracing::warn!(outbox = l.outbox_id, "result not recorded: our claim had lapsed and another sender owns the mail now");
+                tracing::warn!(outbox = l.outbox_id, sender = %l.claimant, "result not recorded: the sender's claim had lapsed and another sender owns the mail now");
             }
         }
         Ok(out)
@@ -294,8 +304,9 @@ impl Thread {
                 let _ = reply.send(outbox::next_due_in(self.store.conn(), &me));
             }
             Ask::Release(done) => {
-                let _ = self.fold(true);
-                match outbox::release(self.store.conn(), &me) {
+                // Claims are given back only with every mark folded; if the
+                // database stays busy they simply expire.
+                match self.fold_then(true, |c| outbox::release(c, &me)) {
                     Ok(0) => {}
                     Ok(n) => {
                         tracing::info!(claims = n, "outbox: gave back the claims on unsent mail")

@@ -69,6 +69,9 @@ pub fn restore_database(from: &Path, live: &Path) -> Result<(), StoreError> {
     })?;
     dest.busy_timeout(Duration::from_secs(10))?;
     dest.execute_batch("PRAGMA synchronous = FULL")?;
+    // Before the copy too: marks about the replaced rows must never be
+    // folded into the restored ones, even if this stops half-way.
+    super::marks::forget(live)?;
     copy_all(&src, &mut dest)?;
     super::marks::forget(live)
 }

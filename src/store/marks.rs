@@ -43,6 +43,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lapsed {
     pub outbox_id: i64,
+    /// The sender whose mark it was.
+    pub claimant: String,
     /// The mail went out (another sender may send it too).
     pub sent: bool,
 }
@@ -59,23 +61,48 @@ pub fn path_for(db: &Path) -> PathBuf {
 pub fn attach(c: &Connection, db: &Path, durability: Durability) -> Result<(), StoreError> {
     // Beside the file itself: every path to the database finds one journal.
     let file = path_for(&std::fs::canonicalize(db).unwrap_or_else(|_| db.to_path_buf()));
-    c.execute("ATTACH DATABASE ?1 AS marks", [file.to_string_lossy()])?;
     let sync = match durability {
         Durability::Full => "FULL",
         Durability::Normal => "NORMAL",
     };
+    // Errors name the journal's file: it is not the database.
+    let named = |error| StoreError::Open {
+        path: file.clone(),
+        error,
+    };
+    c.execute("ATTACH DATABASE ?1 AS marks", [file.to_string_lossy()])
+        .map_err(named)?;
     c.execute_batch(&format!(
         "PRAGMA marks.journal_mode = WAL;
          PRAGMA marks.synchronous = {sync};
          CREATE TABLE IF NOT EXISTS marks.delivery_marks (
-             outbox_id       INTEGER PRIMARY KEY,
+             outbox_id       INTEGER NOT NULL,
+             -- Two senders may mark one row (one's claim had lapsed):
+             -- both marks are kept and folded.
              claimant        TEXT NOT NULL,
              outcome         TEXT NOT NULL CHECK (outcome IN ('sent', 'retry', 'failed')),
              error           TEXT,
              next_attempt_at INTEGER,
-             at              TEXT NOT NULL
+             at              TEXT NOT NULL,
+             PRIMARY KEY (outbox_id, claimant)
          );"
-    ))?;
+    ))
+    .map_err(named)?;
+    // A journal made by an earlier build, keyed by the row alone, would
+    // let one sender's mark replace another's.
+    let key: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('delivery_marks', 'marks') WHERE pk > 0",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(named)?;
+    if key != 2 {
+        return Err(named(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+            Some("the outbox marks journal has an unknown layout; stop postdesk and move the file away (marks in it are lost: those mails may be sent again)".into()),
+        )));
+    }
     Ok(())
 }
 
@@ -115,7 +142,7 @@ pub fn fold(c: &Connection) -> Result<Vec<Lapsed>, StoreError> {
     let marks: Vec<Row> = c
         .prepare_cached(
             "SELECT outbox_id, claimant, outcome, error, next_attempt_at, at
-             FROM marks.delivery_marks ORDER BY outbox_id",
+             FROM marks.delivery_marks ORDER BY outbox_id, at",
         )?
         .query_map([], |r| {
             Ok((
@@ -144,6 +171,7 @@ pub fn fold(c: &Connection) -> Result<Vec<Lapsed>, StoreError> {
         if claim == Claim::Lost {
             lapsed.push(Lapsed {
                 outbox_id: id,
+                claimant: claimant.clone(),
                 sent: outcome == "sent",
             });
         }
@@ -160,12 +188,23 @@ pub fn forget(db: &Path) -> Result<(), StoreError> {
     if !file.exists() {
         return Ok(());
     }
-    let c = Connection::open(&file).map_err(|error| StoreError::Open { path: file, error })?;
-    c.busy_timeout(std::time::Duration::from_secs(10))?;
-    c.execute_batch(
-        "CREATE TABLE IF NOT EXISTS delivery_marks (outbox_id INTEGER PRIMARY KEY);
-         DELETE FROM delivery_marks;",
-    )?;
+    let named = |error| StoreError::Open {
+        path: file.clone(),
+        error,
+    };
+    let c = Connection::open(&file).map_err(named)?;
+    c.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(named)?;
+    let made: bool = c
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM sqlite_schema WHERE name = 'delivery_marks'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(named)?;
+    if made {
+        c.execute("DELETE FROM delivery_marks", []).map_err(named)?;
+    }
     Ok(())
 }
 

@@ -150,10 +150,12 @@ fn a_mark_on_a_row_another_sender_took_over_is_reported() {
         [
             Lapsed {
                 outbox_id: ids[0],
+                claimant: "me".into(),
                 sent: true
             },
             Lapsed {
                 outbox_id: ids[1],
+                claimant: "me".into(),
                 sent: false
             }
         ]
@@ -184,4 +186,67 @@ fn a_restore_forgets_the_marks_of_the_database_it_replaced() {
     // No journal yet: nothing to do.
     forget(&dir.path().join("other.db")).unwrap();
     assert!(!dir.path().join("other.db-marks").exists());
+}
+
+#[test]
+fn a_late_mark_of_a_lapsed_claim_does_not_replace_the_new_owners() {
+    let (_dir, mut s, ids) = setup(1);
+    let now = now_unix();
+    claim(s.conn(), "a", now, now + 60, 10).unwrap();
+    let later = now + 61;
+    claim(s.conn(), "b", later, later + 60, 10).unwrap();
+    // b sent it; a's attempt, started before its lease ran out, failed.
+    record(s.conn(), "b", &[(ids[0], Outcome::Sent)]).unwrap();
+    let late = Outcome::Retry {
+        error: "451".into(),
+        next_unix: later,
+    };
+    record(s.conn(), "a", &[(ids[0], late)]).unwrap();
+    assert_eq!(waiting(s.conn()).unwrap(), 2);
+    let tx = s.conn().transaction().unwrap();
+    let lapsed = fold(&tx).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        lapsed,
+        [Lapsed {
+            outbox_id: ids[0],
+            claimant: "a".into(),
+            sent: false
+        }]
+    );
+    assert_eq!(status(s.conn(), ids[0]).0, "sent", "never sent again");
+}
+
+#[test]
+fn a_journal_without_its_table_is_left_for_attach_to_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    Store::open(&db, Durability::Normal).unwrap();
+    // The file exists (a crash between ATTACH and CREATE TABLE).
+    Connection::open(path_for(&db))
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 1")
+        .unwrap();
+    forget(&db).unwrap();
+    let mut s = Store::open(&db, Durability::Normal).unwrap();
+    attach(s.conn(), &db, Durability::Normal).unwrap();
+    assert_eq!(waiting(s.conn()).unwrap(), 0);
+}
+
+#[test]
+fn a_journal_of_another_layout_is_refused_naming_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    Connection::open(path_for(&db))
+        .unwrap()
+        .execute_batch("CREATE TABLE delivery_marks (outbox_id INTEGER PRIMARY KEY)")
+        .unwrap();
+    let mut s = Store::open(&db, Durability::Normal).unwrap();
+    let e = attach(s.conn(), &db, Durability::Normal)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("t.db-marks") && e.contains("unknown layout"),
+        "{e}"
+    );
 }
