@@ -301,6 +301,8 @@ impl Thread {
                 let _ = reply.send(r);
             }
             Ask::NextDue(reply) => {
+                // Sent rows still in the journal would look due now.
+                let _ = self.fold(false);
                 let _ = reply.send(outbox::next_due_in(self.store.conn(), &me));
             }
             Ask::Release(done) => {
