@@ -109,34 +109,7 @@ fn two_senders_sharing_a_database_never_send_one_row_twice() {
     // Many more, queued through the store as the worker would.
     let config = postdesk::config::Config::load(&desk.config).unwrap();
     let bulk = desk.customer("bulk");
-    {
-        let mut store = postdesk::store::Store::open(
-            &config.storage.database,
-            postdesk::store::Durability::Full,
-        )
-        .unwrap();
-        let tx = store.conn().transaction().unwrap();
-        for i in 0..SYNTHETIC {
-            let id = format!("bulk-{i}-{}@desk.test", desk.id);
-            let raw = format!(
-                "From: desk@support.test\r\nTo: {bulk}\r\nSubject: bulk {i}\r\nMessage-ID: <{id}>\r\n\r\nbulk {i}\r\n"
-            );
-            postdesk::store::outbox::enqueue(
-                &tx,
-                &postdesk::store::outbox::NewOutgoing {
-                    ticket_id: 1,
-                    article_id: None,
-                    kind: "test",
-                    envelope_from: "",
-                    recipients: std::slice::from_ref(&bulk),
-                    message_id: &format!("<{id}>"),
-                    raw: raw.as_bytes(),
-                },
-            )
-            .unwrap();
-        }
-        tx.commit().unwrap();
-    }
+    enqueue_bulk(&desk, &config, &bulk, SYNTHETIC);
     let total = (2 * INGESTED + SYNTHETIC) as u64;
     assert_eq!(desk.status()["outbox_pending"], total);
 
@@ -246,4 +219,115 @@ fn a_restarted_daemon_takes_back_the_claims_of_the_killed_one_at_once() {
     assert_eq!(desk.status()["outbox_claimed"], 0);
     assert_eq!(desk.status()["outbox_pending"], 20);
     drop(silent);
+}
+
+/// Queue `n` mails to `to` straight into the outbox, as the worker would.
+fn enqueue_bulk(desk: &Desk, config: &postdesk::config::Config, to: &str, n: usize) {
+    let mut store =
+        postdesk::store::Store::open(&config.storage.database, postdesk::store::Durability::Full)
+            .unwrap();
+    let tx = store.conn().transaction().unwrap();
+    for i in 0..n {
+        let id = format!("bulk-{i}-{}@desk.test", desk.id);
+        let raw = format!(
+            "From: desk@support.test\r\nTo: {to}\r\nSubject: bulk {i}\r\nMessage-ID: <{id}>\r\n\r\nbulk {i}\r\n"
+        );
+        postdesk::store::outbox::enqueue(
+            &tx,
+            &postdesk::store::outbox::NewOutgoing {
+                ticket_id: 1,
+                article_id: None,
+                kind: "test",
+                envelope_from: "",
+                recipients: &[to.to_string()],
+                message_id: &format!("<{id}>"),
+                raw: raw.as_bytes(),
+            },
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+}
+
+/// Start one sender in-process (as `postdesk run` does); returns what
+/// stops it.
+fn start_sender(
+    rt: &tokio::runtime::Runtime,
+    config: &Arc<postdesk::config::Config>,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = rt.spawn(postdesk::outbox::run(
+        config.clone(),
+        Arc::new(tokio::sync::Notify::new()),
+        stopped,
+        postdesk::outbox::Claimant::new(None),
+    ));
+    (stop, task)
+}
+
+#[test]
+fn sending_goes_on_while_an_intake_batch_holds_the_database() {
+    const N: usize = 400;
+    let desk = Desk::new(DeskOptions::default());
+    let config = Arc::new(postdesk::config::Config::load(&desk.config).unwrap());
+    // A real ticket for the queued mail to belong to.
+    let customer = desk.customer("asks");
+    let m = desk.mail(&customer, "Question", "q", "x");
+    assert_eq!(desk.cli_stdin(&["ingest"], &m).status.code(), Some(0));
+    let bulk = desk.customer("locked");
+    enqueue_bulk(&desk, &config, &bulk, N);
+    let total = desk.status()["outbox_pending"].as_u64().unwrap();
+    let db = &config.storage.database;
+    let mut intake = rusqlite::Connection::open(db).unwrap();
+    intake.busy_timeout(Duration::from_secs(10)).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (stop, sender) = start_sender(&rt, &config);
+    // As soon as the sender has claimed its first round, an intake batch
+    // takes the database's write lock and keeps it.
+    wait_for(30, "the sender's first claim", || {
+        let claimed: i64 = intake
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE claimed_by IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        (claimed > 0).then_some(())
+    });
+    let batch = intake
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    let marks = rusqlite::Connection::open(postdesk::store::marks::path_for(
+        &std::fs::canonicalize(db).unwrap(),
+    ))
+    .unwrap();
+    let journal = || -> i64 {
+        marks
+            .query_row("SELECT COUNT(*) FROM delivery_marks", [], |r| r.get(0))
+            .unwrap_or(0)
+    };
+    let before = journal();
+    // Each lane waits for its last mail's mark: if marks needed the
+    // database, no lane could get past its next mail (4 lanes).
+    wait_for(30, "marks committed while the database is held", || {
+        (journal() >= before + 40).then_some(())
+    });
+    batch.commit().unwrap();
+    // Once the database is free, everything is folded into the outbox and
+    // each mail arrives once.
+    desk.wait_sent(total, 120);
+    wait_for(30, "the journal folded", || (journal() == 0).then_some(()));
+    stop.send(true).unwrap();
+    rt.block_on(sender).unwrap().unwrap();
+    wait_for_mail(&bulk, "INBOX", N, 120);
+    // Give a duplicate time to arrive, if one had been sent.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(imap_messages(&bulk, "INBOX").len(), N);
 }
