@@ -161,9 +161,6 @@ pub fn record_automatic_mail(
     Ok(())
 }
 
-const AUTOMATIC_MAIL_TO_SQL: &str = "SELECT created_at FROM automatic_mail
-     WHERE address = ?1 AND created_at >= ?2 ORDER BY created_at DESC";
-
 /// When automatic mail went to `address` since `since` (RFC 3339), newest
 /// first, at most `limit` (the largest cap: more cannot change a decision).
 pub fn automatic_mail_to(
@@ -172,7 +169,10 @@ pub fn automatic_mail_to(
     since: &str,
     limit: u32,
 ) -> Result<Vec<String>> {
-    let mut stmt = c.prepare_cached(AUTOMATIC_MAIL_TO_SQL)?;
+    let mut stmt = c.prepare_cached(
+        "SELECT created_at FROM automatic_mail WHERE address = ?1 AND created_at >= ?2
+         ORDER BY created_at DESC",
+    )?;
     Ok(super::first_rows(
         &mut stmt,
         params![address, since],

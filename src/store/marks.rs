@@ -49,9 +49,11 @@ pub struct Lapsed {
     pub sent: bool,
 }
 
-/// The journal's file for the database at `db`.
+/// The journal's file for the database at `db`: beside the file itself
+/// (symlinks resolved), so every path to the database finds one journal.
 pub fn path_for(db: &Path) -> PathBuf {
-    let mut p = db.as_os_str().to_owned();
+    let real = std::fs::canonicalize(db).unwrap_or_else(|_| db.to_path_buf());
+    let mut p = real.into_os_string();
     p.push("-marks");
     PathBuf::from(p)
 }
@@ -59,8 +61,7 @@ pub fn path_for(db: &Path) -> PathBuf {
 /// Attach the journal of the database at `db` (creating it) to `c` as
 /// `marks`, committed with `durability`.
 pub fn attach(c: &Connection, db: &Path, durability: Durability) -> Result<(), StoreError> {
-    // Beside the file itself: every path to the database finds one journal.
-    let file = path_for(&std::fs::canonicalize(db).unwrap_or_else(|_| db.to_path_buf()));
+    let file = path_for(db);
     let sync = match durability {
         Durability::Full => "FULL",
         Durability::Normal => "NORMAL",
@@ -184,7 +185,7 @@ pub fn fold(c: &Connection) -> Result<Vec<Lapsed>, StoreError> {
 /// Drop the marks waiting in the journal of the database at `db` (a
 /// restore replaced the rows they were about).
 pub fn forget(db: &Path) -> Result<(), StoreError> {
-    let file = path_for(&std::fs::canonicalize(db).unwrap_or_else(|_| db.to_path_buf()));
+    let file = path_for(db);
     if !file.exists() {
         return Ok(());
     }

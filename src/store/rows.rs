@@ -5,7 +5,8 @@
 /// Queries of the hot path cap their rows here rather than with a bound
 /// `LIMIT ?`: SQLite plans with a bound LIMIT's value and so re-prepares
 /// the statement at every new binding, which cost ~5 % of the pipeline's
-/// CPU (issue 10). Rows are stepped lazily: the rest are never read.
+/// CPU (issue 10). Stepping stops at the cap (a query that must sort
+/// still reads its rows first; one that follows an index reads no more).
 pub fn first_rows<T, P, F>(
     stmt: &mut rusqlite::Statement<'_>,
     params: P,
