@@ -1,21 +1,27 @@
 //! Full-text search over tickets (`postdesk ticket search`): the FTS5
 //! index `ticket_search` of inbound articles' subjects and text (migration
-//! 11 builds it and its triggers keep it in step with `articles`).
+//! 15 built it and its triggers keep it in step with `articles`; migration
+//! 22 rebuilt it with a list per prefix of up to 8 characters, and without
+//! word positions).
 //!
 //! Ranking: when every word of the query occurs in at most
 //! [`CANDIDATES`] mails, by FTS5's bm25 (the subject weighing twice the
-//! text). bm25 needs each word's document frequency, which FTS5 counts
-//! by walking the word's whole list — 25 ms for a word in a million mails
-//! — so a query with a word more common than that (or a prefix) ranks the
-//! newest [`CANDIDATES`] matching mails by where the words are (all in the
-//! subject first, then in the text) instead; a word that common carries
-//! little weight in bm25 anyway. Either way a ticket ranks by its best
-//! mail, and ties go to the ticket with the newest matching mail. FTS5
-//! walks its index newest first and stops after [`CANDIDATES`], so a word
-//! found in every ticket costs about what a rare one does.
+//! text; a field counts once however often it holds the word). bm25 needs
+//! each word's document frequency, which FTS5 counts by walking the
+//! word's whole list — 25 ms for a word in a million mails — so a query
+//! with a word more common than that (or a prefix longer than 8
+//! characters) ranks the newest [`CANDIDATES`] matching mails by where the
+//! words are (all in the subject first, then in the text) instead; a word
+//! that common carries little weight in bm25 anyway. Either way a ticket
+//! ranks by its best mail, and ties go to the ticket with the newest
+//! matching mail. FTS5 walks its index newest first and stops after
+//! [`CANDIDATES`], so a word or prefix found in every ticket costs about
+//! what a rare one does.
 
 use rusqlite::{params, Connection};
 use serde::Serialize;
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
 
 use super::StoreError;
 
@@ -44,9 +50,16 @@ pub fn fts_query(text: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
-/// Each word of `text` as an FTS5 term (see [`fts_query`]).
+/// Each word of `text` as an FTS5 term (see [`fts_query`]), cut where the
+/// index's tokenizer (unicode61) cuts: a quoted term that it would cut
+/// in two is a phrase, which an index without positions refuses. The text
+/// is composed first (NFC), so that a decomposed "ação" is the one word
+/// it looks like; a combining mark that does not compose, an underscore
+/// or a circled letter (symbols, which Rust counts as alphabetic) ends a
+/// word, as in the index.
 fn fts_terms(text: &str) -> Vec<String> {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '*' || c == '_'))
+    let text: String = text.nfc().collect();
+    text.split(|c: char| !(is_word_char(c) || c == '*'))
         .filter_map(|w| {
             let prefix = w.ends_with('*');
             let w: String = w.chars().filter(|c| *c != '*').collect();
@@ -60,6 +73,19 @@ fn fts_terms(text: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// Is `c` part of a word for unicode61 (letters, numbers, private use)?
+/// Rust's alphanumeric adds the combining marks and circled letters that
+/// Unicode counts as alphabetic; the index does not.
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+        && !is_combining_mark(c)
+        && !matches!(c, '\u{24B6}'..='\u{24E9}' | '\u{1F130}'..='\u{1F189}')
+}
+
+/// Prefixes of at most this many characters have their own lists in the
+/// index (migration 22); a longer one merges the lists of its words.
+const PREFIX_INDEXED: usize = 8;
 
 const SEARCH_SQL: &str = "WITH m AS (
          SELECT rowid AS aid, bm25(ticket_search, 2.0, 1.0) AS score
@@ -89,10 +115,14 @@ const SEARCH_COMMON_SQL: &str = "WITH m AS (
      FROM b JOIN tickets t ON t.id = b.tid JOIN queues q ON q.id = t.queue_id
      ORDER BY b.in_subject DESC, b.newest DESC LIMIT ?2";
 
-/// Does `term` occur in more than [`CANDIDATES`] mails? (A prefix is
-/// taken as common without asking: merging its words' lists is the cost.)
+/// Does `term` occur in more than [`CANDIDATES`] mails? Counted newest
+/// first and stopped there, which costs little for a word or a prefix
+/// with its own list; a longer prefix is taken as common without asking
+/// (counting would merge its words' lists, and the search merges them
+/// again).
 fn is_common(c: &Connection, term: &str, candidates: i64) -> Result<bool, StoreError> {
-    if term.ends_with('*') {
+    let chars = term.chars().filter(|c| *c != '"' && *c != '*').count();
+    if term.ends_with('*') && chars > PREFIX_INDEXED {
         return Ok(true);
     }
     let n: i64 = c
@@ -211,6 +241,60 @@ mod tests {
         check("print* OR \"x", Some("\"print\"* \"OR\" \"x\""));
         check("NEAR(a b)", Some("\"NEAR\" \"a\" \"b\""));
         check("  -- ", None);
+        // Cut where the index cuts: underscores, combining marks that do
+        // not compose, circled letters; a decomposed word is composed.
+        check("foo_bar", Some("\"foo\" \"bar\""));
+        check("na\u{0303}o", Some("\"não\""));
+        check("a\u{20DD}b ⓐc", Some("\"a\" \"b\" \"c\""));
+    }
+
+    #[test]
+    fn no_typed_text_is_refused_by_the_index() {
+        let (_dir, mut s) = history(3);
+        let c = s.conn();
+        for text in [
+            "foo_bar",
+            "na\u{0308}ive",
+            "हिन्दी",
+            "ภาษาไทย",
+            "Ⓐbc 🅐x",
+            "thanks🙏",
+            "e-mail*",
+            "日本語*",
+            "\u{E000}x",
+            "l\u{0301}*",
+        ] {
+            search(c, text, 0).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        }
+    }
+
+    #[test]
+    fn prefixes_of_every_length_find_what_the_word_does() {
+        let (_dir, mut s) = history(30);
+        let c = s.conn();
+        c.execute(
+            "UPDATE articles SET body_text = body_text || ' Decomposed: ac\u{0327}a\u{0303}o, de\u{0301}ja\u{0300} vu.' WHERE id = 5",
+            [],
+        )
+        .unwrap();
+        let found = |text: &str| search(c, text, 0).unwrap().len();
+        // Every synthetic mail names the printer; from one character to
+        // beyond the indexed lengths.
+        for n in 1..="printer".len() {
+            assert_eq!(found(&format!("{}*", &"printer"[..n])), 30, "{n}");
+        }
+        assert_eq!(found("printers*"), 0);
+        assert_eq!(found("PRINT* blank"), 30);
+        // Diacritics and composition do not matter, whole word or prefix.
+        assert_eq!(found("acao"), 1);
+        assert_eq!(found("ac\u{0327}a\u{0303}o"), 1);
+        assert_eq!(found("deja*"), 1);
+        assert_eq!(found("déj*"), 1);
+        c.execute(
+            "INSERT INTO ticket_search (ticket_search) VALUES ('integrity-check')",
+            [],
+        )
+        .unwrap();
     }
 
     #[test]
