@@ -75,7 +75,12 @@ fn marks_commit_while_the_pipeline_holds_the_database() {
     let c = s.conn();
     assert_eq!(waiting(c).unwrap(), 0);
     assert_eq!(status(c, ids[0]), ("sent".into(), 1, Some("me".into())));
-    assert_eq!(status(c, ids[1]), ("pending".into(), 1, None));
+    // A retry keeps its claimant, its claim lapsed: anyone may take it.
+    assert_eq!(status(c, ids[1]), ("pending".into(), 1, Some("me".into())));
+    assert_eq!(
+        claim(c, "other", now + 300, now + 360, 10).unwrap().len(),
+        1
+    );
     assert_eq!(status(c, ids[2]), ("failed".into(), 1, Some("me".into())));
     let (error, next): (String, i64) = c
         .query_row(
@@ -89,7 +94,7 @@ fn marks_commit_while_the_pipeline_holds_the_database() {
 
 #[test]
 fn a_fold_cut_short_by_a_crash_applies_nothing_twice() {
-    let (_dir, mut s, ids) = setup(2);
+    let (_dir, mut s, ids) = setup(3);
     let now = now_unix();
     claim(s.conn(), "me", now, now + 60, 10).unwrap();
     let marks = [
@@ -98,6 +103,13 @@ fn a_fold_cut_short_by_a_crash_applies_nothing_twice() {
             ids[1],
             Outcome::Failed {
                 error: "550 no".into(),
+            },
+        ),
+        (
+            ids[2],
+            Outcome::Retry {
+                error: "451 later".into(),
+                next_unix: now + 300,
             },
         ),
     ];
@@ -116,6 +128,7 @@ fn a_fold_cut_short_by_a_crash_applies_nothing_twice() {
     tx.commit().unwrap();
     assert_eq!(status(s.conn(), ids[0]).1, 1, "counted once");
     assert_eq!(status(s.conn(), ids[1]).1, 1, "counted once");
+    assert_eq!(status(s.conn(), ids[2]).1, 1, "counted once");
 }
 
 #[test]

@@ -233,8 +233,10 @@ pub fn mark_sent(c: &Connection, id: i64, claimant: &str, at: &str) -> Result<Cl
     })
 }
 
-/// Try again at `next_unix`, remembering why it failed; the claim is given
-/// up so that any sender may take the retry.
+/// Try again at `next_unix`, remembering why it failed. The claim is given
+/// up — it lapses at once (`claim_expires` 0), so any sender may take the
+/// retry — but the claimant stays on the row: a fold repeated after a
+/// crash knows by it that this retry was applied ([`finished_as`]).
 pub fn mark_retry(
     c: &Connection,
     id: i64,
@@ -245,8 +247,8 @@ pub fn mark_retry(
     let n = c
         .prepare_cached(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
-                 claimed_by = NULL, claim_expires = NULL
-             WHERE id = ?1 AND claimed_by = ?4 AND status = 'pending'",
+                 claim_expires = 0
+             WHERE id = ?1 AND claimed_by = ?4 AND status = 'pending' AND claim_expires <> 0",
         )?
         .execute(params![id, error, next_unix, claimant])?;
     Ok(if n == 1 { Claim::Ours } else { Claim::Lost })
@@ -263,15 +265,23 @@ pub fn mark_failed(c: &Connection, id: i64, claimant: &str, error: &str) -> Resu
     Ok(if n == 1 { Claim::Ours } else { Claim::Lost })
 }
 
-/// Whether row `id` is finished as `outcome` says (`sent` or `failed`)
-/// under `claimant`'s claim (a retry leaves nothing to tell it by).
+/// Whether row `id` is finished as `outcome` says (`sent`, `failed`, or
+/// `retry`: pending, its claim given up by [`mark_retry`]) under
+/// `claimant`'s claim. A retry whose row another sender has claimed since
+/// is not recognised.
 pub fn finished_as(c: &Connection, id: i64, outcome: &str, claimant: &str) -> Result<bool> {
-    let row: Option<(String, Option<String>)> = c
-        .prepare_cached("SELECT status, claimed_by FROM outbox WHERE id = ?1")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+    let row: Option<(String, Option<String>, Option<i64>)> = c
+        .prepare_cached("SELECT status, claimed_by, claim_expires FROM outbox WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    Ok(outcome != "retry"
-        && row.is_some_and(|(status, by)| status == outcome && by.as_deref() == Some(claimant)))
+    Ok(row.is_some_and(|(status, by, expires)| {
+        by.as_deref() == Some(claimant)
+            && if outcome == "retry" {
+                status == "pending" && expires == Some(0)
+            } else {
+                status == outcome
+            }
+    }))
 }
 
 #[cfg(test)]
