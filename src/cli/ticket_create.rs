@@ -8,7 +8,7 @@
 //! entitled to it (`process::services::entitled`), and the article notes
 //! how the ticket was opened (and why a service was not set).
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use postdesk::process::{Incoming, Origin, Outcome, Processor};
 use postdesk::store::directory::{actors, lookup, people};
 
-use super::exit::{failure, DATAERR, NOINPUT, SOFTWARE, USAGE};
+use super::exit::{failure, DATAERR, NOINPUT, SOFTWARE};
 use super::Cli;
 
 #[derive(clap::Args, Debug)]
@@ -65,29 +65,10 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
                 ),
             )
         })?;
-    let body = match (&args.body, &args.body_file) {
-        (Some(b), _) => b.clone(),
-        (None, Some(p)) if p.as_os_str() == "-" => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("reading the text from standard input")?;
-            s
-        }
-        (None, Some(p)) => std::fs::read_to_string(p).map_err(|e| {
-            failure(
-                NOINPUT,
-                format!("reading the text from {}: {e}", p.display()),
-            )
-        })?,
-        (None, None) => return Err(failure(USAGE, "give --body or --body-file")),
-    };
-    if args.subject.trim().is_empty() || body.trim().is_empty() {
-        return Err(failure(
-            DATAERR,
-            "the subject and the text must not be empty",
-        ));
+    if args.subject.trim().is_empty() {
+        return Err(failure(DATAERR, "the subject must not be empty"));
     }
+    let body = super::ticket_ops::body(&args.body, &args.body_file)?;
     let mut store = super::open_store(&config)?;
     let user = people::customer_user(store.conn(), &args.customer_user)?.ok_or_else(|| {
         failure(

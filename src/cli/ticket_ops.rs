@@ -164,7 +164,9 @@ fn set_lines(a: &SetArgs) -> anyhow::Result<Vec<String>> {
     Ok(lines)
 }
 
-fn body(body: &Option<String>, file: &Option<PathBuf>) -> anyhow::Result<String> {
+/// The text of `--body` or `--body-file` ("-": standard input), refused
+/// when empty.
+pub(super) fn body(body: &Option<String>, file: &Option<PathBuf>) -> anyhow::Result<String> {
     let text = match (body, file) {
         (Some(b), _) => b.clone(),
         (None, Some(p)) if p.as_os_str() == "-" => {

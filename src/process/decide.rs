@@ -42,25 +42,9 @@ pub const OUR_LOOP: &str =
 pub fn decide(f: &Facts, mail: &InboundMail, received_by: Option<&str>, s: &Settings) -> Plan {
     let route = route(s.config, mail, received_by);
     let mut plan = Plan {
-        route: route.clone(),
-        disposition: Disposition::NewTicket { quoted: None },
-        ticket: None,
-        article: None,
-        participants: Vec::new(),
-        assign: Default::default(),
-        new_customer_user: None,
-        notifications: Vec::new(),
-        auto_reply_suppressed: None,
-        auto_reply_template: None,
-        changes: Vec::new(),
-        rules: Vec::new(),
-        bounces: Vec::new(),
         language: f.language.clone(),
-        trace: Vec::new(),
         authenticity: f.authenticity.clone(),
-        agent: None,
-        relations: Vec::new(),
-        forward: None,
+        ..Plan::new(route.clone(), Disposition::NewTicket { quoted: None })
     };
     plan.note("route", route.reason.clone());
     let Some(mailbox) = route.mailbox.as_deref().and_then(|n| s.config.mailbox(n)) else {

@@ -63,35 +63,19 @@ impl Processor {
                     mail: None,
                     facts: None,
                     plan: Plan {
-                        bounces: Vec::new(),
-                        language: None,
-                        route: Route {
-                            mailbox: None,
-                            address: None,
-                            received_by: mailbox.map(str::to_string),
-                            reason: "not routed: the mail could not be parsed".into(),
-                        },
-                        disposition: Disposition::Quarantine {
-                            reason: reason.clone(),
-                        },
-                        ticket: None,
-                        article: None,
-                        participants: Vec::new(),
-                        assign: Default::default(),
-                        new_customer_user: None,
-                        notifications: Vec::new(),
-                        auto_reply_suppressed: None,
-                        auto_reply_template: None,
-                        changes: Vec::new(),
-                        rules: Vec::new(),
                         trace: vec![super::plan::Decision {
                             step: "parse",
-                            said: reason,
+                            said: reason.clone(),
                         }],
-                        authenticity: Default::default(),
-                        agent: None,
-                        relations: Vec::new(),
-                        forward: None,
+                        ..Plan::new(
+                            Route {
+                                mailbox: None,
+                                address: None,
+                                received_by: mailbox.map(str::to_string),
+                                reason: "not routed: the mail could not be parsed".into(),
+                            },
+                            Disposition::Quarantine { reason },
+                        )
                     },
                 });
             }

@@ -52,33 +52,19 @@ mod tests {
     #[test]
     fn every_notification_is_held_back_and_earlier_reasons_kept() {
         let mut plan = Plan {
-            route: Route {
-                mailbox: Some("support".into()),
-                address: None,
-                received_by: None,
-                reason: String::new(),
-            },
-            disposition: Disposition::NewTicket { quoted: None },
-            ticket: None,
-            article: None,
-            participants: vec![],
             notifications: vec![
                 notification(Kind::AutoReply, None),
                 notification(Kind::AgentNewTicket, Some("alert cap reached")),
             ],
-            auto_reply_suppressed: None,
-            rules: vec![],
-            trace: vec![],
-            bounces: vec![],
-            language: None,
-            authenticity: Default::default(),
-            agent: None,
-            relations: Vec::new(),
-            forward: None,
-            assign: Default::default(),
-            new_customer_user: None,
-            auto_reply_template: None,
-            changes: vec![],
+            ..Plan::new(
+                Route {
+                    mailbox: Some("support".into()),
+                    address: None,
+                    received_by: None,
+                    reason: String::new(),
+                },
+                Disposition::NewTicket { quoted: None },
+            )
         };
         hold_back_notifications(&mut plan);
         assert_eq!(plan.notifications[0].suppressed.as_deref(), Some(HELD_BACK));

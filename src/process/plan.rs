@@ -74,6 +74,34 @@ pub struct Plan {
     pub forward: Option<super::forward::ForwardPlan>,
 }
 
+impl Plan {
+    /// A plan that routes by `route` and does `disposition`, nothing more
+    /// (no ticket, article, mail, change or trace yet).
+    pub fn new(route: Route, disposition: Disposition) -> Plan {
+        Plan {
+            route,
+            disposition,
+            ticket: None,
+            article: None,
+            participants: Vec::new(),
+            assign: Default::default(),
+            new_customer_user: None,
+            notifications: Vec::new(),
+            auto_reply_suppressed: None,
+            auto_reply_template: None,
+            changes: Vec::new(),
+            rules: Vec::new(),
+            bounces: Vec::new(),
+            language: None,
+            trace: Vec::new(),
+            authenticity: Default::default(),
+            agent: None,
+            relations: Vec::new(),
+            forward: None,
+        }
+    }
+}
+
 /// Which mailbox serves the mail: its queue, its address (the ticket's
 /// support address and the sender of our replies) and its language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

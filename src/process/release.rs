@@ -249,25 +249,9 @@ impl Processor {
             },
         };
         let mut plan = Plan {
-            route: route.clone(),
-            disposition,
-            ticket: None,
-            article: None,
-            participants: Vec::new(),
-            notifications: Vec::new(),
-            auto_reply_suppressed: None,
-            rules: Vec::new(),
-            bounces: Vec::new(),
             language: f.language.clone(),
-            trace: Vec::new(),
             authenticity: f.authenticity.clone(),
-            agent: None,
-            relations: Vec::new(),
-            forward: None,
-            assign: Default::default(),
-            new_customer_user: None,
-            auto_reply_template: None,
-            changes: Vec::new(),
+            ..Plan::new(route.clone(), disposition)
         };
         plan.note("route", route.reason);
         plan.note(

@@ -24,9 +24,31 @@ pub(in crate::process) use signatures::write_signatures;
 use super::parse::Parsed;
 use super::plan::{Disposition, Plan};
 use super::{Failure, Incoming, Outcome, Processor};
-use crate::store::{records, Db};
+use crate::store::{machines, records, Db};
 
 impl Processor {
+    /// Count one automatic mail queued to each of `to` on `ticket_id`
+    /// (None: a refusal), what the loop caps read back, and forget these
+    /// addresses' counts older than the longest cap's window.
+    fn record_automatic_mail(
+        &self,
+        db: &Db,
+        ticket_id: Option<i64>,
+        to: &[String],
+    ) -> Result<(), crate::store::StoreError> {
+        let longest = (self.config.system.loop_caps.iter())
+            .map(|c| c.window_secs)
+            .max()
+            .unwrap_or(0);
+        let forget_before = (chrono::Utc::now() - chrono::Duration::seconds(longest))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        for address in to {
+            machines::record_automatic_mail(db, ticket_id, address, &forget_before)?;
+        }
+        Ok(())
+    }
+
     /// Write what `plan` says about the parsed `item`.
     pub(super) fn apply(
         &self,

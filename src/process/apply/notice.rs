@@ -139,16 +139,7 @@ impl Processor {
                 } else if outbox_id.is_some() && n.kind != Kind::AgentReply {
                     // Automatic mail: what the loop caps count (per address,
                     // per ticket). An agent's reply is a person's mail.
-                    let longest = (self.config.system.loop_caps.iter())
-                        .map(|c| c.window_secs)
-                        .max()
-                        .unwrap_or(0);
-                    let forget_before = (chrono::Utc::now() - chrono::Duration::seconds(longest))
-                        .format("%Y-%m-%dT%H:%M:%SZ")
-                        .to_string();
-                    for to in to.iter() {
-                        machines::record_automatic_mail(db, Some(ticket.id), to, &forget_before)?;
-                    }
+                    self.record_automatic_mail(db, Some(ticket.id), to)?;
                 }
             }
             if n.is_agents_alert {

@@ -129,16 +129,7 @@ impl Processor {
             return Ok(format!("{said}; refusal held: {why}"));
         }
         // Automatic mail to this address: what the loop caps count.
-        let longest = (self.config.system.loop_caps.iter())
-            .map(|c| c.window_secs)
-            .max()
-            .unwrap_or(0);
-        let forget_before = (chrono::Utc::now() - chrono::Duration::seconds(longest))
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string();
-        for to in &n.to {
-            machines::record_automatic_mail(db, None, to, &forget_before)?;
-        }
+        self.record_automatic_mail(db, None, &n.to)?;
         Ok(format!("{said}; refusal sent to {}", n.to.join(", ")))
     }
 }

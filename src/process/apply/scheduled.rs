@@ -9,7 +9,7 @@
 use super::super::scheduled::Scheduled;
 use super::super::{sha256_hex, Failure, Processor};
 use crate::notify;
-use crate::store::{agent_reply, history, machines, outbox, records, Db};
+use crate::store::{agent_reply, history, outbox, records, Db};
 
 impl Processor {
     /// Write `p`. Returns false (nothing written) when the ticket is no
@@ -145,16 +145,7 @@ impl Processor {
                 raw: &rendered.raw,
             },
         )?;
-        let longest = (self.config.system.loop_caps.iter())
-            .map(|c| c.window_secs)
-            .max()
-            .unwrap_or(0);
-        let forget_before = (chrono::Utc::now() - chrono::Duration::seconds(longest))
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string();
-        for to in &n.to {
-            machines::record_automatic_mail(db, Some(ticket.id), to, &forget_before)?;
-        }
+        self.record_automatic_mail(db, Some(ticket.id), &n.to)?;
         Ok(true)
     }
 }

@@ -474,16 +474,6 @@ fn operator_plan(
             .find(|m| m.address == t.support_address)
             .or_else(|| config.mailboxes.iter().find(|m| m.queue == t.queue));
         Plan {
-            route: Route {
-                mailbox: mailbox.map(|m| m.name.clone()),
-                address: mailbox.map(|m| m.address.clone()),
-                received_by: None,
-                reason: "an operator's action at the command line".into(),
-            },
-            disposition: Disposition::FollowUp {
-                ticket: t.clone(),
-                standing: Standing::AgentWithPowers,
-            },
             ticket: Some(TicketPlan {
                 subject: t.subject.clone(),
                 queue: t.queue.clone(),
@@ -501,22 +491,18 @@ fn operator_plan(
                 tags: tags.into_iter().collect(),
                 followed_from: None,
             }),
-            article: None,
-            participants: Vec::new(),
-            assign: Default::default(),
-            new_customer_user: None,
-            notifications: Vec::new(),
-            auto_reply_suppressed: None,
-            auto_reply_template: None,
-            changes: Vec::new(),
-            rules: Vec::new(),
-            bounces: Vec::new(),
-            language: None,
-            trace: Vec::new(),
-            authenticity: Default::default(),
-            agent: None,
-            relations: Vec::new(),
-            forward: None,
+            ..Plan::new(
+                Route {
+                    mailbox: mailbox.map(|m| m.name.clone()),
+                    address: mailbox.map(|m| m.address.clone()),
+                    received_by: None,
+                    reason: "an operator's action at the command line".into(),
+                },
+                Disposition::FollowUp {
+                    ticket: t.clone(),
+                    standing: Standing::AgentWithPowers,
+                },
+            )
         }
     }
 }
