@@ -159,10 +159,11 @@ impl Thread {
         let mut unfolded = false;
         loop {
             // Marks waiting in the journal are folded soon, jobs or not.
-            let wait = if unfolded {
+            let renew_in = renew_every.saturating_sub(renewed.elapsed());
+            let wait = if unfolded || renew_in.is_zero() {
                 FOLD_EVERY.min(renew_every)
             } else {
-                renew_every
+                renew_in
             };
             let first = match rx.recv_timeout(wait) {
                 Ok(j) => Some(j),
@@ -211,9 +212,11 @@ impl Thread {
             for a in asks {
                 self.answer(a);
             }
-            if renewed.elapsed() >= renew_every {
+            // Renewed between the pipeline's batches while half the lease
+            // is left, tried again every round; past that, waiting for one.
+            if renewed.elapsed() >= renew_every && self.renew(renewed.elapsed() >= 2 * renew_every)
+            {
                 renewed = Instant::now();
-                self.renew();
             }
         }
     }
@@ -324,21 +327,32 @@ impl Thread {
     }
 
     /// Extend the lease of the claims we hold, unless it has lapsed (then
-    /// the lanes have stopped, and the next round claims afresh).
-    fn renew(&mut self) {
+    /// the lanes have stopped, and the next round claims afresh); `wait`:
+    /// for the database's lock, else a busy database leaves it for the
+    /// next round. Whether that is done (or failed otherwise: warned, and
+    /// tried again a quarter lease later).
+    fn renew(&mut self, wait: bool) -> bool {
         let now = store::now_unix();
         if !self.state.covers(now) {
-            return;
+            return true;
         }
         let until = now + self.lease.as_secs() as i64;
-        match outbox::renew(self.store.conn(), &self.claimant, now, until) {
+        let c = self.store.conn();
+        let renewed = c
+            .busy_timeout(if wait { BUSY_WAIT } else { Duration::ZERO })
+            .map_err(StoreError::from)
+            .and_then(|()| outbox::renew(c, &self.claimant, now, until));
+        let _ = c.busy_timeout(BUSY_WAIT);
+        match renewed {
             Ok(0) => self.state.set(0),
             Ok(_) => self.state.set(until),
+            Err(e) if !wait && is_busy(&e) => return false,
             Err(e) => tracing::warn!(
                 "outbox: renewing our claims: {e}; trying again, they hold until {}",
                 self.state.until()
             ),
         }
+        true
     }
 }
 
@@ -366,4 +380,68 @@ pub async fn ask<T>(
 fn is_busy(e: &StoreError) -> bool {
     matches!(e, StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))
         if f.code == rusqlite::ErrorCode::DatabaseBusy)
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::{Connection, TransactionBehavior};
+
+    use super::*;
+
+    #[test]
+    fn a_renewal_never_waits_for_an_intake_batch_until_the_lease_runs_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut store = Store::open(&path, store::Durability::Normal).unwrap();
+        // Rows here belong to no ticket.
+        store
+            .conn()
+            .execute_batch("PRAGMA foreign_keys = OFF")
+            .unwrap();
+        crate::store::outbox::tests::add(store.conn(), 2);
+        marks::attach(store.conn(), &path, store::Durability::Normal).unwrap();
+        let now = store::now_unix();
+        outbox::claim(store.conn(), "me", now, now + 60, 10).unwrap();
+        let mut t = Thread {
+            store,
+            claimant: "me".into(),
+            lease: Duration::from_secs(600),
+            state: Arc::new(Lease::default()),
+            quiet_until: Instant::now(),
+        };
+        t.state.set(now + 60);
+        let expires = |c: &Connection| -> i64 {
+            c.query_row("SELECT MIN(claim_expires) FROM outbox", [], |r| r.get(0))
+                .unwrap()
+        };
+        // An intake batch holds the database's write lock: not now, and
+        // no waiting for it (which would hold back every mark meanwhile).
+        let mut intake = Connection::open(&path).unwrap();
+        let batch = intake
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .unwrap();
+        assert!(!t.renew(false), "renewed through a held lock");
+        assert_eq!(t.state.until(), now + 60);
+        batch.commit().unwrap();
+        // Free again: renewed, for the whole lease.
+        assert!(t.renew(false));
+        assert!(t.state.until() >= now + 600);
+        assert_eq!(expires(t.store.conn()), t.state.until());
+        // When the lease runs short it waits for the lock instead.
+        let (held, locked) = std::sync::mpsc::channel();
+        let release = std::thread::spawn(move || {
+            let batch = intake
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .unwrap();
+            held.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            batch.commit().unwrap();
+        });
+        locked.recv().unwrap();
+        let before = t.state.until();
+        assert!(t.renew(true));
+        release.join().unwrap();
+        assert!(t.state.until() >= before);
+        assert_eq!(expires(t.store.conn()), t.state.until());
+    }
 }
