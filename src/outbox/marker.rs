@@ -82,13 +82,15 @@ impl Lease {
 }
 
 /// Start the store thread for `claimant`. Claims last `lease` and are
-/// renewed every quarter of it. `predecessor`: a dead sender whose claims
+/// renewed every eighth of it; lanes need `keep` of it left to start a
+/// mail (see [`Thread::renew`]). `predecessor`: a dead sender whose claims
 /// are given back first.
 pub fn spawn(
     path: std::path::PathBuf,
     claimant: String,
     predecessor: Option<String>,
     lease: Duration,
+    keep: Duration,
 ) -> std::io::Result<(Sender<Job>, Arc<Lease>)> {
     let (tx, rx) = std::sync::mpsc::channel::<Job>();
     let shared = Arc::new(Lease::default());
@@ -116,8 +118,10 @@ pub fn spawn(
                 store,
                 claimant,
                 lease,
+                keep,
                 state: lease_state,
                 quiet_until: Instant::now(),
+                renew_quiet_until: Instant::now(),
             };
             // Marks a crashed run left in the journal, before anything
             // could claim their rows again.
@@ -146,14 +150,18 @@ struct Thread {
     store: Store,
     claimant: String,
     lease: Duration,
+    /// What the lease must have left for a lane to start a mail.
+    keep: Duration,
     state: Arc<Lease>,
     /// No warning about a failed fold before then.
     quiet_until: Instant,
+    /// No warning about a failed renewal before then.
+    renew_quiet_until: Instant,
 }
 
 impl Thread {
     fn serve(&mut self, rx: Receiver<Job>) {
-        let renew_every = self.lease / 4;
+        let renew_every = self.lease / 8;
         let mut renewed = Instant::now();
         let mut folded = Instant::now();
         let mut unfolded = false;
@@ -212,10 +220,8 @@ impl Thread {
             for a in asks {
                 self.answer(a);
             }
-            // Renewed between the pipeline's batches while half the lease
-            // is left, tried again every round; past that, waiting for one.
-            if renewed.elapsed() >= renew_every && self.renew(renewed.elapsed() >= 2 * renew_every)
-            {
+            // Until it is done, tried again every round.
+            if renewed.elapsed() >= renew_every && self.renew() {
                 renewed = Instant::now();
             }
         }
@@ -327,15 +333,19 @@ impl Thread {
     }
 
     /// Extend the lease of the claims we hold, unless it has lapsed (then
-    /// the lanes have stopped, and the next round claims afresh); `wait`:
-    /// for the database's lock, else a busy database leaves it for the
-    /// next round. Whether that is done (or failed otherwise: warned, and
-    /// tried again a quarter lease later).
-    fn renew(&mut self, wait: bool) -> bool {
+    /// the lanes have stopped, and the next round claims afresh). Between
+    /// the pipeline's batches: while an eighth of the lease more than the
+    /// lanes need is left, a busy database leaves it for the next round;
+    /// past that it waits for the database's lock. Whether it is done (or
+    /// there is nothing to renew); a failure is warned of (at most every
+    /// 30 s) and tried again next round.
+    fn renew(&mut self) -> bool {
         let now = store::now_unix();
         if !self.state.covers(now) {
             return true;
         }
+        let left = self.state.until() - now;
+        let wait = left <= (self.keep + self.lease / 8).as_secs() as i64;
         let until = now + self.lease.as_secs() as i64;
         let c = self.store.conn();
         let renewed = c
@@ -346,11 +356,16 @@ impl Thread {
         match renewed {
             Ok(0) => self.state.set(0),
             Ok(_) => self.state.set(until),
-            Err(e) if !wait && is_busy(&e) => return false,
-            Err(e) => tracing::warn!(
-                "outbox: renewing our claims: {e}; trying again, they hold until {}",
-                self.state.until()
-            ),
+            Err(e) => {
+                if (wait || !is_busy(&e)) && self.renew_quiet_until <= Instant::now() {
+                    self.renew_quiet_until = Instant::now() + Duration::from_secs(30);
+                    tracing::warn!(
+                        "outbox: renewing our claims: {e}; trying again, they hold until {}",
+                        self.state.until()
+                    );
+                }
+                return false;
+            }
         }
         true
     }
@@ -392,42 +407,38 @@ mod tests {
     fn a_renewal_never_waits_for_an_intake_batch_until_the_lease_runs_short() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let mut store = Store::open(&path, store::Durability::Normal).unwrap();
-        // Rows here belong to no ticket.
-        store
-            .conn()
-            .execute_batch("PRAGMA foreign_keys = OFF")
-            .unwrap();
-        crate::store::outbox::tests::add(store.conn(), 2);
+        let mut store = crate::store::outbox::tests::with_rows(&path, 2);
         marks::attach(store.conn(), &path, store::Durability::Normal).unwrap();
         let now = store::now_unix();
-        outbox::claim(store.conn(), "me", now, now + 60, 10).unwrap();
+        outbox::claim(store.conn(), "me", now, now + 590, 10).unwrap();
+        // A 600 s lease of which lanes need 100 s: renewed without waiting
+        // while more than 175 s are left.
         let mut t = Thread {
             store,
             claimant: "me".into(),
             lease: Duration::from_secs(600),
+            keep: Duration::from_secs(100),
             state: Arc::new(Lease::default()),
             quiet_until: Instant::now(),
+            renew_quiet_until: Instant::now(),
         };
-        t.state.set(now + 60);
-        let expires = |c: &Connection| -> i64 {
-            c.query_row("SELECT MIN(claim_expires) FROM outbox", [], |r| r.get(0))
-                .unwrap()
-        };
+        t.state.set(now + 590);
+        let expires = crate::store::outbox::tests::first_expiry;
         // An intake batch holds the database's write lock: not now, and
         // no waiting for it (which would hold back every mark meanwhile).
         let mut intake = Connection::open(&path).unwrap();
         let batch = intake
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .unwrap();
-        assert!(!t.renew(false), "renewed through a held lock");
-        assert_eq!(t.state.until(), now + 60);
+        assert!(!t.renew(), "renewed through a held lock");
+        assert_eq!(t.state.until(), now + 590);
         batch.commit().unwrap();
         // Free again: renewed, for the whole lease.
-        assert!(t.renew(false));
+        assert!(t.renew());
         assert!(t.state.until() >= now + 600);
         assert_eq!(expires(t.store.conn()), t.state.until());
-        // When the lease runs short it waits for the lock instead.
+        // With 150 s left it waits for the lock instead.
+        t.state.set(now + 150);
         let (held, locked) = std::sync::mpsc::channel();
         let release = std::thread::spawn(move || {
             let batch = intake
@@ -438,10 +449,9 @@ mod tests {
             batch.commit().unwrap();
         });
         locked.recv().unwrap();
-        let before = t.state.until();
-        assert!(t.renew(true));
+        assert!(t.renew());
         release.join().unwrap();
-        assert!(t.state.until() >= before);
+        assert!(t.state.until() >= now + 600);
         assert_eq!(expires(t.store.conn()), t.state.until());
     }
 }

@@ -80,9 +80,10 @@ fn longest_send(t: Duration) -> Duration {
     t * 16
 }
 
-/// How long a claim holds: renewed every quarter of it, so a lane always
-/// has three quarters left when it starts a mail — more than
-/// [`longest_send`].
+/// How long a claim holds: renewed every eighth of it (between intake
+/// batches, see `marker::Thread::renew`, waiting for one only when an
+/// eighth more than [`longest_send`] is left), so a lane always has more
+/// than [`longest_send`] left when it starts a mail.
 fn lease(t: Duration) -> Duration {
     (t * 24).max(Duration::from_secs(300))
 }
@@ -105,6 +106,7 @@ pub async fn run(
         claimant.id.clone(),
         claimant.predecessor.clone(),
         lease(config.smtp.timeout),
+        longest_send(config.smtp.timeout),
     )
     .map_err(|e| anyhow::anyhow!("starting the outbox store thread: {e}"))?;
     tracing::info!(claimant = %claimant.id, "outbox sender running");
@@ -361,8 +363,12 @@ mod tests {
     fn a_lane_always_has_time_for_its_longest_send() {
         for t in [1, 5, 30, 120, 600] {
             let t = Duration::from_secs(t);
-            // Renewed every quarter: three quarters remain at worst.
-            assert!(lease(t) * 3 / 4 > longest_send(t), "timeout {t:?}");
+            // Renewed every eighth without waiting, and waited for when
+            // an eighth more than a send is left: before that is reached.
+            assert!(
+                lease(t) * 7 / 8 > longest_send(t) + lease(t) / 8,
+                "timeout {t:?}"
+            );
         }
     }
 }

@@ -318,9 +318,9 @@ impl Store {
         // one transaction; its statement journal in memory held ~800 MiB
         // at a million mails (migration 22). On disk while migrating.
         self.conn.execute_batch("PRAGMA temp_store = FILE")?;
-        let found = self.migrate_in_files();
+        let found = self.migrate_in_files()?;
         self.conn.execute_batch("PRAGMA temp_store = MEMORY")?;
-        found
+        Ok(found)
     }
 
     fn migrate_in_files(&mut self) -> Result<i64, StoreError> {

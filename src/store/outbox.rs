@@ -171,11 +171,12 @@ pub fn renew(c: &Connection, claimant: &str, now: i64, expires: i64) -> Result<u
 }
 
 /// Give back `claimant`'s claims on pending rows (shutdown, or the claims
-/// of a daemon known dead); returns how many.
+/// of a daemon known dead); returns how many. Retries, whose claims are
+/// given up already, are not counted.
 pub fn release(c: &Connection, claimant: &str) -> Result<usize> {
     Ok(c.prepare_cached(
         "UPDATE outbox SET claimed_by = NULL, claim_expires = NULL
-         WHERE claimed_by = ?1 AND status = 'pending'",
+         WHERE claimed_by = ?1 AND status = 'pending' AND claim_expires <> 0",
     )?
     .execute(params![claimant])?)
 }

@@ -11,6 +11,21 @@ fn db() -> (tempfile::TempDir, Store) {
     (dir, s)
 }
 
+/// A database at `path` with `n` outbox rows of no ticket (for the
+/// sender's tests outside the store).
+pub(crate) fn with_rows(path: &std::path::Path, n: usize) -> Store {
+    let mut s = Store::open(path, Durability::Normal).unwrap();
+    s.conn().execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+    add(s.conn(), n);
+    s
+}
+
+/// The earliest claim expiry of the outbox's rows.
+pub(crate) fn first_expiry(c: &Connection) -> i64 {
+    c.query_row("SELECT MIN(claim_expires) FROM outbox", [], |r| r.get(0))
+        .unwrap()
+}
+
 /// `n` outbox rows of no ticket (foreign keys off).
 pub(crate) fn add(c: &Connection, n: usize) -> Vec<i64> {
     (0..n)
