@@ -83,6 +83,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v22_search_prefixes.sql"),
 ];
 
+/// Migrations that rewrite much of a database with history, said before
+/// they start (the daemon starts, or `db migrate` returns, after them).
+const SLOW_MIGRATIONS: &[(usize, &str)] = &[(
+    22,
+    "rebuilding the search index with prefix lists, about 2 minutes per million mails",
+)];
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     // The SQLite error is shown, not returned by `source()`, so that a
@@ -338,6 +345,11 @@ impl Store {
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
             let version = i + 1;
+            if let Some((_, what)) = SLOW_MIGRATIONS.iter().find(|(v, _)| *v == version) {
+                if found > 0 {
+                    tracing::info!(version, "migrating the database: {what}");
+                }
+            }
             tx.execute_batch(sql)
                 .and_then(|_| tx.execute_batch(&format!("PRAGMA user_version = {version}")))
                 .map_err(|error| StoreError::Migration { version, error })?;

@@ -94,7 +94,12 @@ impl Command {
 pub fn run(cli: &Cli, cmd: &Command) -> anyhow::Result<ExitCode> {
     let config = super::load_config(&cli.config)?;
     match cmd {
-        Command::Migrate { json } => migrate(&config.storage.database, *json),
+        Command::Migrate { json } => {
+            // What each migration does, as the daemon would log it (a
+            // slow one is said before it starts), on standard error.
+            super::init_logging(cli, Some(&config));
+            migrate(&config.storage.database, *json)
+        }
         Command::Backup { dest, json } => backup::backup(&config, dest, *json),
         Command::Restore { from, json } => backup::restore(&config, from, *json),
         Command::Check { json } => care::check(&config, *json),
