@@ -59,7 +59,10 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         predecessor: previous.map(|h| h.claimant),
         ..claimant
     };
-    let store = process::open_store(&config).context("opening the database")?;
+    let store = systemd::while_starting("opening and migrating the database", || {
+        process::open_store(&config)
+    })
+    .context("opening the database")?;
     std::fs::create_dir_all(config.storage.data_dir.join("attachments")).with_context(|| {
         format!(
             "creating {} (storage.data_dir)",

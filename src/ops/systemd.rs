@@ -6,7 +6,9 @@
 //! store worker's answers, never by a timer alone: each ping first waits
 //! for the worker to answer a request queued behind the batches in hand,
 //! so a stalled worker stops the pings and systemd restarts the daemon
-//! (`WatchdogSec=`). Without `NOTIFY_SOCKET` every call does nothing.
+//! (`WatchdogSec=`); `EXTEND_TIMEOUT_USEC=` every 20 s while the database
+//! is opened and migrated, so a long migration outlasts `TimeoutStartSec=`.
+//! Without `NOTIFY_SOCKET` every call does nothing.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -128,10 +130,73 @@ pub fn watchdog_ping() {
     send(&[NotifyState::Watchdog]);
 }
 
+/// How often [`while_starting`] tells systemd that start-up goes on.
+const STARTING_EVERY: Duration = Duration::from_secs(20);
+
+/// Run `work`, part of the daemon's start (opening and migrating the
+/// database), telling systemd every 20 s that start-up goes on:
+/// `EXTEND_TIMEOUT_USEC` for a minute more, so that a migration longer
+/// than `TimeoutStartSec=` is not killed half way, and `STATUS=what`.
+/// Nothing is said of work that ends sooner.
+pub fn while_starting<T>(what: &str, work: impl FnOnce() -> T) -> T {
+    while_starting_with(what, STARTING_EVERY, send, work)
+}
+
+fn while_starting_with<T>(
+    what: &str,
+    every: Duration,
+    tell: fn(&[NotifyState]),
+    work: impl FnOnce() -> T,
+) -> T {
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let line = what.to_string();
+    let teller = std::thread::spawn(move || {
+        // Until `done` is dropped (the channel disconnects).
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(every) {
+            let extend = (every * 3).as_micros().try_into().unwrap_or(u32::MAX);
+            tell(&[
+                NotifyState::ExtendTimeoutUsec(extend),
+                NotifyState::Status(&line),
+            ]);
+        }
+    });
+    let out = work();
+    drop(done);
+    let _ = teller.join();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    static TOLD: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    fn remember(states: &[NotifyState]) {
+        let line: Vec<String> = states.iter().map(|s| s.to_string()).collect();
+        TOLD.lock().unwrap().push(line.join("\n"));
+    }
+
+    #[test]
+    fn long_start_up_work_extends_the_start_timeout_until_it_ends() {
+        let out = while_starting_with("migrating", Duration::from_millis(20), remember, || {
+            std::thread::sleep(Duration::from_millis(300));
+            7
+        });
+        assert_eq!(out, 7);
+        let told = std::mem::take(&mut *TOLD.lock().unwrap());
+        assert!(!told.is_empty());
+        for t in &told {
+            assert_eq!(t, "EXTEND_TIMEOUT_USEC=60000\nSTATUS=migrating");
+        }
+        // Nothing more once the work is done; nothing at all for quick work.
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(TOLD.lock().unwrap().is_empty());
+        while_starting_with("quick", Duration::from_secs(20), remember, || ());
+        assert!(TOLD.lock().unwrap().is_empty());
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_stalled_worker_stops_the_watchdog_pings() {
