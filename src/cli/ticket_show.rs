@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use postdesk::store::relations::LinkView;
 use postdesk::store::views;
 
 pub(super) fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Result<()> {
@@ -50,14 +51,11 @@ pub(super) fn print_ticket(out: &mut impl Write, t: &views::TicketDetail) -> std
     if !set.is_empty() {
         writeln!(out, "Fields:   {}", set.join("; "))?;
     }
-    if !t.links.is_empty() {
+    let links = link_lines(&t.links, t.followed_from.as_deref());
+    if !links.is_empty() {
         writeln!(out, "Links:")?;
-        for l in &t.links {
-            writeln!(
-                out,
-                "  {:<8} {}  [{}]  {}",
-                l.role, l.number, l.state, l.subject
-            )?;
+        for l in links {
+            writeln!(out, "{l}")?;
         }
     }
     if !t.history.is_empty() {
@@ -169,4 +167,58 @@ fn print_actors(out: &mut impl Write, t: &views::TicketDetail) -> std::io::Resul
         dash(&t.assigned_agent),
         dash(&t.assigned_group)
     )
+}
+
+/// The lines under "Links:", roles in one column as wide as the longest;
+/// the `follow_up` link to `follows` is left out (the "Follows:" line
+/// says it, and why).
+fn link_lines(links: &[LinkView], follows: Option<&str>) -> Vec<String> {
+    let shown: Vec<&LinkView> = links
+        .iter()
+        .filter(|l| !(l.role == "follow_up" && Some(l.number.as_str()) == follows))
+        .collect();
+    let width = shown.iter().map(|l| l.role.len()).max().unwrap_or(0);
+    shown
+        .iter()
+        .map(|l| {
+            format!(
+                "  {:<width$}  {}  [{}]  {}",
+                l.role, l.number, l.state, l.subject
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(role: &str, number: &str) -> LinkView {
+        LinkView {
+            role: role.into(),
+            number: number.into(),
+            subject: "Printer".into(),
+            state: "open".into(),
+            created_at: "2026-12-01T10:00:00Z".into(),
+            created_by: "operator".into(),
+        }
+    }
+
+    #[test]
+    fn links_line_up_and_the_follow_up_is_said_once() {
+        let links = [
+            link("follow_up", "2026120110000011"),
+            link("parent", "2026120110000012"),
+            link("followed_up_by", "2026120110000013"),
+        ];
+        assert_eq!(
+            link_lines(&links, Some("2026120110000011")),
+            [
+                "  parent          2026120110000012  [open]  Printer",
+                "  followed_up_by  2026120110000013  [open]  Printer",
+            ]
+        );
+        assert_eq!(link_lines(&links, None).len(), 3);
+        assert!(link_lines(&[], None).is_empty());
+    }
 }
