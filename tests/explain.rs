@@ -107,12 +107,9 @@ fn explain_prints_the_plan_and_writes_nothing() {
         desk.cli(&["explain", "--article", "999"]).status.code(),
         Some(66)
     );
-    assert_eq!(
-        desk.cli(&["explain", "--mailbox", "nope", "-"])
-            .status
-            .code(),
-        Some(66)
-    );
+    let out = desk.cli(&["explain", "--mailbox", "nope", "-"]);
+    assert_eq!(out.status.code(), Some(66));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(there are: support)"));
     assert_eq!(desk.cli(&["explain"]).status.code(), Some(64));
 }
 

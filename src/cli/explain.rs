@@ -39,16 +39,7 @@ pub struct Args {
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     let config = super::load_config(&cli.config)?;
     if let Some(name) = &args.mailbox {
-        if config.mailbox(name).is_none() {
-            let names: Vec<&str> = config.mailboxes.iter().map(|m| m.name.as_str()).collect();
-            return Err(failure(
-                NOINPUT,
-                format!(
-                    "no [[mailbox]] named {name:?}; the mailboxes are: {}",
-                    names.join(", ")
-                ),
-            ));
-        }
+        super::mailbox_named(&config, name, NOINPUT)?;
     }
     let mut store = super::open_store_read_only(&config)?;
     let (raw, mailbox) = match (args.article, &args.file) {

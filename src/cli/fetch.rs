@@ -32,18 +32,7 @@ pub struct Args {
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     let config = super::load_config(&cli.config)?;
     super::init_logging(cli, Some(&config));
-    let Some(mailbox) = config.mailbox(&args.mailbox) else {
-        let names: Vec<&str> = config.mailboxes.iter().map(|m| m.name.as_str()).collect();
-        return Err(failure(
-            NOINPUT,
-            format!(
-                "no [[mailbox]] named {:?} in {} (there are: {})",
-                args.mailbox,
-                config.source.display(),
-                names.join(", ")
-            ),
-        ));
-    };
+    let mailbox = super::mailbox_named(&config, &args.mailbox, NOINPUT)?;
     if mailbox.imap.is_none() {
         return Err(failure(
             NOINPUT,

@@ -75,15 +75,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     // errors only.
     postdesk::logging::init(cli.log_format.unwrap_or(config.log.format), "warn");
     if let Some(name) = &args.mailbox {
-        if config.mailbox(name).is_none() {
-            return Err(failure(
-                USAGE,
-                format!(
-                    "import: no [[mailbox]] named {name:?} in {}",
-                    config.source.display()
-                ),
-            ));
-        }
+        super::mailbox_named(&config, name, USAGE)?;
     }
     let (templates, broken) =
         postdesk::notify::load_or_shipped(&config.templates_dir, &config.system.default_language);

@@ -241,6 +241,26 @@ pub fn load_config(path: &std::path::Path) -> anyhow::Result<Arc<Config>> {
     Ok(Arc::new(Config::load(path)?))
 }
 
+/// The `[[mailbox]]` called `name`, or an error exiting `code` that names
+/// the configuration file and the mailboxes it has.
+pub fn mailbox_named<'c>(
+    config: &'c Config,
+    name: &str,
+    code: u8,
+) -> anyhow::Result<&'c postdesk::config::Mailbox> {
+    config.mailbox(name).ok_or_else(|| {
+        let names: Vec<&str> = config.mailboxes.iter().map(|m| m.name.as_str()).collect();
+        exit::failure(
+            code,
+            format!(
+                "no [[mailbox]] named {name:?} in {} (there are: {})",
+                config.source.display(),
+                names.join(", ")
+            ),
+        )
+    })
+}
+
 pub fn main() -> ExitCode {
     postdesk::memory::cap_malloc_arenas();
     let cli = match Cli::try_parse() {

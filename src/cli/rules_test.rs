@@ -68,16 +68,7 @@ struct Report<'a> {
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     let config = super::load_config(&cli.config)?;
     if let Some(name) = &args.mailbox {
-        if config.mailbox(name).is_none() {
-            let names: Vec<&str> = config.mailboxes.iter().map(|m| m.name.as_str()).collect();
-            return Err(failure(
-                NOINPUT,
-                format!(
-                    "no [[mailbox]] named {name:?}; the mailboxes are: {}",
-                    names.join(", ")
-                ),
-            ));
-        }
+        super::mailbox_named(&config, name, NOINPUT)?;
     }
     let raw = read_mail(&args.file, config.system.max_message_bytes)?;
     let templates = Templates::load(&config.templates_dir, &config.system.default_language)
