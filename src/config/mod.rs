@@ -296,6 +296,16 @@ pub struct Mailbox {
     pub batch_size: u32,
 }
 
+impl Mailbox {
+    /// The name our mail from this mailbox shows: its display name, else
+    /// its address.
+    pub fn display(&self) -> String {
+        self.display_name
+            .clone()
+            .unwrap_or_else(|| self.address.clone())
+    }
+}
+
 /// How to reach and log in to an IMAP mailbox.
 #[derive(Clone, PartialEq)]
 pub struct Imap {

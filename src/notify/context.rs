@@ -97,7 +97,7 @@ impl Context {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct TicketCtx {
     pub number: String,
     /// `[Ticket#2026112210000017]`

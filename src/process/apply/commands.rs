@@ -71,20 +71,10 @@ impl Processor {
         let Some(n) = (plan.notifications.iter()).find(|n| n.kind == Kind::CommandReference) else {
             return Ok(None);
         };
-        let mailbox = self
-            .config
-            .mailbox(&n.from_mailbox)
-            .ok_or_else(|| Failure::Other(format!("no [[mailbox]] named {:?}", n.from_mailbox)))?;
+        let mailbox = self.sending_mailbox(&n.from_mailbox)?;
         let ctx = notify::Context {
-            ticket: notify::TicketCtx {
-                number: String::new(),
-                tag: String::new(),
-                subject: String::new(),
-                state: String::new(),
-                queue: String::new(),
-                customer: String::new(),
-                customer_name: String::new(),
-            },
+            // No ticket: the reference answers a mail of its own.
+            ticket: notify::TicketCtx::default(),
             article: notify::ArticleCtx {
                 from: mail.from.address.clone(),
                 from_name: notify::clip(mail.from.name.as_deref().unwrap_or_default()),
@@ -92,7 +82,7 @@ impl Processor {
                 ..Default::default()
             },
             support_address: mailbox.address.clone(),
-            support_name: (mailbox.display_name.clone()).unwrap_or_else(|| mailbox.address.clone()),
+            support_name: mailbox.display(),
             commands: notify::CommandsCtx {
                 states: self.state_names(),
                 ..Default::default()

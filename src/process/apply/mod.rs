@@ -24,9 +24,31 @@ pub(in crate::process) use signatures::write_signatures;
 use super::parse::Parsed;
 use super::plan::{Disposition, Plan};
 use super::{Failure, Incoming, Outcome, Processor};
+use crate::notify;
 use crate::store::{machines, records, Db};
 
 impl Processor {
+    /// The `[[mailbox]]` a notification goes out from.
+    fn sending_mailbox(&self, name: &str) -> Result<&crate::config::Mailbox, Failure> {
+        self.config
+            .mailbox(name)
+            .ok_or_else(|| Failure::Other(format!("no [[mailbox]] named {name:?}")))
+    }
+
+    /// What templates know of `ticket` (`customer_name`: the mail's sender's
+    /// name when the sender is its customer, else empty).
+    fn ticket_ctx(&self, ticket: &records::TicketRef, customer_name: String) -> notify::TicketCtx {
+        notify::TicketCtx {
+            number: ticket.number.clone(),
+            tag: self.numbering.subject_tag(&ticket.number),
+            subject: notify::clip(&ticket.subject),
+            state: ticket.state.clone(),
+            queue: ticket.queue.clone(),
+            customer: ticket.customer_address.clone(),
+            customer_name,
+        }
+    }
+
     /// Count one automatic mail queued to each of `to` on `ticket_id`
     /// (None: a refusal), what the loop caps read back, and forget these
     /// addresses' counts older than the longest cap's window.

@@ -40,9 +40,7 @@ impl Processor {
                 }
                 continue;
             }
-            let mailbox = self.config.mailbox(&n.from_mailbox).ok_or_else(|| {
-                Failure::Other(format!("no [[mailbox]] named {:?}", n.from_mailbox))
-            })?;
+            let mailbox = self.sending_mailbox(&n.from_mailbox)?;
             let mut ctx = self.context(ticket, mail, mailbox, standing, quoted);
             if n.kind == Kind::CommandTranscript {
                 ctx.commands = super::commands::context(plan, self.state_names());
@@ -183,19 +181,14 @@ impl Processor {
         let from_own = self.own.contains(&mail.from.address);
         let from_name = notify::clip(mail.from.name.as_deref().unwrap_or_default());
         notify::Context {
-            ticket: notify::TicketCtx {
-                number: ticket.number.clone(),
-                tag: self.numbering.subject_tag(&ticket.number),
-                subject: notify::clip(&ticket.subject),
-                state: ticket.state.clone(),
-                queue: ticket.queue.clone(),
-                customer: ticket.customer_address.clone(),
-                customer_name: if ticket.customer_address == mail.from.address {
+            ticket: self.ticket_ctx(
+                ticket,
+                if ticket.customer_address == mail.from.address {
                     from_name.clone()
                 } else {
                     String::new()
                 },
-            },
+            ),
             article: notify::ArticleCtx {
                 from: mail.from.address.clone(),
                 from_name,
@@ -213,10 +206,7 @@ impl Processor {
                 ..Default::default()
             },
             support_address: mailbox.address.clone(),
-            support_name: mailbox
-                .display_name
-                .clone()
-                .unwrap_or_else(|| mailbox.address.clone()),
+            support_name: mailbox.display(),
             commands: notify::CommandsCtx::default(),
         }
     }

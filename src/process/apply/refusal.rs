@@ -64,27 +64,14 @@ impl Processor {
                 return Ok(format!("{said}; no refusal sent: {why}"));
             }
         };
-        let mailbox = self
-            .config
-            .mailbox(&n.from_mailbox)
-            .ok_or_else(|| Failure::Other(format!("no [[mailbox]] named {:?}", n.from_mailbox)))?;
+        let mailbox = self.sending_mailbox(&n.from_mailbox)?;
         // Only a reply to a closed ticket names it: its sender is one of
         // the ticket's customers (the other refusals never name one).
         let named = r.quoted.filter(|_| r.why == Refusal::ClosedTicket);
         let ctx = notify::Context {
-            ticket: notify::TicketCtx {
-                number: named.map(|t| t.number.clone()).unwrap_or_default(),
-                tag: named
-                    .map(|t| self.numbering.subject_tag(&t.number))
-                    .unwrap_or_default(),
-                subject: named.map(|t| notify::clip(&t.subject)).unwrap_or_default(),
-                state: named.map(|t| t.state.clone()).unwrap_or_default(),
-                queue: named.map(|t| t.queue.clone()).unwrap_or_default(),
-                customer: named
-                    .map(|t| t.customer_address.clone())
-                    .unwrap_or_default(),
-                customer_name: String::new(),
-            },
+            ticket: named
+                .map(|t| self.ticket_ctx(t, String::new()))
+                .unwrap_or_default(),
             article: notify::ArticleCtx {
                 from: mail.from.address.clone(),
                 from_name: notify::clip(mail.from.name.as_deref().unwrap_or_default()),
@@ -94,10 +81,7 @@ impl Processor {
                 ..Default::default()
             },
             support_address: mailbox.address.clone(),
-            support_name: mailbox
-                .display_name
-                .clone()
-                .unwrap_or_else(|| mailbox.address.clone()),
+            support_name: mailbox.display(),
             commands: notify::CommandsCtx::default(),
         };
         let kind = n.kind.name();

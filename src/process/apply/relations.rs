@@ -73,10 +73,7 @@ impl Processor {
                 n.ticket.number
             ))
         })?;
-        let mailbox = self
-            .config
-            .mailbox(&n.from_mailbox)
-            .ok_or_else(|| Failure::Other(format!("no [[mailbox]] named {:?}", n.from_mailbox)))?;
+        let mailbox = self.sending_mailbox(&n.from_mailbox)?;
         // The language of the people it goes to.
         ticket.language = n.language.clone();
         let mut ctx = self.context(&ticket, mail, mailbox, None, None);

@@ -35,22 +35,10 @@ impl Processor {
             tracing::info!(ticket = %ticket.number, "no {}: {why}", n.kind.name());
             return Ok(true);
         }
-        let mailbox = self
-            .config
-            .mailbox(&n.from_mailbox)
-            .ok_or_else(|| Failure::Other(format!("no [[mailbox]] named {:?}", n.from_mailbox)))?;
-        let support_name =
-            (mailbox.display_name.clone()).unwrap_or_else(|| mailbox.address.clone());
+        let mailbox = self.sending_mailbox(&n.from_mailbox)?;
+        let support_name = mailbox.display();
         let ctx = notify::Context {
-            ticket: notify::TicketCtx {
-                number: ticket.number.clone(),
-                tag: self.numbering.subject_tag(&ticket.number),
-                subject: notify::clip(&ticket.subject),
-                state: ticket.state.clone(),
-                queue: ticket.queue.clone(),
-                customer: ticket.customer_address.clone(),
-                customer_name: String::new(),
-            },
+            ticket: self.ticket_ctx(&ticket, String::new()),
             article: notify::ArticleCtx {
                 from: mailbox.address.clone(),
                 from_name: support_name.clone(),
