@@ -16,7 +16,7 @@ use super::facts::Facts;
 use super::plan::{Disposition, Notification, Plan, Refusal};
 use super::standing::Standing;
 use crate::config::Mailbox as MailboxConfig;
-use crate::mail::{InboundMail, MailClass};
+use crate::mail::InboundMail;
 use crate::notify::Kind;
 use crate::store::records::TicketRef;
 use crate::tickets::history::{ActorKind, Change};
@@ -137,18 +137,7 @@ fn refusal(
     s: &Settings,
 ) -> Notification {
     let from = &mail.from.address;
-    let skip = if s.own.contains(from) {
-        Some("sender is one of our own addresses".into())
-    } else if mail.class.class != MailClass::Person {
-        Some(format!("{}: machines get no refusal", mail.class.reason))
-    } else {
-        super::machines::loop_cap(
-            &s.config.system.loop_caps,
-            &f.automatic_to_sender,
-            f.received_at,
-            from,
-        )
-    };
+    let skip = super::refuse::why_no_refusal(f, mail, s);
     Notification {
         kind: Kind::FollowUpRefused,
         template: None,

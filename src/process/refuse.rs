@@ -106,16 +106,12 @@ fn unknown_refused(f: &Facts, queue: &str) -> bool {
     refuses && !known
 }
 
-/// The refusal to the sender, or why it is held back.
-fn notice(
-    f: &Facts,
-    mail: &InboundMail,
-    mailbox: &MailboxConfig,
-    s: &Settings,
-    plan: &mut Plan,
-) -> Notification {
+/// Why a refusal would not go to the sender of `mail`: automatic mail,
+/// machines and our own addresses get none, and the loop caps hold.
+/// None: it goes.
+pub(super) fn why_no_refusal(f: &Facts, mail: &InboundMail, s: &Settings) -> Option<String> {
     let from = &mail.from.address;
-    let skip = if let Some(a) = &mail.automatic {
+    if let Some(a) = &mail.automatic {
         Some(format!("automatic mail ({}): machines get no refusal", a.0))
     } else if s.own.contains(from) {
         Some("sender is one of our own addresses".into())
@@ -128,7 +124,19 @@ fn notice(
             f.received_at,
             from,
         )
-    };
+    }
+}
+
+/// The refusal to the sender, or why it is held back.
+fn notice(
+    f: &Facts,
+    mail: &InboundMail,
+    mailbox: &MailboxConfig,
+    s: &Settings,
+    plan: &mut Plan,
+) -> Notification {
+    let from = &mail.from.address;
+    let skip = why_no_refusal(f, mail, s);
     let held = skip.is_none().then(|| f.sender_bouncing.clone()).flatten();
     let language = f
         .language_with_templates
