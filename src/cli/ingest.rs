@@ -45,14 +45,8 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     };
     super::init_logging(cli, Some(&config));
     if let Some(name) = &args.mailbox {
-        if config.mailbox(name).is_none() {
-            return fail(
-                TEMPFAIL,
-                &format!(
-                    "no [[mailbox]] named {name:?} in {}",
-                    config.source.display()
-                ),
-            );
+        if let Err(e) = super::mailbox_named(&config, name, TEMPFAIL) {
+            return fail(TEMPFAIL, &e.to_string());
         }
     }
     let limit = config.system.max_message_bytes;

@@ -294,23 +294,17 @@ mod tests {
             .filter(|c| is_word_char(*c) || is_folded_diacritic(*c))
             .collect();
         assert!(chars.len() > 100_000, "{}", chars.len());
+        let matching = |query: &str| {
+            c.query_row(
+                "SELECT COUNT(*) FROM ticket_search WHERE ticket_search MATCH ?1",
+                [query],
+                |r| r.get::<_, i64>(0),
+            )
+        };
         for chunk in chars.chunks(2000) {
             let query: Vec<String> = chunk.iter().map(|c| format!("\"a{c}b\"")).collect();
-            let query = query.join(" OR ");
-            let refused = c.query_row(
-                "SELECT COUNT(*) FROM ticket_search WHERE ticket_search MATCH ?1",
-                [&query],
-                |r| r.get::<_, i64>(0),
-            );
-            if let Err(e) = refused {
-                let first = chunk.iter().find(|ch| {
-                    c.query_row(
-                        "SELECT COUNT(*) FROM ticket_search WHERE ticket_search MATCH ?1",
-                        [format!("\"a{ch}b\"")],
-                        |r| r.get::<_, i64>(0),
-                    )
-                    .is_err()
-                });
+            if let Err(e) = matching(&query.join(" OR ")) {
+                let first = (chunk.iter()).find(|ch| matching(&format!("\"a{ch}b\"")).is_err());
                 panic!("{e}: first refused U+{:04X}", u32::from(*first.unwrap()));
             }
         }
