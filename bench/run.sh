@@ -29,6 +29,10 @@
 #   BENCH_QUIET_WAIT=300             before each run, wait up to this many
 #                                    seconds for the machine to be idle (other
 #                                    processes < 10 % of all CPUs over 2 s)
+#   BENCH_RESIDENT=1                 (as root) also write whose code is
+#                                    resident at the end, per crate, into the
+#                                    run's resident.txt (bench/resident.py);
+#                                    smaps.txt (every mapping) is always kept
 # The machine may be shared: "others %" in the table is the share of all
 # CPUs used during the postdesk run by anything but postdesk, this mail
 # stack and this script's polling; a run with more than a few % is noisy.
@@ -243,6 +247,12 @@ EOF
     # mapped files (the binary's pages), shared memory (SQLite's -shm).
     awk '/^(VmHWM|VmRSS|RssAnon|RssFile|RssShmem|Threads):/ { printf "%s %s ", $1, $2 } END { print "" }' \
         "/proc/$DAEMON_PID/status" >"$dir/memory.txt" 2>/dev/null || true
+    # Mapping by mapping (binary, heap arenas, stacks), for bench/smaps.py.
+    cp "/proc/$DAEMON_PID/smaps" "$dir/smaps.txt" 2>/dev/null || true
+    # Whose code is resident (root only).
+    if [[ -n "${BENCH_RESIDENT:-}" ]]; then
+        python3 "$REPO/bench/resident.py" "$DAEMON_PID" 40 >"$dir/resident.txt" 2>&1 || true
+    fi
     cpu=$(cpu_secs "$DAEMON_PID" 2>/dev/null || echo "?")
     others=$(awk -v busy="$(($(busy_ticks) - busy0))" -v stack="$(($(stack_ticks) - stack0))" \
         -v poll="$(($(shell_children_ticks) - poll0))" -v pd="$cpu" -v hz="$(getconf CLK_TCK)" \

@@ -62,11 +62,20 @@ pub(super) async fn fetch_sizes(
     .await
 }
 
-/// `UID FETCH set (UID BODY.PEEK[])`, all responses collected.
-async fn fetch_raw(s: &mut Session, set: &str) -> anyhow::Result<Vec<async_imap::types::Fetch>> {
+/// `UID FETCH set (UID BODY.PEEK[])`: (UID, body) of every response with both.
+async fn fetch_raw(s: &mut Session, set: &str) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
     timed("UID FETCH bodies", async {
+        // Each body copied out as its response arrives: the responses'
+        // read buffers (about the batch's size again) are freed one by one
+        // instead of all held until the last has come.
         s.uid_fetch(set, "(UID BODY.PEEK[])")
             .await?
+            .try_filter_map(|f| async move {
+                Ok(match (f.uid, f.body()) {
+                    (Some(uid), Some(body)) => Some((uid, body.to_vec())),
+                    _ => None,
+                })
+            })
             .try_collect::<Vec<_>>()
             .await
     })
@@ -116,11 +125,7 @@ pub(super) async fn fetch_bodies(
     if !isolate {
         match fetch_raw(s, &uid_set(&wanted)).await {
             Ok(fetched) => {
-                for f in fetched {
-                    if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                        out.insert(uid, Ok(body.to_vec()));
-                    }
-                }
+                out.extend(fetched.into_iter().map(|(uid, body)| (uid, Ok(body))));
                 return Ok(out);
             }
             Err(e) if wanted.len() > 1 && refused_by_server(&e) => {
@@ -139,12 +144,8 @@ pub(super) async fn fetch_bodies(
         match fetch_raw(s, &uid.to_string()).await {
             Ok(fetched) => {
                 strikes.per_uid.remove(&uid);
-                if let Some(body) = fetched
-                    .iter()
-                    .find(|f| f.uid == Some(uid))
-                    .and_then(|f| f.body())
-                {
-                    out.insert(uid, Ok(body.to_vec()));
+                if let Some((_, body)) = fetched.into_iter().find(|(u, _)| *u == uid) {
+                    out.insert(uid, Ok(body));
                 }
             }
             Err(e) => single_failed(uid, e, strikes, &mut out)?,

@@ -90,11 +90,14 @@ pub struct Text {
 }
 
 /// Render the template `name` (a [`Kind::name`](super::Kind::name) or a named auto-reply)
-/// with `primary`; if that fails, with `fallback` (the [`shipped`]
-/// templates in production). Fails only when both fail.
-pub fn render_with_fallback(
+/// with `primary`; if that fails, with the set `fallback` gives (the
+/// [`shipped`] templates in production). Fails only when both fail. The
+/// fallback is asked for only then: the shipped set, compiled on first
+/// use, costs ~1 MiB the daemon need not hold while the operator's set
+/// renders.
+pub fn render_with_fallback<'f>(
     primary: &Templates,
-    fallback: &Templates,
+    fallback: impl FnOnce() -> &'f Templates,
     name: &str,
     lang: &str,
     ctx: &Context,
@@ -110,7 +113,7 @@ pub fn render_with_fallback(
         }
         Err(e) => e.to_string(),
     };
-    match fallback.render_parts(name, lang, ctx) {
+    match fallback().render_parts(name, lang, ctx) {
         Ok(p) => Ok(Text {
             subject: p.subject,
             body: p.body,
@@ -232,7 +235,7 @@ mod tests {
         assert!(!mine.has_template("auto_reply_holidays"));
         let t = render_with_fallback(
             &mine,
-            shipped(),
+            shipped,
             "auto_reply_after_hours",
             "en",
             &Context::sample(),
@@ -243,7 +246,7 @@ mod tests {
         // One neither has: an error naming it.
         let e = render_with_fallback(
             &mine,
-            shipped(),
+            shipped,
             "auto_reply_holidays",
             "en",
             &Context::sample(),
@@ -279,8 +282,8 @@ mod tests {
     fn a_template_broken_by_real_values_falls_back_to_the_shipped_one() {
         let dir = tempfile::tempdir().unwrap();
         let broken = breaks_without_attachments(dir.path(), "File {{ article.attachments.0 }}");
-        let t = render_with_fallback(&broken, shipped(), "auto_reply", "pt", &no_attachments())
-            .unwrap();
+        let t =
+            render_with_fallback(&broken, shipped, "auto_reply", "pt", &no_attachments()).unwrap();
         let why = t.fell_back.expect("fell back");
         assert!(why.contains("auto_reply"), "{why}");
         let (_, shipped_pt) = shipped()
@@ -288,10 +291,25 @@ mod tests {
             .unwrap();
         assert_eq!(t.body, shipped_pt);
         // With the attachment it renders as written, no fallback.
-        let t = render_with_fallback(&broken, shipped(), "auto_reply", "en", &Context::sample())
-            .unwrap();
+        let t =
+            render_with_fallback(&broken, shipped, "auto_reply", "en", &Context::sample()).unwrap();
         assert!(t.fell_back.is_none());
         assert_eq!(t.body.trim(), "File photo.jpg");
+    }
+
+    #[test]
+    fn the_fallback_is_not_built_while_the_first_set_renders() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = breaks_without_attachments(dir.path(), "Mine");
+        let t = render_with_fallback(
+            &mine,
+            || -> &Templates { panic!("the fallback set was asked for") },
+            "auto_reply",
+            "fr",
+            &Context::sample(),
+        )
+        .unwrap();
+        assert_eq!(t.body.trim(), "Mine");
     }
 
     #[test]
@@ -300,7 +318,7 @@ mod tests {
         let d2 = tempfile::tempdir().unwrap();
         let a = breaks_without_attachments(d1.path(), "{{ article.attachments.0 }}");
         let b = breaks_without_attachments(d2.path(), "{{ article.attachments.0 | upper }}");
-        let e = render_with_fallback(&a, &b, "agent_new_ticket", "en", &no_attachments())
+        let e = render_with_fallback(&a, || &b, "agent_new_ticket", "en", &no_attachments())
             .unwrap_err()
             .to_string();
         assert!(e.contains("agent_new_ticket"), "{e}");

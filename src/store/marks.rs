@@ -58,6 +58,9 @@ pub fn path_for(db: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// Page cache of the attached journal, in KiB.
+const MARKS_CACHE_KIB: u64 = 256;
+
 /// Attach the journal of the database at `db` (creating it) to `c` as
 /// `marks`, committed with `durability`.
 pub fn attach(c: &Connection, db: &Path, durability: Durability) -> Result<(), StoreError> {
@@ -73,9 +76,12 @@ pub fn attach(c: &Connection, db: &Path, durability: Durability) -> Result<(), S
     };
     c.execute("ATTACH DATABASE ?1 AS marks", [file.to_string_lossy()])
         .map_err(named)?;
+    // An attached file gets SQLite's default 2 MiB of page cache; the
+    // journal holds a burst of marks at a time, a few pages.
     c.execute_batch(&format!(
         "PRAGMA marks.journal_mode = WAL;
          PRAGMA marks.synchronous = {sync};
+         PRAGMA marks.cache_size = -{MARKS_CACHE_KIB};
          CREATE TABLE IF NOT EXISTS marks.delivery_marks (
              outbox_id       INTEGER NOT NULL,
              -- Two senders may mark one row (one's claim had lapsed):

@@ -33,6 +33,16 @@ fn status(c: &Connection, id: i64) -> (String, i64, Option<String>) {
 }
 
 #[test]
+fn the_attached_journal_keeps_a_small_page_cache() {
+    let (_dir, mut s, _) = setup(0);
+    let kib: i64 = s
+        .conn()
+        .query_row("PRAGMA marks.cache_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kib, -(MARKS_CACHE_KIB as i64));
+}
+
+#[test]
 fn marks_commit_while_the_pipeline_holds_the_database() {
     let (dir, mut s, ids) = setup(3);
     let now = now_unix();

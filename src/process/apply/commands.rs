@@ -91,7 +91,7 @@ impl Processor {
         let kind = n.kind.name();
         let text = notify::render_with_fallback(
             &self.templates,
-            notify::shipped(),
+            notify::shipped,
             kind,
             &n.language,
             &ctx,

@@ -243,7 +243,7 @@ impl Processor {
         // waits in the outbox as failed, with its error.
         let text = match notify::render_with_fallback(
             &self.templates,
-            notify::shipped(),
+            notify::shipped,
             template,
             &ticket.language,
             ctx,

@@ -87,7 +87,7 @@ impl Processor {
         let kind = n.kind.name();
         let text = match notify::render_with_fallback(
             &self.templates,
-            notify::shipped(),
+            notify::shipped,
             kind,
             &n.language,
             &ctx,

@@ -60,7 +60,7 @@ impl Processor {
         );
         let text = match notify::render_with_fallback(
             &self.templates,
-            notify::shipped(),
+            notify::shipped,
             kind,
             &ticket.language,
             &ctx,
