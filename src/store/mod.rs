@@ -183,7 +183,7 @@ pub struct Store {
 
 /// Page cache of the daemon's side connections, in KiB (see
 /// [`Store::set_cache_kib`]).
-pub const SIDE_CACHE_KIB: u64 = 512;
+pub const SIDE_CACHE_KIB: u64 = 256;
 
 impl Store {
     /// Open (creating if needed) and migrate.
