@@ -3,7 +3,8 @@
 //! a source tarball), else from `git rev-parse --short=12 HEAD`, else
 //! "unknown". And lists the shipped mail templates
 //! (`mail-templates/<lang>/<name>.txt|html`) for `notify::shipped`, so a
-//! new template ships by adding its files.
+//! new template ships by adding its files. And packs a release binary's
+//! relative relocations when the C library can read them.
 
 use std::process::Command;
 
@@ -73,15 +74,27 @@ fn packed_relocations() {
     {
         return;
     }
-    let libc = Command::new("gcc")
+    // The C library asked about is the build machine's: a cross build
+    // links against another one, which this cannot see.
+    if var("HOST") != var("TARGET") {
+        println!(
+            "cargo:warning=cross build: relative relocations left unpacked (add -C link-arg=-Wl,-z,pack-relative-relocs when the target's glibc is 2.36 or later)"
+        );
+        return;
+    }
+    let libc = Command::new("cc")
         .arg("-print-file-name=libc.so.6")
         .output()
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|p| p.trim().to_string());
-    let reads_relr = libc
-        .and_then(|p| std::fs::read(p).ok())
-        .is_some_and(|bytes| bytes.windows(17).any(|w| w == b"GLIBC_ABI_DT_RELR"));
+        .map(|p| p.trim().to_string())
+        .filter(|p| p.starts_with('/'));
+    let Some(libc) = libc else {
+        return;
+    };
+    println!("cargo:rerun-if-changed={libc}");
+    let reads_relr = std::fs::read(&libc)
+        .is_ok_and(|bytes| bytes.windows(17).any(|w| w == b"GLIBC_ABI_DT_RELR"));
     if reads_relr {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }

@@ -4,7 +4,7 @@
     python3 bench/resident.py PID [TOP]
 
 Reads the executable's mappings from /proc/PID/maps, which of their pages
-are present from /proc/PID/pagemap (root only: others read zeros), and
+are present from /proc/PID/pagemap (the process's user or root), and
 the binary's symbols with `nm`, then shares every resident page among the
 crates whose functions lie in it. bench/run.sh calls it when
 BENCH_RESIDENT is set, before it stops the daemon. Prints KiB per crate,
@@ -62,7 +62,7 @@ def symbols(exe):
     syms = []
     for line in text.splitlines():
         parts = line.split(" ", 3)
-        if len(parts) == 4 and parts[2] in "tTwW":
+        if len(parts) == 4 and parts[2] in {"t", "T", "w", "W"}:
             syms.append((int(parts[0], 16), int(parts[1], 16), parts[3]))
     return syms
 
@@ -72,6 +72,8 @@ def main():
     top = int(sys.argv[2]) if len(sys.argv) > 2 else 25
     exe = os.path.realpath(f"/proc/{pid}/exe")
     maps = mappings(pid, exe)
+    if not maps:
+        sys.exit(f"no mapping of {exe} in process {pid} (binary replaced while it runs?)")
     base = min(lo - off for lo, _, _, off in maps)
     syms = symbols(exe)
     starts = [s[0] for s in syms]

@@ -247,7 +247,7 @@ EOF
     # mapped files (the binary's pages), shared memory (SQLite's -shm).
     awk '/^(VmHWM|VmRSS|RssAnon|RssFile|RssShmem|Threads):/ { printf "%s %s ", $1, $2 } END { print "" }' \
         "/proc/$DAEMON_PID/status" >"$dir/memory.txt" 2>/dev/null || true
-    # Mapping by mapping (binary, heap arenas, stacks), for bench/smaps.py.
+    # Mapping by mapping (binary, heap arenas, stacks).
     cp "/proc/$DAEMON_PID/smaps" "$dir/smaps.txt" 2>/dev/null || true
     # Whose code is resident (root only).
     if [[ -n "${BENCH_RESIDENT:-}" ]]; then

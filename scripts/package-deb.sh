@@ -124,6 +124,10 @@ install -D -m 0644 "$gen/completions/postdesk.fish" "$pkg/usr/share/fish/vendor_
 
 # Control files. libc6: the newest GLIBC symbol version the binary needs.
 glibc=$(objdump -T "$pkg/usr/bin/postdesk" | sed -n 's/.*GLIBC_\([0-9.]*\).*/\1/p' | sort -uV | tail -1)
+# Packed relocations (build.rs) need glibc 2.36, a version without symbols.
+if objdump -p "$pkg/usr/bin/postdesk" | grep -q GLIBC_ABI_DT_RELR; then
+    glibc=$(printf '%s\n2.36\n' "$glibc" | sort -V | tail -1)
+fi
 size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
 cat >"$pkg/DEBIAN/control" <<EOF
 Package: postdesk
