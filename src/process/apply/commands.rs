@@ -89,13 +89,7 @@ impl Processor {
             },
         };
         let kind = n.kind.name();
-        let text = notify::render_with_fallback(
-            &self.templates,
-            notify::shipped,
-            kind,
-            &n.language,
-            &ctx,
-        )?;
+        let text = self.render(kind, &n.language, &ctx)?;
         let rendered = self.ticketless_answer(kind, kind, mailbox, &n.to, mail, sha, &text)?;
         commands::enqueue_without_ticket(
             db,

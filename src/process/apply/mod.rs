@@ -35,6 +35,18 @@ impl Processor {
             .ok_or_else(|| Failure::Other(format!("no [[mailbox]] named {name:?}")))
     }
 
+    /// Render the template `name` in `lang` with the operator's templates,
+    /// the shipped ones standing in when that fails (see
+    /// [`notify::render_with_fallback`]).
+    fn render(
+        &self,
+        name: &str,
+        lang: &str,
+        ctx: &notify::Context,
+    ) -> Result<notify::Text, notify::NotifyError> {
+        notify::render_with_fallback(&self.templates, notify::shipped, name, lang, ctx)
+    }
+
     /// What templates know of `ticket` (`customer_name`: the mail's sender's
     /// name when the sender is its customer, else empty).
     fn ticket_ctx(&self, ticket: &records::TicketRef, customer_name: String) -> notify::TicketCtx {

@@ -241,13 +241,7 @@ impl Processor {
         // A template problem never costs the customer their ticket: the
         // shipped template stands in, and if even that fails the mail
         // waits in the outbox as failed, with its error.
-        let text = match notify::render_with_fallback(
-            &self.templates,
-            notify::shipped,
-            template,
-            &ticket.language,
-            ctx,
-        ) {
+        let text = match self.render(template, &ticket.language, ctx) {
             Ok(text) => text,
             Err(e) => {
                 tracing::error!(ticket = %ticket.number, kind = kind.name(), template,

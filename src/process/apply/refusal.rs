@@ -85,13 +85,7 @@ impl Processor {
             commands: notify::CommandsCtx::default(),
         };
         let kind = n.kind.name();
-        let text = match notify::render_with_fallback(
-            &self.templates,
-            notify::shipped,
-            kind,
-            &n.language,
-            &ctx,
-        ) {
+        let text = match self.render(kind, &n.language, &ctx) {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!(from = %mail.from.address, "refusal not sent: {e}");

@@ -58,13 +58,7 @@ impl Processor {
             &sha256_hex(format!("scheduler/{}/{}/{stamp}", ticket.number, p.to).as_bytes())[..16],
             self.config.system.fqdn
         );
-        let text = match notify::render_with_fallback(
-            &self.templates,
-            notify::shipped,
-            kind,
-            &ticket.language,
-            &ctx,
-        ) {
+        let text = match self.render(kind, &ticket.language, &ctx) {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!(ticket = %ticket.number, kind, "notification not sent: {e}");
