@@ -46,6 +46,8 @@
 #   BENCH_QUIET_WAIT=300        wait up to this many seconds for an idle
 #                               machine before each timed step
 #   BENCH_KEEP_STACK=1          leave the bench mail stack running
+#   BENCH_LOG=FILTER            the daemon's log level (default: info, debug for
+#                               intake and outbox, whose lines the latency needs)
 # Prints progress on stderr, key=value lines in DIR/results.txt and a
 # Markdown summary in DIR/summary.md.
 set -euo pipefail
@@ -110,7 +112,7 @@ rules = "$W/rules"
 
 [log]
 format = "plain"
-level = "info,postdesk::intake::mailbox=debug,postdesk::outbox=debug"
+level = "${BENCH_LOG:-info,postdesk::intake::mailbox=debug,postdesk::outbox=debug}"
 
 [smtp]
 host = "127.0.0.1"

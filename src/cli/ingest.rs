@@ -11,6 +11,10 @@ use postdesk::process::{Incoming, Origin, Processor};
 use super::exit::{failure, DATAERR, TEMPFAIL};
 use super::Cli;
 
+/// How long `ingest` goes on merging the search index once the mail is
+/// committed and answered (the MTA waits for the exit, not for this).
+const INGEST_UPKEEP: std::time::Duration = std::time::Duration::from_millis(100);
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The [[mailbox]] the mail came through. The mailbox that serves it
@@ -119,6 +123,13 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         writeln!(out, "{}", serde_json::to_string(&outcome)?)?;
     } else {
         writeln!(out, "{outcome}")?;
+    }
+    out.flush()?;
+    // The index's merges (issue 10): the mail is committed; up to
+    // INGEST_UPKEEP of them, the rest left to the daemon or the next mail.
+    let since = std::time::Instant::now();
+    if let Err(e) = store.upkeep(|| since.elapsed() < INGEST_UPKEEP) {
+        tracing::warn!(error = %e, "search index merge failed; a later write tries again");
     }
     Ok(ExitCode::SUCCESS)
 }

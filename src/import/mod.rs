@@ -390,6 +390,11 @@ impl Run<'_> {
         let outcomes = self
             .processor
             .process_batch_then(store, batch, Some(&then))?;
+        // The index's merges between batches, not inside one (the batch is
+        // committed: a failure here is told and left to the next batch).
+        if let Err(e) = store.upkeep(|| !self.stop.load(Ordering::Relaxed)) {
+            tracing::warn!(error = %e, "search index merge failed; the next batch tries again");
+        }
         self.summary.total_messages = progress.messages;
         let s = &mut self.summary;
         s.read += batch.len() as u64;

@@ -48,6 +48,7 @@ pub mod search;
 pub mod synthetic;
 pub mod thread;
 pub mod ticket_fields;
+pub mod upkeep;
 pub mod views;
 
 use std::path::{Path, PathBuf};
@@ -81,6 +82,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v20_follow_up_links.sql"),
     include_str!("schema_v21_search_deferral.sql"),
     include_str!("schema_v22_search_prefixes.sql"),
+    include_str!("schema_v23_search_merges.sql"),
 ];
 
 /// Migrations that rewrite much of a database with history, said before

@@ -37,6 +37,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("ticket_fields.rs", include_str!("ticket_fields.rs")),
     ("search.rs", include_str!("search.rs")),
     ("thread.rs", include_str!("thread.rs")),
+    ("upkeep.rs", include_str!("upkeep.rs")),
     ("views.rs", include_str!("views.rs")),
 ];
 

@@ -1,0 +1,240 @@
+//! The writer's upkeep, off the commit path (issue 10): the periodic
+//! writes SQLite would otherwise make inside the commit that happens to
+//! cross a threshold — the full-text index's segment merges (migration 23
+//! turned FTS5's own merging off) and the WAL checkpoint. A writer that
+//! answers for its batches (the store worker, `import`, `ingest`) calls
+//! [`Store::upkeep`] once a batch is committed and its mail on its way, so
+//! the next mail's commit never pays for them; its `more` says whether to
+//! go on after each step, so a batch waiting for the thread waits for at
+//! most one step (a few milliseconds) beyond the caller's budget.
+//!
+//! The merges follow the levels FTS5 keeps: a level's sixteen segments
+//! (`usermerge`) are merged into one of the next level, [`MERGE_PAGES`]
+//! leaf pages per step, each step its own transaction. A merge left
+//! halfway is resumed by the next call. Writers that never call this (the
+//! CLI's single changes) leave new segments for the next upkeep; without
+//! any, a level's 64th segment makes FTS5 merge it in that commit
+//! (`crisismerge`), as it used to at 16.
+
+use std::time::Duration;
+
+use super::{Store, StoreError};
+
+/// Leaf pages written per merge step: FTS5's own unit of merge work
+/// (`FTS5_WORK_UNIT`), ~8 ms on the benchmark machine.
+pub const MERGE_PAGES: u32 = 64;
+
+/// What one [`Store::upkeep`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Upkept {
+    /// Merge steps that found work.
+    pub merge_steps: u32,
+    /// No level of the index is waiting for a merge.
+    pub merged_all: bool,
+    /// Frames the WAL held when checkpointed (0 when the connection
+    /// checkpoints on commit itself, see [`Store::defer_checkpoints`]).
+    pub wal_frames: i64,
+    /// Of those, frames copied into the database file by now.
+    pub checkpointed: i64,
+}
+
+/// What the daemon's worker gives upkeep after a batch when another
+/// request is waiting: a quarter of the batch's own time, at least this.
+pub const MIN_BUDGET: Duration = Duration::from_millis(10);
+
+/// The time [`Store::upkeep`] may take after a batch that took `batch`,
+/// when other work is waiting: a quarter of it, at least [`MIN_BUDGET`].
+/// (With the index's merges at ~15 % of a batch's time on average, a
+/// quarter keeps up; when it does not, `crisismerge` is the backstop.)
+pub fn budget_after(batch: Duration) -> Duration {
+    (batch / 4).max(MIN_BUDGET)
+}
+
+impl Store {
+    /// Leave this connection's WAL checkpoints to [`Store::upkeep`]
+    /// instead of the commit that passes SQLite's 1,000 frames. For a
+    /// writer that calls upkeep after every batch.
+    pub fn defer_checkpoints(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        Ok(())
+    }
+
+    /// Whether [`Store::defer_checkpoints`] is in force on this connection.
+    fn checkpoints_deferred(&self) -> Result<bool, StoreError> {
+        let frames: i64 = self
+            .conn
+            .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?;
+        Ok(frames <= 0)
+    }
+
+    /// One step of the full-text index's merges ([`MERGE_PAGES`] pages),
+    /// in its own transaction. False when no level needed one. (FTS5 says
+    /// whether a `merge` did anything only through the connection's
+    /// change count: two or more changes mean work was done.)
+    pub fn merge_step(&mut self) -> Result<bool, StoreError> {
+        let before = self.conn.total_changes();
+        self.conn
+            .prepare_cached("INSERT INTO ticket_search (ticket_search, rank) VALUES ('merge', ?1)")?
+            .execute([MERGE_PAGES])?;
+        Ok(self.conn.total_changes() - before >= 2)
+    }
+
+    /// Merge steps while there is work and `more()` says go on, then —
+    /// when [`Store::defer_checkpoints`] is in force — a passive WAL
+    /// checkpoint (readers are never waited for; what they still need is
+    /// copied by a later one). Call outside any transaction.
+    pub fn upkeep(&mut self, mut more: impl FnMut() -> bool) -> Result<Upkept, StoreError> {
+        let mut done = Upkept::default();
+        loop {
+            if !self.merge_step()? {
+                done.merged_all = true;
+                break;
+            }
+            done.merge_steps += 1;
+            if !more() {
+                break;
+            }
+        }
+        if self.checkpoints_deferred()? {
+            let (frames, copied) =
+                self.conn
+                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    })?;
+            done.wal_frames = frames;
+            done.checkpointed = copied;
+        }
+        Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Durability;
+
+    /// The index's segments as FTS5 keeps them: distinct segment ids in
+    /// its term index.
+    fn segments(s: &Store) -> i64 {
+        s.conn
+            .query_row(
+                "SELECT COUNT(DISTINCT segid) FROM ticket_search_idx",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    /// One transaction that indexes one article: one new segment.
+    fn add_segment(s: &Store, n: usize) {
+        s.conn
+            .execute(
+                "INSERT INTO ticket_search (rowid, subject, body_text) VALUES (?1, ?2, ?3)",
+                rusqlite::params![
+                    n as i64 + 1,
+                    format!("printer {n} jammed"),
+                    format!("the toner of printer {n} in room {n} is empty again")
+                ],
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn commits_never_merge_and_upkeep_merges_a_level_of_sixteen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
+        for n in 0..20 {
+            add_segment(&s, n);
+        }
+        // FTS5 merged at 16 inside the commit before migration 23.
+        assert_eq!(segments(&s), 20, "a commit merged the index");
+        let done = s.upkeep(|| true).unwrap();
+        assert!(done.merged_all);
+        assert!(done.merge_steps >= 1, "{done:?}");
+        // The level's segments (all of them: fewer than 16 are left
+        // alone, more are merged together) became one.
+        assert_eq!(segments(&s), 1);
+        // Nothing left: the next upkeep finds no work.
+        let again = s.upkeep(|| true).unwrap();
+        assert_eq!((again.merge_steps, again.merged_all), (0, true));
+        let found: i64 = s
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM ticket_search WHERE ticket_search MATCH 'toner'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 20);
+        s.conn
+            .execute(
+                "INSERT INTO ticket_search (ticket_search) VALUES ('integrity-check')",
+                [],
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn fewer_than_sixteen_segments_wait_for_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
+        for n in 0..15 {
+            add_segment(&s, n);
+        }
+        let done = s.upkeep(|| true).unwrap();
+        assert_eq!((done.merge_steps, done.merged_all), (0, true));
+        assert_eq!(segments(&s), 15);
+    }
+
+    #[test]
+    fn upkeep_stops_when_told_and_the_next_call_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
+        // Enough text that merging the level takes more than one step.
+        for n in 0..16 {
+            let tx = s.conn.unchecked_transaction().unwrap();
+            for k in 0..150 {
+                let id = n * 1000 + k + 1;
+                let words: String = (0..40).map(|w| format!("w{}x{} ", id, w)).collect();
+                tx.execute(
+                    "INSERT INTO ticket_search (rowid, subject, body_text) VALUES (?1, 'bulk', ?2)",
+                    rusqlite::params![id as i64, words],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        assert_eq!(segments(&s), 16);
+        let first = s.upkeep(|| false).unwrap();
+        assert_eq!((first.merge_steps, first.merged_all), (1, false));
+        let rest = s.upkeep(|| true).unwrap();
+        assert!(rest.merged_all && rest.merge_steps >= 1, "{rest:?}");
+        assert_eq!(segments(&s), 1);
+    }
+
+    #[test]
+    fn deferred_checkpoints_wait_for_upkeep() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
+        // Without deferral upkeep leaves the WAL to SQLite.
+        add_segment(&s, 0);
+        assert_eq!(s.upkeep(|| true).unwrap().wal_frames, 0);
+        s.defer_checkpoints().unwrap();
+        for n in 1..400 {
+            add_segment(&s, n);
+        }
+        let done = s.upkeep(|| true).unwrap();
+        // Far past SQLite's 1,000 frames: no commit checkpointed them.
+        assert!(done.wal_frames > 1000, "{done:?}");
+        assert_eq!(done.checkpointed, done.wal_frames, "{done:?}");
+    }
+
+    #[test]
+    fn the_budget_is_a_quarter_of_the_batch_and_never_nothing() {
+        assert_eq!(
+            budget_after(Duration::from_millis(400)),
+            Duration::from_millis(100)
+        );
+        assert_eq!(budget_after(Duration::from_millis(1)), MIN_BUDGET);
+    }
+}
