@@ -31,7 +31,7 @@ impl Numbering {
     pub fn new(tag: &str, system_id: u32) -> Numbering {
         // `(?i)` so `[ticket#…]` typed by hand still matches. The tag is
         // escaped: an operator's tag is text, not a pattern.
-        let pattern = format!(r"(?i)\[\s*{}\s*(\d{{15,24}})\s*\]", regex::escape(tag));
+        let pattern = format!(r"(?i)\[\s*{}\s*([0-9]{{15,24}})\s*\]", regex::escape(tag));
         Numbering {
             tag: tag.to_string(),
             system_id,

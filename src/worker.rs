@@ -304,6 +304,7 @@ impl Worker {
                     if !serve(req, &mut store, &mut processor, &mail_queued) {
                         continue;
                     }
+                    crate::memory::give_back();
                     let o = owed.get_or_insert_with(|| Owed::new(started));
                     o.due = Instant::now() + QUIET;
                     o.budget += upkeep::budget_after(started.elapsed());

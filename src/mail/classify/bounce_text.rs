@@ -266,7 +266,7 @@ static RECIPIENT_LINES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
 
 static STATUS: LazyLock<Regex> = LazyLock::new(|| {
     // A literal pattern: it compiles.
-    Regex::new(r"\b([245]\.\d{1,3}\.\d{1,3})\b").expect("valid regex")
+    Regex::new(r"\b([245]\.[0-9]{1,3}\.[0-9]{1,3})\b").expect("valid regex")
 });
 
 /// Recipients from `listed` (a comma-separated header value) and from the
