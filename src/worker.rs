@@ -130,11 +130,11 @@ fn serve(req: Request, store: &mut Store, processor: &mut Processor, mail_queued
 /// outbox's own connection within milliseconds of the commit; upkeep
 /// started at once would hold the write lock that claim needs (and
 /// SQLite's busy handler sleeps 1, 2, 5, 10… ms between tries).
-const QUIET: Duration = Duration::from_millis(50);
+pub const QUIET: Duration = Duration::from_millis(50);
 
 /// Under a steady stream of batches no quiet moment comes: upkeep is not
 /// put off longer than this, and then gets the budget the batches earned.
-const MAX_PUT_OFF: Duration = Duration::from_secs(1);
+pub const MAX_PUT_OFF: Duration = Duration::from_secs(1);
 
 /// Upkeep owed since a write.
 struct Owed {
