@@ -439,17 +439,10 @@ mod tests {
         assert!(matches!(next_request(&mut rx, None), Next::Closed));
     }
 
-    /// Sixteen segments at the index's first level, as sixteen batches of
-    /// one mail each leave them.
     fn segments(path: &std::path::Path) -> i64 {
-        rusqlite::Connection::open(path)
+        Store::open(path, Durability::Full)
             .unwrap()
-            .query_row(
-                "SELECT COUNT(DISTINCT segid) FROM ticket_search_idx",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap()
+            .index_segments()
     }
 
     fn mail(n: usize) -> Incoming {
@@ -498,9 +491,12 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         // The merged index answers as the segments did.
-        let hits =
-            crate::store::search::search(&rusqlite::Connection::open(&path).unwrap(), "jammed", 0)
-                .unwrap();
+        let hits = crate::store::search::search(
+            Store::open(&path, Durability::Full).unwrap().conn(),
+            "jammed",
+            0,
+        )
+        .unwrap();
         assert_eq!(hits.len(), 16);
         assert!(worker.ping().await);
         drop(worker);

@@ -24,6 +24,10 @@ use super::{Store, StoreError};
 /// (`FTS5_WORK_UNIT`), ~8 ms on the benchmark machine.
 pub const MERGE_PAGES: u32 = 64;
 
+/// Merge steps between two checkpoints of a long merge (~4,000 WAL frames
+/// of 4 KiB pages, ~16 MiB of WAL).
+pub const STEPS_PER_CHECKPOINT: u32 = 16;
+
 /// What one [`Store::upkeep`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Upkept {
@@ -36,6 +40,9 @@ pub struct Upkept {
     pub wal_frames: i64,
     /// Of those, frames copied into the database file by now.
     pub checkpointed: i64,
+    /// Checkpoints made (one every [`STEPS_PER_CHECKPOINT`] merge steps
+    /// and one at the end, when deferred).
+    pub checkpoints: u32,
 }
 
 /// What the daemon's worker gives upkeep after a batch when another
@@ -85,26 +92,52 @@ impl Store {
     /// copied by a later one). Call outside any transaction.
     pub fn upkeep(&mut self, mut more: impl FnMut() -> bool) -> Result<Upkept, StoreError> {
         let mut done = Upkept::default();
+        let deferred = self.checkpoints_deferred()?;
         loop {
             if !self.merge_step()? {
                 done.merged_all = true;
                 break;
             }
             done.merge_steps += 1;
+            // A long merge (a level holding most of the history) is
+            // checkpointed as it goes, so the WAL never holds all of it.
+            if deferred && done.merge_steps % STEPS_PER_CHECKPOINT == 0 {
+                self.checkpoint(&mut done)?;
+            }
             if !more() {
                 break;
             }
         }
-        if self.checkpoints_deferred()? {
-            let (frames, copied) =
-                self.conn
-                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-                    })?;
-            done.wal_frames = frames;
-            done.checkpointed = copied;
+        if deferred {
+            self.checkpoint(&mut done)?;
         }
         Ok(done)
+    }
+
+    /// The full-text index's segments (distinct segment ids in its term
+    /// index), for tests of the merges.
+    #[cfg(test)]
+    pub(crate) fn index_segments(&self) -> i64 {
+        self.conn
+            .query_row(
+                "SELECT COUNT(DISTINCT segid) FROM ticket_search_idx",
+                [],
+                |r| r.get(0),
+            )
+            .expect("the index's term table reads")
+    }
+
+    /// A passive checkpoint, its figures into `done`.
+    fn checkpoint(&mut self, done: &mut Upkept) -> Result<(), StoreError> {
+        let (frames, copied) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            })?;
+        done.wal_frames = frames;
+        done.checkpointed = copied;
+        done.checkpoints += 1;
+        Ok(())
     }
 }
 
@@ -113,16 +146,8 @@ mod tests {
     use super::*;
     use crate::store::Durability;
 
-    /// The index's segments as FTS5 keeps them: distinct segment ids in
-    /// its term index.
     fn segments(s: &Store) -> i64 {
-        s.conn
-            .query_row(
-                "SELECT COUNT(DISTINCT segid) FROM ticket_search_idx",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap()
+        s.index_segments()
     }
 
     /// One transaction that indexes one article: one new segment.
@@ -209,6 +234,35 @@ mod tests {
         assert_eq!((first.merge_steps, first.merged_all), (1, false));
         let rest = s.upkeep(|| true).unwrap();
         assert!(rest.merged_all && rest.merge_steps >= 1, "{rest:?}");
+        assert_eq!(segments(&s), 1);
+    }
+
+    #[test]
+    fn a_long_merge_is_checkpointed_as_it_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
+        s.defer_checkpoints().unwrap();
+        for n in 0..16 {
+            let tx = s.conn.unchecked_transaction().unwrap();
+            for k in 0..700 {
+                let id = n * 1000 + k + 1;
+                let words: String = (0..40).map(|w| format!("w{id}x{w} ")).collect();
+                tx.execute(
+                    "INSERT INTO ticket_search (rowid, subject, body_text) VALUES (?1, 'bulk', ?2)",
+                    rusqlite::params![id as i64, words],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let done = s.upkeep(|| true).unwrap();
+        assert!(done.merged_all, "{done:?}");
+        assert!(done.merge_steps > STEPS_PER_CHECKPOINT, "{done:?}");
+        assert_eq!(
+            done.checkpoints,
+            done.merge_steps / STEPS_PER_CHECKPOINT + 1,
+            "{done:?}"
+        );
         assert_eq!(segments(&s), 1);
     }
 
