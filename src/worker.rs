@@ -199,6 +199,7 @@ fn upkeep(store: &mut Store, since: Instant, budget: Duration, idle: impl Fn() -
                     merged_all = done.merged_all,
                     wal_frames = done.wal_frames,
                     checkpointed = done.checkpointed,
+                    restarted = done.restarted,
                     took_ms = since.elapsed().as_millis() as u64,
                     "upkeep"
                 );

@@ -187,6 +187,10 @@ pub struct Store {
 /// [`Store::set_cache_kib`]).
 pub const SIDE_CACHE_KIB: u64 = 256;
 
+/// How long a connection waits for another's lock before SQLite answers
+/// BUSY.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Store {
     /// Open (creating if needed) and migrate.
     pub fn open(path: &Path, durability: Durability) -> Result<Store, StoreError> {
@@ -217,8 +221,7 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         // The first read is where SQLite needs the -shm file of a WAL
         // database; without it a read-only connection cannot read at all.
         let found: i64 = conn
@@ -273,8 +276,7 @@ impl Store {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         let sync = match durability {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",
