@@ -165,6 +165,12 @@ enum Next {
     Closed,
 }
 
+/// Nothing waits for the thread (and its handles are not all gone: at
+/// shutdown a merge stops after its step).
+fn idle(rx: &mpsc::Receiver<Request>) -> bool {
+    rx.is_empty() && !rx.is_closed()
+}
+
 /// The next request; while upkeep is owed, [`Next::Upkeep`] when it falls
 /// due first (polled every 2 ms: the thread is not a runtime's, and the
 /// wait is short).
@@ -295,7 +301,7 @@ impl Worker {
                         Next::Request(req) => req,
                         Next::Upkeep => {
                             let t = Instant::now();
-                            let done = upkeep(&mut store, t, Duration::ZERO, || rx.is_empty());
+                            let done = upkeep(&mut store, t, Duration::ZERO, || idle(&rx));
                             // Stopped for a request: resume once it is served.
                             owed = (!done).then(|| Owed::new(Instant::now()));
                             continue;
@@ -312,7 +318,7 @@ impl Worker {
                     if o.since.elapsed() >= MAX_PUT_OFF {
                         // A steady stream of batches: pay what they earned now.
                         let budget = o.budget;
-                        let done = upkeep(&mut store, Instant::now(), budget, || rx.is_empty());
+                        let done = upkeep(&mut store, Instant::now(), budget, || idle(&rx));
                         owed = (!done).then(|| Owed::new(Instant::now()));
                     }
                 }
@@ -436,7 +442,10 @@ mod tests {
             "{:?}",
             t.elapsed()
         );
+        assert!(idle(&rx));
         drop(tx);
+        // Every handle gone: upkeep stops after its step (shutdown).
+        assert!(!idle(&rx));
         assert!(matches!(next_request(&mut rx, None), Next::Closed));
     }
 

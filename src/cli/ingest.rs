@@ -12,7 +12,10 @@ use super::exit::{failure, DATAERR, TEMPFAIL};
 use super::Cli;
 
 /// How long `ingest` goes on merging the search index once the mail is
-/// committed and answered (the MTA waits for the exit, not for this).
+/// committed and its outcome printed. The MTA waits for the exit, so a
+/// mail that completes a level of the index (one in sixteen at most)
+/// takes up to this much longer to deliver; merging inside its commit
+/// took longer still.
 const INGEST_UPKEEP: std::time::Duration = std::time::Duration::from_millis(100);
 
 #[derive(clap::Args, Debug)]

@@ -35,7 +35,8 @@ const IDLE_SCAN: Duration = Duration::from_secs(5);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Mails claimed per round: their bytes are held until sent, so a round
 /// of 256 held ~0.65 MiB of the benchmark's auto-replies at the daemon's
-/// peak; 64 keep four lanes busy for 16 mails each between claims.
+/// peak; 64 keep four lanes busy for 16 mails each between claims (more
+/// lanes claim four mails each).
 const CHUNK: usize = 64;
 
 /// Who this sender is in the outbox's claims.
@@ -189,7 +190,8 @@ impl Sender<'_> {
         lanes: &mut [Lane],
         shutdown: &watch::Receiver<bool>,
     ) -> anyhow::Result<Round> {
-        let batch = marker::ask(self.jobs, |r| Ask::Claim(CHUNK, r)).await??;
+        let chunk = CHUNK.max(4 * lanes.len());
+        let batch = marker::ask(self.jobs, |r| Ask::Claim(chunk, r)).await??;
         if batch.is_empty() {
             let next = marker::ask(self.jobs, Ask::NextDue).await??;
             let wait = next

@@ -6,7 +6,8 @@
 //! [`Store::upkeep`] once a batch is committed and its mail on its way, so
 //! the next mail's commit never pays for them; its `more` says whether to
 //! go on after each step, so a batch waiting for the thread waits for at
-//! most one step (a few milliseconds) beyond the caller's budget.
+//! most one step (a few milliseconds) and the checkpoint of what the WAL
+//! holds beyond the caller's budget.
 //!
 //! The merges follow the levels FTS5 keeps: a level's sixteen segments
 //! (`usermerge`) are merged into one of the next level, [`MERGE_PAGES`]
@@ -93,7 +94,8 @@ impl Store {
         self.conn
             .prepare_cached("INSERT INTO ticket_search (ticket_search, rank) VALUES ('merge', ?1)")?
             .execute([MERGE_PAGES])?;
-        Ok(self.conn.total_changes() - before >= 2)
+        // (SQLite's count is 32 bits on some builds: it may wrap.)
+        Ok(self.conn.total_changes().wrapping_sub(before) >= 2)
     }
 
     /// Merge steps while there is work and `more()` says go on, then —
@@ -103,10 +105,15 @@ impl Store {
     pub fn upkeep(&mut self, mut more: impl FnMut() -> bool) -> Result<Upkept, StoreError> {
         let mut done = Upkept::default();
         let deferred = self.checkpoints_deferred()?;
-        loop {
-            if !self.merge_step()? {
-                done.merged_all = true;
-                break;
+        let mut stopped = false;
+        let merged = loop {
+            match self.merge_step() {
+                Ok(false) => {
+                    done.merged_all = true;
+                    break Ok(());
+                }
+                Ok(true) => {}
+                Err(e) => break Err(e),
             }
             done.merge_steps += 1;
             // A long merge (a level holding most of the history) is
@@ -115,14 +122,20 @@ impl Store {
                 self.checkpoint(&mut done)?;
             }
             if !more() {
-                break;
+                stopped = true;
+                break Ok(());
             }
-        }
+        };
+        // Checkpointed even when a merge failed: nothing else checkpoints
+        // this connection's WAL. The restart, which may wait for readers,
+        // only when nobody waits for the caller.
         if deferred {
             self.checkpoint(&mut done)?;
-            self.restart_wal(&mut done)?;
+            if !stopped {
+                self.restart_wal(&mut done)?;
+            }
         }
-        Ok(done)
+        merged.map(|()| done)
     }
 
     /// After a complete checkpoint of a WAL of [`RESTART_FRAMES`] or
