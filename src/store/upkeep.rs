@@ -210,6 +210,24 @@ mod tests {
             .unwrap();
     }
 
+    /// Sixteen transactions of `rows` articles of 40 distinct words each:
+    /// a level whose merge takes several steps.
+    fn add_bulk_segments(s: &Store, rows: usize) {
+        for n in 0..16 {
+            let tx = s.conn.unchecked_transaction().unwrap();
+            for k in 0..rows {
+                let id = n * 1000 + k + 1;
+                let words: String = (0..40).map(|w| format!("w{id}x{w} ")).collect();
+                tx.execute(
+                    "INSERT INTO ticket_search (rowid, subject, body_text) VALUES (?1, 'bulk', ?2)",
+                    rusqlite::params![id as i64, words],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+    }
+
     #[test]
     fn commits_never_merge_and_upkeep_merges_a_level_of_sixteen() {
         let dir = tempfile::tempdir().unwrap();
@@ -262,19 +280,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
         // Enough text that merging the level takes more than one step.
-        for n in 0..16 {
-            let tx = s.conn.unchecked_transaction().unwrap();
-            for k in 0..150 {
-                let id = n * 1000 + k + 1;
-                let words: String = (0..40).map(|w| format!("w{}x{} ", id, w)).collect();
-                tx.execute(
-                    "INSERT INTO ticket_search (rowid, subject, body_text) VALUES (?1, 'bulk', ?2)",
-                    rusqlite::params![id as i64, words],
-                )
-                .unwrap();
-            }
-            tx.commit().unwrap();
-        }
+        add_bulk_segments(&s, 150);
         assert_eq!(segments(&s), 16);
         let first = s.upkeep(|| false).unwrap();
         assert_eq!((first.merge_steps, first.merged_all), (1, false));
@@ -288,19 +294,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
         s.defer_checkpoints().unwrap();
-        for n in 0..16 {
-            let tx = s.conn.unchecked_transaction().unwrap();
-            for k in 0..700 {
-                let id = n * 1000 + k + 1;
-                let words: String = (0..40).map(|w| format!("w{id}x{w} ")).collect();
-                tx.execute(
-                    "INSERT INTO ticket_search (rowid, subject, body_text) VALUES (?1, 'bulk', ?2)",
-                    rusqlite::params![id as i64, words],
-                )
-                .unwrap();
-            }
-            tx.commit().unwrap();
-        }
+        add_bulk_segments(&s, 700);
         let done = s.upkeep(|| true).unwrap();
         assert!(done.merged_all, "{done:?}");
         assert!(done.merge_steps > STEPS_PER_CHECKPOINT, "{done:?}");
