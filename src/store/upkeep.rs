@@ -192,6 +192,14 @@ mod tests {
     use super::*;
     use crate::store::Durability;
 
+    /// A migrated store in a folder of its own (kept as long as the
+    /// returned guard).
+    fn fresh() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
+        (dir, s)
+    }
+
     fn segments(s: &Store) -> i64 {
         s.index_segments()
     }
@@ -230,8 +238,7 @@ mod tests {
 
     #[test]
     fn commits_never_merge_and_upkeep_merges_a_level_of_sixteen() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
+        let (_dir, mut s) = fresh();
         for n in 0..20 {
             add_segment(&s, n);
         }
@@ -265,8 +272,7 @@ mod tests {
 
     #[test]
     fn fewer_than_sixteen_segments_wait_for_more() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
+        let (_dir, mut s) = fresh();
         for n in 0..15 {
             add_segment(&s, n);
         }
@@ -277,8 +283,7 @@ mod tests {
 
     #[test]
     fn upkeep_stops_when_told_and_the_next_call_resumes() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
+        let (_dir, mut s) = fresh();
         // Enough text that merging the level takes more than one step.
         add_bulk_segments(&s, 150);
         assert_eq!(segments(&s), 16);
@@ -291,8 +296,7 @@ mod tests {
 
     #[test]
     fn a_long_merge_is_checkpointed_as_it_goes() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
+        let (_dir, mut s) = fresh();
         s.defer_checkpoints().unwrap();
         add_bulk_segments(&s, 700);
         let done = s.upkeep(|| true).unwrap();
@@ -308,8 +312,7 @@ mod tests {
 
     #[test]
     fn deferred_checkpoints_wait_for_upkeep() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("t.db"), Durability::Full).unwrap();
+        let (_dir, mut s) = fresh();
         // Without deferral upkeep leaves the WAL to SQLite.
         add_segment(&s, 0);
         assert_eq!(s.upkeep(|| true).unwrap().wal_frames, 0);
