@@ -60,6 +60,16 @@ cpu_secs() {
     awk -v t="$((f[11] + f[12]))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
 }
 
+# CPU seconds of each of a process's threads, summed by thread name, as
+# "name=secs ..." (which part of the daemon grows with the database).
+thread_cpu() {
+    local hz
+    hz=$(getconf CLK_TCK)
+    for t in /proc/"$1"/task/*; do
+        printf '%s\t%s\n' "$(tr ' ' _ <"$t/comm")" "$(sed 's/^.*) //' "$t/stat" | awk '{ print $12 + $13 }')"
+    done | awk -F'\t' -v hz="$hz" '{ c[$1] += $2 } END { for (n in c) printf "%s=%.2f ", n, c[n] / hz }'
+}
+
 rate() { awk -v n="$1" -v t="$2" 'BEGIN { if (t > 0) printf "%.0f", n / t; else print "-" }'; }
 
 # Install and start the bench mail stack in $STACK; on exit stop the

@@ -51,6 +51,8 @@
 #                               holds: each size at least its messages + 5,000)
 #   BENCH_LOG=FILTER            the daemon's log level (default: info, debug for
 #                               intake and outbox, whose lines the latency needs)
+#   BENCH_READPATH=0            skip the read path's timings (comparing two
+#                               builds' write paths)
 # Prints progress on stderr, key=value lines in DIR/results.txt and a
 # Markdown summary in DIR/summary.md.
 set -euo pipefail
@@ -239,6 +241,8 @@ for SIZE in $SIZES; do
         sleep 0.025
     done
     cpu=$(cpu_secs "$DAEMON_PID")
+    threads=$(thread_cpu "$DAEMON_PID")
+    io=$(awk '/^sysc/ { printf "%s%d ", $1, $2; next } { printf "%s%.1f ", $1, $2 / 1048576 }' "/proc/$DAEMON_PID/io")
     others=$(awk -v busy="$(($(busy_ticks) - busy0))" -v stack="$(($(stack_ticks) - stack0))" \
         -v poll="$(($(shell_children_ticks) - poll0))" -v pd="$cpu" -v hz="$(getconf CLK_TCK)" \
         -v wall="$now" -v ncpu="$(nproc)" 'BEGIN {
@@ -246,6 +250,8 @@ for SIZE in $SIZES; do
             printf "%.0f", 100 * o / (wall / 1000000 * ncpu) }')
     a_s=$(secs "${ta:-0}") b_s=$(secs "${tb:-0}")
     result "size=$SIZE run messages=$RUN created=$created auto_replies=$out sent=$sent failed=$failed imap_floor_s=$floor a_s=$a_s a_msgs_per_s=$(rate "$RUN" "$a_s") mta_floor_s=$mta_s b_s=$b_s b_msgs_per_s=$(rate "$RUN" "$b_s") cpu_s=$cpu others_pct=$others idle_before_pct=$busy"
+    result "size=$SIZE thread_cpu_s $threads"
+    result "size=$SIZE io_mib $io"
 
     # 4. latency: one mail at a time, the daemon idling
     sleep 2
@@ -312,21 +318,24 @@ PY
         echo "NOTE: WARN/ERROR lines in $log" >&2
     fi
 
-    # 5. the read path
-    "$READPATH" "$DB" 0 --search account --search "cache browser" --search "acc*" \
-        --search Lorem --search zzyzx >"$W/readpath-$SIZE.txt"
-    sed "s/^/size=$SIZE readpath /" "$W/readpath-$SIZE.txt" | tee -a "$RESULTS" >&2
-    newest=$("$BIN" --config "$CONFIG" ticket list --limit 1 --json | sed -n 's/.*"number": *"\([^"]*\)".*/\1/p' | head -1)
-    for cmd in "ticket show $newest" "ticket list" "ticket search account"; do
-        ts=()
-        for i in 1 2 3 4 5; do
-            t0=$EPOCHREALTIME
-            # shellcheck disable=SC2086
-            "$BIN" --config "$CONFIG" $cmd >/dev/null
-            ts+=("$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 1000 }')")
+    # 5. the read path (BENCH_READPATH=0: not measured, e.g. when
+    # comparing two builds' write paths on copies of one database)
+    if [[ ${BENCH_READPATH:-1} != 0 ]]; then
+        "$READPATH" "$DB" 0 --search account --search "cache browser" --search "acc*" \
+            --search Lorem --search zzyzx >"$W/readpath-$SIZE.txt"
+        sed "s/^/size=$SIZE readpath /" "$W/readpath-$SIZE.txt" | tee -a "$RESULTS" >&2
+        newest=$("$BIN" --config "$CONFIG" ticket list --limit 1 --json | sed -n 's/.*"number": *"\([^"]*\)".*/\1/p' | head -1)
+        for cmd in "ticket show $newest" "ticket list" "ticket search account"; do
+            ts=()
+            for i in 1 2 3 4 5; do
+                t0=$EPOCHREALTIME
+                # shellcheck disable=SC2086
+                "$BIN" --config "$CONFIG" $cmd >/dev/null
+                ts+=("$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 1000 }')")
+            done
+            result "size=$SIZE command=\"postdesk ${cmd%% [0-9]*}\" median_ms=$(printf '%s\n' "${ts[@]}" | median)"
         done
-        result "size=$SIZE command=\"postdesk ${cmd%% [0-9]*}\" median_ms=$(printf '%s\n' "${ts[@]}" | median)"
-    done
+    fi
 
     hwm=$(sed -n 's/.*VmHWM:=\([0-9.]*\).*/\1/p' <<<"$mem")
     anon=$(sed -n 's/.*RssAnon:=\([0-9.]*\).*/\1/p' <<<"$mem")

@@ -17,7 +17,7 @@
 use rusqlite::TransactionBehavior;
 
 use crate::process::{sha256_hex, Done, Incoming, Origin, Outcome, Processor, Then};
-use crate::store::{attempts, records, Store, StoreError};
+use crate::store::{attempts, Store, StoreError};
 
 /// Interrupted attempts after which a message is quarantined unparsed.
 pub const CRASH_LIMIT: u32 = 3;
@@ -155,7 +155,13 @@ impl Processor {
                 uid_validity,
                 uid,
                 ..
-            } => Ok(records::receipt_for_uid(store.conn(), source, *uid_validity, *uid)?.is_some()),
+            } => Ok(crate::store::redelivery::receipt_for_uid(
+                store.conn(),
+                source,
+                *uid_validity,
+                *uid,
+            )?
+            .is_some()),
             _ => Ok(false),
         }
     }

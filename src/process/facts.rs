@@ -220,7 +220,7 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
 
     // Redelivery: same bytes, or same Message-ID, sender, subject and text
     // (a copy that reached a second support address).
-    if let Some(p) = records::receipt_for_content(db, sha)? {
+    if let Some(p) = crate::store::redelivery::receipt_for_content(db, sha)? {
         if let (Some(t), Some(a)) = (p.ticket_id, p.article_id) {
             if not_excepted(a) {
                 f.duplicate_of = Some(Duplicate {
@@ -234,7 +234,7 @@ pub fn gather(db: &Db, mail: &InboundMail, sha: &str, l: &Lookup) -> Result<Fact
     }
     if f.duplicate_of.is_none() {
         if let Some(mid) = &mail.message_id {
-            let same = records::same_inbound_article(
+            let same = crate::store::redelivery::same_inbound_article(
                 db,
                 mid,
                 &mail.from.address,

@@ -60,7 +60,7 @@ pub use release::{Release, ReleaseError, Target as ReleaseTarget};
 use crate::config::Config;
 use crate::mail::MailError;
 use crate::notify::{self, Templates};
-use crate::store::{self, records, Db, Store, StoreError};
+use crate::store::{self, Db, Store, StoreError};
 use crate::threading::Numbering;
 
 /// What became of a message.
@@ -408,7 +408,9 @@ impl Processor {
             ..
         } = &item.origin
         {
-            if let Some(prior) = records::receipt_for_uid(db, source, *uid_validity, *uid)? {
+            if let Some(prior) =
+                store::redelivery::receipt_for_uid(db, source, *uid_validity, *uid)?
+            {
                 // Handled in an earlier run; only the acknowledgement
                 // is missing. A message we could not keep must stay.
                 if prior.status == "quarantined" && prior.raw_id.is_none() {

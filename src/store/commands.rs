@@ -106,9 +106,9 @@ pub fn same_agent_mail(
     from: &str,
 ) -> Result<Option<i64>> {
     Ok(c.prepare_cached(
-        "SELECT id FROM articles WHERE message_id = ?1 AND ticket_id = ?2
-         AND direction = 'in' AND from_address = ?3
-         AND kind IN ('agent_reply', 'agent_note') ORDER BY id LIMIT 1",
+        "SELECT a.id FROM message_ids m JOIN articles a ON a.id = m.article_id
+         WHERE m.message_id = ?1 AND a.ticket_id = ?2 AND a.direction = 'in'
+           AND a.from_address = ?3 AND a.kind IN ('agent_reply', 'agent_note')",
     )?
     .query_row(params![message_id, ticket_id, from], |r| r.get(0))
     .optional()?)

@@ -67,12 +67,13 @@ pub fn forget(c: &Connection, source: &str) -> rusqlite::Result<()> {
 /// (an article, a duplicate, ignored, quarantined)? An import skips them,
 /// so importing an archive twice records nothing twice.
 pub fn bytes_seen(c: &Connection, sha256: &str) -> rusqlite::Result<bool> {
-    Ok(
-        c.prepare_cached("SELECT 1 FROM receipts WHERE sha256 = ?1 LIMIT 1")?
-            .query_row([sha256], |_| Ok(()))
-            .optional()?
-            .is_some(),
-    )
+    Ok(c.prepare_cached(
+        "SELECT 1 FROM raw_messages r JOIN receipts c ON c.raw_id = r.id
+             WHERE r.sha256 = ?1 LIMIT 1",
+    )?
+    .query_row([sha256], |_| Ok(()))
+    .optional()?
+    .is_some())
 }
 
 #[cfg(test)]

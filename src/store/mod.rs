@@ -40,6 +40,7 @@ mod rows;
 pub(crate) use rows::first_rows;
 pub mod quarantine_fate;
 pub mod records;
+pub mod redelivery;
 pub mod refusals;
 pub mod relations;
 pub mod retention;
@@ -83,6 +84,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v21_search_deferral.sql"),
     include_str!("schema_v22_search_prefixes.sql"),
     include_str!("schema_v23_search_merges.sql"),
+    include_str!("schema_v24_random_indexes.sql"),
 ];
 
 /// Migrations that rewrite much of a database with history, said before

@@ -31,6 +31,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("outbox.rs", include_str!("outbox.rs")),
     ("quarantine_fate.rs", include_str!("quarantine_fate.rs")),
     ("records.rs", include_str!("records.rs")),
+    ("redelivery.rs", include_str!("redelivery.rs")),
     ("refusals.rs", include_str!("refusals.rs")),
     ("relations.rs", include_str!("relations.rs")),
     ("safeguards.rs", include_str!("safeguards.rs")),
