@@ -53,6 +53,8 @@
 #                               intake and outbox, whose lines the latency needs)
 #   BENCH_READPATH=0            skip the read path's timings (comparing two
 #                               builds' write paths)
+#   BENCH_CACHE_MIB=N           the daemon's storage.cache_mib (default: the
+#                               daemon's own, 2)
 # Prints progress on stderr, key=value lines in DIR/results.txt and a
 # Markdown summary in DIR/summary.md.
 set -euo pipefail
@@ -110,6 +112,7 @@ loop_caps = ["1000000/1d"]
 [storage]
 database = "$DB"
 data_dir = "$W/state"
+${BENCH_CACHE_MIB:+cache_mib = $BENCH_CACHE_MIB}
 
 [paths]
 templates = "$REPO/mail-templates"
