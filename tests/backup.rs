@@ -242,10 +242,8 @@ fn restore_refuses_while_the_daemon_holds_the_lock() {
 #[test]
 fn prune_dry_run_changes_nothing_and_prune_leaves_a_sound_database() {
     let desk = pipe_desk();
-    ingest(
-        &desk.config,
-        &mail_with_attachment(&desk, "old", "old file"),
-    );
+    let old = mail_with_attachment(&desk, "old", "old file");
+    ingest(&desk.config, &old);
     ingest(
         &desk.config,
         &mail_with_attachment(&desk, "new", "new file"),
@@ -294,4 +292,13 @@ fn prune_dry_run_changes_nothing_and_prune_leaves_a_sound_database() {
     let (code, v) = run_json(&desk, &["db", "vacuum", "--json"]);
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(desk.tickets().len(), 2);
+    // The forgotten mail's bytes are still known: delivered again, it is
+    // a duplicate of its article, no new ticket.
+    ingest(&desk.config, &old);
+    assert_eq!(desk.tickets().len(), 2);
+    assert_eq!(
+        count("SELECT status FROM receipts ORDER BY id DESC LIMIT 1"),
+        ["duplicate"]
+    );
+    assert_eq!(count("SELECT count(*) FROM forgotten_raw"), ["1"]);
 }

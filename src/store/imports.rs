@@ -64,12 +64,15 @@ pub fn forget(c: &Connection, source: &str) -> rusqlite::Result<()> {
 }
 
 /// Were these exact bytes taken in before, whatever became of them
-/// (an article, a duplicate, ignored, quarantined)? An import skips them,
-/// so importing an archive twice records nothing twice.
+/// (an article, a duplicate, ignored, quarantined), kept or since
+/// forgotten by `db prune`? An import skips them, so importing an archive
+/// twice records nothing twice.
 pub fn bytes_seen(c: &Connection, sha256: &str) -> rusqlite::Result<bool> {
     Ok(c.prepare_cached(
-        "SELECT 1 FROM raw_messages r JOIN receipts c ON c.raw_id = r.id
-             WHERE r.sha256 = ?1 LIMIT 1",
+        "SELECT 1 FROM raw_messages r JOIN receipts c ON c.raw_id = r.id WHERE r.sha256 = ?1
+         UNION ALL
+         SELECT 1 FROM forgotten_raw WHERE sha256 = ?1
+         LIMIT 1",
     )?
     .query_row([sha256], |_| Ok(()))
     .optional()?

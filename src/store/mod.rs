@@ -85,14 +85,21 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v22_search_prefixes.sql"),
     include_str!("schema_v23_search_merges.sql"),
     include_str!("schema_v24_random_indexes.sql"),
+    include_str!("schema_v25_forgotten_raw.sql"),
 ];
 
 /// Migrations that rewrite much of a database with history, said before
 /// they start (the daemon starts, or `db migrate` returns, after them).
-const SLOW_MIGRATIONS: &[(usize, &str)] = &[(
-    22,
-    "rebuilding the search index with prefix lists, about 2 minutes per million mails",
-)];
+const SLOW_MIGRATIONS: &[(usize, &str)] = &[
+    (
+        22,
+        "rebuilding the search index with prefix lists, about 2 minutes per million mails",
+    ),
+    (
+        24,
+        "indexing receipts by raw message, about 10 seconds per million mails",
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -54,6 +54,7 @@ const GROWING: &[&str] = &[
     "message_ids",
     "receipts",
     "raw_messages",
+    "forgotten_raw",
     "outbox",
     "attachments",
     "quarantine",

@@ -50,15 +50,17 @@ pub fn receipt_for_uid(
     .optional()?)
 }
 
-/// An earlier receipt for the same bytes that produced an article, found
-/// through the raw message those bytes are kept as (so not once `db
-/// prune` has forgotten it; a copy is then still recognised by
-/// [`same_inbound_article`]).
+/// The first earlier receipt for the same bytes that produced an article,
+/// found through the raw message those bytes are kept as, or, once `db
+/// prune` forgot it, through `forgotten_raw`.
 pub fn receipt_for_content(c: &Connection, sha256: &str) -> Result<Option<PriorReceipt>> {
     Ok(c.prepare_cached(
-        "SELECT c.status, c.ticket_id, c.article_id, c.raw_id
-         FROM raw_messages r JOIN receipts c ON c.raw_id = r.id
-         WHERE r.sha256 = ?1 AND c.article_id IS NOT NULL ORDER BY c.id LIMIT 1",
+        "SELECT status, ticket_id, article_id, raw_id FROM receipts
+         WHERE id = (SELECT min(id) FROM (
+             SELECT c.id FROM raw_messages r JOIN receipts c ON c.raw_id = r.id
+             WHERE r.sha256 = ?1 AND c.article_id IS NOT NULL
+             UNION ALL
+             SELECT receipt_id FROM forgotten_raw WHERE sha256 = ?1))",
     )?
     .query_row([sha256], prior)
     .optional()?)
@@ -208,22 +210,78 @@ mod tests {
     }
 
     #[test]
-    fn after_a_prune_a_copy_is_still_known_by_its_message_id() {
+    fn after_a_prune_the_same_bytes_and_a_copy_are_still_known() {
         let dir = tempfile::tempdir().unwrap();
         let (mut s, t) = store_with_ticket(dir.path());
-        let c = s.conn();
-        let a = take_in(c, t, "m1@x.test", "ana@x.test", "It jams.", b"raw one");
-        // What `db prune` does to a forgotten raw message.
-        c.execute_batch(
-            "UPDATE receipts SET raw_id = NULL; UPDATE articles SET raw_id = NULL;
-             DELETE FROM raw_messages;",
+        let a = take_in(
+            s.conn(),
+            t,
+            "m1@x.test",
+            "ana@x.test",
+            "It jams.",
+            b"raw one",
+        );
+        // Bytes taken in and ignored (no article): seen, but no article.
+        let ignored = crate::process::sha256_hex(b"ignored");
+        let raw_id = records::store_raw(s.conn(), &ignored, b"ignored").unwrap();
+        records::insert_receipt(
+            s.conn(),
+            &NewReceipt {
+                source: "import",
+                mailbox: "support",
+                imap_source: None,
+                uid_validity: None,
+                uid: None,
+                message_id: None,
+                sha256: &ignored,
+                raw_id: Some(raw_id),
+                status: "ignored",
+                ticket_id: None,
+                article_id: None,
+                error: None,
+            },
         )
         .unwrap();
+        s.conn()
+            .execute_batch(
+                "UPDATE raw_messages SET received_at = '2000-01-01T00:00:00Z';
+                 UPDATE receipts SET received_at = '2000-01-01T00:00:00Z';
+                 UPDATE articles SET created_at = '2000-01-01T00:00:00Z';",
+            )
+            .unwrap();
+        let cut = crate::store::retention::Cutoffs {
+            raw_messages: Some("2001-01-01T00:00:00Z".into()),
+            attachments: None,
+        };
+        let pruned = crate::store::retention::prune(s.conn(), &cut, false).unwrap();
+        assert_eq!(pruned.raw_messages, 2);
+        let c = s.conn();
+        assert_eq!(crate::store::retention::raw_message_count(c).unwrap(), 0);
         let sha = crate::process::sha256_hex(b"raw one");
-        assert!(receipt_for_content(c, &sha).unwrap().is_none());
+        let p = receipt_for_content(c, &sha)
+            .unwrap()
+            .expect("same bytes, forgotten");
+        assert_eq!(
+            (p.ticket_id, p.article_id, p.raw_id),
+            (Some(t), Some(a), None)
+        );
+        assert!(
+            receipt_for_content(c, &ignored).unwrap().is_none(),
+            "no article"
+        );
+        assert!(crate::store::imports::bytes_seen(c, &sha).unwrap());
+        assert!(crate::store::imports::bytes_seen(c, &ignored).unwrap());
+        assert!(!crate::store::imports::bytes_seen(c, "0000").unwrap());
         assert_eq!(
             same_inbound_article(c, "m1@x.test", "ana@x.test", "Printer", "It jams.").unwrap(),
             Some((a, t))
+        );
+        // Taken in again later, the bytes are kept anew; the first receipt
+        // is still the one found.
+        take_in(c, t, "m1@x.test", "ana@x.test", "It jams.", b"raw one");
+        assert_eq!(
+            receipt_for_content(c, &sha).unwrap().unwrap().article_id,
+            Some(a)
         );
     }
 

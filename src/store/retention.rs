@@ -6,7 +6,8 @@
 //! entry younger than the age refers to, and an attachment file that any
 //! remaining attachment row (an article younger than the age) refers to —
 //! files are content-addressed, so one file may serve old and new
-//! articles. References to a forgotten raw message are set to NULL; the
+//! articles. References to a forgotten raw message are set to NULL (its
+//! hash is kept in `forgotten_raw`, so the same bytes stay known); the
 //! attachment rows of old articles are deleted. Which files to delete is
 //! returned, and the caller deletes them after the commit, so a rolled
 //! back prune never loses a file.
@@ -62,6 +63,17 @@ pub fn prune(conn: &mut Connection, cut: &Cutoffs, dry_run: bool) -> Result<Prun
              JOIN temp.prune_raw p ON p.id = r.id",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        // Their hashes stay known (`forgotten_raw`), with the first receipt
+        // that made an article: the same bytes are still recognised.
+        tx.execute(
+            "INSERT INTO forgotten_raw (sha256, receipt_id)
+             SELECT r.sha256, (SELECT min(c.id) FROM receipts c
+                               WHERE c.raw_id = r.id AND c.article_id IS NOT NULL)
+             FROM raw_messages r JOIN temp.prune_raw p ON p.id = r.id
+             WHERE true
+             ON CONFLICT (sha256) DO NOTHING",
+            [],
         )?;
         for table in ["articles", "receipts", "quarantine"] {
             tx.execute(

@@ -11,6 +11,6 @@
 -- get increasing ids, so this index grows at its end).
 -- `articles_message_id`: the copy of a mail is found as the first
 -- article its Message-ID came with, which `message_ids` keeps.
-DROP INDEX receipts_sha;
-DROP INDEX articles_message_id;
+DROP INDEX IF EXISTS receipts_sha;
+DROP INDEX IF EXISTS articles_message_id;
 CREATE INDEX receipts_raw ON receipts(raw_id);

@@ -117,7 +117,9 @@ impl Store {
     /// has no other checkpointer), the main database's only past
     /// [`BACKSTOP_FRAMES`]. Its checkpoints are the worker's upkeep's;
     /// copying the worker's frames after a claim's commit put a checkpoint
-    /// on the claim path of every burst during intake.
+    /// on the claim path of every burst during intake. (The hook replaces
+    /// SQLite's own: a later `PRAGMA wal_autocheckpoint` on this connection
+    /// would remove it, and [`Store::upkeep`] is not for this connection.)
     pub fn leave_main_checkpoints(&self) {
         self.conn.wal_hook(Some(checkpoint_after_commit));
     }
