@@ -102,7 +102,6 @@ pub fn spawn(
                 let opened = Store::open(&path, store::Durability::Normal).and_then(|mut s| {
                     s.set_cache_kib(store::SIDE_CACHE_KIB)?;
                     marks::attach(s.conn(), &path, store::Durability::Normal)?;
-                    s.leave_main_checkpoints();
                     Ok(s)
                 });
                 match opened {

@@ -17,10 +17,7 @@
 //! any, a level's 64th segment makes FTS5 merge it in that commit
 //! (`crisismerge`), as it used to at 16.
 
-use std::ffi::c_int;
 use std::time::Duration;
-
-use rusqlite::hooks::Wal;
 
 use super::{Store, StoreError};
 
@@ -59,37 +56,6 @@ pub struct Upkept {
     pub restarted: bool,
 }
 
-/// SQLite's own threshold for a checkpoint after a commit, in WAL frames.
-pub const AUTO_FRAMES: c_int = 1000;
-
-/// The main database's WAL frames past which a connection that leaves its
-/// checkpoints to upkeep ([`Store::leave_main_checkpoints`]) checkpoints
-/// after its own commit after all (~40 MiB): when the worker has nothing to
-/// write, say while the outbox sends a long backlog, nobody else would.
-pub const BACKSTOP_FRAMES: c_int = 10_000;
-
-/// The frames after which a commit to database `name` checkpoints it, on
-/// a connection that leaves the main database's checkpoints to upkeep.
-fn checkpoint_threshold(name: &std::ffi::CStr) -> c_int {
-    if name == c"main" {
-        BACKSTOP_FRAMES
-    } else {
-        AUTO_FRAMES
-    }
-}
-
-/// The WAL hook of [`Store::leave_main_checkpoints`]: a passive checkpoint,
-/// as SQLite's own hook makes, whose failure (a busy database) is left for
-/// the next commit; an error here would be the committing statement's.
-fn checkpoint_after_commit(wal: &Wal, frames: c_int) -> rusqlite::Result<()> {
-    if frames >= checkpoint_threshold(wal.name()) {
-        if let Err(e) = wal.checkpoint() {
-            tracing::debug!(db = ?wal.name(), frames, "checkpoint after commit: {e}");
-        }
-    }
-    Ok(())
-}
-
 /// What the daemon's worker gives upkeep after a batch when another
 /// request is waiting: a quarter of the batch's own time, at least this.
 pub const MIN_BUDGET: Duration = Duration::from_millis(10);
@@ -109,19 +75,6 @@ impl Store {
     pub fn defer_checkpoints(&self) -> Result<(), StoreError> {
         self.conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
         Ok(())
-    }
-
-    /// For a connection that writes beside the store worker (the outbox's
-    /// marker): after its commits, an attached database's WAL is
-    /// checkpointed at SQLite's usual [`AUTO_FRAMES`] (the marks journal
-    /// has no other checkpointer), the main database's only past
-    /// [`BACKSTOP_FRAMES`]. Its checkpoints are the worker's upkeep's;
-    /// copying the worker's frames after a claim's commit put a checkpoint
-    /// on the claim path of every burst during intake. (The hook replaces
-    /// SQLite's own: a later `PRAGMA wal_autocheckpoint` on this connection
-    /// would remove it, and [`Store::upkeep`] is not for this connection.)
-    pub fn leave_main_checkpoints(&self) {
-        self.conn.wal_hook(Some(checkpoint_after_commit));
     }
 
     /// Whether [`Store::defer_checkpoints`] is in force on this connection.
@@ -386,58 +339,5 @@ mod tests {
             Duration::from_millis(100)
         );
         assert_eq!(budget_after(Duration::from_millis(1)), MIN_BUDGET);
-    }
-
-    /// Bytes of the database file `name` (`main` or an attached one).
-    fn file_len(s: &Store, name: &str) -> u64 {
-        let path: String = s
-            .conn
-            .query_row(
-                "SELECT file FROM pragma_database_list WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .unwrap();
-        std::fs::metadata(path).unwrap().len()
-    }
-
-    #[test]
-    fn a_side_connection_checkpoints_its_journal_not_the_main_database() {
-        let (dir, s) = fresh();
-        s.conn
-            .execute(
-                "ATTACH DATABASE ?1 AS side",
-                [dir.path().join("side.db").to_string_lossy()],
-            )
-            .unwrap();
-        s.conn
-            .execute_batch(
-                "PRAGMA side.journal_mode = WAL;
-                 CREATE TABLE side.blobs (b BLOB);
-                 CREATE TABLE main.blobs (b BLOB);",
-            )
-            .unwrap();
-        s.leave_main_checkpoints();
-        let (main0, side0) = (file_len(&s, "main"), file_len(&s, "side"));
-        // ~1,200 pages into each, one commit apiece: past SQLite's 1,000
-        // frames, short of the main database's backstop.
-        for db in ["main", "side"] {
-            s.conn
-                .execute(
-                    &format!(
-                        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200)
-                         INSERT INTO {db}.blobs SELECT zeroblob(4000) FROM n"
-                    ),
-                    [],
-                )
-                .unwrap();
-        }
-        assert_eq!(file_len(&s, "main"), main0, "main left to upkeep");
-        assert!(
-            file_len(&s, "side") > side0 + 4_000_000,
-            "side checkpointed"
-        );
-        assert_eq!(checkpoint_threshold(c"main"), BACKSTOP_FRAMES);
-        assert_eq!(checkpoint_threshold(c"marks"), AUTO_FRAMES);
     }
 }
