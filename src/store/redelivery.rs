@@ -133,6 +133,27 @@ mod tests {
             },
         )
         .unwrap();
+        receipt(
+            c,
+            &sha,
+            raw_id,
+            Some(mid),
+            "created",
+            Some((ticket, article)),
+        );
+        article
+    }
+
+    /// A receipt for the raw message `raw_id` (bytes hashing to `sha`),
+    /// with the ticket and article it made, if any.
+    fn receipt(
+        c: &Connection,
+        sha: &str,
+        raw_id: i64,
+        mid: Option<&str>,
+        status: &str,
+        made: Option<(i64, i64)>,
+    ) {
         records::insert_receipt(
             c,
             &NewReceipt {
@@ -141,17 +162,16 @@ mod tests {
                 imap_source: None,
                 uid_validity: None,
                 uid: None,
-                message_id: Some(mid),
-                sha256: &sha,
+                message_id: mid,
+                sha256: sha,
                 raw_id: Some(raw_id),
-                status: "created",
-                ticket_id: Some(ticket),
-                article_id: Some(article),
+                status,
+                ticket_id: made.map(|m| m.0),
+                article_id: made.map(|m| m.1),
                 error: None,
             },
         )
         .unwrap();
-        article
     }
 
     #[test]
@@ -224,24 +244,7 @@ mod tests {
         // Bytes taken in and ignored (no article): seen, but no article.
         let ignored = crate::process::sha256_hex(b"ignored");
         let raw_id = records::store_raw(s.conn(), &ignored, b"ignored").unwrap();
-        records::insert_receipt(
-            s.conn(),
-            &NewReceipt {
-                source: "import",
-                mailbox: "support",
-                imap_source: None,
-                uid_validity: None,
-                uid: None,
-                message_id: None,
-                sha256: &ignored,
-                raw_id: Some(raw_id),
-                status: "ignored",
-                ticket_id: None,
-                article_id: None,
-                error: None,
-            },
-        )
-        .unwrap();
+        receipt(s.conn(), &ignored, raw_id, None, "ignored", None);
         s.conn()
             .execute_batch(
                 "UPDATE raw_messages SET received_at = '2000-01-01T00:00:00Z';
