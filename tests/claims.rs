@@ -241,7 +241,7 @@ fn enqueue_bulk(desk: &Desk, config: &postdesk::config::Config, to: &str, n: usi
                 envelope_from: "",
                 recipients: &[to.to_string()],
                 message_id: &format!("<{id}>"),
-                raw: raw.as_bytes(),
+                raw: Some(raw.as_bytes()),
             },
         )
         .unwrap();

@@ -91,7 +91,7 @@ fn gmail_reply_piped_stores_where_its_new_text_ends() {
     assert_eq!(&text[..end], "Thanks, that fixed it.");
 
     let alerts: Vec<Vec<u8>> = db
-        .prepare("SELECT raw FROM outbox")
+        .prepare("SELECT raw FROM outbox_raw")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()

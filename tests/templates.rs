@@ -47,6 +47,53 @@ fn a_template_failing_on_real_mail_falls_back_to_the_shipped_one() {
     assert_eq!(desk.stop(), Some(0));
 }
 
+/// A rule's named auto-reply that fails on a real mail has no shipped
+/// template to stand in: the customer keeps the ticket, the mail waits in
+/// the outbox as failed with the error, and the ticket tells the agents
+/// it was not sent (made on a parser thread or on the store thread alike).
+#[test]
+fn a_named_auto_reply_that_fails_with_no_stand_in_fails_its_mail_not_the_ticket() {
+    let desk = Desk::new(DeskOptions::default());
+    let customer = desk.customer("vip");
+    let tdir = desk.own_templates("tpl");
+    std::fs::write(
+        tdir.join("en/auto_reply_vip.txt"),
+        "Subject: {{ ticket.tag }}\n\nYour file: {{ article.attachments.0 }}\n",
+    )
+    .unwrap();
+    let rules = desk.path().join("my-rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("10-vip.toml"),
+        "[[rule]]\nname = \"vip\"\nwhen = { ticket = \"new\" }\nactions = { auto_reply = \"auto_reply_vip\" }\n",
+    )
+    .unwrap();
+    desk.use_rules(&rules);
+
+    let mail = desk.mail(&customer, "No attachment here", "vip", "hello");
+    let stderr = ingest_creates(&desk, &mail);
+    assert!(
+        stderr.contains("notification not sent") && stderr.contains("auto_reply_vip"),
+        "{stderr}"
+    );
+    let tickets = desk.tickets();
+    assert_eq!(tickets.len(), 1);
+    let status = desk.status();
+    // The auto-reply failed; the agents' alert is made as ever.
+    assert_eq!(status["outbox_failed"], 1, "{status}");
+    assert_eq!(status["outbox_pending"], 1, "{status}");
+    let number = tickets[0]["number"].as_str().unwrap().to_string();
+    let show = desk.json(&["ticket", "show", "--json", &number]);
+    for a in show["articles"].as_array().unwrap() {
+        if a["kind"] == "auto_reply" {
+            assert_eq!(a["subject"], "(not sent)", "{a:#}");
+            assert_eq!(a["delivery"], "failed", "{a:#}");
+            let text = a["text"].as_str().unwrap_or_default();
+            assert!(text.contains("auto_reply_vip"), "{a:#}");
+        }
+    }
+}
+
 /// Regression: a template file with a syntax error made every `ingest`
 /// exit 75, so the MTA deferred every mail until someone fixed the file
 /// (and bounced it after days).
@@ -57,17 +104,23 @@ fn a_template_file_that_does_not_load_does_not_stop_ingest() {
     let tdir = desk.own_templates("tpl");
     std::fs::write(tdir.join("en/auto_reply.txt"), "Subject: x\n\n{{ broken\n").unwrap();
     let mail = desk.mail(&customer, "Broken template", "broken", "hello");
-    let out = desk.cli_stdin(&["ingest", "--json"], &mail);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["outcome"], "created", "{v}");
+    let stderr = ingest_creates(&desk, &mail);
     assert!(
         stderr.contains("auto_reply.txt") && stderr.contains("shipped templates"),
         "{stderr}"
     );
     // `check` still fails on the file.
     assert_eq!(desk.cli(&["check"]).status.code(), Some(78));
+}
+
+/// `ingest --json` of `mail` exits 0 with a new ticket; its stderr.
+fn ingest_creates(desk: &Desk, mail: &[u8]) -> String {
+    let out = desk.cli_stdin(&["ingest", "--json"], mail);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "created", "{v}");
+    stderr
 }
 
 /// The parts of a mail as a mail client sees them: (content type of the

@@ -27,11 +27,13 @@ use serde::Serialize;
 use crate::mail::{sanitize_line, LOOP_HEADER};
 
 pub mod chain;
+mod compose;
 mod context;
 pub mod set;
 mod shipped;
 pub mod thread_index;
 pub mod vars;
+pub use compose::{Compose, Composed, Head, NotMade};
 pub use context::{
     clip, ArticleCtx, CommandLineCtx, CommandsCtx, Context, TicketCtx, MAX_COPIED_CHARS,
 };

@@ -188,10 +188,11 @@ pub struct Processor {
     /// The parser threads (see `parse_ahead`), started with the first
     /// batch; none on one core.
     parsers: std::cell::OnceCell<Option<parse_ahead::Pool>>,
-    /// During a batch with a DKIM key and parser threads: the outbox rows
-    /// written unsigned, whose signatures the parser threads are making
-    /// (id, Message-ID). None: notifications are signed as they are built.
-    unsigned: std::cell::RefCell<Option<Vec<(i64, String)>>>,
+    /// During a batch with parser threads: the outbox rows and outbound
+    /// articles written without their mail, which the parser threads are
+    /// making (`apply/deferred.rs`). None: notifications are made as they
+    /// are sent.
+    deferred: std::cell::RefCell<Option<Vec<apply::Deferred>>>,
 }
 
 impl Processor {
@@ -209,7 +210,7 @@ impl Processor {
             reply_key_path: crate::auth::key::path(&config.storage.data_dir),
             reply_key: std::cell::OnceCell::new(),
             parsers: std::cell::OnceCell::new(),
-            unsigned: std::cell::RefCell::new(None),
+            deferred: std::cell::RefCell::new(None),
             config,
             templates,
         }
@@ -308,11 +309,10 @@ impl Processor {
             .parsers
             .get_or_init(|| parse_ahead::Pool::start(&self.config));
         let mut parses = pool.as_ref().map(|p| p.batch(batch, &wanted));
-        // With a DKIM key, the parser threads sign this batch's mail too
-        // (see `defer_signature`); the store thread writes the signatures
-        // before the commit.
-        let defer = pool.is_some() && self.config.smtp.dkim.is_some();
-        *self.unsigned.borrow_mut() = defer.then(Vec::new);
+        // The parser threads make this batch's notifications too (render,
+        // build, sign: see `apply/deferred.rs`); the store thread writes
+        // them before the commit.
+        *self.deferred.borrow_mut() = pool.is_some().then(Vec::new);
         // The batch's mail is indexed for search in one go before the
         // commit (see migration 21).
         store::search::defer_indexing(&tx)?;
@@ -325,15 +325,15 @@ impl Processor {
             match self.run_one(&mut tx, item, parsed) {
                 Ok(done) => outcomes.push(done),
                 Err(e) => {
-                    *self.unsigned.borrow_mut() = None;
+                    *self.deferred.borrow_mut() = None;
                     return Err(e);
                 }
             }
         }
         drop(parses);
         store::search::index_deferred(&tx)?;
-        if let (Some(pool), Some(unsigned)) = (pool, self.unsigned.borrow_mut().take()) {
-            apply::write_signatures(&tx, pool, &unsigned)?;
+        if let (Some(pool), Some(deferred)) = (pool, self.deferred.borrow_mut().take()) {
+            apply::write_made(&tx, pool, &deferred)?;
         }
         if self.files_written.replace(false) {
             sync_filesystem(&self.attachments_dir).map_err(StoreError::Sync)?;

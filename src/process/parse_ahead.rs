@@ -27,6 +27,7 @@ use std::sync::Arc;
 use super::parse::{self, Parsed};
 use super::{Failure, Incoming};
 use crate::config::Config;
+use crate::notify;
 
 /// Messages a parser thread is given before the store thread needs their
 /// parse: enough to ride over one slow write, few enough that a batch of
@@ -37,8 +38,8 @@ pub(super) const AHEAD: usize = 4;
 /// the shape check bounds MIME depth, this keeps the margin it assumed.
 const PARSER_STACK: usize = 8 << 20;
 
-/// How long the store thread waits for the next signature of its batch.
-const SIGN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long the store thread waits for the next notification of its batch.
+const MAKE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// One parsed message, or why it cannot be processed.
 pub(super) type Ahead = Result<Parsed, Failure>;
@@ -52,21 +53,22 @@ struct Job {
 enum Work {
     /// Parse message `index` of the batch.
     Parse { index: usize, item: Incoming },
-    /// DKIM-sign outbox row `id` (its Message-ID guards against a row id
-    /// reused after a rolled-back message).
-    Sign {
+    /// Make the mail of outbox row `id`: render, build, DKIM-sign (its
+    /// Message-ID guards against a row id reused after a rolled-back
+    /// message).
+    Make {
         id: i64,
         message_id: String,
-        raw: Vec<u8>,
+        compose: Box<notify::Compose>,
     },
 }
 
-/// A signed mail, or why it could not be signed.
-pub(super) struct Signed {
+/// A made mail, or why it could not be made.
+pub(super) struct Made {
     batch: u64,
     pub id: i64,
     pub message_id: String,
-    pub raw: Result<Vec<u8>, String>,
+    pub made: Result<notify::Composed, String>,
 }
 
 /// A parse, tagged like its job.
@@ -86,10 +88,10 @@ struct Lane {
 /// when it is dropped (their job channels close).
 pub(super) struct Pool {
     lanes: Vec<Lane>,
-    /// Signatures, from every lane, in no particular order.
-    signed: Receiver<Signed>,
-    /// The lane the next signature goes to.
-    next_sign: std::cell::Cell<usize>,
+    /// Made mail, from every lane, in no particular order.
+    made: Receiver<Made>,
+    /// The lane the next mail to make goes to.
+    next_make: std::cell::Cell<usize>,
     /// Batches started so far: a batch given up half way (an error from
     /// the store) leaves parses behind, which the next batch skips.
     batches: std::cell::Cell<u64>,
@@ -116,12 +118,12 @@ impl Pool {
     /// [`Pool::start`] with `threads` parser threads.
     fn with_threads(config: &Arc<Config>, threads: usize) -> Option<Pool> {
         let mut lanes = Vec::new();
-        let (signed_tx, signed) = channel::<Signed>();
+        let (made_tx, made) = channel::<Made>();
         for lane in 0..threads {
             let (jobs, job_rx) = channel::<Job>();
             let (done_tx, done) = channel::<Done>();
             let config = config.clone();
-            let signed_tx = signed_tx.clone();
+            let made_tx = made_tx.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("postdesk-parse-{lane}"))
                 .stack_size(PARSER_STACK)
@@ -135,16 +137,16 @@ impl Pool {
                                     parsed: parse_one(&item, &config),
                                 })
                                 .is_ok(),
-                            Work::Sign {
+                            Work::Make {
                                 id,
                                 message_id,
-                                raw,
-                            } => signed_tx
-                                .send(Signed {
+                                compose,
+                            } => made_tx
+                                .send(Made {
                                     batch: job.batch,
                                     id,
                                     message_id,
-                                    raw: sign_one(&raw, &config),
+                                    made: make_one(&compose, &config),
                                 })
                                 .is_ok(),
                         };
@@ -165,39 +167,40 @@ impl Pool {
         }
         (!lanes.is_empty()).then(|| Pool {
             lanes,
-            signed,
-            next_sign: std::cell::Cell::new(0),
+            made,
+            next_make: std::cell::Cell::new(0),
             batches: std::cell::Cell::new(0),
         })
     }
 
-    /// Have outbox row `id` of the current batch DKIM-signed; its
-    /// signature comes back from [`Pool::signatures`].
-    pub(super) fn sign(&self, id: i64, message_id: String, raw: Vec<u8>) {
-        let lane = self.next_sign.get() % self.lanes.len();
-        self.next_sign.set(lane + 1);
+    /// Have the mail of outbox row `id` of the current batch made; it
+    /// comes back from [`Pool::made`].
+    pub(super) fn make(&self, id: i64, message_id: String, compose: notify::Compose) {
+        let lane = self.next_make.get() % self.lanes.len();
+        self.next_make.set(lane + 1);
         let job = Job {
             batch: self.batches.get(),
-            work: Work::Sign {
+            work: Work::Make {
                 id,
                 message_id,
-                raw,
+                compose: Box::new(compose),
             },
         };
-        // A lane whose thread is gone: the signature is missed in
-        // `signatures` and the row fails with that error.
+        // A lane whose thread is gone: the mail is missed in `made` and
+        // the row fails with that error.
         let _ = self.lanes[lane].jobs.send(job);
     }
 
-    /// The `count` signatures asked for in the current batch, waiting for
+    /// The `count` mails asked for in the current batch, waiting for
     /// them; fewer only if a parser thread is gone, or none came for
-    /// [`SIGN_WAIT`] (a signature takes about a millisecond): the rows
-    /// left fail rather than the store thread wait for ever.
-    pub(super) fn signatures(&self, count: usize) -> Vec<Signed> {
+    /// [`MAKE_WAIT`] (one takes a tenth of a millisecond, a millisecond
+    /// with a DKIM key): the rows left fail rather than the store thread
+    /// wait for ever.
+    pub(super) fn made(&self, count: usize) -> Vec<Made> {
         let batch = self.batches.get();
         let mut out = Vec::with_capacity(count);
         while out.len() < count {
-            match self.signed.recv_timeout(SIGN_WAIT) {
+            match self.made.recv_timeout(MAKE_WAIT) {
                 Ok(s) if s.batch == batch => out.push(s),
                 Ok(_) => continue, // a batch given up before
                 Err(_) => break,
@@ -278,13 +281,15 @@ impl Parses<'_> {
     }
 }
 
-/// DKIM-sign one mail with the configured key; a panic becomes the error.
-fn sign_one(raw: &[u8], config: &Config) -> Result<Vec<u8>, String> {
-    let Some(dkim) = &config.smtp.dkim else {
-        return Ok(raw.to_vec());
-    };
-    catch_unwind(AssertUnwindSafe(|| dkim.sign(raw)))
-        .unwrap_or_else(|panic| Err(super::panic_error(&*panic)))
+/// Make one mail (signed with the configured key, if any); a panic
+/// becomes the error.
+fn make_one(compose: &notify::Compose, config: &Config) -> Result<notify::Composed, String> {
+    catch_unwind(AssertUnwindSafe(|| {
+        compose
+            .make(config.smtp.dkim.as_ref())
+            .map_err(|e| e.to_string())
+    }))
+    .unwrap_or_else(|panic| Err(super::panic_error(&*panic)))
 }
 
 /// Parse one message; a panic in the parser becomes its failure (the
@@ -339,31 +344,69 @@ mod tests {
         }
     }
 
+    /// An auto-reply to `to` on ticket 2026120110000017.
+    fn compose(to: &str) -> notify::Compose {
+        let (templates, _) = notify::load_or_shipped(std::path::Path::new("/nonexistent"), "en");
+        notify::Compose {
+            templates,
+            template: "auto_reply".into(),
+            lang: "en".into(),
+            ctx: notify::Context {
+                ticket: notify::TicketCtx {
+                    number: "2026120110000017".into(),
+                    tag: "[Ticket#2026120110000017]".into(),
+                    subject: "Printer".into(),
+                    state: "posted".into(),
+                    queue: "support".into(),
+                    customer: to.into(),
+                    customer_name: String::new(),
+                },
+                article: Default::default(),
+                support_address: "support@example.com".into(),
+                support_name: "Support".into(),
+                commands: Default::default(),
+            },
+            tag: "[Ticket#2026120110000017]".into(),
+            head: notify::Head {
+                from_address: "support@example.com".into(),
+                to: vec![to.into()],
+                message_id: format!("{to}.auto_reply@desk.example.com"),
+                ticket_number: "2026120110000017".into(),
+                fqdn: "desk.example.com".into(),
+                ..Default::default()
+            },
+        }
+    }
+
     #[test]
-    fn signatures_come_back_for_their_batch_only() {
-        // No key in this configuration: a "signature" is the mail as it
-        // was, which is enough to follow the rows through the threads.
+    fn made_mail_comes_back_for_its_batch_only() {
         let config = Arc::new(crate::process::decide::tests::config());
         let pool = Pool::with_threads(&config, 2).expect("parser threads start");
         let _first = pool.batch(&[], &[]);
-        pool.sign(1, "<1@x>".into(), b"one".to_vec());
-        // The first batch is given up before its signatures are taken.
+        pool.make(1, "<1@x>".into(), compose("one@example.com"));
+        // The first batch is given up before its mail is taken.
         let _second = pool.batch(&[], &[]);
-        pool.sign(2, "<2@x>".into(), b"two".to_vec());
-        pool.sign(3, "<3@x>".into(), b"three".to_vec());
-        let mut got: Vec<(i64, String, Vec<u8>)> = pool
-            .signatures(2)
+        pool.make(2, "<2@x>".into(), compose("two@example.com"));
+        pool.make(3, "<3@x>".into(), compose("bad address"));
+        let mut got: Vec<(i64, String, Result<String, String>)> = pool
+            .made(2)
             .into_iter()
-            .map(|s| (s.id, s.message_id, s.raw.unwrap()))
+            .map(|m| {
+                let made = m.made.map(|c| {
+                    assert!(c.subject.starts_with("[Ticket#2026120110000017]"));
+                    String::from_utf8(c.raw).unwrap()
+                });
+                (m.id, m.message_id, made)
+            })
             .collect();
-        got.sort();
-        assert_eq!(
-            got,
-            [
-                (2, "<2@x>".to_string(), b"two".to_vec()),
-                (3, "<3@x>".to_string(), b"three".to_vec())
-            ]
-        );
+        got.sort_by_key(|g| g.0);
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].0, got[0].1.as_str()), (2, "<2@x>"));
+        let raw = got[0].2.as_ref().unwrap();
+        assert!(raw.contains("To: two@example.com"), "{raw}");
+        assert_eq!((got[1].0, got[1].1.as_str()), (3, "<3@x>"));
+        let err = got[1].2.as_ref().unwrap_err();
+        assert!(err.contains("bad address"), "{err}");
     }
 
     #[test]

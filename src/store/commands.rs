@@ -155,19 +155,20 @@ pub fn enqueue_without_ticket(
 ) -> Result<i64> {
     c.prepare_cached(
         "INSERT INTO outbox (ticket_id, article_id, kind, envelope_from, recipients, message_id,
-             raw, status, attempts, next_attempt_at, created_at)
-         VALUES (NULL, NULL, ?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?7)",
+             status, attempts, next_attempt_at, created_at)
+         VALUES (NULL, NULL, ?1, ?2, ?3, ?4, 'pending', 0, ?5, ?6)",
     )?
     .execute(params![
         kind,
         envelope_from,
         recipients.join(","),
         message_id,
-        raw,
         now_unix(),
         now_text()
     ])?;
-    Ok(c.last_insert_rowid())
+    let id = c.last_insert_rowid();
+    super::outbox::put_raw(c, id, raw)?;
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -237,9 +237,9 @@ mod tests {
              INSERT INTO tickets (number, subject, state, priority, queue_id, customer_address,
                  support_address, language, created_at, updated_at)
              VALUES ('n1', 's', 'posted', 3, 1, 'a@x', 's@x', 'pt', 'now', 'now');
-             INSERT INTO outbox (ticket_id, kind, envelope_from, recipients, message_id, raw,
+             INSERT INTO outbox (ticket_id, kind, envelope_from, recipients, message_id,
                  status, next_attempt_at, created_at)
-             VALUES (1, 'auto_reply', '', 'a@x', 'm1', x'00', 'pending', 0, 'now');",
+             VALUES (1, 'auto_reply', '', 'a@x', 'm1', 'pending', 0, 'now');",
         )
         .unwrap();
         assert_eq!(bouncing(c, "a@x").unwrap(), None);

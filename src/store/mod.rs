@@ -86,6 +86,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v23_search_merges.sql"),
     include_str!("schema_v24_random_indexes.sql"),
     include_str!("schema_v25_forgotten_raw.sql"),
+    include_str!("schema_v26_outbox_raw.sql"),
 ];
 
 /// Migrations that rewrite much of a database with history, said before
@@ -98,6 +99,10 @@ const SLOW_MIGRATIONS: &[(usize, &str)] = &[
     (
         24,
         "indexing receipts by raw message, about 10 seconds per million mails",
+    ),
+    (
+        26,
+        "moving the outbox's mail into a table of its own, about a minute per million mails sent",
     ),
 ];
 

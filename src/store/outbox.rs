@@ -26,14 +26,16 @@ pub struct NewOutgoing<'a> {
     pub envelope_from: &'a str,
     pub recipients: &'a [String],
     pub message_id: &'a str,
-    pub raw: &'a [u8],
+    /// The mail; None when it comes later in this transaction
+    /// ([`set_mail`], or the row fails: [`fail_unmade`]).
+    pub raw: Option<&'a [u8]>,
 }
 
 pub fn enqueue(c: &Connection, m: &NewOutgoing) -> Result<i64> {
     c.prepare_cached(
         "INSERT INTO outbox (ticket_id, article_id, kind, envelope_from, recipients, message_id,
-             raw, status, attempts, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?9)",
+             status, attempts, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8)",
     )?
     .execute(params![
         m.ticket_id,
@@ -42,28 +44,45 @@ pub fn enqueue(c: &Connection, m: &NewOutgoing) -> Result<i64> {
         m.envelope_from,
         m.recipients.join(","),
         m.message_id,
-        m.raw,
         now_unix(),
         now_text()
     ])?;
-    Ok(c.last_insert_rowid())
+    let id = c.last_insert_rowid();
+    if let Some(raw) = m.raw {
+        put_raw(c, id, raw)?;
+    }
+    Ok(id)
 }
 
-/// Put the signed mail into row `id`, written unsigned in this transaction
-/// (see `process/apply/signatures.rs`); `message_id` must match, so a row
-/// id reused after a rolled-back message is left alone.
-pub fn set_signed(c: &Connection, id: i64, message_id: &str, raw: &[u8]) -> Result<usize> {
+/// The mail of outbox row `id`, just inserted by this transaction. Every
+/// writer of a sendable row calls this (the bytes live in `outbox_raw`,
+/// migration 26).
+pub(super) fn put_raw(c: &Connection, id: i64, raw: &[u8]) -> Result<()> {
+    c.prepare_cached("INSERT INTO outbox_raw (outbox_id, raw) VALUES (?1, ?2)")?
+        .execute(params![id, raw])?;
+    Ok(())
+}
+
+/// Put the mail of row `id`, enqueued without it in this transaction and
+/// made on another thread (see `process/apply/deferred.rs`); `message_id` must
+/// match, so a row id reused after a rolled-back message is left alone.
+/// A row held back in the meantime (a bouncing address) gets its mail
+/// too: released, it is sent as made.
+pub fn set_mail(c: &Connection, id: i64, message_id: &str, raw: &[u8]) -> Result<usize> {
     Ok(c.prepare_cached(
-        "UPDATE outbox SET raw = ?3 WHERE id = ?1 AND message_id = ?2 AND status = 'pending'",
+        "INSERT INTO outbox_raw (outbox_id, raw)
+         SELECT id, ?3 FROM outbox
+         WHERE id = ?1 AND message_id = ?2 AND status IN ('pending', 'held')",
     )?
     .execute(params![id, message_id, raw])?)
 }
 
-/// Row `id` could not be signed: failed with `error`, never sent unsigned.
-pub fn fail_unsigned(c: &Connection, id: i64, message_id: &str, error: &str) -> Result<usize> {
+/// Row `id`'s mail could not be made: failed with `error`, never sent
+/// without it.
+pub fn fail_unmade(c: &Connection, id: i64, message_id: &str, error: &str) -> Result<usize> {
     Ok(c.prepare_cached(
         "UPDATE outbox SET status = 'failed', last_error = ?3
-         WHERE id = ?1 AND message_id = ?2 AND status = 'pending'",
+         WHERE id = ?1 AND message_id = ?2 AND status IN ('pending', 'held')",
     )?
     .execute(params![id, message_id, error])?)
 }
@@ -81,8 +100,8 @@ pub fn record_unrendered(
 ) -> Result<i64> {
     c.prepare_cached(
         "INSERT INTO outbox (ticket_id, article_id, kind, envelope_from, recipients, message_id,
-             raw, status, attempts, next_attempt_at, last_error, created_at)
-         VALUES (?1, NULL, ?2, '', ?3, ?4, x'', 'failed', 0, ?5, ?6, ?7)",
+             status, attempts, next_attempt_at, last_error, created_at)
+         VALUES (?1, NULL, ?2, '', ?3, ?4, 'failed', 0, ?5, ?6, ?7)",
     )?
     .execute(params![
         ticket_id,
@@ -124,7 +143,7 @@ const CLAIM_SQL: &str = "UPDATE outbox SET claimed_by = ?1, claim_expires = ?2
                   ORDER BY next_attempt_at, id LIMIT ?4)
        AND status = 'pending' AND next_attempt_at <= ?3
        AND (claimed_by IS NULL OR claimed_by = ?1 OR claim_expires < ?3)
-     RETURNING id, envelope_from, recipients, raw, attempts,
+     RETURNING id, envelope_from, recipients, attempts,
                CAST(strftime('%s', created_at) AS INTEGER), next_attempt_at";
 
 /// Claim up to `limit` mails due at `now` for `claimant` until `expires`
@@ -147,13 +166,33 @@ pub fn claim(
                 .filter(|s| !s.is_empty())
                 .map(String::from)
                 .collect(),
-            raw: r.get(3)?,
-            attempts: r.get(4)?,
-            created_unix: r.get::<_, Option<i64>>(5)?.unwrap_or(now),
-            due_unix: r.get(6)?,
+            raw: Vec::new(),
+            attempts: r.get(3)?,
+            created_unix: r.get::<_, Option<i64>>(4)?.unwrap_or(now),
+            due_unix: r.get(5)?,
         })
     })?;
     let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    drop(stmt);
+    let mut bytes = c.prepare_cached("SELECT raw FROM outbox_raw WHERE outbox_id = ?1")?;
+    let mut missing = Vec::new();
+    for m in &mut out {
+        match bytes.query_row([m.id], |r| r.get(0)).optional()? {
+            Some(raw) => m.raw = raw,
+            None => missing.push(m.id),
+        }
+    }
+    // A pending row always has its mail (see `NewOutgoing::raw`); one
+    // without is failed rather than sent empty.
+    for id in &missing {
+        c.prepare_cached(
+            "UPDATE outbox SET status = 'failed', claimed_by = NULL, claim_expires = NULL,
+                 last_error = 'its mail is missing from outbox_raw (please report)'
+             WHERE id = ?1",
+        )?
+        .execute([id])?;
+    }
+    out.retain(|m| !missing.contains(&m.id));
     // RETURNING promises no order.
     out.sort_by_key(|m| (m.due_unix, m.id));
     Ok(out)

@@ -39,7 +39,7 @@ pub(crate) fn add(c: &Connection, n: usize) -> Vec<i64> {
                     envelope_from: "",
                     recipients: &["a@example.test".to_string()],
                     message_id: &format!("<{i}@t>"),
-                    raw: b"Subject: x\r\n\r\nx\r\n",
+                    raw: Some(b"Subject: x\r\n\r\nx\r\n"),
                 },
             )
             .unwrap()
@@ -243,4 +243,101 @@ fn unrendered_notification_is_failed_with_its_error_and_never_due() {
     assert_eq!(f.kind, "auto_reply");
     assert_eq!(f.recipients, "ana@example.com");
     assert!(f.error.contains("boom"), "{}", f.error);
+}
+
+#[test]
+fn migration_26_moves_each_mail_into_outbox_raw_and_the_sender_still_gets_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.db");
+    let c = Connection::open(&p).unwrap();
+    for sql in &crate::store::MIGRATIONS[..25] {
+        c.execute_batch(sql).unwrap();
+    }
+    c.execute_batch(
+        "PRAGMA user_version = 25;
+         INSERT INTO outbox (kind, envelope_from, recipients, message_id, raw, status,
+             next_attempt_at, created_at)
+         VALUES ('auto_reply', '', 'a@x', 'm1', CAST('Subject: one' AS BLOB), 'pending', 0,
+                 '2026-12-01T00:00:00Z'),
+                ('auto_reply', '', 'b@x', 'm2', x'', 'failed', 0, '2026-12-01T00:00:00Z');",
+    )
+    .unwrap();
+    drop(c);
+    let mut s = Store::open(&p, Durability::Normal).unwrap();
+    let c = s.conn();
+    let moved: Vec<(i64, Vec<u8>)> = c
+        .prepare("SELECT outbox_id, raw FROM outbox_raw ORDER BY outbox_id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    // The unrendered row had no mail: it gets no bytes.
+    assert_eq!(moved, vec![(1, b"Subject: one".to_vec())]);
+    let columns: Vec<String> = c
+        .prepare("SELECT name FROM pragma_table_info('outbox')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(!columns.iter().any(|n| n == "raw"), "{columns:?}");
+    let now = now_unix();
+    let got = claim(c, "s", now, now + 60, 10).unwrap();
+    assert_eq!(ids(&got), vec![1]);
+    assert_eq!(got[0].raw, b"Subject: one");
+}
+
+/// A row enqueued without its mail (made later on another thread).
+fn without_mail(c: &Connection, message_id: &str) -> i64 {
+    enqueue(
+        c,
+        &NewOutgoing {
+            ticket_id: 1,
+            article_id: None,
+            kind: "auto_reply",
+            envelope_from: "",
+            recipients: &["a@example.test".to_string()],
+            message_id,
+            raw: None,
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_mail_signed_later_is_written_once_for_its_own_row_only() {
+    let (_d, mut s) = db();
+    let c = s.conn();
+    let id = without_mail(c, "<signed@t>");
+    // Held back (its address bounces) before its signature came.
+    crate::store::machines::hold_outbox(c, id, "a@example.test is bouncing").unwrap();
+    // Another message's signature for the same row id writes nothing.
+    assert_eq!(set_mail(c, id, "<other@t>", b"other").unwrap(), 0);
+    assert_eq!(set_mail(c, id, "<signed@t>", b"signed").unwrap(), 1);
+    c.execute("UPDATE outbox SET status = 'pending' WHERE id = ?1", [id])
+        .unwrap();
+    let now = now_unix();
+    let got = claim(c, "s", now, now + 60, 10).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].raw, b"signed");
+}
+
+#[test]
+fn a_pending_row_without_its_mail_is_failed_and_never_sent_empty() {
+    let (_d, mut s) = db();
+    let c = s.conn();
+    let kept = add(c, 1)[0];
+    let lost = without_mail(c, "<lost@t>");
+    let now = now_unix();
+    assert_eq!(ids(&claim(c, "s", now, now + 60, 10).unwrap()), vec![kept]);
+    let (status, error): (String, String) = c
+        .query_row(
+            "SELECT status, last_error FROM outbox WHERE id = ?1",
+            [lost],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.contains("missing"), "{error}");
 }

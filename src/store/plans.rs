@@ -56,6 +56,7 @@ const GROWING: &[&str] = &[
     "raw_messages",
     "forgotten_raw",
     "outbox",
+    "outbox_raw",
     "attachments",
     "quarantine",
     "agent_alerts",

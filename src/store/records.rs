@@ -239,6 +239,24 @@ pub fn insert_article(c: &Connection, a: &NewArticle) -> Result<i64> {
     Ok(id)
 }
 
+/// The text of outbound article `id`, written with its mail still to be
+/// made (`process/apply/deferred.rs`); `message_id` must match, so an id
+/// reused after a rolled-back message is left alone.
+pub fn set_outbound_text(
+    c: &Connection,
+    id: i64,
+    message_id: &str,
+    subject: &str,
+    text: &str,
+    html: Option<&str>,
+) -> Result<usize> {
+    Ok(c.prepare_cached(
+        "UPDATE articles SET subject = ?3, body_text = ?4, body_html = ?5
+         WHERE id = ?1 AND message_id = ?2 AND direction = 'out'",
+    )?
+    .execute(params![id, message_id, subject, text, html])?)
+}
+
 /// Remember that `message_id` belongs to `ticket_id` (first ticket wins).
 pub fn add_message_id(
     c: &Connection,

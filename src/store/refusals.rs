@@ -60,19 +60,19 @@ pub fn enqueue(
 ) -> Result<i64> {
     c.prepare_cached(
         "INSERT INTO outbox (ticket_id, article_id, refusal_id, kind, envelope_from, recipients,
-             message_id, raw, status, attempts, next_attempt_at, created_at)
-         VALUES (NULL, NULL, ?1, 'refusal', ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?7)",
+             message_id, status, attempts, next_attempt_at, created_at)
+         VALUES (NULL, NULL, ?1, 'refusal', ?2, ?3, ?4, 'pending', 0, ?5, ?6)",
     )?
     .execute(params![
         refusal_id,
         envelope_from,
         recipients.join(","),
         message_id,
-        raw,
         now_unix(),
         now_text()
     ])?;
     let id = c.last_insert_rowid();
+    super::outbox::put_raw(c, id, raw)?;
     c.prepare_cached("UPDATE refusals SET outbox_id = ?2 WHERE id = ?1")?
         .execute(params![refusal_id, id])?;
     Ok(id)

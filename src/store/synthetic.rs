@@ -136,14 +136,22 @@ pub fn fill(c: &mut Connection, s: &Synthetic) -> Result<String, StoreError> {
         &format!(
             "{ARTICLES}
              INSERT INTO outbox (id, ticket_id, article_id, kind, envelope_from, recipients,
-                                 message_id, raw, status, attempts, next_attempt_at,
+                                 message_id, status, attempts, next_attempt_at,
                                  created_at, sent_at)
              SELECT ?6 + k, t, ?4 + k, 'auto_reply', '',
                     'customer' || ((t - ?3) % ?7) || '@example.com',
-                    (SELECT message_id FROM articles WHERE id = ?4 + k), zeroblob(?8 / 2),
+                    (SELECT message_id FROM articles WHERE id = ?4 + k),
                     'sent', 1,
                     1600000000 + k * 60, at, at
-             FROM a WHERE j % 2 = 1"
+             FROM a WHERE j % 2 = 1 AND ?8 IS NOT NULL"
+        ),
+        p,
+    )?;
+    tx.execute(
+        &format!(
+            "{ARTICLES}
+             INSERT INTO outbox_raw (outbox_id, raw)
+             SELECT ?6 + k, zeroblob(?8 / 2) FROM a WHERE j % 2 = 1"
         ),
         p,
     )?;

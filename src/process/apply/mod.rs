@@ -8,18 +8,18 @@
 
 mod article;
 mod commands;
+mod deferred;
 mod fields;
 mod forward;
 mod notice;
 mod refusal;
 mod relations;
 mod scheduled;
-mod signatures;
 mod thread;
 mod ticketless;
 
 pub(in crate::process) use article::sync_filesystem;
-pub(in crate::process) use signatures::write_signatures;
+pub(in crate::process) use deferred::{write_made, Deferred};
 
 use super::parse::Parsed;
 use super::plan::{Disposition, Plan};

@@ -238,34 +238,6 @@ impl Processor {
             &sha256_hex(format!("{sha}/{}{}", kind.name(), out.salt).as_bytes())[..16],
             self.config.system.fqdn
         );
-        // A template problem never costs the customer their ticket: the
-        // shipped template stands in, and if even that fails the mail
-        // waits in the outbox as failed, with its error.
-        let text = match self.render(template, &ticket.language, ctx) {
-            Ok(text) => text,
-            Err(e) => {
-                tracing::error!(ticket = %ticket.number, kind = kind.name(), template,
-                    "notification not sent: {e}");
-                outbox::record_unrendered(
-                    db,
-                    ticket.id,
-                    kind.name(),
-                    to,
-                    &message_id,
-                    &e.to_string(),
-                )?;
-                return Ok(None);
-            }
-        };
-        if let Some(why) = &text.fell_back {
-            tracing::warn!(ticket = %ticket.number, kind = kind.name(), template,
-                "template failed, the shipped one was used instead (fix the template, then reload): {why}");
-        }
-        let (mut subject, body) = (text.subject.clone(), text.body.clone());
-        let tag = self.numbering.subject_tag(&ticket.number);
-        if !subject.contains(&tag) {
-            subject = format!("{tag} {subject}");
-        }
         // An agent's reply threads to the customer's mail on the ticket,
         // anything else to the mail that caused it; References name the
         // ticket's mail in order (what the recipients may see).
@@ -281,18 +253,19 @@ impl Processor {
             out.their_index,
             &message_id,
         )?;
-        let topic = notify::thread_index::thread_topic(&ticket.subject);
-        let env = notify::Envelope {
-            from_address: &mailbox.address,
-            from_name: out.from_name.or(mailbox.display_name.as_deref()),
-            to,
+        let head = notify::Head {
+            from_address: mailbox.address.clone(),
+            from_name: out
+                .from_name
+                .or(mailbox.display_name.as_deref())
+                .map(String::from),
+            to: to.to_vec(),
             // Answers go to the queue's address (or, for agents, to the
             // one carrying their token).
-            reply_to: Some(out.reply_to.unwrap_or(&mailbox.address)),
-            envelope_from: None,
-            message_id: &message_id,
-            in_reply_to,
-            references: &chain.references,
+            reply_to: Some(out.reply_to.unwrap_or(&mailbox.address).to_string()),
+            message_id: message_id.clone(),
+            in_reply_to: in_reply_to.map(String::from),
+            references: chain.references,
             // An agent's reply is a person's mail, not an automatic one.
             auto_submitted: match kind {
                 Kind::AutoReply => Some("auto-replied"),
@@ -301,18 +274,90 @@ impl Processor {
                 Kind::AgentReply | Kind::Transferred => None,
                 _ => Some("auto-generated"),
             },
-            ticket_number: &ticket.number,
-            fqdn: &self.config.system.fqdn,
-            dkim: self
-                .config
-                .smtp
-                .dkim
-                .as_ref()
-                .filter(|_| !self.signing_deferred()),
-            thread_topic: Some(&topic),
-            thread_index: Some(&chain.thread_index),
+            ticket_number: ticket.number.clone(),
+            fqdn: self.config.system.fqdn.clone(),
+            thread_topic: Some(notify::thread_index::thread_topic(&ticket.subject)),
+            thread_index: Some(chain.thread_index),
         };
-        let rendered = notify::build_alternative(&env, &subject, &body, text.html.as_deref())?;
+        let compose = notify::Compose {
+            templates: self.templates.clone(),
+            template: template.to_string(),
+            lang: ticket.language.clone(),
+            ctx: ctx.clone(),
+            tag: self.numbering.subject_tag(&ticket.number),
+            head,
+        };
+        // An agent's reply is made here: its text is history a `#transfer`
+        // later in the batch forwards (`store::relations::transfer_history`).
+        if self.making_deferred() && kind != Kind::AgentReply {
+            // Made on a parser thread, written before the commit
+            // (`deferred.rs`); an address it could not write is found now,
+            // as it would be when made here.
+            compose.head.check_addresses()?;
+            let article_id =
+                self.outbound_article(db, kind, ticket, mailbox, &message_id, &compose.head, None)?;
+            let id = self.queue_mail(db, kind, ticket, article_id, &message_id, to, None)?;
+            self.defer_making(id, article_id, &message_id, compose);
+            return Ok(Some(id));
+        }
+        // A template problem never costs the customer their ticket: the
+        // shipped template stands in, and if even that fails the mail
+        // waits in the outbox as failed, with its error.
+        let made = match compose.make(self.config.smtp.dkim.as_ref()) {
+            Ok(made) => made,
+            Err(notify::NotMade::Render(e)) => {
+                tracing::error!(ticket = %ticket.number, kind = kind.name(), template,
+                    "notification not sent: {e}");
+                outbox::record_unrendered(
+                    db,
+                    ticket.id,
+                    kind.name(),
+                    to,
+                    &message_id,
+                    &e.to_string(),
+                )?;
+                return Ok(None);
+            }
+            Err(notify::NotMade::Build(e)) => return Err(e.into()),
+        };
+        if let Some(why) = &made.fell_back {
+            tracing::warn!(ticket = %ticket.number, kind = kind.name(), template,
+                "template failed, the shipped one was used instead (fix the template, then reload): {why}");
+        }
+        let article_id = self.outbound_article(
+            db,
+            kind,
+            ticket,
+            mailbox,
+            &message_id,
+            &compose.head,
+            Some(&made),
+        )?;
+        let id = self.queue_mail(
+            db,
+            kind,
+            ticket,
+            article_id,
+            &message_id,
+            to,
+            Some(&made.raw),
+        )?;
+        Ok(Some(id))
+    }
+
+    /// The outbound article of a notification: with its text when `made`,
+    /// else empty until the parser threads have made it.
+    #[allow(clippy::too_many_arguments)]
+    fn outbound_article(
+        &self,
+        db: &Db,
+        kind: Kind,
+        ticket: &records::TicketRef,
+        mailbox: &MailboxConfig,
+        message_id: &str,
+        head: &notify::Head,
+        made: Option<&notify::Composed>,
+    ) -> Result<i64, Failure> {
         let article_id = records::insert_article(
             db,
             &records::NewArticle {
@@ -322,13 +367,13 @@ impl Processor {
                 kind: kind.name(),
                 from_address: &mailbox.address,
                 from_name: mailbox.display_name.as_deref(),
-                to: &to.join(","),
+                to: &head.to.join(","),
                 cc: "",
-                subject: &rendered.subject,
-                text: &rendered.body,
-                html: text.html.as_deref(),
-                message_id: Some(&message_id),
-                in_reply_to,
+                subject: made.map_or("", |m| &m.subject),
+                text: made.map_or("", |m| &m.body),
+                html: made.and_then(|m| m.html.as_deref()),
+                message_id: Some(message_id),
+                in_reply_to: head.in_reply_to.as_deref(),
                 automatic: None,
                 class: None,
                 raw_id: None,
@@ -338,22 +383,34 @@ impl Processor {
             // A note to the agents is never shown to customers.
             machines::mark_internal(db, article_id)?;
         }
-        let id = outbox::enqueue(
+        Ok(article_id)
+    }
+
+    /// The outbox row of a notification (null sender: RFC 3834); `raw`
+    /// None when the parser threads make it.
+    #[allow(clippy::too_many_arguments)]
+    fn queue_mail(
+        &self,
+        db: &Db,
+        kind: Kind,
+        ticket: &records::TicketRef,
+        article_id: i64,
+        message_id: &str,
+        to: &[String],
+        raw: Option<&[u8]>,
+    ) -> Result<i64, Failure> {
+        Ok(outbox::enqueue(
             db,
             &outbox::NewOutgoing {
                 ticket_id: ticket.id,
                 article_id: Some(article_id),
                 kind: kind.name(),
-                envelope_from: &rendered.envelope_from,
-                recipients: &rendered.recipients,
-                message_id: &message_id,
-                raw: &rendered.raw,
+                envelope_from: "",
+                recipients: to,
+                message_id,
+                raw,
             },
-        )?;
-        if self.signing_deferred() {
-            self.defer_signature(id, &message_id, rendered.raw);
-        }
-        Ok(Some(id))
+        )?)
     }
 }
 

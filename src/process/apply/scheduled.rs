@@ -124,7 +124,7 @@ impl Processor {
                 envelope_from: &rendered.envelope_from,
                 recipients: &rendered.recipients,
                 message_id: &message_id,
-                raw: &rendered.raw,
+                raw: Some(&rendered.raw),
             },
         )?;
         self.record_automatic_mail(db, Some(ticket.id), &n.to)?;
