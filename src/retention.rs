@@ -104,6 +104,8 @@ pub async fn daily(config: Arc<Config>, mut shutdown: watch::Receiver<bool>) {
                 tracing::info!(
                     raw_messages = r.pruned.raw_messages,
                     raw_bytes = r.pruned.raw_bytes,
+                    sent_mail = r.pruned.sent_mail,
+                    sent_bytes = r.pruned.sent_bytes,
                     attachment_rows = r.pruned.attachment_rows,
                     files_removed = r.files_removed,
                     "daily prune done"

@@ -255,7 +255,9 @@ fn prune_dry_run_changes_nothing_and_prune_leaves_a_sound_database() {
         .execute_batch(
             "UPDATE raw_messages SET received_at = '2016-01-01T00:00:00Z' WHERE id = 1;
              UPDATE receipts SET received_at = '2016-01-01T00:00:00Z' WHERE raw_id = 1;
-             UPDATE articles SET created_at = '2016-01-01T00:00:00Z' WHERE raw_id = 1;",
+             UPDATE articles SET created_at = '2016-01-01T00:00:00Z' WHERE raw_id = 1;
+             UPDATE outbox SET status = 'sent', sent_at = '2016-01-01T00:00:00Z'
+             WHERE ticket_id = (SELECT ticket_id FROM articles WHERE raw_id = 1);",
         )
         .unwrap();
     let text = std::fs::read_to_string(&desk.config).unwrap();
@@ -274,6 +276,10 @@ fn prune_dry_run_changes_nothing_and_prune_leaves_a_sound_database() {
     assert_eq!(v["raw_messages"], 1);
     assert_eq!(v["attachment_rows"], 1);
     assert_eq!(v["files"].as_array().unwrap().len(), 1);
+    // The old ticket's mail, sent ten years ago, loses its bytes.
+    let sent_long_ago = count("SELECT count(*) FROM outbox WHERE sent_at < '2017'");
+    assert_ne!(sent_long_ago, ["0"]);
+    assert_eq!(v["sent_mail"].to_string(), sent_long_ago[0], "{v}");
     let after = (
         count("SELECT count(*) FROM raw_messages"),
         count("SELECT count(*) FROM attachments"),
@@ -286,6 +292,18 @@ fn prune_dry_run_changes_nothing_and_prune_leaves_a_sound_database() {
     assert_eq!(code, Some(0), "{v}");
     assert!(!file.exists());
     assert_eq!(count("SELECT count(*) FROM raw_messages"), ["1"]);
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM outbox_raw r JOIN outbox o ON o.id = r.outbox_id
+             WHERE o.sent_at < '2017'"
+        ),
+        ["0"]
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM outbox WHERE sent_at < '2017'"),
+        sent_long_ago,
+        "the rows stay"
+    );
     let (code, v) = run_json(&desk, &["db", "check", "--json"]);
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["attachments_checked"], 1);

@@ -6,7 +6,9 @@
 //! entry younger than the age refers to, and an attachment file that any
 //! remaining attachment row (an article younger than the age) refers to —
 //! files are content-addressed, so one file may serve old and new
-//! articles. References to a forgotten raw message are set to NULL (its
+//! articles. The mail we sent (`outbox_raw`) goes with the raw messages'
+//! age: a row sent before it keeps its outbox row and its outbound
+//! article's text, not its bytes. References to a forgotten raw message are set to NULL (its
 //! hash is kept in `forgotten_raw`, so the same bytes stay known); the
 //! attachment rows of old articles are deleted. Which files to delete is
 //! returned, and the caller deletes them after the commit, so a rolled
@@ -30,6 +32,9 @@ pub struct Cutoffs {
 pub struct Pruned {
     pub raw_messages: u64,
     pub raw_bytes: u64,
+    /// Sent mail whose bytes were forgotten (its row and article stay).
+    pub sent_mail: u64,
+    pub sent_bytes: u64,
     pub attachment_rows: u64,
     /// Files (relative to `storage.data_dir`) no row refers to any more.
     pub files: Vec<String>,
@@ -90,6 +95,21 @@ pub fn prune(conn: &mut Connection, cut: &Cutoffs, dry_run: bool) -> Result<Prun
         tx.execute_batch("DROP TABLE temp.prune_raw")?;
         out.raw_messages = n as u64;
         out.raw_bytes = bytes as u64;
+        // The bytes of mail sent before the age: sent, never sent again.
+        let (n, bytes): (i64, i64) = tx.query_row(
+            "SELECT count(*), coalesce(sum(length(m.raw)), 0)
+             FROM outbox o JOIN outbox_raw m ON m.outbox_id = o.id
+             WHERE o.status = 'sent' AND o.sent_at < ?1",
+            [before],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        tx.execute(
+            "DELETE FROM outbox_raw WHERE outbox_id IN
+                 (SELECT id FROM outbox WHERE status = 'sent' AND sent_at < ?1)",
+            [before],
+        )?;
+        out.sent_mail = n as u64;
+        out.sent_bytes = bytes as u64;
     }
     if let Some(before) = &cut.attachments {
         let paths: Vec<String> = {
@@ -175,7 +195,19 @@ mod tests {
              VALUES ('m', 3, 3, 'boom', 'held', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');
              INSERT INTO receipts (source, mailbox, sha256, raw_id, status, received_at) VALUES
                  ('pipe', 'm', 'r1', 1, 'created', '2020-01-01T00:00:00Z'),
-                 ('pipe', 'm', 'r5', 5, 'ignored', '2020-01-01T00:00:00Z');",
+                 ('pipe', 'm', 'r5', 5, 'ignored', '2020-01-01T00:00:00Z');
+             INSERT INTO outbox (id, ticket_id, kind, envelope_from, recipients, message_id,
+                 status, next_attempt_at, created_at, sent_at) VALUES
+                 (1, 1, 'auto_reply', '', 'c@x', 'o1', 'sent', 0, '2020-01-01T00:00:00Z',
+                  '2020-01-01T00:00:00Z'),
+                 (2, 1, 'auto_reply', '', 'c@x', 'o2', 'sent', 0, '2026-01-01T00:00:00Z',
+                  '2026-01-01T00:00:00Z'),
+                 (3, 1, 'auto_reply', '', 'c@x', 'o3', 'pending', 0, '2020-01-01T00:00:00Z',
+                  NULL),
+                 (4, 1, 'auto_reply', '', 'c@x', 'o4', 'held', 0, '2020-01-01T00:00:00Z',
+                  NULL);
+             INSERT INTO outbox_raw (outbox_id, raw) VALUES
+                 (1, x'6f6f6f6f'), (2, x'6f'), (3, x'6f'), (4, x'6f');",
         )
         .unwrap();
     }
@@ -216,6 +248,14 @@ mod tests {
             ids(c, "SELECT article_id FROM attachments ORDER BY id"),
             [2, 2]
         );
+        // Mail sent before the age loses its bytes; what was sent since,
+        // or waits to be sent, keeps them.
+        assert_eq!((pruned.sent_mail, pruned.sent_bytes), (1, 4));
+        assert_eq!(
+            ids(c, "SELECT outbox_id FROM outbox_raw ORDER BY outbox_id"),
+            [2, 3, 4]
+        );
+        assert_eq!(ids(c, "SELECT count(*) FROM outbox"), [4]);
         // Nothing left to do the second time.
         let again = prune(s.conn(), &cut(), false).unwrap();
         assert_eq!(again, Pruned::default());

@@ -99,10 +99,10 @@ pub fn prune(config: &Config, dry_run: bool, json: bool) -> anyhow::Result<ExitC
         };
         writeln!(
             out,
-            "{verb} {} raw message(s) ({} bytes) and {} attachment row(s); {files}",
-            p.raw_messages, p.raw_bytes, p.attachment_rows
+            "{verb} {} raw message(s) ({} bytes), the bytes of {} sent mail(s) ({} bytes) and {} attachment row(s); {files}",
+            p.raw_messages, p.raw_bytes, p.sent_mail, p.sent_bytes, p.attachment_rows
         )?;
-        if !dry_run && p.raw_messages + p.attachment_rows > 0 {
+        if !dry_run && p.raw_messages + p.sent_mail + p.attachment_rows > 0 {
             writeln!(out, "run `postdesk db vacuum` to give the space back")?;
         }
     }
