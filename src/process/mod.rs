@@ -309,13 +309,14 @@ impl Processor {
             .parsers
             .get_or_init(|| parse_ahead::Pool::start(&self.config));
         let mut parses = pool.as_ref().map(|p| p.batch(batch, &wanted));
-        // The parser threads make this batch's notifications too (render,
-        // build, sign: see `apply/deferred.rs`); the store thread writes
-        // them before the commit.
-        *self.deferred.borrow_mut() = pool.is_some().then(Vec::new);
         // The batch's mail is indexed for search in one go before the
         // commit (see migration 21).
         store::search::defer_indexing(&tx)?;
+        // The parser threads make this batch's notifications too (render,
+        // build, sign: see `apply/deferred.rs`); the store thread writes
+        // them before the commit. Set only while the batch's messages run,
+        // so nothing after the batch defers what no batch would write.
+        *self.deferred.borrow_mut() = pool.is_some().then(Vec::new);
         let mut outcomes = Vec::with_capacity(batch.len());
         for (index, item) in batch.iter().enumerate() {
             let parsed = match &mut parses {
@@ -331,8 +332,9 @@ impl Processor {
             }
         }
         drop(parses);
+        let deferred = self.deferred.borrow_mut().take();
         store::search::index_deferred(&tx)?;
-        if let (Some(pool), Some(deferred)) = (pool, self.deferred.borrow_mut().take()) {
+        if let (Some(pool), Some(deferred)) = (pool, deferred) {
             apply::write_made(&tx, pool, &deferred)?;
         }
         if self.files_written.replace(false) {
