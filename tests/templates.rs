@@ -53,6 +53,14 @@ fn a_template_failing_on_real_mail_falls_back_to_the_shipped_one() {
 /// it was not sent (made on a parser thread or on the store thread alike).
 #[test]
 fn a_named_auto_reply_that_fails_with_no_stand_in_fails_its_mail_not_the_ticket() {
+    // With parser threads the mail is made off the store thread; pinned
+    // to one core there are none, and it is made inline.
+    for one_core in [false, true] {
+        named_auto_reply_fails(one_core);
+    }
+}
+
+fn named_auto_reply_fails(one_core: bool) {
     let desk = Desk::new(DeskOptions::default());
     let customer = desk.customer("vip");
     let tdir = desk.own_templates("tpl");
@@ -71,27 +79,60 @@ fn a_named_auto_reply_that_fails_with_no_stand_in_fails_its_mail_not_the_ticket(
     desk.use_rules(&rules);
 
     let mail = desk.mail(&customer, "No attachment here", "vip", "hello");
-    let stderr = ingest_creates(&desk, &mail);
+    let stderr = if one_core {
+        ingest_on_one_core(&desk, &mail)
+    } else {
+        ingest_creates(&desk, &mail)
+    };
     assert!(
         stderr.contains("notification not sent") && stderr.contains("auto_reply_vip"),
-        "{stderr}"
+        "one core: {one_core}: {stderr}"
     );
     let tickets = desk.tickets();
     assert_eq!(tickets.len(), 1);
     let status = desk.status();
     // The auto-reply failed; the agents' alert is made as ever.
-    assert_eq!(status["outbox_failed"], 1, "{status}");
-    assert_eq!(status["outbox_pending"], 1, "{status}");
+    assert_eq!(status["outbox_failed"], 1, "one core: {one_core}: {status}");
+    assert_eq!(
+        status["outbox_pending"], 1,
+        "one core: {one_core}: {status}"
+    );
     let number = tickets[0]["number"].as_str().unwrap().to_string();
     let show = desk.json(&["ticket", "show", "--json", &number]);
-    for a in show["articles"].as_array().unwrap() {
-        if a["kind"] == "auto_reply" {
-            assert_eq!(a["subject"], "(not sent)", "{a:#}");
-            assert_eq!(a["delivery"], "failed", "{a:#}");
-            let text = a["text"].as_str().unwrap_or_default();
-            assert!(text.contains("auto_reply_vip"), "{a:#}");
-        }
-    }
+    let replies: Vec<&serde_json::Value> = show["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "auto_reply")
+        .collect();
+    assert_eq!(replies.len(), 1, "one core: {one_core}: {show:#}");
+    let a = replies[0];
+    assert_eq!(a["subject"], "(not sent)", "{a:#}");
+    assert_eq!(a["delivery"], "failed", "{a:#}");
+    let text = a["text"].as_str().unwrap_or_default();
+    assert!(text.contains("auto_reply_vip"), "{a:#}");
+}
+
+/// `ingest --json` of `mail` on one core (no parser threads), as
+/// [`ingest_creates`].
+fn ingest_on_one_core(desk: &Desk, mail: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("taskset")
+        .args(["-c", "0", env!("CARGO_BIN_EXE_postdesk"), "--config"])
+        .arg(&desk.config)
+        .args(["ingest", "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("taskset (util-linux) runs");
+    child.stdin.take().unwrap().write_all(mail).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "created", "{v}");
+    stderr
 }
 
 /// Regression: a template file with a syntax error made every `ingest`

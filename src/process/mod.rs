@@ -192,7 +192,7 @@ pub struct Processor {
     /// articles written without their mail, which the parser threads are
     /// making (`apply/deferred.rs`). None: notifications are made as they
     /// are sent.
-    deferred: std::cell::RefCell<Option<Vec<apply::Deferred>>>,
+    deferred: std::cell::RefCell<Option<apply::Making>>,
 }
 
 impl Processor {
@@ -316,26 +316,14 @@ impl Processor {
         // build, sign: see `apply/deferred.rs`); the store thread writes
         // them before the commit. Set only while the batch's messages run,
         // so nothing after the batch defers what no batch would write.
-        *self.deferred.borrow_mut() = pool.is_some().then(Vec::new);
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for (index, item) in batch.iter().enumerate() {
-            let parsed = match &mut parses {
-                Some(p) if wanted[index] => p.take(index),
-                _ => None,
-            };
-            match self.run_one(&mut tx, item, parsed) {
-                Ok(done) => outcomes.push(done),
-                Err(e) => {
-                    *self.deferred.borrow_mut() = None;
-                    return Err(e);
-                }
-            }
-        }
+        *self.deferred.borrow_mut() = pool.is_some().then(apply::Making::default);
+        let outcomes = self.run_messages(&mut tx, batch, &wanted, pool.as_ref(), &mut parses);
         drop(parses);
-        let deferred = self.deferred.borrow_mut().take();
+        let making = self.deferred.borrow_mut().take();
+        let outcomes = outcomes?;
         store::search::index_deferred(&tx)?;
-        if let (Some(pool), Some(deferred)) = (pool, deferred) {
-            apply::write_made(&tx, pool, &deferred)?;
+        if let (Some(pool), Some(making)) = (pool, making) {
+            apply::write_made(&tx, pool, making)?;
         }
         if self.files_written.replace(false) {
             sync_filesystem(&self.attachments_dir).map_err(StoreError::Sync)?;
@@ -345,6 +333,30 @@ impl Processor {
             then(&tx)?;
         }
         tx.commit()?;
+        Ok(outcomes)
+    }
+
+    /// The messages of the batch, in order; between two, the mail the
+    /// parser threads have made so far is written (`apply/deferred.rs`).
+    fn run_messages(
+        &self,
+        tx: &mut rusqlite::Transaction<'_>,
+        batch: &[Incoming],
+        wanted: &[bool],
+        pool: Option<&parse_ahead::Pool>,
+        parses: &mut Option<parse_ahead::Parses<'_>>,
+    ) -> Result<Vec<Done>, StoreError> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (index, item) in batch.iter().enumerate() {
+            let parsed = match parses {
+                Some(p) if wanted[index] => p.take(index),
+                _ => None,
+            };
+            outcomes.push(self.run_one(tx, item, parsed)?);
+            if let (Some(pool), Some(making)) = (pool, self.deferred.borrow_mut().as_mut()) {
+                apply::write_ready(tx, pool, making)?;
+            }
+        }
         Ok(outcomes)
     }
 
@@ -379,6 +391,7 @@ impl Processor {
                     release(&sp, *quarantine_id, &outcome)?;
                 }
                 sp.commit()?;
+                self.message_done(true);
                 return Ok(Done { outcome, class });
             }
             Ok(Err(Failure::Store(e))) if e.is_transient() => return Err(e),
@@ -386,7 +399,16 @@ impl Processor {
             Err(panic) => panic_error(&*panic),
         };
         drop(sp); // rolls the savepoint back
+        self.message_done(false);
         Ok(Done::unclassed(self.quarantine(tx, item, &error)?))
+    }
+
+    /// The message run is done: the notifications whose making it
+    /// deferred are `kept` with it, or rolled back.
+    fn message_done(&self, kept: bool) {
+        if let Some(making) = self.deferred.borrow_mut().as_mut() {
+            making.message_done(kept);
+        }
     }
 
     fn mailbox_name(&self, origin: &Origin) -> String {

@@ -53,12 +53,9 @@ struct Job {
 enum Work {
     /// Parse message `index` of the batch.
     Parse { index: usize, item: Incoming },
-    /// Make the mail of outbox row `id`: render, build, DKIM-sign (its
-    /// Message-ID guards against a row id reused after a rolled-back
-    /// message).
+    /// Make mail number `seq` (of this pool): render, build, DKIM-sign.
     Make {
-        id: i64,
-        message_id: String,
+        seq: u64,
         compose: Box<notify::Compose>,
     },
 }
@@ -66,8 +63,8 @@ enum Work {
 /// A made mail, or why it could not be made.
 pub(super) struct Made {
     batch: u64,
-    pub id: i64,
-    pub message_id: String,
+    /// What [`Pool::make`] returned for it.
+    pub seq: u64,
     pub made: Result<notify::Composed, String>,
 }
 
@@ -90,8 +87,9 @@ pub(super) struct Pool {
     lanes: Vec<Lane>,
     /// Made mail, from every lane, in no particular order.
     made: Receiver<Made>,
-    /// The lane the next mail to make goes to.
-    next_make: std::cell::Cell<usize>,
+    /// Mails asked for so far: the next one's number, and (modulo the
+    /// lanes) the lane it goes to.
+    makes: std::cell::Cell<u64>,
     /// Batches started so far: a batch given up half way (an error from
     /// the store) leaves parses behind, which the next batch skips.
     batches: std::cell::Cell<u64>,
@@ -116,7 +114,7 @@ impl Pool {
     }
 
     /// [`Pool::start`] with `threads` parser threads.
-    fn with_threads(config: &Arc<Config>, threads: usize) -> Option<Pool> {
+    pub(super) fn with_threads(config: &Arc<Config>, threads: usize) -> Option<Pool> {
         let mut lanes = Vec::new();
         let (made_tx, made) = channel::<Made>();
         for lane in 0..threads {
@@ -137,15 +135,10 @@ impl Pool {
                                     parsed: parse_one(&item, &config),
                                 })
                                 .is_ok(),
-                            Work::Make {
-                                id,
-                                message_id,
-                                compose,
-                            } => made_tx
+                            Work::Make { seq, compose } => made_tx
                                 .send(Made {
                                     batch: job.batch,
-                                    id,
-                                    message_id,
+                                    seq,
                                     made: make_one(&compose, &config),
                                 })
                                 .is_ok(),
@@ -168,45 +161,52 @@ impl Pool {
         (!lanes.is_empty()).then(|| Pool {
             lanes,
             made,
-            next_make: std::cell::Cell::new(0),
+            makes: std::cell::Cell::new(0),
             batches: std::cell::Cell::new(0),
         })
     }
 
-    /// Have the mail of outbox row `id` of the current batch made; it
-    /// comes back from [`Pool::made`].
-    pub(super) fn make(&self, id: i64, message_id: String, compose: notify::Compose) {
-        let lane = self.next_make.get() % self.lanes.len();
-        self.next_make.set(lane + 1);
+    /// Have a mail of the current batch made; it comes back from
+    /// [`Pool::made`] under the number returned. Numbers are never
+    /// reused, so a mail asked for by a message that was then rolled
+    /// back is known for what it is.
+    pub(super) fn make(&self, compose: notify::Compose) -> u64 {
+        let seq = self.makes.get();
+        self.makes.set(seq + 1);
+        let lane = (seq % self.lanes.len() as u64) as usize;
         let job = Job {
             batch: self.batches.get(),
             work: Work::Make {
-                id,
-                message_id,
+                seq,
                 compose: Box::new(compose),
             },
         };
-        // A lane whose thread is gone: the mail is missed in `made` and
-        // the row fails with that error.
+        // A lane whose thread is gone: the mail never comes back, and
+        // its row fails with that error.
         let _ = self.lanes[lane].jobs.send(job);
+        seq
     }
 
-    /// The `count` mails asked for in the current batch, waiting for
-    /// them; fewer only if a parser thread is gone, or none came for
-    /// [`MAKE_WAIT`] (one takes a tenth of a millisecond, a millisecond
-    /// with a DKIM key): the rows left fail rather than the store thread
-    /// wait for ever.
-    pub(super) fn made(&self, count: usize) -> Vec<Made> {
+    /// The next mail made for the current batch: one already made, or
+    /// (`wait`) the next to be, waiting at most [`MAKE_WAIT`] for it (one
+    /// takes a tenth of a millisecond, a millisecond with a DKIM key).
+    /// None when none is ready, a parser thread is gone, or the wait ran
+    /// out: the caller then fails the rows still waiting rather than wait
+    /// for ever.
+    pub(super) fn made(&self, wait: bool) -> Option<Made> {
         let batch = self.batches.get();
-        let mut out = Vec::with_capacity(count);
-        while out.len() < count {
-            match self.made.recv_timeout(MAKE_WAIT) {
-                Ok(s) if s.batch == batch => out.push(s),
-                Ok(_) => continue, // a batch given up before
-                Err(_) => break,
+        loop {
+            let next = if wait {
+                self.made.recv_timeout(MAKE_WAIT).ok()
+            } else {
+                self.made.try_recv().ok()
+            };
+            match next {
+                Some(m) if m.batch == batch => return Some(m),
+                Some(_) => continue, // a batch given up before
+                None => return None,
             }
         }
-        out
     }
 
     /// Begin parsing the messages of `batch` whose `wanted` is true.
@@ -302,7 +302,7 @@ fn parse_one(item: &Incoming, config: &Config) -> Ahead {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::process::Origin;
 
@@ -345,10 +345,13 @@ mod tests {
     }
 
     /// An auto-reply to `to` on ticket 2026120110000017.
-    fn compose(to: &str) -> notify::Compose {
-        let (templates, _) = notify::load_or_shipped(std::path::Path::new("/nonexistent"), "en");
+    pub(in crate::process) fn compose(to: &str) -> notify::Compose {
+        // Loaded once: loading takes a debug build a fifth of a second.
+        static SHIPPED: std::sync::OnceLock<Arc<notify::Templates>> = std::sync::OnceLock::new();
+        let templates = SHIPPED
+            .get_or_init(|| notify::load_or_shipped(std::path::Path::new("/nonexistent"), "en").0);
         notify::Compose {
-            templates,
+            templates: templates.clone(),
             template: "auto_reply".into(),
             lang: "en".into(),
             ctx: notify::Context {
@@ -383,30 +386,32 @@ mod tests {
         let config = Arc::new(crate::process::decide::tests::config());
         let pool = Pool::with_threads(&config, 2).expect("parser threads start");
         let _first = pool.batch(&[], &[]);
-        pool.make(1, "<1@x>".into(), compose("one@example.com"));
+        let given_up = pool.make(compose("one@example.com"));
         // The first batch is given up before its mail is taken.
         let _second = pool.batch(&[], &[]);
-        pool.make(2, "<2@x>".into(), compose("two@example.com"));
-        pool.make(3, "<3@x>".into(), compose("bad address"));
-        let mut got: Vec<(i64, String, Result<String, String>)> = pool
-            .made(2)
-            .into_iter()
+        let good = pool.make(compose("two@example.com"));
+        let bad = pool.make(compose("bad address"));
+        assert!(given_up < good && good < bad, "numbers are never reused");
+        let mut got: Vec<(u64, Result<String, String>)> = std::iter::from_fn(|| pool.made(true))
+            .take(2)
             .map(|m| {
                 let made = m.made.map(|c| {
                     assert!(c.subject.starts_with("[Ticket#2026120110000017]"));
                     String::from_utf8(c.raw).unwrap()
                 });
-                (m.id, m.message_id, made)
+                (m.seq, made)
             })
             .collect();
         got.sort_by_key(|g| g.0);
         assert_eq!(got.len(), 2);
-        assert_eq!((got[0].0, got[0].1.as_str()), (2, "<2@x>"));
-        let raw = got[0].2.as_ref().unwrap();
+        assert_eq!(got[0].0, good);
+        let raw = got[0].1.as_ref().unwrap();
         assert!(raw.contains("To: two@example.com"), "{raw}");
-        assert_eq!((got[1].0, got[1].1.as_str()), (3, "<3@x>"));
-        let err = got[1].2.as_ref().unwrap_err();
+        assert_eq!(got[1].0, bad);
+        let err = got[1].1.as_ref().unwrap_err();
         assert!(err.contains("bad address"), "{err}");
+        // Nothing else is left for this batch.
+        assert!(pool.made(false).is_none());
     }
 
     #[test]

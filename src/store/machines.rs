@@ -102,10 +102,13 @@ pub fn clear_bouncing(c: &Connection, address: &str, send_held: bool) -> Result<
 }
 
 /// Hold an outbox row just queued: the sender never claims it.
-pub fn hold_outbox(c: &Connection, outbox_id: i64, reason: &str) -> Result<()> {
-    c.prepare_cached("UPDATE outbox SET status = 'held', held_reason = ?2 WHERE id = ?1")?
-        .execute(params![outbox_id, reason])?;
-    Ok(())
+pub fn hold_outbox(c: &Connection, outbox_id: i64, reason: &str) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "UPDATE outbox SET status = 'held', held_reason = ?2
+         WHERE id = ?1 AND status = 'pending'",
+    )?
+    .execute(params![outbox_id, reason])?
+        == 1)
 }
 
 /// An outbox row held back, and why.

@@ -102,7 +102,7 @@ const SLOW_MIGRATIONS: &[(usize, &str)] = &[
     ),
     (
         26,
-        "moving the outbox's mail into a table of its own, about a minute per million mails sent",
+        "moving the outbox's mail into a table of its own, about a minute per million mails sent; it needs free disk space about the outbox's size, given back by `postdesk db vacuum`",
     ),
 ];
 

@@ -185,6 +185,10 @@ pub fn claim(
     // A pending row always has its mail (see `NewOutgoing::raw`); one
     // without is failed rather than sent empty.
     for id in &missing {
+        tracing::error!(
+            outbox_id = id,
+            "outbox row {id} has no mail in outbox_raw: failed instead of sent (please report)"
+        );
         c.prepare_cached(
             "UPDATE outbox SET status = 'failed', claimed_by = NULL, claim_expires = NULL,
                  last_error = 'its mail is missing from outbox_raw (please report)'

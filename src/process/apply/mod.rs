@@ -19,7 +19,7 @@ mod thread;
 mod ticketless;
 
 pub(in crate::process) use article::sync_filesystem;
-pub(in crate::process) use deferred::{write_made, Deferred};
+pub(in crate::process) use deferred::{write_made, write_ready, Making};
 
 use super::parse::Parsed;
 use super::plan::{Disposition, Plan};

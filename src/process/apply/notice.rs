@@ -127,13 +127,15 @@ impl Processor {
                     other => other?,
                 };
                 if let (Some(id), Some(why)) = (outbox_id, &n.held) {
-                    machines::hold_outbox(db, id, why)?;
-                    safeguards::add_note(
-                        db,
-                        article_id,
-                        &format!("{} held: {why}", n.kind.name()),
-                    )?;
-                    tracing::warn!(ticket = %ticket.number, "{} held: {why}", n.kind.name());
+                    // A mail that could not be made has nothing to hold.
+                    if machines::hold_outbox(db, id, why)? {
+                        safeguards::add_note(
+                            db,
+                            article_id,
+                            &format!("{} held: {why}", n.kind.name()),
+                        )?;
+                        tracing::warn!(ticket = %ticket.number, "{} held: {why}", n.kind.name());
+                    }
                 } else if outbox_id.is_some() && n.kind != Kind::AgentReply {
                     // Automatic mail: what the loop caps count (per address,
                     // per ticket). An agent's reply is a person's mail.
@@ -213,8 +215,8 @@ impl Processor {
 
     /// Render `template` (the kind's own, or a rule's named auto-reply),
     /// record it as an outbound article, and queue it in the outbox, all in
-    /// the caller's transaction. Returns the outbox row (None when the
-    /// mail could not be rendered and waits as failed).
+    /// the caller's transaction. Returns the outbox row (failed, with an
+    /// article saying so, when the mail could not be made).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn send(
         &self,
@@ -287,13 +289,14 @@ impl Processor {
             tag: self.numbering.subject_tag(&ticket.number),
             head,
         };
+        // An address lettre cannot write into a mail is found before
+        // anything is written, wherever the mail is made.
+        compose.head.check_addresses()?;
         // An agent's reply is made here: its text is history a `#transfer`
         // later in the batch forwards (`store::relations::transfer_history`).
         if self.making_deferred() && kind != Kind::AgentReply {
             // Made on a parser thread, written before the commit
-            // (`deferred.rs`); an address it could not write is found now,
-            // as it would be when made here.
-            compose.head.check_addresses()?;
+            // (`deferred.rs`).
             let article_id =
                 self.outbound_article(db, kind, ticket, mailbox, &message_id, &compose.head, None)?;
             let id = self.queue_mail(db, kind, ticket, article_id, &message_id, to, None)?;
@@ -301,24 +304,27 @@ impl Processor {
             return Ok(Some(id));
         }
         // A template problem never costs the customer their ticket: the
-        // shipped template stands in, and if even that fails the mail
-        // waits in the outbox as failed, with its error.
+        // shipped template stands in, and if even that fails (or the mail
+        // cannot be built) the row waits in the outbox as failed, with
+        // its error, and the article says it was not sent, as when it is
+        // made on a parser thread.
         let made = match compose.make(self.config.smtp.dkim.as_ref()) {
             Ok(made) => made,
-            Err(notify::NotMade::Render(e)) => {
-                tracing::error!(ticket = %ticket.number, kind = kind.name(), template,
-                    "notification not sent: {e}");
-                outbox::record_unrendered(
+            Err(e) => {
+                let article_id = self.outbound_article(
                     db,
-                    ticket.id,
-                    kind.name(),
-                    to,
+                    kind,
+                    ticket,
+                    mailbox,
                     &message_id,
-                    &e.to_string(),
+                    &compose.head,
+                    None,
                 )?;
-                return Ok(None);
+                let id = self.queue_mail(db, kind, ticket, article_id, &message_id, to, None)?;
+                let what = format!("{template} on ticket {}", ticket.number);
+                super::deferred::fail_now(db, id, article_id, &message_id, what, &e.to_string())?;
+                return Ok(Some(id));
             }
-            Err(notify::NotMade::Build(e)) => return Err(e.into()),
         };
         if let Some(why) = &made.fell_back {
             tracing::warn!(ticket = %ticket.number, kind = kind.name(), template,
