@@ -223,7 +223,7 @@ mod tests {
 
     use super::*;
     use crate::process::parse_ahead::tests::compose;
-    use crate::store::{Durability, Store};
+    use crate::store::Store;
 
     /// An outbound article and an outbox row without mail, as `send`
     /// writes them for the parser threads to fill.
@@ -275,15 +275,14 @@ mod tests {
         }
     }
 
-    fn mail_of(c: &Db, outbox_id: i64) -> String {
-        let raw: Vec<u8> = c
-            .query_row(
-                "SELECT raw FROM outbox_raw WHERE outbox_id = ?1",
-                [outbox_id],
-                |r| r.get(0),
-            )
-            .unwrap();
-        String::from_utf8(raw).unwrap()
+    /// The mail of every row, as the sender claims it.
+    fn mails(c: &Db) -> HashMap<i64, String> {
+        let now = crate::store::now_unix();
+        outbox::claim(c, "test", now, now + 60, 1_000)
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.id, String::from_utf8(m.raw).unwrap()))
+            .collect()
     }
 
     /// A parser thread in a batch, and a store whose rows belong to no
@@ -292,11 +291,7 @@ mod tests {
         let config = Arc::new(crate::process::decide::tests::config());
         let pool = Pool::with_threads(&config, 1).expect("a parser thread starts");
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
-        store
-            .conn()
-            .execute_batch("PRAGMA foreign_keys = OFF")
-            .unwrap();
+        let store = crate::store::outbox::tests::with_rows(&dir.path().join("t.db"), 0);
         drop(pool.batch(&[], &[]));
         (pool, dir, store)
     }
@@ -319,7 +314,7 @@ mod tests {
             .push((second, deferred(article, row, "<m@t>")));
         making.message_done(true);
         write_made(c, &pool, making).unwrap();
-        let mail = mail_of(c, row);
+        let mail = &mails(c)[&row];
         assert!(mail.contains("To: second@example.com"), "{mail}");
         // The first one's, made too, was dropped: nothing waits for it.
         assert!(pool.made(false).is_none());
@@ -349,8 +344,9 @@ mod tests {
             made.push(row);
         }
         write_made(c, &pool, making).unwrap();
+        let mails = mails(c);
         for (i, row) in made.into_iter().enumerate() {
-            let mail = mail_of(c, row);
+            let mail = &mails[&row];
             assert!(mail.contains(&format!("To: c{i}@example.com")), "{mail}");
         }
     }
