@@ -101,14 +101,15 @@ pub fn clear_bouncing(c: &Connection, address: &str, send_held: bool) -> Result<
     Ok((was, released))
 }
 
-/// Hold an outbox row just queued: the sender never claims it.
-pub fn hold_outbox(c: &Connection, outbox_id: i64, reason: &str) -> Result<bool> {
-    Ok(c.prepare_cached(
+/// Hold an outbox row just queued: the sender never claims it. A row
+/// that failed already (its mail could not be made) stays failed.
+pub fn hold_outbox(c: &Connection, outbox_id: i64, reason: &str) -> Result<()> {
+    c.prepare_cached(
         "UPDATE outbox SET status = 'held', held_reason = ?2
          WHERE id = ?1 AND status = 'pending'",
     )?
-    .execute(params![outbox_id, reason])?
-        == 1)
+    .execute(params![outbox_id, reason])?;
+    Ok(())
 }
 
 /// An outbox row held back, and why.

@@ -341,3 +341,26 @@ fn a_pending_row_without_its_mail_is_failed_and_never_sent_empty() {
     assert_eq!(status, "failed");
     assert!(error.contains("missing"), "{error}");
 }
+
+#[test]
+fn a_row_whose_mail_could_not_be_made_stays_failed_when_held_back() {
+    let (_d, mut s) = db();
+    let c = s.conn();
+    let id = without_mail(c, "<unmade@t>");
+    assert_eq!(
+        fail_unmade(c, id, "<unmade@t>", "template failed").unwrap(),
+        1
+    );
+    crate::store::machines::hold_outbox(c, id, "a@example.test is bouncing").unwrap();
+    let (status, error): (String, String) = c
+        .query_row(
+            "SELECT status, last_error FROM outbox WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_str()),
+        ("failed", "template failed")
+    );
+}

@@ -112,7 +112,9 @@ pub(in crate::process) fn write_ready(
         let wait = making.waiting.len() > MAX_WAITING;
         match pool.made(wait) {
             Some(m) => write_one(db, &mut making.waiting, m)?,
-            None if wait => return give_up(db, making),
+            // Nothing yet, or nothing for a long while (a lane may still
+            // be parsing a few large mails ahead of the mail it makes):
+            // the rows keep waiting, and `write_made` ends the batch.
             None => return Ok(()),
         }
     }

@@ -127,15 +127,16 @@ impl Processor {
                     other => other?,
                 };
                 if let (Some(id), Some(why)) = (outbox_id, &n.held) {
-                    // A mail that could not be made has nothing to hold.
-                    if machines::hold_outbox(db, id, why)? {
-                        safeguards::add_note(
-                            db,
-                            article_id,
-                            &format!("{} held: {why}", n.kind.name()),
-                        )?;
-                        tracing::warn!(ticket = %ticket.number, "{} held: {why}", n.kind.name());
-                    }
+                    // A row that failed already (its mail could not be
+                    // made) stays failed; the note says what was decided,
+                    // wherever the mail is made.
+                    machines::hold_outbox(db, id, why)?;
+                    safeguards::add_note(
+                        db,
+                        article_id,
+                        &format!("{} held: {why}", n.kind.name()),
+                    )?;
+                    tracing::warn!(ticket = %ticket.number, "{} held: {why}", n.kind.name());
                 } else if outbox_id.is_some() && n.kind != Kind::AgentReply {
                     // Automatic mail: what the loop caps count (per address,
                     // per ticket). An agent's reply is a person's mail.
@@ -310,6 +311,25 @@ impl Processor {
         // made on a parser thread.
         let made = match compose.make(self.config.smtp.dkim.as_ref()) {
             Ok(made) => made,
+            // An agent's reply that cannot be made is not written as one:
+            // its text is history a `#transfer` forwards. A template that
+            // fails waits as a failed row; a mail that cannot be built
+            // (signed) fails the agent's message, which the operator can
+            // retry from the quarantine.
+            Err(notify::NotMade::Render(e)) if kind == Kind::AgentReply => {
+                tracing::error!(ticket = %ticket.number, kind = kind.name(), template,
+                    "notification not sent: {e}");
+                outbox::record_unrendered(
+                    db,
+                    ticket.id,
+                    kind.name(),
+                    to,
+                    &message_id,
+                    &e.to_string(),
+                )?;
+                return Ok(None);
+            }
+            Err(notify::NotMade::Build(e)) if kind == Kind::AgentReply => return Err(e.into()),
             Err(e) => {
                 let article_id = self.outbound_article(
                     db,
