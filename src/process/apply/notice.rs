@@ -295,58 +295,36 @@ impl Processor {
         compose.head.check_addresses()?;
         // An agent's reply is made here: its text is history a `#transfer`
         // later in the batch forwards (`store::relations::transfer_history`).
-        if self.making_deferred() && kind != Kind::AgentReply {
-            // Made on a parser thread, written before the commit
-            // (`deferred.rs`).
-            let article_id =
-                self.outbound_article(db, kind, ticket, mailbox, &message_id, &compose.head, None)?;
-            let id = self.queue_mail(db, kind, ticket, article_id, &message_id, to, None)?;
-            self.defer_making(id, article_id, &message_id, compose);
-            return Ok(Some(id));
-        }
+        // Anything else, during a batch with parser threads, is made on a
+        // parser thread and written before the commit (`deferred.rs`).
+        let deferred = self.making_deferred() && kind != Kind::AgentReply;
         // A template problem never costs the customer their ticket: the
         // shipped template stands in, and if even that fails (or the mail
         // cannot be built) the row waits in the outbox as failed, with
         // its error, and the article says it was not sent, as when it is
         // made on a parser thread.
-        let made = match compose.make(self.config.smtp.dkim.as_ref()) {
-            Ok(made) => made,
-            // An agent's reply that cannot be made is not written as one:
-            // its text is history a `#transfer` forwards. A template that
-            // fails waits as a failed row; a mail that cannot be built
-            // (signed) fails the agent's message, which the operator can
-            // retry from the quarantine.
-            Err(notify::NotMade::Render(e)) if kind == Kind::AgentReply => {
-                tracing::error!(ticket = %ticket.number, kind = kind.name(), template,
-                    "notification not sent: {e}");
-                outbox::record_unrendered(
-                    db,
-                    ticket.id,
-                    kind.name(),
-                    to,
-                    &message_id,
-                    &e.to_string(),
-                )?;
-                return Ok(None);
-            }
-            Err(notify::NotMade::Build(e)) if kind == Kind::AgentReply => return Err(e.into()),
-            Err(e) => {
-                let article_id = self.outbound_article(
-                    db,
-                    kind,
-                    ticket,
-                    mailbox,
-                    &message_id,
-                    &compose.head,
-                    None,
-                )?;
-                let id = self.queue_mail(db, kind, ticket, article_id, &message_id, to, None)?;
-                let what = format!("{template} on ticket {}", ticket.number);
-                super::deferred::fail_now(db, id, article_id, &message_id, what, &e.to_string())?;
-                return Ok(Some(id));
+        let (made, failed) = if deferred {
+            (None, None)
+        } else {
+            match compose.make(self.config.smtp.dkim.as_ref()) {
+                Ok(made) => (Some(made), None),
+                // An agent's reply that cannot be made is not written as
+                // one: its text is history a `#transfer` forwards. A
+                // template that fails waits as a failed row; a mail that
+                // cannot be built (signed) fails the agent's message,
+                // which the operator can retry from the quarantine.
+                Err(notify::NotMade::Render(e)) if kind == Kind::AgentReply => {
+                    tracing::error!(ticket = %ticket.number, kind = kind.name(), template,
+                        "notification not sent: {e}");
+                    let why = e.to_string();
+                    outbox::record_unrendered(db, ticket.id, kind.name(), to, &message_id, &why)?;
+                    return Ok(None);
+                }
+                Err(notify::NotMade::Build(e)) if kind == Kind::AgentReply => return Err(e.into()),
+                Err(e) => (None, Some(e.to_string())),
             }
         };
-        if let Some(why) = &made.fell_back {
+        if let Some(why) = made.as_ref().and_then(|m| m.fell_back.as_ref()) {
             tracing::warn!(ticket = %ticket.number, kind = kind.name(), template,
                 "template failed, the shipped one was used instead (fix the template, then reload): {why}");
         }
@@ -357,17 +335,16 @@ impl Processor {
             mailbox,
             &message_id,
             &compose.head,
-            Some(&made),
+            made.as_ref(),
         )?;
-        let id = self.queue_mail(
-            db,
-            kind,
-            ticket,
-            article_id,
-            &message_id,
-            to,
-            Some(&made.raw),
-        )?;
+        let raw = made.as_ref().map(|m| m.raw.as_slice());
+        let id = self.queue_mail(db, kind, ticket, article_id, &message_id, to, raw)?;
+        if deferred {
+            self.defer_making(id, article_id, &message_id, compose);
+        } else if let Some(why) = failed {
+            let what = format!("{template} on ticket {}", ticket.number);
+            super::deferred::fail_now(db, id, article_id, &message_id, what, &why)?;
+        }
         Ok(Some(id))
     }
 
