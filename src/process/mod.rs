@@ -314,8 +314,9 @@ impl Processor {
         store::search::defer_indexing(&tx)?;
         // The parser threads make this batch's notifications too (render,
         // build, sign: see `apply/deferred.rs`); the store thread writes
-        // them before the commit. Set only while the batch's messages run,
-        // so nothing after the batch defers what no batch would write.
+        // them between messages and before the commit. Set only while the
+        // batch's messages run, so nothing after the batch defers what no
+        // batch would write.
         *self.deferred.borrow_mut() = pool.is_some().then(apply::Making::default);
         let outcomes = self.run_messages(&mut tx, batch, &wanted, pool.as_ref(), &mut parses);
         drop(parses);
