@@ -323,6 +323,16 @@ fn a_mail_signed_later_is_written_once_for_its_own_row_only() {
     assert_eq!(got[0].raw, b"signed");
 }
 
+/// Row `id`'s status and last error.
+fn status_and_error(c: &Connection, id: i64) -> (String, String) {
+    c.query_row(
+        "SELECT status, last_error FROM outbox WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
 #[test]
 fn a_pending_row_without_its_mail_is_failed_and_never_sent_empty() {
     let (_d, mut s) = db();
@@ -331,13 +341,7 @@ fn a_pending_row_without_its_mail_is_failed_and_never_sent_empty() {
     let lost = without_mail(c, "<lost@t>");
     let now = now_unix();
     assert_eq!(ids(&claim(c, "s", now, now + 60, 10).unwrap()), vec![kept]);
-    let (status, error): (String, String) = c
-        .query_row(
-            "SELECT status, last_error FROM outbox WHERE id = ?1",
-            [lost],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let (status, error) = status_and_error(c, lost);
     assert_eq!(status, "failed");
     assert!(error.contains("missing"), "{error}");
 }
@@ -352,13 +356,7 @@ fn a_row_whose_mail_could_not_be_made_stays_failed_when_held_back() {
         1
     );
     crate::store::machines::hold_outbox(c, id, "a@example.test is bouncing").unwrap();
-    let (status, error): (String, String) = c
-        .query_row(
-            "SELECT status, last_error FROM outbox WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let (status, error) = status_and_error(c, id);
     assert_eq!(
         (status.as_str(), error.as_str()),
         ("failed", "template failed")
